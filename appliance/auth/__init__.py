@@ -1,0 +1,1 @@
+"""Authentication: Keycloak access tokens verified offline against cached signing keys."""

