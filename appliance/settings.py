@@ -8,6 +8,7 @@ Validated at start-up; outside development, placeholder secrets are refused.
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from typing import Annotated
@@ -106,8 +107,6 @@ class Settings(BaseSettings):
             if isinstance(raw, str):
                 text = raw.strip()
                 if text.startswith("["):
-                    import json
-
                     data["backends"] = json.loads(text)
                 else:
                     data["backends"] = [b.strip() for b in text.split(",") if b.strip()]
