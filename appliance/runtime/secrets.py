@@ -1,0 +1,63 @@
+"""Secrets the local runtime generates on first start and reuses afterwards.
+
+Each lives in its own file under ``var/secrets/`` with mode 0600; nothing is ever committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, created with that mode (never world-readable
+    even for an instant)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+def new_password() -> str:
+    """A URL-safe password (no characters that need quoting in a database URL)."""
+    return secrets.token_urlsafe(24)
+
+
+def password(path: Path) -> str:
+    """The password stored at ``path``, generating it on first use."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    value = new_password()
+    write_private(path, value + "\n")
+    return value
+
+
+def json_secrets(path: Path) -> dict[str, str]:
+    """A name -> secret map kept as one JSON file (demo users' passwords)."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def save_json_secrets(path: Path, values: dict[str, str]) -> None:
+    write_private(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def ed25519_key(path: Path) -> Path:
+    """An Ed25519 private key in PEM form (signs audit checkpoints), created if missing."""
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_private(path, pem.decode("ascii"))
+    return path

