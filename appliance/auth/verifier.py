@@ -33,6 +33,7 @@ from appliance.auth.principal import Principal
 from appliance.errors import Unauthenticated
 
 PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
+PUBLIC_KEY_TYPES = (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey)
 
 # Larger tokens are refused before parsing: no Keycloak access token comes near this.
 MAX_TOKEN_BYTES = 16 * 1024
