@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from appliance.runtime import endpoints, postgres
+from appliance.runtime import endpoints, keycloak, postgres
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -37,14 +37,21 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
     if Service.POSTGRES in wanted:
         _started(echo, "postgresql", postgres.start(paths))
         postgres.provision(paths)
+    if Service.KEYCLOAK in wanted:
+        _started(echo, "keycloak", keycloak.start(paths))
+        keycloak.configure_local(paths)
     endpoints.write(paths)
     echo(f"endpoints: {paths.endpoints_file}")
 
 
 def down(paths: RuntimePaths, echo: Echo) -> None:
     """Stop everything, in reverse order."""
+    echo(f"keycloak: {'stopped' if keycloak.stop(paths) else 'not running'}")
     echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
 
 
 def status(paths: RuntimePaths) -> dict[Service, bool]:
-    return {Service.POSTGRES: postgres.is_running(paths)}
+    return {
+        Service.POSTGRES: postgres.is_running(paths),
+        Service.KEYCLOAK: keycloak.is_ready(),
+    }

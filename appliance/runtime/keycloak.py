@@ -1,0 +1,155 @@
+"""Keycloak for the local runtime: ``kc.sh start-dev`` on 127.0.0.1:8180, realm imported from
+``realm/appliance-realm.json`` (the same file deployments import).
+
+Dev mode keeps its own H2 store under ``var/keycloak``, which is fine for a single-machine
+demo. What exists only locally (the ``appliance-dev`` direct-grant client and the demo users)
+is added through the admin API after start, so the realm file never carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import httpx
+from keycloak import KeycloakAdmin
+
+from appliance.runtime import process
+from appliance.runtime.demo_users import DEMO_USERS, DemoUser
+from appliance.runtime.endpoints import (
+    DEV_CLIENT_ID,
+    ISSUER,
+    KEYCLOAK_URL,
+    REALM,
+    WEBUI_CLIENT_ID,
+)
+from appliance.runtime.paths import RuntimePaths
+from appliance.runtime.secrets import (
+    json_secrets,
+    new_password,
+    password,
+    save_json_secrets,
+    write_private,
+)
+
+SERVICE = "keycloak"
+ADMIN_USER = "admin"
+START_TIMEOUT_S = 240.0
+REALM_FILE = "appliance-realm.json"
+DEV_CLIENT_FILE = "local-dev-client.json"
+
+
+def _realm_resource(name: str) -> str:
+    return (resources.files("appliance.runtime") / "realm" / name).read_text(encoding="utf-8")
+
+
+def is_ready() -> bool:
+    """The realm's discovery document answers: Keycloak is up and the realm imported."""
+    try:
+        response = httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def start(paths: RuntimePaths) -> bool:
+    """Start Keycloak unless it already answers; returns whether it was started now."""
+    if is_ready():
+        return False
+    home = paths.keycloak_home
+    kc_sh = home / "bin" / "kc.sh"
+    if not kc_sh.exists():
+        raise process.ServiceError(f"Keycloak is not installed at {home}: run `make bootstrap`")
+    process.stop_pid_file(paths.pid(SERVICE))
+    import_dir = home / "data" / "import"
+    import_dir.mkdir(parents=True, exist_ok=True)
+    (import_dir / REALM_FILE).write_text(_realm_resource(REALM_FILE), encoding="utf-8")
+    env = {
+        "KC_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USER,
+        "KC_BOOTSTRAP_ADMIN_PASSWORD": password(paths.secret("keycloak_admin_password")),
+        # Keep the JVM modest: vLLM shares this machine.
+        "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx768m",
+    }
+    argv = [
+        str(kc_sh),
+        "start-dev",
+        "--import-realm",
+        "--http-host=127.0.0.1",
+        "--http-port=8180",
+        "--http-management-host=127.0.0.1",
+        "--http-management-port=9000",
+        "--health-enabled=true",
+        "--hostname-strict=false",
+    ]
+    log_file = paths.log(SERVICE)
+    process.start_detached(argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=env)
+    process.wait_until(
+        is_ready,
+        what="Keycloak",
+        timeout_s=START_TIMEOUT_S,
+        log_file=log_file,
+        pid_file=paths.pid(SERVICE),
+    )
+    return True
+
+
+def stop(paths: RuntimePaths) -> bool:
+    return process.stop_pid_file(paths.pid(SERVICE), timeout_s=30.0)
+
+
+def _admin(paths: RuntimePaths) -> KeycloakAdmin:
+    return KeycloakAdmin(
+        server_url=KEYCLOAK_URL,
+        username=ADMIN_USER,
+        password=password(paths.secret("keycloak_admin_password")),
+        realm_name=REALM,
+        user_realm_name="master",
+        timeout=10,
+    )
+
+
+def configure_local(paths: RuntimePaths) -> None:
+    """Add the dev client and the demo users if missing; save the web UI's client secret."""
+    admin = _admin(paths)
+    if admin.get_client_id(DEV_CLIENT_ID) is None:
+        admin.create_client(json.loads(_realm_resource(DEV_CLIENT_FILE)), skip_exists=True)
+    webui_uuid = admin.get_client_id(WEBUI_CLIENT_ID)
+    if webui_uuid is None:
+        raise process.ServiceError(f"realm {REALM} has no client {WEBUI_CLIENT_ID}")
+    secret: dict[str, Any] = admin.get_client_secrets(webui_uuid)
+    write_private(paths.secret("keycloak_webui_client_secret"), str(secret["value"]) + "\n")
+    _ensure_users(paths, admin)
+
+
+def _ensure_users(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
+    secrets_file = paths.secret("demo_users.json")
+    passwords = json_secrets(secrets_file)
+    for user in DEMO_USERS:
+        user_id = admin.get_user_id(user.username)
+        if user_id is not None and user.username in passwords:
+            continue
+        passwords[user.username] = passwords.get(user.username) or new_password()
+        if user_id is None:
+            user_id = _create_user(admin, user)
+        admin.set_user_password(user_id, passwords[user.username], temporary=False)
+        save_json_secrets(secrets_file, passwords)
+
+
+def _create_user(admin: KeycloakAdmin, user: DemoUser) -> str:
+    user_id: str = admin.create_user(
+        {
+            "username": user.username,
+            "email": user.email,
+            "emailVerified": True,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "enabled": True,
+        },
+        exist_ok=False,
+    )
+    if user.roles:
+        admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in user.roles])
+    for path in user.groups:
+        admin.group_user_add(user_id, admin.get_group_by_path(path)["id"])
+    return user_id
