@@ -8,7 +8,8 @@ default it answers at once, so a benchmark measures the gateway, not the model.
 Faults, from the command line at start or at run time with ``POST /control`` (same names,
 JSON body): ``chunk_delay_ms`` (sleep before each streamed chunk), ``die_after_chunks``
 (the process exits with ``os._exit`` after that many chunks of a stream: a crashed
-backend), ``fail_status`` (answer chat requests with this HTTP status). ``GET /stats``
+backend), ``fail_status`` (answer chat requests with this HTTP status), ``zero_usage``
+(report 0 tokens, so load tests do not use up a user's daily quota). ``GET /stats``
 counts requests per route and keeps the last chat request body.
 
     python tests/perf/stub_openai.py 18011 [--chunk-delay-ms 5] [--die-after-chunks 3]
@@ -41,6 +42,8 @@ class Faults:
     chunk_delay_ms: float = 0.0
     die_after_chunks: int | None = None
     fail_status: int | None = None
+    # Report zero tokens in `usage`: benchmarks then leave the bench user's daily quota alone.
+    zero_usage: bool = False
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -120,6 +123,8 @@ class Stub:
 
     def _usage(self, prompt_tokens: int) -> dict[str, Any]:
         completion = len(REASONING) + len(CONTENT)
+        if self.faults.zero_usage:
+            prompt_tokens = completion = 0
         return {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion,
@@ -187,8 +192,9 @@ def main() -> None:
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
     parser.add_argument("--die-after-chunks", type=int, default=None)
     parser.add_argument("--fail-status", type=int, default=None)
+    parser.add_argument("--zero-usage", action="store_true")
     args = parser.parse_args()
-    faults = Faults(args.chunk_delay_ms, args.die_after_chunks, args.fail_status)
+    faults = Faults(args.chunk_delay_ms, args.die_after_chunks, args.fail_status, args.zero_usage)
     uvicorn.run(
         Stub(args.model, faults).app,
         host="127.0.0.1",
