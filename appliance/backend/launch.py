@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from appliance.backend.catalog import Quantization
+
+if TYPE_CHECKING:
+    from appliance.backend.planner import Plan
 
 # Environment every vLLM process gets: an appliance never phones home and never reaches a hub.
 OFFLINE_ENV: dict[str, str] = {
@@ -109,4 +115,45 @@ def cpu_demo_profile(
             "VLLM_CPU_KVCACHE_SPACE": "1",
             "VLLM_TARGET_DEVICE": "cpu",
         },
+    )
+
+
+def to_launch_profile(
+    plan: Plan,
+    model_dir: str,
+    *,
+    served_model_name: str,
+    port: int = 8011,
+    host: str = "127.0.0.1",
+    tokenizer: str | None = None,
+    load_format: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> LaunchProfile:
+    """The profile that starts one replica of ``plan`` from the weights in ``model_dir``.
+
+    ``--quantization fp8`` is passed only to quantize BF16 weights at load; a checkpoint
+    already in its format (R1's FP8, community AWQ/GPTQ int4) carries a quantization
+    config that vLLM reads itself, and naming one on the command line would override the
+    faster kernel it picks (Marlin for int4). MoE models get expandable CUDA allocator
+    segments: without them CUDA-graph capture of the R1 shape ran out of memory on the H200.
+    """
+    online_fp8 = plan.quantization is Quantization.FP8 and plan.model.released is Quantization.BF16
+    env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"} if plan.model.is_moe else {}
+    backend = ("--distributed-executor-backend", "ray") if plan.pipeline_parallel > 1 else ()
+    return LaunchProfile(
+        model=model_dir,
+        served_model_name=served_model_name,
+        host=host,
+        port=port,
+        tokenizer=tokenizer,
+        quantization="fp8" if online_fp8 else None,
+        kv_cache_dtype=plan.kv_cache_dtype.value,
+        tensor_parallel_size=plan.tensor_parallel,
+        pipeline_parallel_size=plan.pipeline_parallel,
+        max_model_len=plan.max_model_len,
+        gpu_memory_utilization=plan.gpu_memory_utilization,
+        max_num_seqs=plan.max_num_seqs,
+        load_format=load_format,
+        extra_args=(*backend, *extra_args),
+        env=env,
     )
