@@ -43,6 +43,8 @@ MAX_TOKEN_BYTES = 16 * 1024
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+# Built once: PyJWT constructs fresh algorithm objects on every call of this function.
+_JWS_ALGORITHMS = get_default_algorithms()
 _EC_CURVES = {"ES256": SECP256R1, "ES384": SECP384R1, "ES512": SECP521R1}
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 # Keycloak marks access tokens with typ "Bearer" (ID tokens "ID", refresh tokens "Refresh").
@@ -141,7 +143,7 @@ def _verify_signature(token: str, header: TokenHeader, key: VerificationKey) -> 
     payload = _b64decode(payload_b64)
     signature = _b64decode(signature_b64)
     signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
-    algorithm = get_default_algorithms()[header.algorithm]
+    algorithm = _JWS_ALGORITHMS[header.algorithm]
     if not algorithm.verify(signing_input, key.key, signature):
         raise Unauthenticated("The access token's signature is invalid.", code="bad_signature")
     return _json_object(payload)
