@@ -1,0 +1,213 @@
+"""Verifying the audit chain: pure functions over rows, whatever they were read from.
+
+Rows must come in ascending ``seq`` order (the database query and the dump reader both sort).
+The first broken position is reported with a reason an auditor can act on:
+
+- ``edited``: a row's content no longer matches its hash;
+- ``deleted``: a sequence number is missing, or the rows after a deletion were renumbered
+  (their content hashes under a higher seq than they now carry), or the tail is shorter
+  than a checkpoint says;
+- ``inserted``: a row that is not part of the chain sits at this position (duplicate seq,
+  broken link, or later rows renumbered upwards to make room);
+- ``reordered``: rows carry each other's positions;
+- ``bad_checkpoint_signature``: a checkpoint is not signed by a trusted key.
+
+Classification looks at the neighbourhood of the first failure only; everything after it is
+unverified, whatever it contains.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from appliance.audit.chain import GENESIS_HASH, row_hash
+from appliance.audit.checkpoint import UNSIGNED, key_ring, signature_valid
+
+RowLike = Mapping[str, Any]
+_WINDOW = 64
+
+
+class Reason(StrEnum):
+    EDITED = "edited"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    BAD_CHECKPOINT = "bad_checkpoint_signature"
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    reason: Reason | None = None
+    message: str = ""
+    head_seq: int | None = None
+    head_hash: str = GENESIS_HASH
+    checkpoints: int = 0
+    signed_checkpoints_verified: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": None if self.reason is None else str(self.reason),
+            "message": self.message,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "checkpoints": self.checkpoints,
+            "signed_checkpoints_verified": self.signed_checkpoints_verified,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    seq: int
+    reason: Reason
+    message: str
+
+
+def _hash_ok(row: RowLike, seq: int | None = None) -> bool:
+    candidate = row if seq is None else {**row, "seq": seq}
+    try:
+        return bool(row_hash(candidate) == row["row_hash"])
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _classify(
+    row: RowLike,
+    expected: int,
+    next_row: RowLike | None,
+    seq_of: Mapping[str, int],
+) -> _Failure:
+    """Why a row whose own hash fails is wrong: moved (and which way) or edited."""
+    seq = int(row["seq"])
+    candidates = {expected, seq - 1, seq + 1}
+    if row["prev_hash"] == GENESIS_HASH:
+        candidates.add(1)
+    if row["prev_hash"] in seq_of:
+        candidates.add(seq_of[row["prev_hash"]] + 1)
+    candidates.discard(seq)
+    original = next((c for c in sorted(candidates) if c > 0 and _hash_ok(row, c)), None)
+    if original is None:
+        if next_row is not None and _hash_ok(next_row, seq):
+            return _Failure(seq, Reason.INSERTED, f"row {seq} was inserted; later rows shifted")
+        return _Failure(seq, Reason.EDITED, f"row {seq} does not match its hash")
+    if original < seq:
+        return _Failure(original, Reason.INSERTED, f"row(s) inserted at {original}")
+    if row["prev_hash"] in seq_of:
+        return _Failure(seq, Reason.REORDERED, f"row {seq} belongs at position {original}")
+    return _Failure(seq, Reason.DELETED, f"row(s) before {original} deleted; rest renumbered")
+
+
+def _rest(pending: RowLike | None, rows: Iterator[RowLike]) -> Iterator[RowLike]:
+    if pending is not None:
+        yield pending
+    yield from rows
+
+
+def _walk(
+    rows: Iterator[RowLike], checkpoints: Mapping[int, RowLike]
+) -> tuple[int, int | None, str, _Failure | None]:
+    """Check links and hashes in order; returns (count, head seq, head hash, first failure)."""
+    count = 0
+    prev_seq: int | None = None
+    prev_hash = GENESIS_HASH
+    recent: deque[tuple[str, int]] = deque(maxlen=_WINDOW)
+    last_good_checkpoint = 0
+    pending = next(rows, None)
+    while pending is not None:
+        row, pending = pending, next(rows, None)
+        count += 1
+        seq = int(row["seq"])
+        expected = 1 if prev_seq is None else prev_seq + 1
+        failure: _Failure | None = None
+        if prev_seq is not None and seq <= prev_seq:
+            reason = Reason.INSERTED if seq == prev_seq else Reason.REORDERED
+            failure = _Failure(seq, reason, f"row {seq} out of sequence after {prev_seq}")
+        elif not _hash_ok(row):
+            seq_of = dict(recent)
+            for later in _rest(pending, rows):
+                count += 1
+                seq_of[str(later["row_hash"])] = int(later["seq"])
+            return count, prev_seq, prev_hash, _classify(row, expected, pending, seq_of)
+        elif seq > expected:
+            failure = _Failure(expected, Reason.DELETED, f"rows {expected}..{seq - 1} missing")
+        elif row["prev_hash"] != prev_hash:
+            failure = _Failure(seq, Reason.INSERTED, f"row {seq} does not link to row {prev_seq}")
+        elif seq in checkpoints and checkpoints[seq]["head_hash"] != row["row_hash"]:
+            start = last_good_checkpoint + 1
+            failure = _Failure(
+                start, Reason.EDITED, f"chain rewritten between {start} and checkpoint {seq}"
+            )
+        if failure is not None:
+            count += sum(1 for _ in _rest(pending, rows))
+            return count, prev_seq, prev_hash, failure
+        if seq in checkpoints:
+            last_good_checkpoint = seq
+        prev_seq, prev_hash = seq, str(row["row_hash"])
+        recent.append((prev_hash, seq))
+    return count, prev_seq, prev_hash, None
+
+
+def verify_rows(
+    rows: Iterable[RowLike],
+    *,
+    public_keys: Iterable[Ed25519PublicKey] = (),
+    checkpoints: Iterable[RowLike] = (),
+    require_signatures: bool = False,
+) -> VerifyReport:
+    """Verify a chain (rows in ascending seq) and its checkpoints; report the first break.
+
+    Signed checkpoints are checked against ``public_keys``; with ``require_signatures`` an
+    unsigned checkpoint or one signed by an unknown key is a failure too.
+    """
+    ring = key_ring(public_keys)
+    by_seq = {int(c["seq"]): c for c in checkpoints}
+    failures: list[_Failure] = []
+    verified = 0
+    for seq, cp in sorted(by_seq.items()):
+        if not require_signatures and (cp["alg"] == UNSIGNED or not ring):
+            continue
+        if signature_valid(
+            ring,
+            seq=seq,
+            head_hash=str(cp["head_hash"]),
+            created_at=cp["created_at"],
+            signature=str(cp["signature"]),
+            key_fingerprint=str(cp["key_fingerprint"]),
+        ):
+            verified += 1
+        else:
+            failures.append(
+                _Failure(seq, Reason.BAD_CHECKPOINT, f"checkpoint {seq} signature invalid")
+            )
+            break
+    count, head_seq, head_hash, chain_failure = _walk(iter(rows), by_seq)
+    if chain_failure is not None:
+        failures.append(chain_failure)
+    elif by_seq and max(by_seq) > (head_seq or 0):
+        missing = (head_seq or 0) + 1
+        failures.append(
+            _Failure(missing, Reason.DELETED, f"rows from {missing} to {max(by_seq)} missing")
+        )
+    report = VerifyReport(
+        ok=not failures,
+        count=count,
+        head_seq=head_seq,
+        head_hash=head_hash,
+        checkpoints=len(by_seq),
+        signed_checkpoints_verified=verified,
+    )
+    if failures:
+        first = min(failures, key=lambda f: f.seq)
+        report.first_bad_seq, report.reason, report.message = first.seq, first.reason, first.message
+    return report

@@ -1,0 +1,240 @@
+"""The audit writer: one per gateway process, group-committing events to the chain.
+
+``commit`` is for events that must be durable before the request may proceed (a chat's
+"begin": fail-closed); ``submit`` is for the rest (ends, denials, 401s), which must not slow
+the response. Both go through one queue that a background task drains, writing up to
+``batch_max`` events per transaction, so a thousand concurrent requests cost a handful of
+transactions rather than a thousand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from appliance.audit.capture import event_to_row
+from appliance.audit.checkpoint import CheckpointSigner, signer_from_file
+from appliance.audit.events import AuditEvent
+from appliance.audit.reconcile import interrupted_ends
+from appliance.audit.store import RECONCILE_LOCK_KEY, append_locked
+from appliance.errors import AuditUnavailable
+from appliance.settings import AuditSettings
+
+log = logging.getLogger(__name__)
+
+DB_ERRORS = (SQLAlchemyError, psycopg.Error, OSError, TimeoutError)
+MAX_SUBMIT_ATTEMPTS = 5
+MAX_QUEUE = 100_000
+WRITE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """A snapshot for /metrics."""
+
+    queue_depth: int
+    events_committed: int
+    commit_failures: int
+    batches: int
+    events_dropped: int
+    checkpoints: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    row: dict[str, Any]
+    future: asyncio.Future[int] | None
+    attempts: int = 0
+
+
+class AuditWriter:
+    """Appends events to the audit chain in batches; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: AuditSettings,
+        writer_id: str,
+        *,
+        signer: CheckpointSigner | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self.writer_id = writer_id
+        self._signer = signer or signer_from_file(settings.checkpoint_key_file)
+        if self._signer.key is None:
+            log.warning("no audit checkpoint key configured: checkpoints are unsigned")
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(MAX_QUEUE)
+        self._task: asyncio.Task[None] | None = None
+        self._committed = 0
+        self._failures = 0
+        self._batches = 0
+        self._dropped = 0
+        self._checkpoints = 0
+
+    @property
+    def stats(self) -> WriterStats:
+        return WriterStats(
+            queue_depth=self._queue.qsize(),
+            events_committed=self._committed,
+            commit_failures=self._failures,
+            batches=self._batches,
+            events_dropped=self._dropped,
+            checkpoints=self._checkpoints,
+        )
+
+    async def start(self) -> None:
+        """Reconcile requests interrupted by dead writers of this host, then start draining."""
+        try:
+            reconciled = await self.reconcile_interrupted()
+        except DB_ERRORS:
+            log.exception("audit: reconciling interrupted requests failed; will retry next start")
+        else:
+            if reconciled:
+                log.warning("audit: marked %d interrupted requests", reconciled)
+        self._task = asyncio.create_task(self._drain(), name="audit-writer")
+
+    async def stop(self) -> None:
+        """Write everything still queued, then stop the background task."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    def _row(self, event: AuditEvent) -> dict[str, Any]:
+        return event_to_row(event, mode=self._settings.capture, writer_id=self.writer_id)
+
+    async def commit(self, event: AuditEvent) -> int:
+        """Store ``event`` durably and return its seq, or raise ``AuditUnavailable``."""
+        if self._task is None:
+            raise AuditUnavailable("audit log is not running")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Pending(self._row(event), future))
+        except asyncio.QueueFull:
+            self._failures += 1
+            raise AuditUnavailable("audit log is overloaded") from None
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future), timeout=self._settings.commit_timeout_s
+            )
+        except TimeoutError:
+            # Not yet written: cancelling drops it from its batch, so a refused request
+            # leaves no "begin" behind it.
+            future.cancel()
+            self._failures += 1
+            raise AuditUnavailable("audit log did not commit in time") from None
+
+    def submit(self, event: AuditEvent) -> None:
+        """Queue ``event`` without waiting; failures are retried, then counted and logged."""
+        try:
+            self._queue.put_nowait(_Pending(self._row(event), None))
+        except asyncio.QueueFull:
+            self._dropped += 1
+            log.error("audit queue full: dropped %s %s", event.event_type, event.request_id)
+
+    def _take_batch(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        batch = [first]
+        stopping = False
+        while len(batch) < self._settings.batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                stopping = True
+                break
+            batch.append(item)
+        return [p for p in batch if p.future is None or not p.future.done()], stopping
+
+    async def _drain(self) -> None:
+        stopping = False
+        while not stopping or not self._queue.empty():
+            first = await self._queue.get()
+            if first is None:
+                stopping = True
+                continue
+            if self._queue.empty() and self._settings.batch_wait_ms > 0:
+                await asyncio.sleep(self._settings.batch_wait_ms / 1000)
+            batch, stop_seen = self._take_batch(first)
+            stopping = stopping or stop_seen
+            if batch:
+                await self._write_batch(batch, final=stopping)
+
+    async def _write_batch(self, batch: list[_Pending], *, final: bool) -> None:
+        try:
+            seqs = await asyncio.wait_for(
+                self._append([p.row for p in batch]), timeout=WRITE_TIMEOUT_S
+            )
+        except DB_ERRORS as exc:
+            self._failures += 1
+            log.error("audit batch of %d failed: %s", len(batch), exc)
+            await self._retry_or_fail(batch, final=final)
+            return
+        self._batches += 1
+        self._committed += len(batch)
+        for pending, seq in zip(batch, seqs, strict=True):
+            if pending.future is not None and not pending.future.done():
+                pending.future.set_result(seq)
+
+    async def _retry_or_fail(self, batch: list[_Pending], *, final: bool) -> None:
+        retry = False
+        for pending in batch:
+            pending.attempts += 1
+            if pending.future is not None:
+                if not pending.future.done():
+                    pending.future.set_exception(AuditUnavailable("audit log write failed"))
+                    # The waiter may already have given up; don't warn about it.
+                    pending.future.exception()
+            elif pending.attempts < MAX_SUBMIT_ATTEMPTS and not final:
+                self._queue.put_nowait(pending)
+                retry = True
+            else:
+                self._dropped += 1
+                log.error("audit event %s lost after retries", pending.row["request_id"])
+        if retry:
+            await asyncio.sleep(min(0.05 * 2 ** max(p.attempts for p in batch), 1.0))
+
+    async def _append(
+        self, rows: list[dict[str, Any]], *, lock_key: int | None = None
+    ) -> list[int]:
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            pg: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            async with pg.transaction(), pg.cursor() as cur:
+                seqs, checkpoints = await append_locked(
+                    cur,
+                    rows,
+                    hash_alg=str(self._settings.chain_hash),
+                    signer=self._signer,
+                    checkpoint_every=self._settings.checkpoint_every,
+                )
+        self._checkpoints += checkpoints
+        return seqs
+
+    async def reconcile_interrupted(self) -> int:
+        """Close "begin" events whose writer on this host died before writing their "end"."""
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            pg: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            async with pg.transaction(), pg.cursor() as cur:
+                # Only one process of this host reconciles at a time: no duplicate ends.
+                await cur.execute("SELECT pg_advisory_xact_lock(%s)", (RECONCILE_LOCK_KEY,))
+                events = await interrupted_ends(cur, reconciler=self.writer_id)
+                if not events:
+                    return 0
+                rows = [self._row(event) for event in events]
+                _, checkpoints = await append_locked(
+                    cur,
+                    rows,
+                    hash_alg=str(self._settings.chain_hash),
+                    signer=self._signer,
+                    checkpoint_every=self._settings.checkpoint_every,
+                )
+        self._checkpoints += checkpoints
+        self._committed += len(rows)
+        return len(rows)

@@ -1,0 +1,30 @@
+"""Alembic environment: runs migrations online with the owner role's URL.
+
+The URL comes from the Alembic config (set by ``appliance.db.migrate``), never from a file
+in the repository, so no credentials live next to the migrations.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+import appliance.audit.models  # noqa: F401  (registers the audit tables on the metadata)
+from appliance.db.base import Base
+
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL given to the migrations")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()
