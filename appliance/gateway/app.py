@@ -1,0 +1,116 @@
+"""The gateway's app factory.
+
+``create_app`` wires routes, the request-context middleware and the single error handler;
+the lifespan builds the long-lived objects (HTTP client to the backends, database engine,
+audit writer, authenticator, backend pool, admission) once per process and hangs them on
+``app.state.gateway``. Run it with uvicorn's ``--factory`` flag; the settings then come
+from ``APPLIANCE_SETTINGS_FILE`` and ``APPLIANCE_*`` variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from appliance.audit.identity import default_writer_id
+from appliance.audit.writer import AuditWriter
+from appliance.auth.authenticator import Authenticator
+from appliance.db.session import create_engine_from_settings
+from appliance.gateway.admission import Admission
+from appliance.gateway.backends import BackendPool
+from appliance.gateway.errors import install_error_handler
+from appliance.gateway.metrics import build_metrics
+from appliance.gateway.middleware import RequestContextMiddleware
+from appliance.gateway.routes import admin, audit, health, me, openai
+from appliance.gateway.state import GatewayState
+from appliance.gateway.usage import usage_loader
+from appliance.settings import Settings, load_settings
+
+log = logging.getLogger("appliance.gateway")
+
+
+def _upstream_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client for every backend call; limits come from our own in-flight caps."""
+    limits = settings.limits
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=limits.upstream_connect_timeout_s,
+            read=limits.upstream_read_timeout_s,
+            write=limits.upstream_connect_timeout_s,
+            pool=limits.upstream_connect_timeout_s,
+        ),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        trust_env=False,
+    )
+
+
+def _numeric_stats(writer: AuditWriter) -> Mapping[str, float]:
+    return {
+        name: float(value)
+        for name, value in dataclasses.asdict(writer.stats).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    client = _upstream_client(settings)
+    engine = create_engine_from_settings(settings)
+    writer = AuditWriter(engine, settings.audit, default_writer_id())
+    authenticator = Authenticator(settings.keycloak)
+    pool = BackendPool(
+        settings.backends,
+        client,
+        interval_s=settings.backend_health_interval_s,
+        inflight_cap=settings.limits.per_backend_inflight,
+    )
+    await writer.start()
+    await pool.start()
+    app.state.metrics.watch(pool, lambda: _numeric_stats(writer))
+    app.state.gateway = GatewayState(
+        settings=settings,
+        client=client,
+        authenticator=authenticator,
+        audit=writer,
+        engine=engine,
+        pool=pool,
+        admission=Admission(
+            per_user_concurrency=settings.limits.per_user_concurrency,
+            daily_token_quota=settings.limits.daily_token_quota,
+            load_usage=usage_loader(engine),
+        ),
+        metrics=app.state.metrics,
+    )
+    log.info("gateway ready: backends %s", ", ".join(settings.backends))
+    try:
+        yield
+    finally:
+        await pool.stop()
+        await writer.stop()
+        await authenticator.aclose()
+        await client.aclose()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway app; ``settings`` defaults to the environment's."""
+    app = FastAPI(
+        title="DeepSeek-R1 appliance gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings or load_settings()
+    app.state.metrics = build_metrics()
+    install_error_handler(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    for module in (health, openai, me, audit, admin):
+        app.include_router(module.router)
+    return app

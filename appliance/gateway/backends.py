@@ -1,0 +1,164 @@
+"""The vLLM backends: health, models served, and least-outstanding-requests choice.
+
+Health is checked actively (``GET /health`` then ``GET /v1/models`` every interval, each
+with a short timeout, so a hung backend is caught by the timeout, not only a dead one) and
+passively (a connection failure while forwarding marks the backend down at once). A backend
+is marked down after two failed checks in a row, so one slow answer does not flap it, and
+back up after one good check. In-flight counts are per process: with several workers each
+one caps its own share, which keeps the hot path free of cross-process coordination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from appliance.errors import NotFound, ServiceUnavailable
+
+log = logging.getLogger("appliance.gateway.backends")
+
+FAILURES_BEFORE_DOWN = 2
+
+
+@dataclass(slots=True, eq=False)
+class Backend:
+    url: str
+    healthy: bool = False
+    inflight: int = 0
+    picks: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_check_at: float | None = None
+    model_cards: tuple[dict[str, Any], ...] = ()
+    model_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "healthy": self.healthy,
+            "in_flight": self.inflight,
+            "last_error": self.last_error,
+            "last_check_at": self.last_check_at,
+            "models": sorted(self.model_ids),
+        }
+
+
+class BackendPool:
+    def __init__(
+        self,
+        urls: list[str],
+        client: httpx.AsyncClient,
+        *,
+        interval_s: float,
+        inflight_cap: int,
+    ) -> None:
+        self.backends = [Backend(url.rstrip("/")) for url in urls]
+        self._client = client
+        self._interval_s = interval_s
+        # Short enough that a hung backend misses two checks well within 15 s.
+        self._timeout = httpx.Timeout(max(0.5, min(3.0, interval_s)))
+        self._inflight_cap = inflight_cap
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Check every backend once, so readiness is known before serving, then keep going."""
+        await self.check_all()
+        self._task = asyncio.create_task(self._loop(), name="backend-health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            await self.check_all()
+
+    async def check_all(self) -> None:
+        await asyncio.gather(*(self._check(backend) for backend in self.backends))
+
+    async def _check(self, backend: Backend) -> None:
+        backend.last_check_at = time.time()
+        try:
+            health = await self._client.get(f"{backend.url}/health", timeout=self._timeout)
+            health.raise_for_status()
+            listing = await self._client.get(f"{backend.url}/v1/models", timeout=self._timeout)
+            listing.raise_for_status()
+            cards = tuple(orjson.loads(listing.content).get("data", ()))
+        except (httpx.HTTPError, orjson.JSONDecodeError, AttributeError) as exc:
+            backend.failures += 1
+            backend.last_error = f"health check failed: {type(exc).__name__}: {exc}"
+            if backend.failures >= FAILURES_BEFORE_DOWN and backend.healthy:
+                log.warning("backend %s is down: %s", backend.url, backend.last_error)
+                backend.healthy = False
+            return
+        if not backend.healthy:
+            log.info("backend %s is up", backend.url)
+        backend.failures = 0
+        backend.healthy = True
+        backend.model_cards = cards
+        backend.model_ids = frozenset(str(card.get("id")) for card in cards)
+
+    def mark_failed(self, backend: Backend, error: str) -> None:
+        """Passive check: a backend that refused a connection is down until it passes again."""
+        backend.failures = FAILURES_BEFORE_DOWN
+        backend.healthy = False
+        backend.last_error = error
+        log.warning("backend %s failed while forwarding: %s", backend.url, error)
+
+    @property
+    def any_healthy(self) -> bool:
+        return any(backend.healthy for backend in self.backends)
+
+    def models(self) -> list[dict[str, Any]]:
+        """Model cards served by healthy backends, each id once."""
+        seen: dict[str, dict[str, Any]] = {}
+        for backend in self.backends:
+            if backend.healthy:
+                for card in backend.model_cards:
+                    seen.setdefault(str(card.get("id")), card)
+        return list(seen.values())
+
+    def ensure_known(self, model: str) -> None:
+        """404 for a model that no backend serves, once at least one backend is up to ask."""
+        if self.any_healthy and not any(model in b.model_ids for b in self.backends):
+            raise NotFound(f"The model '{model}' does not exist.", code="model_not_found")
+
+    def acquire(self, model: str, exclude: frozenset[Backend] = frozenset()) -> Backend:
+        """Reserve the healthy backend serving ``model`` with the fewest requests open.
+
+        Raises NotFound for a model no healthy backend knows, and ServiceUnavailable (503
+        with Retry-After) when none is healthy or every one is at its in-flight cap, so an
+        overload is refused at once instead of queueing into timeouts.
+        """
+        serving = [b for b in self.backends if b.healthy and model in b.model_ids]
+        if not serving:
+            self.ensure_known(model)
+            raise ServiceUnavailable(
+                f"No healthy backend serves '{model}' right now.",
+                retry_after_s=max(1, round(self._interval_s)),
+                code="no_healthy_backend",
+            )
+        candidates = [b for b in serving if b not in exclude and b.inflight < self._inflight_cap]
+        if not candidates:
+            raise ServiceUnavailable(
+                "Every backend is at capacity; retry shortly.", code="backends_busy"
+            )
+        chosen = min(candidates, key=lambda b: (b.inflight, b.picks))
+        chosen.inflight += 1
+        chosen.picks += 1
+        return chosen
+
+    @staticmethod
+    def release(backend: Backend) -> None:
+        backend.inflight -= 1

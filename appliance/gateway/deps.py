@@ -1,0 +1,80 @@
+"""Dependencies that read as policy: a route's signature says who may call it.
+
+``CurrentPrincipal`` authenticates (401 plus an ``auth.failure`` audit event carrying the
+reason code and client address, never the token); the role aliases additionally authorize
+(403 plus an ``access.denied`` event). Every route except the health checks takes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from appliance.audit.events import EventType, Outcome
+from appliance.auth.principal import Principal, Role
+from appliance.errors import Forbidden, Unauthenticated
+from appliance.gateway.auditing import request_event
+from appliance.gateway.state import GatewayState
+
+
+def get_state(request: Request) -> GatewayState:
+    return cast(GatewayState, request.app.state.gateway)
+
+
+State = Annotated[GatewayState, Depends(get_state)]
+
+
+async def current_principal(request: Request) -> Principal:
+    state = get_state(request)
+    try:
+        principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+    except Unauthenticated as exc:
+        state.audit.submit(
+            request_event(
+                request,
+                EventType.AUTH_FAILURE,
+                Outcome.UNAUTHENTICATED,
+                http_status=401,
+                detail={"reason": exc.code, "path": request.url.path},
+            )
+        )
+        raise
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(role: Role, purpose: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through only principals holding ``role``."""
+
+    async def guard(request: Request, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(role):
+            get_state(request).audit.submit(
+                request_event(
+                    request,
+                    EventType.ACCESS_DENIED,
+                    Outcome.DENIED,
+                    principal=principal,
+                    http_status=403,
+                    detail={"required_role": role.value, "path": request.url.path},
+                )
+            )
+            raise Forbidden(
+                f"The '{role.value}' role is required to {purpose}; ask your administrator.",
+                code="missing_role",
+            )
+        return principal
+
+    return guard
+
+
+StaffPrincipal = Annotated[Principal, Depends(require_role(Role.STAFF, "chat with the model"))]
+AuditorPrincipal = Annotated[
+    Principal, Depends(require_role(Role.AUDITOR, "read or verify the audit log"))
+]
+SysadminPrincipal = Annotated[
+    Principal, Depends(require_role(Role.SYSADMIN, "operate the appliance"))
+]

@@ -1,0 +1,273 @@
+"""Forwarding one admitted chat completion to vLLM and relaying the answer.
+
+:class:`ChatExchange` owns everything a chat holds while it runs: the reserved backend
+slot, the user's concurrency slot, the upstream response. :class:`RelayResponse` drives it
+as an ASGI response while watching for the client to disconnect, and, however the exchange
+ends (done, client gone, backend died, bug), releases all of it exactly once, closing the
+upstream response so vLLM stops generating, and records ``chat.end`` with the outcome.
+
+Failover happens only before the first byte reaches the client: a connection failure or a
+5xx status moves the request to another healthy backend. After that, a backend that dies
+mid-stream ends the stream with an SSE error event and ``[DONE]``, so clients see a clean
+error rather than a truncated body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import anyio
+import httpx
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.errors import ApplianceError, NotFound, ServiceUnavailable, UpstreamError
+from appliance.gateway.backends import Backend
+from appliance.gateway.errors import error_body
+from appliance.gateway.sse import AnswerCapture, sse_event
+from appliance.gateway.state import GatewayState
+
+log = logging.getLogger("appliance.gateway.relay")
+
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+_JSON = b"application/json"
+
+
+@dataclass(slots=True)
+class ChatExchange:
+    state: GatewayState
+    event: AuditEvent  # the begin event; the end event copies its identity fields
+    subject: str
+    model: str
+    payload: bytes
+    stream: bool
+    backend: Backend
+    started_at: float
+    capture: AnswerCapture
+    outcome: Outcome = Outcome.ERROR
+    status: int = 502
+    ttft_s: float | None = None
+    error: str | None = None
+    failed_over_from: list[str] = field(default_factory=list)
+    upstream: httpx.Response | None = None
+    response_started: bool = False
+    client_gone: bool = False
+    completed: bool = False
+
+    async def _open(self) -> httpx.Response | ApplianceError:
+        """Send the request, failing over on connection errors and 5xx before any byte."""
+        tried: set[Backend] = set()
+        client = self.state.client
+        while True:
+            tried.add(self.backend)
+            request = client.build_request(
+                "POST",
+                f"{self.backend.url}/v1/chat/completions",
+                content=self.payload,
+                headers={"content-type": "application/json", "x-request-id": self.event.request_id},
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.ReadTimeout:
+                return UpstreamError("The backend did not answer in time.", code="upstream_timeout")
+            except httpx.TransportError as exc:
+                self.error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    self.state.pool.mark_failed(self.backend, self.error)
+            else:
+                if response.status_code < 500:
+                    return response
+                body = await response.aread()
+                await response.aclose()
+                self.error = f"backend answered {response.status_code}: {body[:200]!r}"
+            try:
+                following = self.state.pool.acquire(self.model, frozenset(tried))
+            except (ServiceUnavailable, NotFound):
+                return UpstreamError("No backend could serve the request.", code="upstream_failed")
+            self.failed_over_from.append(self.backend.url)
+            self.state.pool.release(self.backend)
+            self.backend = following
+
+    async def run(self, send: Send) -> None:
+        opened = await self._open()
+        if isinstance(opened, ApplianceError):
+            await self._send_error(send, opened)
+            return
+        self.upstream = opened
+        self.status = opened.status_code
+        if self.stream and opened.status_code == 200:
+            await self._relay_stream(opened, send)
+        else:
+            await self._relay_whole(opened, send)
+
+    async def _relay_whole(self, upstream: httpx.Response, send: Send) -> None:
+        body = await upstream.aread()
+        if upstream.status_code == 200:
+            body = self.capture.message_body(body)
+            self.outcome = Outcome.OK
+        else:
+            self.error = f"backend answered {upstream.status_code}: {body[:200]!r}"
+        content_type = upstream.headers.get("content-type", "application/json").encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": upstream.status_code,
+                "headers": [(b"content-type", content_type or _JSON)],
+            }
+        )
+        self.response_started = True
+        await send({"type": "http.response.body", "body": body})
+        self.completed = True
+
+    async def _relay_stream(self, upstream: httpx.Response, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        self.response_started = True
+        capture = self.capture
+        try:
+            async for raw in upstream.aiter_bytes():
+                out = capture.feed(raw)
+                if self.ttft_s is None and capture.text_chunks:
+                    self.ttft_s = time.perf_counter() - self.started_at
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+        except httpx.TransportError as exc:
+            self.error = f"backend stream broke: {type(exc).__name__}: {exc}"
+        if capture.done and capture.error is None:
+            self.outcome = Outcome.OK
+            tail = b""
+        elif capture.error is not None:
+            self.error = str(capture.error)
+            tail = b"" if capture.done else sse_event(b"[DONE]")
+        else:
+            self.outcome = Outcome.UPSTREAM_ABORTED
+            self.error = self.error or "backend closed the stream before it finished"
+            tail = sse_event(
+                {
+                    "error": {
+                        "message": "The model backend stopped before the answer finished.",
+                        "type": "server_error",
+                        "code": "upstream_aborted",
+                        "param": None,
+                    }
+                }
+            ) + sse_event(b"[DONE]")
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        self.completed = True
+
+    async def _send_error(self, send: Send, error: ApplianceError) -> None:
+        self.status = error.status_code
+        self.response_started = True
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status_code,
+                "headers": [(b"content-type", _JSON)]
+                + [(k.lower().encode(), v.encode()) for k, v in error.headers.items()],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": error_body(error.message, error.error_type, error.code),
+            }
+        )
+        self.completed = True
+
+    async def fail_internal(self, send: Send) -> None:
+        """After an unexpected error: tell the client, if the response has not started."""
+        self.outcome = Outcome.ERROR
+        if not self.response_started:
+            error = ApplianceError(
+                f"Internal error; quote request id {self.event.request_id} to the operator."
+            )
+            await self._send_error(send, error)
+
+    async def finish(self) -> None:
+        """Release everything and record the end of the chat; runs exactly once, shielded."""
+        if self.upstream is not None:
+            await self.upstream.aclose()
+        if self.client_gone and not self.completed:
+            self.outcome = Outcome.CLIENT_ABORTED
+        state = self.state
+        state.pool.release(self.backend)
+        capture = self.capture
+        state.admission.release(self.subject, capture.tokens_used)
+        latency_s = time.perf_counter() - self.started_at
+        completion = capture.completion_tokens
+        if completion is None:
+            completion = capture.text_chunks
+        metrics = state.metrics
+        metrics.chats.labels(self.outcome.value).inc()
+        if capture.prompt_tokens:
+            metrics.tokens.labels("prompt").inc(capture.prompt_tokens)
+        if completion:
+            metrics.tokens.labels("completion").inc(completion)
+        if self.ttft_s is not None:
+            metrics.ttft.observe(self.ttft_s)
+        begin = self.event
+        detail: dict[str, object] = {"stream": self.stream}
+        if self.error:
+            detail["error"] = self.error[:1000]
+        if self.failed_over_from:
+            detail["failed_over_from"] = self.failed_over_from
+        state.audit.submit(
+            AuditEvent(
+                event_type=EventType.CHAT_END,
+                outcome=self.outcome,
+                request_id=begin.request_id,
+                actor=begin.actor,
+                client_ip=begin.client_ip,
+                user_agent=begin.user_agent,
+                http_status=self.status,
+                model=self.model,
+                backend=self.backend.url,
+                prompt_tokens=capture.prompt_tokens,
+                completion_tokens=completion,
+                latency_ms=latency_s * 1000.0,
+                ttft_ms=None if self.ttft_s is None else self.ttft_s * 1000.0,
+                prompt=begin.prompt,
+                reasoning="".join(capture.reasoning),
+                response="".join(capture.answer),
+                detail=detail,
+            )
+        )
+
+
+class RelayResponse(Response):
+    """An ASGI response that runs a :class:`ChatExchange` and aborts it on disconnect."""
+
+    def __init__(self, exchange: ChatExchange) -> None:
+        self.exchange = exchange
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = self.exchange
+        try:
+            async with anyio.create_task_group() as tasks:
+
+                async def watch_disconnect() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    if not exchange.completed:
+                        exchange.client_gone = True
+                    tasks.cancel_scope.cancel()
+
+                tasks.start_soon(watch_disconnect)
+                try:
+                    await exchange.run(send)
+                except OSError:
+                    exchange.client_gone = True
+                except Exception:
+                    log.exception("chat relay failed for request %s", exchange.event.request_id)
+                    await exchange.fail_internal(send)
+                tasks.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await exchange.finish()

@@ -1,0 +1,57 @@
+"""Health, readiness and metrics.
+
+``/healthz`` and ``/readyz`` are PUBLIC on purpose: process supervisors and load balancers
+probe them without credentials, and they reveal nothing but up/down. ``/metrics`` is not
+public: it needs a token with the ``sysadmin`` realm role (Prometheus gets one with its
+``oauth2`` client-credentials setting from a Keycloak service account holding that role).
+Scrapes are not audited: they carry no user content and would flood the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
+
+from appliance.gateway.deps import State, SysadminPrincipal
+
+router = APIRouter(tags=["health"])
+
+_READY_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    """Liveness: the process answers. Public (no token), see the module docstring."""
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+async def _database_ok(state: State) -> bool:
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT_S), state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return False
+    return True
+
+
+@router.get("/readyz")
+async def readyz(state: State) -> Response:
+    """Readiness: the database answers and at least one backend is healthy. Public."""
+    database = await _database_ok(state)
+    backends = sum(1 for backend in state.pool.backends if backend.healthy)
+    ready = database and backends > 0
+    body = {"status": "ready" if ready else "not_ready", "database": database, "backends": backends}
+    return Response(
+        orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
+    )
+
+
+@router.get("/metrics")
+async def metrics(state: State, _admin: SysadminPrincipal) -> Response:
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

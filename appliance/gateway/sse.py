@@ -1,0 +1,139 @@
+"""Reading vLLM's answers on their way through: reasoning alias, usage, captured text.
+
+Chunks are forwarded byte for byte. Each one is parsed once with orjson (the gateway must
+read the text and the usage for the audit log), but re-serialised only when the gateway
+changes it: adding ``reasoning_content`` next to vLLM's ``reasoning`` (or the reverse, for
+older vLLM releases), since clients read the former; or dropping the usage-only chunk that
+the gateway asked for on its own behalf when the client did not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+DONE = b"[DONE]"
+EVENT_END = b"\n\n"
+
+
+def add_reasoning_alias(part: dict[str, Any]) -> bool:
+    """Give a delta or message both reasoning names; True when it changed."""
+    reasoning = part.get("reasoning")
+    legacy = part.get("reasoning_content")
+    if reasoning is not None and legacy is None:
+        part["reasoning_content"] = reasoning
+        return True
+    if legacy is not None and reasoning is None:
+        part["reasoning"] = legacy
+        return True
+    return False
+
+
+def sse_event(payload: dict[str, Any] | bytes) -> bytes:
+    data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    return b"data: " + data + EVENT_END
+
+
+class AnswerCapture:
+    """What the gateway learns from one answer: text, reasoning, tokens, errors."""
+
+    def __init__(self, *, strip_usage: bool = False) -> None:
+        self.strip_usage = strip_usage
+        self.reasoning: list[str] = []
+        self.answer: list[str] = []
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+        # Chunks that carried text: the token count so far when no usage arrives.
+        self.text_chunks = 0
+        self.done = False
+        self.error: Any = None
+        self._buffer = b""
+
+    @property
+    def tokens_used(self) -> int:
+        completion = self.completion_tokens
+        if completion is None:
+            completion = self.text_chunks
+        return (self.prompt_tokens or 0) + completion
+
+    def _take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
+            self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
+
+    def _take_text(self, part: dict[str, Any]) -> bool:
+        reasoning = part.get("reasoning")
+        if reasoning is None:
+            reasoning = part.get("reasoning_content")
+        content = part.get("content")
+        if reasoning:
+            self.reasoning.append(reasoning)
+        if content:
+            self.answer.append(content)
+        return bool(reasoning or content)
+
+    def _chunk(self, data: bytes) -> bytes | None:
+        """One ``data:`` payload in, what to forward out (None drops it)."""
+        if data == DONE:
+            self.done = True
+            return data
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return data
+        if not isinstance(chunk, dict):
+            return data
+        if "error" in chunk:
+            self.error = chunk["error"]
+            return data
+        choices = chunk.get("choices") or ()
+        if chunk.get("usage"):
+            self._take_usage(chunk["usage"])
+            if self.strip_usage and not choices:
+                return None
+        changed = False
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict):
+                changed |= add_reasoning_alias(delta)
+                if self._take_text(delta):
+                    self.text_chunks += 1
+        if self.strip_usage and "usage" in chunk:
+            del chunk["usage"]
+            changed = True
+        return orjson.dumps(chunk) if changed else data
+
+    def feed(self, raw: bytes) -> bytes:
+        """Bytes from upstream in, complete (possibly rewritten) SSE events out."""
+        self._buffer += raw
+        if EVENT_END not in self._buffer:
+            return b""
+        *events, self._buffer = self._buffer.split(EVENT_END)
+        out: list[bytes] = []
+        for event in events:
+            if not event.startswith(b"data:"):
+                out.append(event + EVENT_END)
+                continue
+            forwarded = self._chunk(event[5:].lstrip(b" "))
+            if forwarded is not None:
+                out.append(b"data: " + forwarded + EVENT_END)
+        return b"".join(out)
+
+    def message_body(self, body: bytes) -> bytes:
+        """A complete non-streaming completion in, the body to return out."""
+        try:
+            completion = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+        if not isinstance(completion, dict):
+            return body
+        self._take_usage(completion.get("usage"))
+        changed = False
+        for choice in completion.get("choices") or ():
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if isinstance(message, dict):
+                changed |= add_reasoning_alias(message)
+                self._take_text(message)
+        self.done = True
+        return orjson.dumps(completion) if changed else body
