@@ -1,9 +1,103 @@
-"""Commands of this area (filled in by its module)."""
+"""``appliance audit verify`` and ``appliance audit keygen``.
+
+Verify reads the live database (any role that may SELECT the audit tables) or a plain-SQL
+``pg_dump`` file with no database at all, and exits 0 when the chain is intact, 1 with the
+first broken position otherwise, so scripts and cron jobs can act on it.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from appliance.audit.checkpoint import generate_key, load_public_key
+from appliance.audit.verify import VerifyReport
+from appliance.audit.verify_db import verify_dump, verify_url
+from appliance.settings import load_settings
+
+audit_app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
+
+
+def _public_keys(files: list[Path], key_file_setting: str) -> list[Ed25519PublicKey]:
+    if files:
+        return [load_public_key(path) for path in files]
+    if key_file_setting and Path(key_file_setting).exists():
+        return [load_public_key(key_file_setting)]
+    return []
+
+
+def _report(report: VerifyReport, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    elif report.ok:
+        typer.echo(
+            f"audit chain intact: {report.count} events, head seq {report.head_seq}, "
+            f"{report.checkpoints} checkpoints ({report.signed_checkpoints_verified} "
+            "signatures verified)"
+        )
+    else:
+        typer.secho(
+            f"audit chain BROKEN at seq {report.first_bad_seq}: {report.reason} ({report.message})",
+            fg=typer.colors.RED,
+            err=True,
+        )
+
+
+def _verify(
+    *, database_url: str | None, dump: Path | None, public_keys: list[Path]
+) -> VerifyReport:
+    settings = load_settings()
+    keys = _public_keys(public_keys, settings.audit.checkpoint_key_file)
+    if dump is not None:
+        return verify_dump(dump, public_keys=keys)
+    url = database_url or settings.database_url.get_secret_value()
+    return verify_url(url, public_keys=keys)
+
+
+@audit_app.command()
+def verify(
+    database_url: Annotated[
+        str | None, typer.Option(help="Database to verify; default: the settings' one.")
+    ] = None,
+    dump: Annotated[
+        Path | None, typer.Option(help="Verify a plain-SQL pg_dump file instead, offline.")
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(help="Trusted checkpoint public key (PEM); repeatable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check every row's hash, the links between rows and the signed checkpoints."""
+    if database_url is not None and dump is not None:
+        raise typer.BadParameter("give --database-url or --dump, not both")
+    try:
+        report = _verify(database_url=database_url, dump=dump, public_keys=public_key or [])
+    except (OSError, ValueError, psycopg.Error) as exc:
+        typer.secho(f"error: cannot read the audit log: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    _report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command()
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Private key file to create (mode 0600).")],
+) -> None:
+    """Create the Ed25519 key that signs audit checkpoints (public key written to PATH.pub)."""
+    try:
+        public = generate_key(path)
+    except FileExistsError as exc:
+        typer.secho(f"error: {path} exists; refusing to replace a signing key", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"private key {path}, public key {public}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this area's commands to the main app."""
+    """Attach ``appliance audit ...`` to the main app."""
+    app.add_typer(audit_app, name="audit")
