@@ -1,7 +1,112 @@
-"""Audit log access for the ``auditor`` role."""
+"""Audit log access for the ``auditor`` role.
+
+Each call is itself audited, and committed before any data is returned: reading the log
+is as accountable as writing to it, so if that record cannot be made the read is refused.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response, StreamingResponse
+
+from appliance.audit.checkpoint import load_public_key
+from appliance.audit.events import EventType, Outcome
+from appliance.audit.query import MAX_PAGE, export_events, list_events
+from appliance.audit.verify_db import verify_database
+from appliance.auth.principal import Principal
+from appliance.gateway.auditing import request_event
+from appliance.gateway.deps import AuditorPrincipal, State
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+class EventFilter(BaseModel):
+    """Which events an auditor asks for; every field optional."""
+
+    user: str | None = None
+    department: str | None = None
+    event_type: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int | None = None
+
+    def as_detail(self) -> dict[str, Any]:
+        return {k: str(v) for k, v in self.model_dump(exclude_none=True).items()}
+
+
+Filters = Annotated[EventFilter, Query()]
+
+_EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+async def _record(
+    request: Request,
+    state: State,
+    principal: Principal,
+    event_type: EventType,
+    detail: dict[str, Any],
+) -> None:
+    await state.audit.commit(
+        request_event(
+            request, event_type, Outcome.OK, principal=principal, http_status=200, detail=detail
+        )
+    )
+
+
+@router.get("/events")
+async def events(
+    request: Request,
+    principal: AuditorPrincipal,
+    state: State,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> Response:
+    """One page of events in ascending ``seq``; ``next_after_seq`` fetches the next page."""
+    await _record(request, state, principal, EventType.AUDIT_READ, filters.as_detail())
+    rows = await list_events(state.engine, limit=limit, **filters.model_dump())
+    next_after = rows[-1]["seq"] if len(rows) == limit else None
+    return Response(
+        orjson.dumps({"events": rows, "next_after_seq": next_after}),
+        media_type="application/json",
+    )
+
+
+@router.get("/export")
+async def export(
+    request: Request,
+    principal: AuditorPrincipal,
+    state: State,
+    filters: Filters,
+    fmt: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
+) -> StreamingResponse:
+    """Every matching event, streamed as JSON Lines or CSV."""
+    await _record(
+        request, state, principal, EventType.AUDIT_EXPORT, {**filters.as_detail(), "format": fmt}
+    )
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    return StreamingResponse(
+        export_events(state.engine, fmt=fmt, **filters.model_dump()),
+        media_type=_EXPORT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{fmt}"'},
+    )
+
+
+def _public_keys(state: State) -> list[Ed25519PublicKey]:
+    key_file = state.settings.audit.checkpoint_key_file
+    return [load_public_key(key_file)] if key_file and Path(key_file).exists() else []
+
+
+@router.post("/verify")
+async def verify(request: Request, principal: AuditorPrincipal, state: State) -> Response:
+    """Walk the whole hash chain and the signed checkpoints; report the first break."""
+    report = await verify_database(state.engine, public_keys=_public_keys(state))
+    await _record(request, state, principal, EventType.AUDIT_VERIFY, report.to_dict())
+    return Response(orjson.dumps(report.to_dict()), media_type="application/json")

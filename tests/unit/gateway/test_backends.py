@@ -1,0 +1,63 @@
+"""Backend choice: least outstanding requests, in-flight cap, unknown and unserved models."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from appliance.errors import NotFound, ServiceUnavailable
+from appliance.gateway.backends import BackendPool
+
+
+def _pool(cap: int = 2) -> BackendPool:
+    pool = BackendPool(
+        ["http://a", "http://b"], httpx.AsyncClient(), interval_s=1, inflight_cap=cap
+    )
+    for backend in pool.backends:
+        backend.healthy = True
+        backend.model_ids = frozenset({"m"})
+        backend.model_cards = ({"id": "m"},)
+    return pool
+
+
+def test_least_outstanding_backend_is_chosen() -> None:
+    pool = _pool()
+    first = pool.acquire("m")
+    second = pool.acquire("m")
+    assert first is not second
+    pool.release(first)
+    assert pool.acquire("m") is first
+
+
+def test_all_backends_full_is_503_with_retry_after() -> None:
+    pool = _pool(cap=1)
+    pool.acquire("m")
+    pool.acquire("m")
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.acquire("m")
+    assert refused.value.code == "backends_busy"
+    assert "Retry-After" in refused.value.headers
+
+
+def test_unknown_model_is_404_and_unhealthy_backends_are_skipped() -> None:
+    pool = _pool()
+    with pytest.raises(NotFound):
+        pool.acquire("other")
+    pool.backends[0].healthy = False
+    assert pool.acquire("m") is pool.backends[1]
+    assert pool.models() == [{"id": "m"}]
+
+
+def test_no_healthy_backend_is_503() -> None:
+    pool = _pool()
+    for backend in pool.backends:
+        backend.healthy = False
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.acquire("m")
+    assert refused.value.code == "no_healthy_backend"
+
+
+def test_failover_excludes_backends_already_tried() -> None:
+    pool = _pool()
+    first = pool.acquire("m")
+    assert pool.acquire("m", frozenset({first})) is not first
