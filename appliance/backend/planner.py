@@ -154,11 +154,11 @@ def step_seconds(
     tp: int,
     pp: int,
     kv_dtype: KvCacheDtype,
-    context: int,
     batch: int,
+    kv_tokens: int,
     ideal: bool = False,
 ) -> float:
-    """Time of one decode step for ``batch`` sequences each holding ``context`` tokens.
+    """Time of one decode step for ``batch`` sequences holding ``kv_tokens`` tokens in all.
 
     Pipeline stages run one after another for a given sequence, so per-GPU bytes of all
     stages add up; TP ranks stream their shares in parallel. ``ideal`` gives the pure
@@ -167,14 +167,14 @@ def step_seconds(
     kv_per_gpu = kv_bytes_per_token_per_gpu(
         arch, kv_dtype, tensor_parallel=tp, pipeline_parallel=pp
     )
-    per_gpu = arch.streamed_weight_bytes(quant, batch) / tp + pp * batch * context * kv_per_gpu
+    per_gpu = arch.streamed_weight_bytes(quant, batch) / tp + pp * kv_tokens * kv_per_gpu
     if ideal:
         return per_gpu / gpu.bandwidth_bytes_s
     comm = 2 * arch.layers * ALLREDUCE_LATENCY_S[gpu.interconnect] if tp > 1 else 0.0
     return STEP_OVERHEAD_S + comm + per_gpu / (gpu.bandwidth_bytes_s * BANDWIDTH_EFFICIENCY)
 
 
-def _users_at_speed(
+def _batch_at_speed(
     *,
     arch: ModelArch,
     quant: Q,
@@ -182,14 +182,24 @@ def _users_at_speed(
     layout: _Layout,
     kv: KvCacheDtype,
     context: int,
+    capacity: int,
     min_tps: float,
     limit: int,
 ) -> int:
-    """Most sequences at full context that still each decode at ``min_tps``."""
+    """Largest batch (up to ``limit``) whose sequences each still decode at ``min_tps``
+    when each holds ``context`` tokens, the cache holding at most ``capacity`` in all."""
     users = 0
     for batch in range(1, limit + 1):
+        kv_tokens = min(batch * context, capacity)
         step = step_seconds(
-            arch, quant, gpu, tp=layout.tp, pp=layout.pp, kv_dtype=kv, context=context, batch=batch
+            arch,
+            quant,
+            gpu,
+            tp=layout.tp,
+            pp=layout.pp,
+            kv_dtype=kv,
+            batch=batch,
+            kv_tokens=kv_tokens,
         )
         if step > 1 / min_tps:
             break
@@ -213,8 +223,8 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
             tp=layout.tp,
             pp=layout.pp,
             kv_dtype=kv,
-            context=context,
             batch=1,
+            kv_tokens=context,
             ideal=ideal,
         )
 
@@ -228,16 +238,25 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
     )
     capacity = math.floor(free / per_token)
     full_seqs = capacity // context
-    users = _users_at_speed(
-        arch=arch,
-        quant=quant,
-        gpu=inv.gpu,
-        layout=layout,
-        kv=kv,
-        context=context,
-        min_tps=request.min_tps,
-        limit=full_seqs,
-    )
+
+    def at_speed(limit: int) -> int:
+        return _batch_at_speed(
+            arch=arch,
+            quant=quant,
+            gpu=inv.gpu,
+            layout=layout,
+            kv=kv,
+            context=context,
+            capacity=capacity,
+            min_tps=request.min_tps,
+            limit=limit,
+        )
+
+    # Staff at full context, each at the target speed: the planning answer.
+    users = at_speed(full_seqs)
+    # The scheduler's cap: as many sequences as keep the speed even with the cache full
+    # (requests shorter than the full context are the common case).
+    max_num_seqs = at_speed(MAX_NUM_SEQS_CAP)
     replicas = (
         inv.nodes * (inv.gpus_per_node // layout.tp) if layout.pp == 1 else inv.nodes // layout.pp
     )
@@ -251,7 +270,7 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
         max_model_len=context,
         gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
         kv_cache_dtype=kv,
-        max_num_seqs=max(1, min(MAX_NUM_SEQS_CAP, users)),
+        max_num_seqs=max(1, max_num_seqs),
         weights_gib_per_gpu=arch.weight_bytes(quant) / (layout.tp * layout.pp) / GIB,
         kv_cache_gib_per_gpu=free / GIB,
         kv_capacity_tokens=capacity,

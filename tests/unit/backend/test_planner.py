@@ -59,7 +59,10 @@ def test_h20_holds_r1_fp8_on_eight_gpus_with_an_fp8_kv_cache() -> None:
     assert (p.tensor_parallel, p.max_full_context_seqs) == (8, 3)
     streamed = (R1_ACTIVE_LINEAR + 2 * R1_EMBED) / 8 + 32768 * 61 * 576
     assert p.decode_ceiling_tps == pytest.approx(4.0e12 / streamed)  # 684
-    assert p.max_num_seqs == p.users_at_target == 3
+    assert p.users_at_target == 3
+    # even with the cache full (4.07 GiB of latents) and every expert read, a step takes
+    # about 27 ms (< 50 ms): the scheduler may admit 256 shorter requests
+    assert p.max_num_seqs == 256
 
 
 def test_h200_holds_r1_fp8_with_room_for_twenty_full_context_sequences() -> None:
