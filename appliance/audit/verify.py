@@ -172,12 +172,15 @@ def verify_rows(
     """
     ring = key_ring(public_keys)
     by_seq = {int(c["seq"]): c for c in checkpoints}
+    # Heads are compared only against checkpoints that are signed by a trusted key, or that
+    # cannot be checked (unsigned, or no keys given) when signatures are not required.
+    trusted: dict[int, RowLike] = {}
     failures: list[_Failure] = []
     verified = 0
     for seq, cp in sorted(by_seq.items()):
         if not require_signatures and (cp["alg"] == UNSIGNED or not ring):
-            continue
-        if signature_valid(
+            trusted[seq] = cp
+        elif signature_valid(
             ring,
             seq=seq,
             head_hash=str(cp["head_hash"]),
@@ -185,19 +188,19 @@ def verify_rows(
             signature=str(cp["signature"]),
             key_fingerprint=str(cp["key_fingerprint"]),
         ):
+            trusted[seq] = cp
             verified += 1
-        else:
+        elif not failures:
             failures.append(
                 _Failure(seq, Reason.BAD_CHECKPOINT, f"checkpoint {seq} signature invalid")
             )
-            break
-    count, head_seq, head_hash, chain_failure = _walk(iter(rows), by_seq)
+    count, head_seq, head_hash, chain_failure = _walk(iter(rows), trusted)
     if chain_failure is not None:
         failures.append(chain_failure)
-    elif by_seq and max(by_seq) > (head_seq or 0):
+    elif trusted and max(trusted) > (head_seq or 0):
         missing = (head_seq or 0) + 1
         failures.append(
-            _Failure(missing, Reason.DELETED, f"rows from {missing} to {max(by_seq)} missing")
+            _Failure(missing, Reason.DELETED, f"rows from {missing} to {max(trusted)} missing")
         )
     report = VerifyReport(
         ok=not failures,

@@ -1,0 +1,195 @@
+"""verify_rows against every kind of tampering, including 250 random ones."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from audit_chain_factory import make_chain, random_row
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from appliance.audit.chain import HASHED_FIELDS, row_hash, seal
+from appliance.audit.checkpoint import CheckpointSigner
+from appliance.audit.verify import Reason, verify_rows
+
+Rows = list[dict[str, Any]]
+EDITABLE = [f for f in HASHED_FIELDS if f not in {"seq", "hash_alg"}] + ["row_hash"]
+
+
+def _edit(rows: Rows, rng: random.Random) -> tuple[Rows, int, Reason]:
+    i = rng.randrange(len(rows))
+    field = rng.choice(EDITABLE)
+    value = rows[i][field]
+    if isinstance(value, datetime):
+        new: object = value + timedelta(seconds=rng.choice([-1, 1]))
+    elif isinstance(value, list):
+        new = [*value, "injected"]
+    elif isinstance(value, dict):
+        new = {**value, "injected": True}
+    elif isinstance(value, int | float):
+        new = value + 1
+    else:
+        new = "tampered" if value != "tampered" else "other"
+    rows[i][field] = new
+    return rows, i + 1, Reason.EDITED
+
+
+def _delete(rows: Rows, rng: random.Random) -> tuple[Rows, int, Reason]:
+    i = rng.randrange(len(rows) - 1)
+    del rows[i]
+    return rows, i + 1, Reason.DELETED
+
+
+def _delete_and_renumber(rows: Rows, rng: random.Random) -> tuple[Rows, int, Reason]:
+    i = rng.randrange(len(rows) - 1)
+    del rows[i]
+    for row in rows[i:]:
+        row["seq"] -= 1
+    return rows, i + 1, Reason.DELETED
+
+
+def _insert(rows: Rows, rng: random.Random, *, consistent: bool) -> tuple[Rows, int, Reason]:
+    k = rng.randrange(1, len(rows) + 1)
+    forged = random_row(rng, datetime(2026, 11, 28, tzinfo=UTC))
+    prev = rows[k - 2]["row_hash"] if k > 1 else "0" * 64
+    seal([forged], first_seq=k, prev_hash=prev)
+    if not consistent:
+        forged["row_hash"] = "f" * 64
+    for row in rows[k - 1 :]:
+        row["seq"] += 1
+    rows.insert(k - 1, forged)
+    return rows, k, Reason.INSERTED
+
+
+def _swap(rows: Rows, rng: random.Random) -> tuple[Rows, int, Reason]:
+    i, j = sorted(rng.sample(range(len(rows)), 2))
+    rows[i]["seq"], rows[j]["seq"] = rows[j]["seq"], rows[i]["seq"]
+    rows.sort(key=lambda r: r["seq"])
+    return rows, i + 1, Reason.REORDERED
+
+
+def _append_unlinked(rows: Rows, rng: random.Random) -> tuple[Rows, int, Reason]:
+    forged = random_row(rng, datetime(2026, 11, 28, tzinfo=UTC))
+    seal([forged], first_seq=len(rows) + 1, prev_hash=rng.randbytes(32).hex())
+    return [*rows, forged], len(rows) + 1, Reason.INSERTED
+
+
+TAMPERINGS: dict[str, Callable[[Rows, random.Random], tuple[Rows, int, Reason]]] = {
+    "edit": _edit,
+    "delete": _delete,
+    "delete_renumber": _delete_and_renumber,
+    "insert_consistent": lambda r, g: _insert(r, g, consistent=True),
+    "insert_garbage": lambda r, g: _insert(r, g, consistent=False),
+    "swap": _swap,
+    "append_unlinked": _append_unlinked,
+}
+
+
+def test_an_intact_chain_verifies() -> None:
+    rows = make_chain(random.Random(0), 50)
+    report = verify_rows(rows)
+    assert report.ok and report.count == 50 and report.head_seq == 50
+    assert report.head_hash == rows[-1]["row_hash"]
+
+
+def test_an_empty_chain_verifies() -> None:
+    assert verify_rows([]).ok
+
+
+@pytest.mark.parametrize("seed", range(250))
+def test_random_tampering_is_found_at_the_right_place(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = make_chain(rng, rng.randrange(3, 40))
+    name = list(TAMPERINGS)[seed % len(TAMPERINGS)]
+    tampered, bad_seq, reason = TAMPERINGS[name](copy.deepcopy(rows), rng)
+    report = verify_rows(tampered)
+    assert not report.ok, name
+    assert (report.first_bad_seq, report.reason) == (bad_seq, reason), (name, report)
+
+
+def test_duplicate_seq_is_an_insertion() -> None:
+    rows = make_chain(random.Random(1), 5)
+    rows.insert(3, {**rows[2], "request_id": "forged"})
+    report = verify_rows(rows)
+    assert (report.first_bad_seq, report.reason) == (3, Reason.INSERTED)
+
+
+def test_rows_out_of_order_are_reported() -> None:
+    rows = make_chain(random.Random(1), 5)
+    rows[1], rows[2] = rows[2], rows[1]
+    report = verify_rows(rows)
+    assert not report.ok and report.reason in {Reason.REORDERED, Reason.DELETED}
+
+
+def _checkpoints(rows: Rows, signer: CheckpointSigner, every: int) -> Rows:
+    out = []
+    for row in rows:
+        if row["seq"] % every == 0:
+            at = row["created_at"]
+            out.append(
+                {
+                    "seq": row["seq"],
+                    "head_hash": row["row_hash"],
+                    "created_at": at,
+                    "signature": signer.sign(row["seq"], row["row_hash"], at),
+                    "key_fingerprint": signer.fingerprint,
+                    "alg": signer.alg,
+                }
+            )
+    return out
+
+
+def test_signed_checkpoints_verify_with_the_right_key_only() -> None:
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(7), 30)
+    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    good = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
+    assert good.ok and good.signed_checkpoints_verified == 3
+    stranger = Ed25519PrivateKey.generate().public_key()
+    bad = verify_rows(rows, checkpoints=checkpoints, public_keys=[stranger])
+    assert (bad.first_bad_seq, bad.reason) == (10, Reason.BAD_CHECKPOINT)
+
+
+def test_a_forged_checkpoint_is_found() -> None:
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(8), 30)
+    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    checkpoints[1]["head_hash"] = "e" * 64
+    report = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
+    assert (report.first_bad_seq, report.reason) == (20, Reason.BAD_CHECKPOINT)
+
+
+def test_a_rewritten_chain_no_longer_matches_its_checkpoint() -> None:
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(9), 30)
+    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    # Someone with the database but not the key edits row 14 and recomputes the chain.
+    rows[13]["prompt"] = "rewritten"
+    seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
+    assert verify_rows(rows).ok
+    report = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
+    assert (report.first_bad_seq, report.reason) == (11, Reason.EDITED)
+
+
+def test_a_truncated_tail_is_found_through_checkpoints() -> None:
+    rows = make_chain(random.Random(10), 30)
+    checkpoints = _checkpoints(rows, CheckpointSigner(None), 10)
+    report = verify_rows(rows[:25], checkpoints=checkpoints)
+    assert (report.first_bad_seq, report.reason) == (26, Reason.DELETED)
+
+
+def test_unsigned_checkpoints_fail_when_signatures_are_required() -> None:
+    rows = make_chain(random.Random(11), 10)
+    checkpoints = _checkpoints(rows, CheckpointSigner(None), 5)
+    assert verify_rows(rows, checkpoints=checkpoints).ok
+    report = verify_rows(rows, checkpoints=checkpoints, require_signatures=True)
+    assert (report.first_bad_seq, report.reason) == (5, Reason.BAD_CHECKPOINT)
+
+
+def test_report_recomputes_hash_the_same_way_as_the_writer() -> None:
+    rows = make_chain(random.Random(12), 3)
+    assert all(row_hash(r) == r["row_hash"] for r in rows)
