@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from appliance.cli import audit_cmds, db_cmds, plan_cmds, runtime_cmds
+from appliance.cli import audit_cmds, bench_cmds, db_cmds, plan_cmds, runtime_cmds
 
 app = typer.Typer(
     name="appliance",
@@ -16,3 +16,4 @@ runtime_cmds.register(app)
 audit_cmds.register(app)
 db_cmds.register(app)
 plan_cmds.register(app)
+bench_cmds.register(app)
