@@ -14,3 +14,15 @@ down:
 
 status:
 	$(VENV_BIN)/appliance status
+
+# The test suite runs against the real local services, so it brings them up first.
+.PHONY: test lint
+test: up
+	$(VENV_BIN)/python -m pytest
+	$(MAKE) lint
+
+lint: bootstrap
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+	$(VENV_BIN)/mypy
+	$(VENV_BIN)/yamllint -s .
