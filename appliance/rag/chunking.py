@@ -1,6 +1,7 @@
 """Split parsed blocks into retrieval chunks that respect Chinese text and document structure.
 
-Chunks end at headings (a new section never shares a chunk with the previous one), prefer
+Chunks end at headings (a new section never shares a chunk with the previous one) and at
+page breaks (so a citation's page number is exact), prefer
 paragraph breaks, and otherwise break after a sentence end (。！？；… or an English ``.!?;``
 followed by a space). A table row is never cut: a row is the smallest unit. Consecutive
 chunks of one section overlap by a sentence or two so that a fact split across the boundary
@@ -148,7 +149,8 @@ def chunk_blocks(blocks: list[Block], config: ChunkingConfig | None = None) -> l
             chunks.append(Chunk(len(chunks), text, tokens, current[0].page, section))
 
     for block in blocks:
-        if block.kind is BlockKind.HEADING or block.section != section:
+        new_page = bool(current) and block.page != current[-1].page
+        if block.kind is BlockKind.HEADING or block.section != section or new_page:
             emit()
             current = []
             section = block.section

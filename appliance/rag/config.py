@@ -44,5 +44,8 @@ class RagSettings(BaseModel):
     chunk_overlap_tokens: int = 40
     # Candidates fetched by each leg (vector, lexical) before fusion.
     candidates_per_leg: int = 50
+    # Weights of the two legs in reciprocal-rank fusion (see ops/benchmarks/rag-retrieval.md).
+    vector_weight: float = 1.0
+    lexical_weight: float = 1.0
     default_top_k: int = 5
     max_top_k: int = 50

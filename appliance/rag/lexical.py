@@ -1,0 +1,132 @@
+"""Lexical search terms for Chinese and English: jieba segmentation into a ``simple`` tsvector.
+
+PostgreSQL's parsers do not segment Chinese, so text is cut into words by jieba (search
+mode, which also emits the shorter words inside long compounds) and stored as
+space-separated tokens under the ``simple`` configuration (lower-casing only, no stemming,
+no stop words). Queries go through the same segmentation. Query terms are OR-ed so a
+question still matches a passage that shares only its key words, and the commonest function
+words are dropped from queries because OR-ing them in would match nearly every chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+_TOKEN = re.compile(r"^\w+$")
+_QUERY_STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "也",
+        "都",
+        "就",
+        "而",
+        "并",
+        "被",
+        "把",
+        "对",
+        "从",
+        "以",
+        "为",
+        "于",
+        "之",
+        "其",
+        "这",
+        "那",
+        "有",
+        "个",
+        "中",
+        "上",
+        "下",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "什么",
+        "哪",
+        "哪个",
+        "哪些",
+        "哪里",
+        "哪儿",
+        "谁",
+        "多少",
+        "几",
+        "怎么",
+        "怎样",
+        "如何",
+        "为何",
+        "为什么",
+        "是否",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "how",
+        "why",
+        "does",
+        "do",
+        "did",
+    ]
+)
+_lock = threading.Lock()
+_jieba: Any = None
+
+
+def _segmenter() -> Any:
+    """jieba, loaded once per process with its log line silenced (dictionary load ~1 s)."""
+    global _jieba  # noqa: PLW0603 - one dictionary per process, loaded on first use
+    with _lock:
+        if _jieba is None:
+            import jieba  # noqa: PLC0415 - the dictionary load is deferred to first use
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba = jieba
+    return _jieba
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of ``text`` (lower-cased), punctuation and whitespace removed."""
+    words = _segmenter().lcut_for_search(text.lower())
+    return [w for w in (w.strip() for w in words) if w and _TOKEN.match(w)]
+
+
+def document_terms(text: str) -> str:
+    """Space-separated tokens to feed ``to_tsvector('simple', ...)``."""
+    return " ".join(tokens(text))
+
+
+def query_terms(text: str) -> str | None:
+    """A ``to_tsquery('simple', ...)`` expression OR-ing the query's content words.
+
+    Tokens are ``\\w+`` only, so nothing in the expression can be tsquery syntax. Returns
+    None when the query has no content words at all.
+    """
+    unique = list(dict.fromkeys(t for t in tokens(text) if t not in _QUERY_STOPWORDS))
+    return " | ".join(unique) if unique else None

@@ -1,0 +1,146 @@
+"""Hybrid retrieval: vector top-k and lexical top-k, each with the ACL in its SQL, then RRF.
+
+Both legs filter on ``owner_group IS NULL OR owner_group = ANY(:paths)`` and on the
+document being ``ready`` inside the query that fetches candidates, so a chunk the caller may
+not read is never even loaded into the process. HNSW with a filter would otherwise return
+fewer rows than asked when most neighbours are filtered out; pgvector 0.8's iterative index
+scan keeps scanning until enough rows pass the filter.
+
+Reciprocal-rank fusion scores a chunk ``sum(w / (k + rank))`` over the legs that found it
+(k = 60, as in Cormack et al. 2009): it needs no score calibration between cosine distance
+and ``ts_rank``, which live on unrelated scales.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appliance.rag.schemas import SearchHit
+
+RRF_K = 60
+
+# Every statement carries the same ACL predicate, written out so each can be read alone.
+_VECTOR_SQL = text(
+    """
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE d.status = 'ready'
+      AND (c.owner_group IS NULL OR c.owner_group = ANY(CAST(:paths AS text[])))
+      AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
+    ORDER BY c.embedding <=> CAST(:vector AS vector)
+    LIMIT :limit
+    """
+)
+_LEXICAL_SQL = text(
+    """
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    FROM chunks c JOIN documents d ON d.id = c.document_id,
+         to_tsquery('simple', :terms) AS q
+    WHERE c.lexical @@ q
+      AND d.status = 'ready'
+      AND (c.owner_group IS NULL OR c.owner_group = ANY(CAST(:paths AS text[])))
+      AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
+    ORDER BY ts_rank(c.lexical, q, 1) DESC, c.id
+    LIMIT :limit
+    """
+)
+_BY_ID_SQL = text(
+    """
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    FROM chunks c JOIN documents d ON d.id = c.document_id
+    WHERE c.id = ANY(CAST(:ids AS uuid[]))
+      AND d.status = 'ready'
+      AND (c.owner_group IS NULL OR c.owner_group = ANY(CAST(:paths AS text[])))
+      AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """RRF weight of each leg; equal weights are plain RRF."""
+
+    vector: float = 1.0
+    lexical: float = 1.0
+
+
+def _acl_params(paths: list[str], kb_ids: Sequence[uuid.UUID] | None) -> dict[str, object]:
+    return {"paths": paths, "kb_ids": list(kb_ids) if kb_ids is not None else None}
+
+
+def _hit(row: Row[tuple[object, ...]], score: float) -> SearchHit:
+    m = row._mapping
+    return SearchHit(
+        chunk_id=m["id"],
+        document_id=m["document_id"],
+        document_name=m["name"],
+        kb_id=m["kb_id"],
+        text=m["text"],
+        page=m["page"],
+        section=m["section"],
+        score=score,
+    )
+
+
+async def vector_candidates(
+    session: AsyncSession,
+    vector: list[float],
+    paths: list[str],
+    kb_ids: Sequence[uuid.UUID] | None,
+    limit: int,
+) -> list[Row[tuple[object, ...]]]:
+    """Nearest chunks by cosine distance among those the caller may read."""
+    await session.execute(
+        text(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.ef_search', :ef, true)"
+        ),
+        {"ef": str(max(40, 2 * limit))},
+    )
+    params = {**_acl_params(paths, kb_ids), "vector": str(vector), "limit": limit}
+    return list((await session.execute(_VECTOR_SQL, params)).all())
+
+
+async def lexical_candidates(
+    session: AsyncSession,
+    terms: str | None,
+    paths: list[str],
+    kb_ids: Sequence[uuid.UUID] | None,
+    limit: int,
+) -> list[Row[tuple[object, ...]]]:
+    """Best full-text matches (jieba terms, OR-ed) among the chunks the caller may read."""
+    if terms is None:
+        return []
+    params = {**_acl_params(paths, kb_ids), "terms": terms, "limit": limit}
+    return list((await session.execute(_LEXICAL_SQL, params)).all())
+
+
+def fuse(
+    legs: list[tuple[float, list[Row[tuple[object, ...]]]]], top_k: int, k: int = RRF_K
+) -> list[SearchHit]:
+    """Weighted reciprocal-rank fusion of ranked candidate lists."""
+    scores: dict[object, float] = {}
+    rows: dict[object, Row[tuple[object, ...]]] = {}
+    for weight, ranked in legs:
+        for rank, row in enumerate(ranked, start=1):
+            key = row._mapping["id"]
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+            rows.setdefault(key, row)
+    best = sorted(scores, key=lambda key: scores[key], reverse=True)[:top_k]
+    return [_hit(rows[key], round(scores[key], 6)) for key in best]
+
+
+async def chunks_by_id(
+    session: AsyncSession,
+    chunk_ids: Sequence[uuid.UUID],
+    paths: list[str],
+) -> list[SearchHit]:
+    """Chunks by id (citations, previews), with the same ACL: unreadable ids just vanish."""
+    params = {**_acl_params(paths, None), "ids": list(chunk_ids)}
+    rows = (await session.execute(_BY_ID_SQL, params)).all()
+    return [_hit(row, 0.0) for row in rows]

@@ -1,0 +1,62 @@
+"""What the knowledge-base service returns; the gateway serialises these as they are."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class KnowledgeBaseOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    group: str | None
+    description: str
+    created_by: str
+    created_at: datetime
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    kb_id: uuid.UUID
+    name: str
+    mime: str
+    size: int
+    status: str
+    error: str | None = None
+    error_code: str | None = None
+    pages: int | None = None
+    chunks: int = 0
+    created_by: str
+    created_at: datetime
+
+
+class UploadedFile(BaseModel):
+    """One file of an upload, as the route read it from the multipart body."""
+
+    name: str
+    data: bytes
+
+
+class IngestResult(BaseModel):
+    """The outcome for one uploaded file; ``duplicate`` when identical content was there."""
+
+    id: uuid.UUID | None
+    name: str
+    status: str
+    error: str | None = None
+    error_code: str | None = None
+    chunks: int = 0
+    duplicate: bool = False
+
+
+class SearchHit(BaseModel):
+    document_id: uuid.UUID
+    document_name: str
+    kb_id: uuid.UUID
+    chunk_id: uuid.UUID
+    text: str
+    score: float
+    page: int | None = None
+    section: str | None = None

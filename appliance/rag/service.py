@@ -1,0 +1,306 @@
+"""The knowledge-base service the gateway calls: knowledge bases, documents, search.
+
+Authorization lives here, next to the data, so the HTTP routes, RAG-in-chat and the bulk
+CLI all enforce the same rules. A knowledge base the caller may not read is reported as not
+found, never as forbidden: nobody outside the owning department learns that it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from appliance.auth.principal import Principal
+from appliance.errors import ApplianceError, Forbidden, InvalidRequest, NotFound
+from appliance.rag import lexical, retrieve
+from appliance.rag.acl import can_manage, normalise_group, readable_paths, require_reader
+from appliance.rag.config import RagSettings
+from appliance.rag.embeddings import Embedder, TextKind
+from appliance.rag.ingest import index_document, prepare_in_thread
+from appliance.rag.models import Document, DocumentStatus, KnowledgeBase
+from appliance.rag.schemas import (
+    DocumentOut,
+    IngestResult,
+    KnowledgeBaseOut,
+    SearchHit,
+    UploadedFile,
+)
+
+
+def _kb_out(kb: KnowledgeBase) -> KnowledgeBaseOut:
+    return KnowledgeBaseOut(
+        id=kb.id,
+        name=kb.name,
+        group=kb.owner_group,
+        description=kb.description,
+        created_by=kb.created_by,
+        created_at=kb.created_at,
+    )
+
+
+def _doc_out(doc: Document) -> DocumentOut:
+    return DocumentOut(
+        id=doc.id,
+        kb_id=doc.kb_id,
+        name=doc.name,
+        mime=doc.mime,
+        size=doc.size,
+        status=doc.status,
+        error=doc.error,
+        error_code=doc.error_code,
+        pages=doc.pages,
+        chunks=doc.chunk_count,
+        created_by=doc.created_by,
+        created_at=doc.created_at,
+    )
+
+
+class KnowledgeService:
+    """One per process: holds the session factory, the embedder and the RAG settings."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        embedder: Embedder,
+        settings: RagSettings | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._embedder = embedder
+        self._settings = settings or RagSettings()
+
+    # Knowledge bases
+
+    async def create_kb(
+        self, principal: Principal, name: str, group: str | None, description: str = ""
+    ) -> KnowledgeBaseOut:
+        owner = normalise_group(group)
+        if not name.strip():
+            raise InvalidRequest("A knowledge base needs a name.")
+        if not can_manage(principal, owner):
+            raise Forbidden(
+                "Creating a knowledge base needs the kb-editor role in the owning group."
+            )
+        kb = KnowledgeBase(
+            name=name.strip(),
+            owner_group=owner,
+            description=description,
+            created_by=principal.username or principal.subject,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(kb)
+                await session.flush()
+                await session.refresh(kb)
+        except IntegrityError as exc:
+            raise InvalidRequest(
+                f"A knowledge base named {name.strip()!r} already exists for this group.",
+                code="kb_exists",
+            ) from exc
+        return _kb_out(kb)
+
+    async def list_kbs(self, principal: Principal) -> list[KnowledgeBaseOut]:
+        """The knowledge bases the caller may read (none without a reader role)."""
+        require_reader(principal)
+        paths = readable_paths(principal)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(KnowledgeBase)
+                .where(KnowledgeBase.owner_group.is_(None) | KnowledgeBase.owner_group.in_(paths))
+                .order_by(KnowledgeBase.name)
+            )
+            return [_kb_out(kb) for kb in rows]
+
+    async def get_kb(self, principal: Principal, kb_id: uuid.UUID) -> KnowledgeBaseOut:
+        async with self._sessions() as session:
+            return _kb_out(await self._readable_kb(session, principal, kb_id))
+
+    async def delete_kb(self, principal: Principal, kb_id: uuid.UUID) -> None:
+        """Delete a knowledge base with all its documents and chunks."""
+        async with self._sessions.begin() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            await session.execute(delete(KnowledgeBase).where(KnowledgeBase.id == kb.id))
+
+    # Documents
+
+    async def list_documents(self, principal: Principal, kb_id: uuid.UUID) -> list[DocumentOut]:
+        async with self._sessions() as session:
+            kb = await self._readable_kb(session, principal, kb_id)
+            docs = await session.scalars(
+                select(Document).where(Document.kb_id == kb.id).order_by(Document.created_at)
+            )
+            return [_doc_out(doc) for doc in docs]
+
+    async def delete_document(
+        self, principal: Principal, kb_id: uuid.UUID, document_id: uuid.UUID
+    ) -> None:
+        """Delete a document; its chunks go in the same transaction (and leave search now)."""
+        async with self._sessions.begin() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            result = await session.execute(
+                delete(Document)
+                .where(Document.id == document_id, Document.kb_id == kb.id)
+                .returning(Document.id)
+            )
+            if result.first() is None:
+                raise NotFound("No such document in this knowledge base.")
+
+    async def ingest_files(
+        self, principal: Principal, kb_id: uuid.UUID, files: Sequence[UploadedFile]
+    ) -> list[IngestResult]:
+        """Store, parse, chunk, embed and index each file; one result per file, in order.
+
+        A file that cannot be parsed is recorded as ``failed`` with its reason and the rest of
+        the upload goes on. A file already in the knowledge base under the same name with the
+        same content is not indexed twice: its document is returned with ``duplicate`` set,
+        which makes a re-run of an interrupted bulk upload cheap.
+        """
+        async with self._sessions() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+        owner = principal.username or principal.subject
+        results: list[IngestResult] = []
+        for file in files:
+            results.append(await self._ingest_one(kb, owner, file))
+        return results
+
+    async def reindex_document(
+        self, principal: Principal, kb_id: uuid.UUID, document_id: uuid.UUID
+    ) -> IngestResult:
+        """Parse and index a stored document again; its old chunks stay searchable until then."""
+        async with self._sessions() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            doc = await session.scalar(
+                select(Document).where(Document.id == document_id, Document.kb_id == kb.id)
+            )
+            if doc is None:
+                raise NotFound("No such document in this knowledge base.")
+            await session.refresh(doc, ["content"])
+            name, data = doc.name, doc.content
+        return await self._index(kb, document_id, name, data)
+
+    # Search
+
+    async def search(
+        self,
+        principal: Principal,
+        query: str,
+        kb_ids: Sequence[uuid.UUID] | None = None,
+        top_k: int | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid search over the knowledge bases the caller may read (optionally a subset)."""
+        require_reader(principal)
+        if not query.strip():
+            raise InvalidRequest("The search query is empty.")
+        s = self._settings
+        k = min(max(1, top_k or s.default_top_k), s.max_top_k)
+        paths = readable_paths(principal)
+        vector = (await self._embedder.embed([query], kind=TextKind.QUERY))[0]
+        terms = lexical.query_terms(query)
+        n = max(s.candidates_per_leg, k)
+        async with self._sessions.begin() as session:
+            by_vector = await retrieve.vector_candidates(session, vector, paths, kb_ids, n)
+            by_terms = await retrieve.lexical_candidates(session, terms, paths, kb_ids, n)
+        return retrieve.fuse([(s.vector_weight, by_vector), (s.lexical_weight, by_terms)], top_k=k)
+
+    async def get_chunks(
+        self, principal: Principal, chunk_ids: Sequence[uuid.UUID]
+    ) -> list[SearchHit]:
+        """Chunks by id for citations and previews; ids the caller may not read are dropped."""
+        require_reader(principal)
+        async with self._sessions() as session:
+            return await retrieve.chunks_by_id(session, chunk_ids, readable_paths(principal))
+
+    # Internals
+
+    async def _readable_kb(
+        self, session: AsyncSession, principal: Principal, kb_id: uuid.UUID
+    ) -> KnowledgeBase:
+        require_reader(principal)
+        kb = await session.get(KnowledgeBase, kb_id)
+        if kb is None or (
+            kb.owner_group is not None and kb.owner_group not in readable_paths(principal)
+        ):
+            raise NotFound("No such knowledge base.")
+        return kb
+
+    async def _managed_kb(
+        self, session: AsyncSession, principal: Principal, kb_id: uuid.UUID
+    ) -> KnowledgeBase:
+        kb = await session.get(KnowledgeBase, kb_id)
+        readable = kb is not None and (
+            kb.owner_group is None or kb.owner_group in readable_paths(principal)
+        )
+        if kb is None or not (readable or can_manage(principal, kb.owner_group)):
+            raise NotFound("No such knowledge base.")
+        if not can_manage(principal, kb.owner_group):
+            raise Forbidden("Managing this knowledge base needs the kb-editor role in its group.")
+        return kb
+
+    async def _ingest_one(self, kb: KnowledgeBase, owner: str, file: UploadedFile) -> IngestResult:
+        digest = hashlib.sha256(file.data).hexdigest()
+        too_large = len(file.data) > self._settings.max_file_bytes
+        async with self._sessions.begin() as session:
+            existing = await session.scalar(
+                select(Document).where(
+                    Document.kb_id == kb.id,
+                    Document.content_sha256 == digest,
+                    Document.name == file.name,
+                    Document.status == DocumentStatus.READY.value,
+                )
+            )
+            if existing is not None:
+                return IngestResult(
+                    id=existing.id,
+                    name=file.name,
+                    status=existing.status,
+                    chunks=existing.chunk_count,
+                    duplicate=True,
+                )
+            doc = Document(
+                kb_id=kb.id,
+                name=file.name,
+                content_sha256=digest,
+                mime="",
+                size=len(file.data),
+                status=DocumentStatus.PROCESSING.value,
+                chunk_count=0,
+                created_by=owner,
+                # An oversized file is refused below; its bytes are not worth keeping.
+                content=b"" if too_large else file.data,
+            )
+            session.add(doc)
+        return await self._index(kb, doc.id, file.name, file.data)
+
+    async def _index(
+        self, kb: KnowledgeBase, document_id: uuid.UUID, name: str, data: bytes
+    ) -> IngestResult:
+        try:
+            prepared = await prepare_in_thread(name, data, self._settings)
+            stored = await index_document(
+                self._sessions,
+                self._embedder,
+                document_id=document_id,
+                kb_id=kb.id,
+                owner_group=kb.owner_group,
+                prepared=prepared,
+            )
+        except ApplianceError as exc:  # ParseError, or the embedding service failing
+            await self._mark_failed(document_id, exc)
+            return IngestResult(
+                id=document_id, name=name, status="failed", error=exc.message, error_code=exc.code
+            )
+        if not stored:
+            raise NotFound("The document was deleted while it was being indexed.")
+        return IngestResult(id=document_id, name=name, status="ready", chunks=len(prepared.chunks))
+
+    async def _mark_failed(self, document_id: uuid.UUID, exc: ApplianceError) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(status=DocumentStatus.FAILED.value, error=exc.message, error_code=exc.code)
+            )

@@ -1,0 +1,132 @@
+"""A scratch database on the local runtime's PostgreSQL, migrated, for the RAG tests.
+
+The cluster comes from ``var/endpoints.json`` (``appliance up --only postgres`` starts it if
+it is not running). Each test session creates its own database as the superuser over the
+unix socket, runs the real migrations as the owner role, talks to it as the gateway's
+least-privilege role, and drops it at the end, so the runtime's own data is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from appliance.auth.principal import Principal
+from appliance.db.migrate import upgrade
+from appliance.db.session import create_engine, create_session_factory
+from appliance.rag.config import RagSettings
+from appliance.rag.embeddings import LocalE5Embedder
+from appliance.rag.service import KnowledgeService
+
+REPO = Path(__file__).resolve().parents[3]
+ENDPOINTS_FILE = REPO / "var" / "endpoints.json"
+APPLIANCE = Path(sys.executable).parent / "appliance"
+
+
+def load_endpoints() -> dict[str, Any]:
+    return dict(json.loads(ENDPOINTS_FILE.read_text())) if ENDPOINTS_FILE.exists() else {}
+
+
+def _superuser(endpoints: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
+    port = make_url(endpoints["database_url"]).port
+    return psycopg.connect(
+        host=endpoints["superuser_socket_dir"],
+        port=port,
+        user="postgres",
+        dbname=dbname,
+        autocommit=True,
+    )
+
+
+def _database_up(endpoints: dict[str, Any]) -> bool:
+    if "superuser_socket_dir" not in endpoints:
+        return False
+    try:
+        _superuser(endpoints, "postgres").close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def pg_endpoints() -> dict[str, Any]:
+    found = load_endpoints()
+    if not _database_up(found):
+        subprocess.run([str(APPLIANCE), "up", "--only", "postgres"], cwd=REPO, check=True)
+        found = load_endpoints()
+    if not _database_up(found):
+        pytest.fail(f"PostgreSQL of the local runtime is not up ({ENDPOINTS_FILE})")
+    return found
+
+
+@pytest.fixture(scope="session")
+def scratch_database(pg_endpoints: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """URLs (owner, gateway) of a fresh, migrated database; dropped after the session."""
+    name = f"rag_test_{uuid.uuid4().hex[:10]}"
+    owner_url = make_url(pg_endpoints["owner_database_url"])
+    with _superuser(pg_endpoints, "postgres") as conn:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner_url.username}"')
+    try:
+        with _superuser(pg_endpoints, name) as conn:
+            conn.execute("CREATE EXTENSION vector")
+        owner = owner_url.set(database=name).render_as_string(hide_password=False)
+        gateway_url = make_url(pg_endpoints["database_url"]).set(database=name)
+        upgrade(owner)
+        yield {"owner": owner, "gateway": gateway_url.render_as_string(hide_password=False)}
+    finally:
+        with _superuser(pg_endpoints, "postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def engine(scratch_database: dict[str, str]) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(scratch_database["gateway"])
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[LocalE5Embedder]:
+    model = LocalE5Embedder()
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def knowledge(
+    sessions: async_sessionmaker[AsyncSession], embedder: LocalE5Embedder
+) -> KnowledgeService:
+    return KnowledgeService(sessions, embedder, RagSettings())
+
+
+Person = Callable[..., Principal]
+
+
+@pytest.fixture(scope="session")
+def person() -> Person:
+    """Make a caller as the gateway derives it from a verified token."""
+
+    def make(username: str, *groups: str, roles: tuple[str, ...] = ("staff",)) -> Principal:
+        return Principal(
+            subject=f"sub-{username}",
+            username=username,
+            roles=frozenset(roles),
+            groups=frozenset(groups),
+        )
+
+    return make
