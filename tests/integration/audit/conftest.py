@@ -88,9 +88,11 @@ def scratch_db(cluster: Cluster, audit_template: str) -> Iterator[ScratchDb]:
 
 @pytest.fixture
 def empty_db(cluster: Cluster) -> Iterator[ScratchDb]:
-    """An empty database owned by the owner role, for running the migrations."""
+    """An empty database prepared like the bootstrap does, for running all migrations."""
     name = f"audit_empty_{uuid.uuid4().hex[:10]}"
     _create_database(cluster, name)
+    with cluster.superuser(name) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     yield ScratchDb(cluster, name)
     _drop_database(cluster, name)
 
