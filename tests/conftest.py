@@ -27,24 +27,53 @@ APPLIANCE = Path(sys.executable).parent / "appliance"
 UP_TIMEOUT_S = 3600
 
 
-def _gateway_answers(endpoints: dict[str, Any]) -> bool:
+def _answers(url: str) -> bool:
     try:
-        return httpx.get(f"{endpoints['gateway_url']}/healthz", timeout=3).status_code == 200
-    except (httpx.HTTPError, KeyError):
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
         return False
 
 
 def load_endpoints() -> dict[str, Any]:
-    return dict(json.loads(ENDPOINTS_FILE.read_text()))
+    return dict(json.loads(ENDPOINTS_FILE.read_text())) if ENDPOINTS_FILE.exists() else {}
+
+
+def _identity_up(endpoints: dict[str, Any]) -> bool:
+    issuer = endpoints.get("keycloak", {}).get("issuer")
+    return bool(issuer and endpoints.get("users")) and _answers(
+        f"{issuer}/.well-known/openid-configuration"
+    )
+
+
+def _gateway_up(endpoints: dict[str, Any]) -> bool:
+    return "gateway_url" in endpoints and _answers(f"{endpoints['gateway_url']}/healthz")
+
+
+def _appliance_up() -> None:
+    subprocess.run([str(APPLIANCE), "up"], cwd=REPO, check=True, timeout=UP_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
-def endpoints() -> dict[str, Any]:
-    """var/endpoints.json of a running appliance, starting it first when needed."""
-    if not ENDPOINTS_FILE.exists() or not _gateway_answers(load_endpoints()):
-        subprocess.run([str(APPLIANCE), "up"], cwd=REPO, check=True, timeout=UP_TIMEOUT_S)
+def services() -> dict[str, Any]:
+    """var/endpoints.json once PostgreSQL and Keycloak are up (enough for tests that start
+    their own gateways); runs ``appliance up`` first when they are not."""
     found = load_endpoints()
-    if not _gateway_answers(found):
+    if not _identity_up(found):
+        _appliance_up()
+        found = load_endpoints()
+    if not _identity_up(found):
+        pytest.fail("`appliance up` finished but Keycloak or var/endpoints.json is missing")
+    return found
+
+
+@pytest.fixture(scope="session")
+def endpoints(services: dict[str, Any]) -> dict[str, Any]:
+    """var/endpoints.json of the whole running appliance, gateway and vLLM included."""
+    found = services
+    if not _gateway_up(found):
+        _appliance_up()
+        found = load_endpoints()
+    if not _gateway_up(found):
         pytest.fail(f"`appliance up` finished but the gateway at {found['gateway_url']} is down")
     return found
 
@@ -55,8 +84,8 @@ def gateway_url(endpoints: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="session")
-def served_model(endpoints: dict[str, Any]) -> str:
-    return str(endpoints["model"])
+def served_model(services: dict[str, Any]) -> str:
+    return str(services["model"])
 
 
 @dataclass
@@ -111,8 +140,8 @@ class Tokens:
 
 
 @pytest.fixture(scope="session")
-def tokens(endpoints: dict[str, Any]) -> Tokens:
-    return Tokens(endpoints)
+def tokens(services: dict[str, Any]) -> Tokens:
+    return Tokens(services)
 
 
 @pytest.fixture

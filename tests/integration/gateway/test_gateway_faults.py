@@ -1,0 +1,153 @@
+"""Faults: the audit store goes away, backends fail or die, clients hang up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import openai
+import pytest
+from gateway_support import Gateway, Stub, TcpProxy, chat_body, find_audit_event, wait_until
+
+if TYPE_CHECKING:
+    from tests.conftest import Tokens
+
+
+def _via_proxy(database_url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(database_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
+
+
+def _sse_events(response: httpx.Response) -> list[str]:
+    return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_audit_store_down_refuses_with_503_and_nothing_reaches_the_backend(
+    services: dict[str, Any],
+    stubs: Callable[[], Stub],
+    spawn_gateway: Callable[..., Gateway],
+    tokens: Tokens,
+) -> None:
+    stub = stubs()
+    target = urlsplit(services["database_url"])
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    gateway = spawn_gateway([stub.url], database_url=_via_proxy(services["database_url"], proxy))
+    headers = tokens.headers("zhang.wei")
+    url = f"{gateway.url}/v1/chat/completions"
+    assert httpx.post(url, json=chat_body(stub.model), headers=headers).status_code == 200
+    served = stub.chat_requests()
+
+    proxy.cut()
+    for stream in (False, True):
+        refused = httpx.post(
+            url, json=chat_body(stub.model, stream=stream), headers=headers, timeout=30
+        )
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"]
+        assert refused.json()["error"]["code"] == "audit_unavailable"
+    assert stub.chat_requests() == served
+    assert httpx.get(f"{gateway.url}/readyz", timeout=30).status_code == 503
+
+
+def test_failing_backend_before_first_byte_fails_over(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+) -> None:
+    broken, good = stubs(), stubs()
+    gateway = spawn_gateway([broken.url, good.url])
+    broken.control(fail_status=500)
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=tokens("zhang.wei"), max_retries=0)
+    for _ in range(4):
+        reply = client.chat.completions.create(
+            model=good.model, messages=[{"role": "user", "content": "Capital of France?"}]
+        )
+        assert reply.choices[0].message.content == "The capital of France is Paris."
+    assert broken.stats()["by_route"].get("chat_failed", 0) >= 1
+
+    # A backend that is gone altogether: requests keep succeeding on the other one.
+    broken.stop()
+    for stream in (False, True):
+        response = httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            json=chat_body(good.model, stream=stream),
+            headers=tokens.headers("zhang.wei"),
+            timeout=30,
+        )
+        assert response.status_code == 200
+
+
+def test_backend_killed_mid_stream_ends_with_clean_error_and_is_audited(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+) -> None:
+    stub = stubs()
+    gateway = spawn_gateway([stub.url])
+    stub.control(die_after_chunks=3)
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json=chat_body(stub.model, stream=True),
+        headers=tokens.headers("zhang.wei"),
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        request_id = response.headers["x-request-id"]
+        events = _sse_events(response)
+    assert events[-1] == "[DONE]"
+    error = httpx.Response(200, content=events[-2]).json()["error"]
+    assert error["code"] == "upstream_aborted"
+    assert "Traceback" not in error["message"]
+    streamed = [httpx.Response(200, content=e).json() for e in events[:-2]]
+    assert [c["choices"][0]["delta"].get("reasoning_content") for c in streamed[1:]] == [
+        "The user ",
+        "asks for ",
+    ]
+    end = find_audit_event(gateway.url, tokens, request_id=request_id, event_type="chat.end")
+    assert end["outcome"] == "upstream_aborted"
+    assert end["completion_tokens"] == 2
+    assert end["reasoning"] == "The user asks for "
+
+
+def test_official_client_sees_mid_stream_failure_as_an_error(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+) -> None:
+    stub = stubs()
+    gateway = spawn_gateway([stub.url])
+    stub.control(die_after_chunks=2)
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=tokens("zhang.wei"))
+    stream = client.chat.completions.create(
+        model=stub.model, messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="stopped before the answer finished"):
+        for _ in stream:
+            pass
+
+
+def test_client_disconnect_aborts_upstream_and_is_audited(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+) -> None:
+    stub = stubs()
+    # Nine chunks five seconds apart: the stream would run 45 s if the gateway kept it.
+    stub.control(chunk_delay_ms=5000)
+    gateway = spawn_gateway([stub.url])
+    admin = tokens.headers(tokens.with_role("sysadmin"))
+
+    def in_flight() -> int:
+        listing = httpx.get(f"{gateway.url}/api/admin/backends", headers=admin).json()
+        return int(listing["backends"][0]["in_flight"])
+
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json=chat_body(stub.model, stream=True),
+        headers=tokens.headers("zhang.wei"),
+        timeout=60,
+    ) as response:
+        request_id = response.headers["x-request-id"]
+        chunks = response.iter_raw()  # kept referenced: a dropped iterator closes the stream
+        next(chunks)
+        assert in_flight() == 1
+    wait_until(lambda: in_flight() == 0, "the backend slot to be released", timeout_s=20)
+    end = find_audit_event(gateway.url, tokens, request_id=request_id, event_type="chat.end")
+    assert end["outcome"] == "client_aborted"
