@@ -29,6 +29,9 @@ from appliance.settings import AuditSettings
 log = logging.getLogger(__name__)
 
 DB_ERRORS = (SQLAlchemyError, psycopg.Error, OSError, TimeoutError)
+# A batch may also fail on one event that cannot be serialised; that must fail the batch
+# (and be retried or reported), never kill the task that every request depends on.
+BATCH_ERRORS = (*DB_ERRORS, ValueError, TypeError)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_QUEUE = 100_000
 WRITE_TIMEOUT_S = 10.0
@@ -113,7 +116,7 @@ class AuditWriter:
 
     async def commit(self, event: AuditEvent) -> int:
         """Store ``event`` durably and return its seq, or raise ``AuditUnavailable``."""
-        if self._task is None:
+        if self._task is None or self._task.done():
             raise AuditUnavailable("audit log is not running")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         try:
@@ -170,7 +173,7 @@ class AuditWriter:
             seqs = await asyncio.wait_for(
                 self._append([p.row for p in batch]), timeout=WRITE_TIMEOUT_S
             )
-        except DB_ERRORS as exc:
+        except BATCH_ERRORS as exc:
             self._failures += 1
             log.error("audit batch of %d failed: %s", len(batch), exc)
             await self._retry_or_fail(batch, final=final)
