@@ -9,7 +9,7 @@ each run the audit log must hold a ``chat.begin`` and a ``chat.end`` row for eve
     .venv/bin/python tests/perf/gateway_overhead.py [--rounds 3] [--profile]
 
 Reads ``var/endpoints.json`` and ``var/appliance.env`` (the local runtime must be up),
-audits into a fresh ``appliance_bench`` database of the local PostgreSQL (see
+audits into a fresh ``appliance_bench_<pid>`` database of the local PostgreSQL (see
 ``prepare_database``) and writes ``ops/benchmarks/gateway-overhead.md``. With
 ``--profile`` the gateway runs under cProfile and the hottest functions are printed and
 saved to ``var/bench/gateway.prof``.
@@ -58,7 +58,8 @@ REQUESTS = {1: 300, 16: 800, 64: 1600}
 REPORT = ROOT / "ops" / "benchmarks" / "gateway-overhead.md"
 WORK = ROOT / "var" / "bench"
 ANALYSIS = "## Analysis"
-BENCH_DB = "appliance_bench"
+# One database per run: two runs at once must not drop each other's database.
+BENCH_DB = f"appliance_bench_{os.getpid()}"
 # uvicorn re-raises SIGTERM after its graceful shutdown; a Python handler turns that into
 # SystemExit so the profile is written (``python -m cProfile`` would die without writing).
 PROFILED = """
@@ -218,7 +219,7 @@ def audit_gaps(database_url: str, request_ids: list[str], wait_s: float = 10) ->
 
 
 def prepare_database(endpoints: dict[str, Any]) -> str:
-    """A fresh ``appliance_bench`` database on the local server, migrated to head.
+    """A fresh bench database on the local server, migrated to head (dropped after the run).
 
     Same server, roles, grants and schema as the appliance's own database, but the bench's
     tens of thousands of events neither lengthen the real audit chain nor interleave with
@@ -250,6 +251,18 @@ def prepare_database(endpoints: dict[str, Any]) -> str:
             conn.execute(statement)
     upgrade(urlunsplit(owner_url._replace(path=f"/{BENCH_DB}")))
     return urlunsplit(gateway_url._replace(path=f"/{BENCH_DB}"))
+
+
+def drop_database(endpoints: dict[str, Any]) -> None:
+    socket = {
+        "host": endpoints["superuser_socket_dir"],
+        "port": urlsplit(endpoints["database_url"]).port,
+        "user": "postgres",
+    }
+    with psycopg.connect(**socket, dbname="postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+        )
 
 
 def count_audit_rows(database_url: str) -> int:
@@ -379,6 +392,7 @@ def main() -> None:
         for proc in (gateway, stub):
             proc.terminate()
             proc.wait(timeout=30)
+        drop_database(endpoints)
     gateway_requests = sum(len(gw.request_ids) for _, gw in results.values()) + 100
     table = render(results, gaps)
     print(table)
