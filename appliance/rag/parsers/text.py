@@ -29,10 +29,15 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _FENCE = re.compile(r"^(```|~~~)")
+_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
 
 
 def decode_text(data: bytes) -> str:
-    """Decode a text file: UTF-8 (BOM or not), UTF-16 by BOM, GB18030, then detection."""
+    """Decode a text file: UTF-8 (BOM or not), UTF-16 by BOM, GB18030, then detection.
+
+    The GB18030 step is strict and also refuses a decoding that yields private-use code
+    points (see below); charset-normalizer then gets to recognise Big5 and others.
+    """
     if data.startswith(codecs.BOM_UTF8):
         return _strict(data[len(codecs.BOM_UTF8) :], "utf-8")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -43,11 +48,18 @@ def decode_text(data: bytes) -> str:
             "Markdown, TXT or CSV.",
             code=ParseErrorCode.UNSUPPORTED,
         )
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    # GB18030 maps almost every byte pair somewhere, so Big5 or Shift-JIS "decode" too, into
+    # text full of private-use code points that real GBK documents practically never contain.
+    if text is not None and not _PRIVATE_USE.search(text):
+        return text
     best = from_bytes(data).best()
     if best is None:
         raise ParseError(
