@@ -41,10 +41,12 @@ def write_plot(report: BenchReport, path: Path) -> None:
     per_user = [level.per_user_tps or float("nan") for level in levels]
     ax_user.plot(xs, per_user, marker="o", label="per-user tok/s (1 / TPOT p50)")
     ax_user.axhline(report.min_tps, color="red", linestyle="--", label=f"target {report.min_tps:g}")
-    ax_user.set_title(f"per-user speed; goodput = {report.goodput_concurrency}")
+    good = report.goodput_concurrency
+    ax_user.set_title(f"per-user speed; goodput: {good if good else 'none'}")
     ax_user.legend()
     for axis in (ax_tps, ax_ttft, ax_user):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(xs, [str(x) for x in xs])
         axis.set_xlabel("concurrency")
         axis.grid(True, alpha=0.3)
     fig.suptitle(f"{report.model} via {report.target}, max_tokens {report.max_tokens}")
