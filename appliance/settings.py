@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from appliance.rag.config import RagSettings
+
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password"})
 
 
@@ -97,6 +99,7 @@ class Settings(BaseSettings):
     keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, pool
 
 import appliance.audit.models  # noqa: F401  (registers the audit tables on the metadata)
 from appliance.db.base import Base
+from appliance.rag import models as _rag_models  # noqa: F401  (knowledge-base tables)
 
 target_metadata = Base.metadata
 
