@@ -294,6 +294,8 @@ def _notes(
         notes.append("tensor parallelism over PCIe: all-reduces cost more than on NVLink")
     if layout.pp > 1:
         notes.append(f"one replica spans {layout.pp} nodes (pipeline stages; needs Ray)")
+    if arch.is_moe and layout.tp > 1:
+        notes.append("MoE over TP: expected speed is a bandwidth estimate, an upper bound")
     if quant in (Q.AWQ, Q.GPTQ):
         notes.append("int4 checkpoint: vLLM picks the Marlin kernel from its config")
     return tuple(notes)
