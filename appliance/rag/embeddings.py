@@ -76,7 +76,7 @@ class LocalE5Embedder:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._encode, texts, kind)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._executor.shutdown(wait=False)
 
 

@@ -7,6 +7,7 @@ found, never as forbidden: nobody outside the owning department learns that it e
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -72,6 +73,12 @@ class KnowledgeService:
         self._sessions = sessions
         self._embedder = embedder
         self._settings = settings or RagSettings()
+
+    async def warm_up(self) -> None:
+        """Load jieba's dictionary and the embedding model now (at start-up), not on the
+        first request, which would otherwise wait a second or two."""
+        await asyncio.to_thread(lexical.tokens, "预热")
+        await self._embedder.embed(["预热"], kind=TextKind.QUERY)
 
     # Knowledge bases
 

@@ -101,10 +101,10 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Iterator[LocalE5Embedder]:
+async def embedder() -> AsyncIterator[LocalE5Embedder]:
     model = LocalE5Embedder()
     yield model
-    model.close()
+    await model.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -28,10 +28,10 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def local() -> Iterator[LocalE5Embedder]:
+async def local() -> AsyncIterator[LocalE5Embedder]:
     model = LocalE5Embedder()
     yield model
-    model.close()
+    await model.aclose()
 
 
 @pytest.fixture(scope="module")
