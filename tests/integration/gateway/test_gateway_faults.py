@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -151,3 +152,30 @@ def test_client_disconnect_aborts_upstream_and_is_audited(
     wait_until(lambda: in_flight() == 0, "the backend slot to be released", timeout_s=20)
     end = find_audit_event(gateway.url, tokens, request_id=request_id, event_type="chat.end")
     assert end["outcome"] == "client_aborted"
+
+
+def test_hung_backend_is_marked_unhealthy_and_avoided(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+) -> None:
+    hung, good = stubs(), stubs()
+    gateway = spawn_gateway([hung.url, good.url], backend_health_interval_s=2)
+    admin = tokens.headers(tokens.with_role("sysadmin"))
+
+    def health() -> dict[str, bool]:
+        listing = httpx.get(f"{gateway.url}/api/admin/backends", headers=admin).json()
+        return {b["url"]: b["healthy"] for b in listing["backends"]}
+
+    hung.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: health() == {hung.url: False, good.url: True}, "hung backend down", 15)
+        for _ in range(3):
+            response = httpx.post(
+                f"{gateway.url}/v1/chat/completions",
+                json=chat_body(good.model),
+                headers=tokens.headers("zhang.wei"),
+                timeout=30,
+            )
+            assert response.status_code == 200
+    finally:
+        hung.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: all(health().values()), "hung backend back", 15)
