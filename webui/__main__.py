@@ -1,0 +1,5 @@
+"""``python -m webui``: serve the web UI."""
+
+from webui.app import main
+
+main()

@@ -1,0 +1,118 @@
+"""What happens when a user asks: persist the question, stream the answer from the gateway
+into the chat window, persist the answer (or what there was of it when stopped)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from webui.gateway import GatewayError
+from webui.history import StoredMessage, assistant_bubbles, to_chatbot, to_upstream
+from webui.i18n import Lang, t
+from webui.services import Services
+from webui.sessions import Session
+from webui.store import title_from
+
+
+def friendly_error(error: GatewayError, lang: Lang) -> str:
+    """A refusal as a sentence that says when to try again, never a raw error."""
+    when = t("seconds", lang, n=error.retry_after) if error.retry_after else t("a_moment", lang)
+    if error.status == 429:
+        return t("err_rate_limited", lang, when=when)
+    if error.status in {502, 503, 504}:
+        return t("err_busy", lang, when=when)
+    return t("err_generic", lang, message=error.message)
+
+
+@dataclass(slots=True)
+class _Partial:
+    """The answer as it streams in, with the time the reasoning took."""
+
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    thought_seconds: float | None = None
+
+    def add(self, reasoning: str, content: str) -> None:
+        self.reasoning.append(reasoning)
+        if content and self.thought_seconds is None:
+            self.thought_seconds = time.monotonic() - self.started
+        self.content.append(content)
+
+    def message(self) -> StoredMessage:
+        return StoredMessage(
+            "assistant", "".join(self.content), "".join(self.reasoning), self.thought_seconds
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One update of the chat window while an answer streams."""
+
+    chatbot: list[dict[str, Any]]
+    conversation_id: str
+    done: bool = False
+
+
+class Answerer:
+    def __init__(self, services: Services, lang: Lang) -> None:
+        self._services = services
+        self._lang = lang
+        self._model: str | None = None
+
+    async def _model_for(self, token: str) -> str:
+        if self._model is None:
+            self._model = await self._services.gateway.first_model(token)
+        return self._model
+
+    async def ask(
+        self, session: Session, conversation_id: str, question: str
+    ) -> AsyncIterator[Frame]:
+        """Store the question (starting a conversation if needed), then stream the answer."""
+        store, owner = self._services.store, session.identity.subject
+        if not conversation_id:
+            conversation_id = await store.create(owner, title_from(question))
+        await store.append(owner, conversation_id, StoredMessage("user", question.strip()))
+        async for frame in self.answer(session, conversation_id):
+            yield frame
+
+    async def answer(self, session: Session, conversation_id: str) -> AsyncIterator[Frame]:
+        """Stream an answer to the conversation's last question and store it. If the stream
+        is abandoned (the stop button cancels this generator), the partial answer is stored,
+        marked as stopped, and closing the gateway stream aborts the generation upstream."""
+        services, lang, owner = self._services, self._lang, session.identity.subject
+        history = await services.store.messages(owner, conversation_id)
+        shown = to_chatbot(history, lang)
+        partial, finished = _Partial(), False
+        yield Frame(
+            shown + assistant_bubbles(partial.message(), lang, thinking=True), conversation_id
+        )
+        try:
+            token = await services.token(session)
+            request = {
+                "model": await self._model_for(token),
+                "messages": to_upstream(history),
+                "max_tokens": services.settings.max_tokens,
+            }
+            async with aclosing(services.gateway.stream_chat(token, request)) as stream:
+                async for delta in stream:
+                    partial.add(delta.reasoning, delta.content)
+                    thinking = partial.thought_seconds is None
+                    bubbles = assistant_bubbles(partial.message(), lang, thinking=thinking)
+                    yield Frame(shown + bubbles, conversation_id)
+            finished = True
+        except GatewayError as error:
+            finished = True
+            notice = {"role": "assistant", "content": f"⚠️ {friendly_error(error, lang)}"}
+            yield Frame([*shown, notice], conversation_id, done=True)
+            return
+        finally:
+            if partial.content or partial.reasoning:
+                message = partial.message()
+                if not finished:
+                    message = replace(message, content=f"{message.content}\n\n{t('stopped', lang)}")
+                await services.store.append(owner, conversation_id, message)
+        yield Frame(shown + assistant_bubbles(partial.message(), lang), conversation_id, done=True)

@@ -1,0 +1,144 @@
+"""The web UI's only way to the model, the audit log and the admin data: the gateway's API,
+called with the signed-in user's own access token, so the gateway's policy, quotas and
+audit apply to the web UI exactly as to any other client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class GatewayError(Exception):
+    """The gateway refused or failed a call; ``retry_after`` comes from its header."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class ChatDelta:
+    """One streamed piece of an answer: reasoning text, answer text, or citations."""
+
+    reasoning: str = ""
+    content: str = ""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _error_from(response: httpx.Response, body: bytes) -> GatewayError:
+    message, code = f"HTTP {response.status_code}", None
+    try:
+        error = json.loads(body)["error"]
+        message, code = str(error.get("message") or message), error.get("code")
+    except (ValueError, KeyError, TypeError):
+        pass
+    retry = response.headers.get("Retry-After")
+    return GatewayError(
+        response.status_code,
+        message,
+        code=None if code is None else str(code),
+        retry_after=int(retry) if retry and retry.isdigit() else None,
+    )
+
+
+def parse_chunk(payload: dict[str, Any]) -> ChatDelta:
+    """The parts of one streamed chunk that the chat shows."""
+    if "error" in payload:
+        error = payload["error"]
+        raise GatewayError(500, str(error.get("message", error)), code=error.get("code"))
+    delta = ChatDelta(citations=list(payload.get("citations") or []))
+    for choice in payload.get("choices") or []:
+        part = choice.get("delta") or {}
+        delta.reasoning += part.get("reasoning") or part.get("reasoning_content") or ""
+        delta.content += part.get("content") or ""
+    return delta
+
+
+class Gateway:
+    def __init__(self, base_url: str, http: httpx.AsyncClient, *, chat_timeout_s: float) -> None:
+        self._base = base_url.rstrip("/")
+        self._http = http
+        self._chat_timeout = chat_timeout_s
+
+    @staticmethod
+    def _auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, self._base + path, headers=self._auth(token), params=params
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayError(503, f"gateway unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise _error_from(response, response.content)
+        return response
+
+    async def _json(self, method: str, path: str, token: str, **kw: Any) -> dict[str, Any]:
+        body: dict[str, Any] = (await self._request(method, path, token, **kw)).json()
+        return body
+
+    async def me(self, token: str) -> dict[str, Any]:
+        return await self._json("GET", "/api/me", token)
+
+    async def first_model(self, token: str) -> str:
+        models = (await self._json("GET", "/v1/models", token)).get("data") or []
+        if not models:
+            raise GatewayError(503, "no model is being served")
+        return str(models[0]["id"])
+
+    async def stream_chat(
+        self, token: str, request: dict[str, Any]
+    ) -> AsyncGenerator[ChatDelta, None]:
+        """Stream one answer. Closing the iterator early closes the connection, which makes
+        the gateway abort the generation upstream (that is how "stop" works)."""
+        body = {**request, "stream": True}
+        timeout = httpx.Timeout(self._chat_timeout, connect=5.0)
+        try:
+            async with self._http.stream(
+                "POST",
+                f"{self._base}/v1/chat/completions",
+                headers=self._auth(token),
+                json=body,
+                timeout=timeout,
+            ) as response:
+                if response.status_code != 200:
+                    raise _error_from(response, await response.aread())
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    yield parse_chunk(json.loads(data))
+        except httpx.HTTPError as exc:
+            raise GatewayError(503, f"gateway connection failed: {exc}") from exc
+
+    async def audit_events(self, token: str, filters: Mapping[str, str | int]) -> dict[str, Any]:
+        return await self._json("GET", "/api/audit/events", token, params=filters)
+
+    async def audit_export(self, token: str, filters: Mapping[str, str | int]) -> bytes:
+        return (await self._request("GET", "/api/audit/export", token, params=filters)).content
+
+    async def audit_verify(self, token: str) -> dict[str, Any]:
+        return await self._json("POST", "/api/audit/verify", token)
+
+    async def backends(self, token: str) -> dict[str, Any]:
+        return await self._json("GET", "/api/admin/backends", token)

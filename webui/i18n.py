@@ -1,0 +1,143 @@
+"""Every string the web UI shows, in Chinese (the default) and English.
+
+The UI is built once per language, so a string is looked up when the page is built, and
+handlers that produce text take the language they were built for.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Lang(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+DEFAULT_LANG = Lang.ZH
+
+# The label the 2025 rules on labelling generated content require on every AI answer; it
+# reads the same in both languages so an exported file is labelled for every reader.
+AI_LABEL = "由人工智能生成 · AI-generated"
+
+_STRINGS: dict[str, tuple[str, str]] = {
+    "app_title": ("DeepSeek-R1 智能助手", "DeepSeek-R1 Assistant"),
+    "tab_chat": ("对话", "Chat"),
+    "tab_audit": ("审计", "Audit"),
+    "tab_admin": ("管理", "Admin"),
+    "sign_out": ("退出登录", "Sign out"),
+    "signed_in_as": ("当前用户：{user}", "Signed in as {user}"),
+    "switch_language": ("English", "中文"),
+    "quota": (
+        "今日剩余额度：**{remaining}** / {total} tokens",
+        "Remaining today: **{remaining}** / {total} tokens",
+    ),
+    "quota_unknown": ("今日剩余额度：未知", "Remaining today: unknown"),
+    "new_chat": ("＋ 新建对话", "+ New chat"),
+    "history": ("历史对话", "Conversations"),
+    "no_history": ("暂无对话", "No conversations yet"),
+    "rename": ("重命名", "Rename"),
+    "rename_placeholder": ("新的标题", "New title"),
+    "delete": ("删除", "Delete"),
+    "export_chat": ("导出对话", "Export chat"),
+    "chatbot_label": ("对话", "Conversation"),
+    "input_placeholder": (
+        "输入问题，Enter 发送，Shift+Enter 换行",
+        "Ask a question. Enter sends, Shift+Enter adds a line",
+    ),
+    "send": ("发送", "Send"),
+    "stop": ("停止", "Stop"),
+    "regenerate": ("重新生成", "Regenerate"),
+    "thinking": ("思考中…", "Thinking…"),
+    "thought_for": ("已深度思考 {seconds} 秒", "Thought for {seconds} s"),
+    "stopped": ("（已停止生成）", "(generation stopped)"),
+    "ai_label": (AI_LABEL, AI_LABEL),
+    "err_rate_limited": (
+        "请求太频繁或今日额度已用完，请在 {when} 后重试。",
+        "Too many requests or today's quota is used up; please retry in {when}.",
+    ),
+    "err_busy": (
+        "服务暂时繁忙，请在 {when} 后重试。",
+        "The service is busy right now; please retry in {when}.",
+    ),
+    "err_generic": ("请求失败：{message}", "The request failed: {message}"),
+    "err_session": (
+        "登录已过期，请刷新页面重新登录。",
+        "Your sign-in has expired; reload the page to sign in again.",
+    ),
+    "seconds": ("{n} 秒", "{n} s"),
+    "a_moment": ("片刻", "a moment"),
+    "chat_empty": ("有什么可以帮您？", "How can I help?"),
+    "you": ("用户", "You"),
+    "assistant": ("助手", "Assistant"),
+    # Audit
+    "f_user": ("用户名", "User"),
+    "f_department": ("部门", "Department"),
+    "f_department_ph": ("如 /dept/finance", "e.g. /dept/finance"),
+    "f_event_type": ("事件类型", "Event type"),
+    "f_outcome": ("结果", "Outcome"),
+    "f_since": ("开始时间", "From"),
+    "f_until": ("结束时间", "Until"),
+    "f_time_ph": ("YYYY-MM-DD 或 YYYY-MM-DD HH:MM", "YYYY-MM-DD or YYYY-MM-DD HH:MM"),
+    "any": ("全部", "Any"),
+    "search": ("查询", "Search"),
+    "next_page": ("下一页", "Next page"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_jsonl": ("导出 JSON Lines", "Export JSON Lines"),
+    "verify": ("校验审计链", "Verify the chain"),
+    "events": ("审计事件", "Audit events"),
+    "event_detail": ("事件详情（点击表格中的一行）", "Event record (click a row)"),
+    "download": ("下载", "Download"),
+    "col_seq": ("序号", "Seq"),
+    "col_time": ("时间", "Time"),
+    "col_type": ("类型", "Type"),
+    "col_outcome": ("结果", "Outcome"),
+    "col_user": ("用户", "User"),
+    "col_groups": ("部门", "Departments"),
+    "col_tokens": ("tokens", "Tokens"),
+    "col_prompt": ("提问", "Prompt"),
+    "events_found": ("共 {n} 条", "{n} events"),
+    "events_more": ("共 {n} 条（还有更多，点击“下一页”）", "{n} events (more: Next page)"),
+    "verify_ok": (
+        "✅ 审计链完整：已校验 {count} 条记录，签名检查点 {signed} 个。",
+        "✅ The chain is intact: {count} records checked, {signed} signed checkpoints.",
+    ),
+    "verify_bad": (
+        "❌ 审计链异常：第 {seq} 条起校验失败（{reason}）。{message}",
+        "❌ The chain is broken at record {seq} ({reason}). {message}",
+    ),
+    "bad_time": ("时间格式无效：{value}", "Invalid time: {value}"),
+    # Admin
+    "backends": ("推理后端", "Inference backends"),
+    "refresh": ("刷新", "Refresh"),
+    "col_backend": ("地址", "URL"),
+    "col_healthy": ("状态", "Status"),
+    "col_inflight": ("进行中请求", "In flight"),
+    "col_models": ("模型", "Models"),
+    "col_last_error": ("最近错误", "Last error"),
+    "up": ("正常", "up"),
+    "down": ("故障", "down"),
+    "limits": (
+        "每个后端并发上限：{cap}。每用户每日 token 额度：{quota}；每用户并发：{concurrency}。",
+        "Per-backend in-flight cap: {cap}. Daily token quota per user: {quota}; "
+        "concurrent requests per user: {concurrency}.",
+    ),
+    # Pages outside Gradio
+    "no_access_title": ("无权访问", "No access"),
+    "no_access_body": (
+        "您的账号（{user}）没有使用本系统的权限。如需开通，请联系系统管理员。",
+        "Your account ({user}) has no access to this system. Ask your administrator for access.",
+    ),
+    "sign_in_failed": (
+        "登录失败，请重试。",
+        "Signing in failed; please try again.",
+    ),
+    "try_again": ("重新登录", "Sign in again"),
+}
+
+
+def t(key: str, lang: Lang, **values: object) -> str:
+    """The string ``key`` in ``lang``, with ``values`` filled in."""
+    zh, en = _STRINGS[key]
+    text = zh if lang is Lang.ZH else en
+    return text.format(**values) if values else text

@@ -1,0 +1,94 @@
+"""The page: a header (user, language, sign-out) and the tabs each role may use.
+
+Built once per language. Tabs start hidden and are shown on page load from the session's
+roles; the handlers behind them check the role again, and the gateway checks it a third time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from webui.i18n import Lang, t
+from webui.services import Services, SessionExpired
+from webui.ui_admin import AdminTab
+from webui.ui_audit import AuditTab
+from webui.ui_chat import ChatTab
+
+# Streams from several users must run side by side (Gradio's default is one at a time).
+CONCURRENT_EVENTS = 64
+
+# System fonts only: the appliance may have no internet, so no web fonts are fetched.
+FONTS = ("Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif")
+MONO_FONTS = ("Noto Sans Mono CJK SC", "ui-monospace", "monospace")
+
+CSS = """
+#topbar {align-items: center; gap: 8px;}
+#topbar .prose h2 {margin: 0;}
+#sidebar {max-height: calc(100vh - 120px); overflow-y: auto;}
+#conversations .wrap {flex-direction: column; align-items: stretch;}
+#quota {font-size: 0.85em;}
+footer {display: none !important;}
+"""
+
+
+def build_ui(services: Services, lang: Lang) -> gr.Blocks:
+    other = Lang.EN if lang is Lang.ZH else Lang.ZH
+    with gr.Blocks(title=t("app_title", lang), analytics_enabled=False, fill_width=True) as demo:
+        with gr.Row(elem_id="topbar", equal_height=True):
+            gr.Markdown(f"## {t('app_title', lang)}")
+            user = gr.Markdown(elem_id="current-user")
+            gr.Button(
+                t("switch_language", lang),
+                link=f"/lang/{other.value}",
+                size="sm",
+                scale=0,
+                min_width=90,
+                elem_id="language",
+            )
+            gr.Button(
+                t("sign_out", lang),
+                link="/logout",
+                size="sm",
+                scale=0,
+                min_width=90,
+                elem_id="sign-out",
+            )
+        with gr.Tabs() as tabs:
+            with gr.Tab(t("tab_chat", lang), id="chat", visible=False) as chat_tab:
+                chat = ChatTab(services, lang)
+            with gr.Tab(t("tab_audit", lang), id="audit", visible=False) as audit_tab:
+                AuditTab(services, lang)
+            with gr.Tab(t("tab_admin", lang), id="admin", visible=False) as admin_tab:
+                admin = AdminTab(services, lang)
+
+        async def on_load(request: gr.Request) -> tuple[Any, ...]:
+            try:
+                session = services.require(request)
+            except SessionExpired as exc:
+                raise gr.Error(t("err_session", lang)) from exc
+            who = session.identity
+            first = "chat" if who.can_chat else "audit" if who.is_auditor else "admin"
+            conversations, quota = (
+                await chat.load(session) if who.can_chat else (gr.skip(), gr.skip())
+            )
+            return (
+                t("signed_in_as", lang, user=who.username),
+                gr.Tab(visible=who.can_chat),
+                gr.Tab(visible=who.is_auditor),
+                gr.Tab(visible=who.is_sysadmin),
+                gr.Tabs(selected=first),
+                conversations,
+                quota,
+            )
+
+        demo.load(
+            on_load,
+            None,
+            [user, chat_tab, audit_tab, admin_tab, tabs, chat.conversations, chat.quota],
+        )
+        demo.load(admin.load, None, [admin.table, admin.limits])
+    demo.queue(default_concurrency_limit=CONCURRENT_EVENTS)
+    blocks: gr.Blocks = demo
+    return blocks

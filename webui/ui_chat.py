@@ -1,0 +1,197 @@
+"""The chat tab (对话): a sidebar of the user's conversations and the streaming chat window."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from webui.chat import Answerer
+from webui.gateway import GatewayError
+from webui.history import export_markdown, to_chatbot
+from webui.i18n import AI_LABEL, Lang, t
+from webui.services import Services, SessionExpired
+from webui.sessions import Session
+
+
+class ChatTab:
+    """Builds the tab's components and wires its events; ``load`` fills it for a user."""
+
+    def __init__(self, services: Services, lang: Lang) -> None:
+        self.services = services
+        self.lang = lang
+        self.answerer = Answerer(services, lang)
+        self._build()
+
+    def _build(self) -> None:
+        lang = self.lang
+        self.conversation_id = gr.State("")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
+                new_chat = gr.Button(t("new_chat", lang), variant="primary", elem_id="new-chat")
+                self.conversations = gr.Radio(
+                    choices=[], label=t("history", lang), elem_id="conversations"
+                )
+                title = gr.Textbox(
+                    show_label=False, placeholder=t("rename_placeholder", lang), max_lines=1
+                )
+                with gr.Row():
+                    rename = gr.Button(t("rename", lang), size="sm", elem_id="rename")
+                    delete = gr.Button(t("delete", lang), size="sm", variant="stop")
+                export = gr.Button(t("export_chat", lang), size="sm", elem_id="export-chat")
+                export_file = gr.File(label=t("download", lang), visible=False)
+                self.quota = gr.Markdown(t("quota_unknown", lang), elem_id="quota")
+            with gr.Column(scale=4):
+                self.chatbot = gr.Chatbot(
+                    label=t("chatbot_label", lang),
+                    show_label=False,
+                    elem_id="chatbot",
+                    height="calc(100vh - 250px)",
+                    min_height=320,
+                    buttons=["copy", "copy_all"],
+                    watermark=AI_LABEL,
+                    placeholder=t("chat_empty", lang),
+                    feedback_options=None,
+                )
+                with gr.Row(equal_height=True):
+                    box = gr.Textbox(
+                        show_label=False,
+                        placeholder=t("input_placeholder", lang),
+                        # One line that grows: Gradio then sends on Enter and breaks the
+                        # line on Shift+Enter (with lines > 1 it does the reverse).
+                        lines=1,
+                        max_lines=8,
+                        scale=8,
+                        autofocus=True,
+                        elem_id="question",
+                    )
+                    send = gr.Button(
+                        t("send", lang), variant="primary", scale=0, min_width=80, elem_id="send"
+                    )
+                    stop = gr.Button(
+                        t("stop", lang), variant="stop", scale=0, min_width=80, elem_id="stop"
+                    )
+                    regenerate = gr.Button(
+                        t("regenerate", lang), scale=0, min_width=96, elem_id="regenerate"
+                    )
+
+        streamed = [self.chatbot, box, self.conversation_id, self.conversations, self.quota]
+        asked = [
+            trigger(self._ask, [box, self.conversation_id], streamed)
+            for trigger in (box.submit, send.click)
+        ]
+        again = regenerate.click(self._regenerate, [self.conversation_id], streamed)
+        stop.click(None, cancels=[*asked, again])
+        new_chat.click(
+            lambda: ([], "", gr.Radio(value=None)),
+            None,
+            [self.chatbot, self.conversation_id, self.conversations],
+        )
+        self.conversations.input(
+            self._open, [self.conversations], [self.chatbot, self.conversation_id, title]
+        )
+        rename.click(self._rename, [self.conversation_id, title], [self.conversations])
+        delete.click(
+            self._delete,
+            [self.conversation_id],
+            [self.chatbot, self.conversation_id, self.conversations],
+        )
+        export.click(self._export, [self.conversation_id], [export_file])
+
+    async def _choices(self, session: Session, selected: str) -> gr.Radio:
+        listed = await self.services.store.listing(session.identity.subject)
+        return gr.Radio(choices=[(c.title, c.id) for c in listed], value=selected or None)
+
+    async def _quota(self, session: Session) -> str:
+        try:
+            me = await self.services.gateway.me(await self.services.token(session))
+        except GatewayError:
+            return t("quota_unknown", self.lang)
+        return t(
+            "quota",
+            self.lang,
+            remaining=me["remaining_daily_tokens"],
+            total=me["daily_token_quota"],
+        )
+
+    async def load(self, session: Session) -> tuple[gr.Radio, str]:
+        return await self._choices(session, ""), await self._quota(session)
+
+    async def _stream(
+        self, session: Session, frames: AsyncIterator[Any]
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        async for frame in frames:
+            if not frame.done:
+                yield frame.chatbot, "", frame.conversation_id, gr.skip(), gr.skip()
+                continue
+            yield (
+                frame.chatbot,
+                "",
+                frame.conversation_id,
+                await self._choices(session, frame.conversation_id),
+                await self._quota(session),
+            )
+
+    async def _ask(
+        self, question: str, conversation_id: str, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        if not question.strip():
+            return
+        session = self._session(request)
+        async for update in self._stream(
+            session, self.answerer.ask(session, conversation_id, question)
+        ):
+            yield update
+
+    async def _regenerate(
+        self, conversation_id: str, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        if not conversation_id:
+            return
+        session = self._session(request)
+        await self.services.store.drop_last_answer(session.identity.subject, conversation_id)
+        async for update in self._stream(session, self.answerer.answer(session, conversation_id)):
+            yield update
+
+    async def _open(
+        self, conversation_id: str | None, request: gr.Request
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        if not conversation_id:
+            return [], "", ""
+        session = self._session(request)
+        owner = session.identity.subject
+        messages = await self.services.store.messages(owner, conversation_id)
+        titles = {c.id: c.title for c in await self.services.store.listing(owner)}
+        return to_chatbot(messages, self.lang), conversation_id, titles.get(conversation_id, "")
+
+    async def _rename(self, conversation_id: str, title: str, request: gr.Request) -> Any:
+        session = self._session(request)
+        await self.services.store.rename(session.identity.subject, conversation_id, title)
+        return await self._choices(session, conversation_id)
+
+    async def _delete(self, conversation_id: str, request: gr.Request) -> tuple[Any, ...]:
+        session = self._session(request)
+        await self.services.store.delete(session.identity.subject, conversation_id)
+        return [], "", await self._choices(session, "")
+
+    async def _export(self, conversation_id: str, request: gr.Request) -> Any:
+        if not conversation_id:
+            return gr.File(visible=False)
+        session = self._session(request)
+        owner = session.identity.subject
+        messages = await self.services.store.messages(owner, conversation_id)
+        titles = {c.id: c.title for c in await self.services.store.listing(owner)}
+        title = titles.get(conversation_id, conversation_id)
+        folder = Path(tempfile.mkdtemp(prefix="webui-export-"))
+        path = folder / f"conversation-{conversation_id[:8]}.md"
+        path.write_text(export_markdown(title, messages, self.lang), encoding="utf-8")
+        return gr.File(value=str(path), visible=True)
+
+    def _session(self, request: gr.Request) -> Session:
+        try:
+            return self.services.require(request)
+        except SessionExpired as exc:
+            raise gr.Error(t("err_session", self.lang)) from exc
