@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from appliance.runtime import endpoints, keycloak, postgres
+from appliance.runtime import endpoints, keycloak, postgres, webui
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -21,9 +21,16 @@ class Service(StrEnum):
     KEYCLOAK = "keycloak"
     VLLM = "vllm"
     GATEWAY = "gateway"
+    WEBUI = "webui"
 
 
-ORDER: tuple[Service, ...] = (Service.POSTGRES, Service.KEYCLOAK, Service.VLLM, Service.GATEWAY)
+ORDER: tuple[Service, ...] = (
+    Service.POSTGRES,
+    Service.KEYCLOAK,
+    Service.VLLM,
+    Service.GATEWAY,
+    Service.WEBUI,
+)
 
 
 def _started(echo: Echo, name: str, started: bool) -> None:
@@ -40,12 +47,16 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
     if Service.KEYCLOAK in wanted:
         _started(echo, "keycloak", keycloak.start(paths))
         keycloak.configure_local(paths)
+    if Service.WEBUI in wanted:
+        _started(echo, "web UI", webui.start(paths))
     endpoints.write(paths)
     echo(f"endpoints: {paths.endpoints_file}")
+    echo(f"web UI: {endpoints.WEBUI_URL}")
 
 
 def down(paths: RuntimePaths, echo: Echo) -> None:
     """Stop everything, in reverse order."""
+    echo(f"web UI: {'stopped' if webui.stop(paths) else 'not running'}")
     echo(f"keycloak: {'stopped' if keycloak.stop(paths) else 'not running'}")
     echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
 
@@ -54,4 +65,5 @@ def status(paths: RuntimePaths) -> dict[Service, bool]:
     return {
         Service.POSTGRES: postgres.is_running(paths),
         Service.KEYCLOAK: keycloak.is_ready(),
+        Service.WEBUI: webui.is_ready(),
     }

@@ -1,0 +1,63 @@
+"""The web UI for the local runtime: ``python -m webui`` on 127.0.0.1:7860.
+
+It signs users in through Keycloak as the confidential client ``appliance-webui`` (its
+secret was saved by the Keycloak step) and keeps conversations in PostgreSQL as the
+gateway's least-privilege role.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from appliance.runtime import postgres, process
+from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, WEBUI_CLIENT_ID, WEBUI_URL
+from appliance.runtime.paths import RuntimePaths
+
+SERVICE = "webui"
+START_TIMEOUT_S = 120.0
+
+
+def is_ready() -> bool:
+    try:
+        return httpx.get(f"{WEBUI_URL}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(paths: RuntimePaths) -> bool:
+    """Start the web UI unless it already answers; returns whether it was started now."""
+    if is_ready():
+        return False
+    process.stop_pid_file(paths.pid(SERVICE))
+    env = {
+        "APPLIANCE_WEBUI_PUBLIC_URL": WEBUI_URL,
+        "APPLIANCE_WEBUI_GATEWAY_URL": GATEWAY_URL,
+        "APPLIANCE_WEBUI_ISSUER": ISSUER,
+        "APPLIANCE_WEBUI_CLIENT_ID": WEBUI_CLIENT_ID,
+        "APPLIANCE_WEBUI_CLIENT_SECRET_FILE": str(paths.secret("keycloak_webui_client_secret")),
+        "APPLIANCE_WEBUI_SESSION_KEY_FILE": str(paths.secret("webui_session_key")),
+        "APPLIANCE_WEBUI_DATABASE_URL": postgres.database_urls(paths).gateway,
+        # An appliance never phones home.
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
+    log_file = paths.log(SERVICE)
+    process.start_detached(
+        [str(paths.project_bin / "python"), "-m", "webui"],
+        pid_file=paths.pid(SERVICE),
+        log_file=log_file,
+        env=env,
+        cwd=paths.root,
+    )
+    process.wait_until(
+        is_ready,
+        what="web UI",
+        timeout_s=START_TIMEOUT_S,
+        log_file=log_file,
+        pid_file=paths.pid(SERVICE),
+    )
+    return True
+
+
+def stop(paths: RuntimePaths) -> bool:
+    return process.stop_pid_file(paths.pid(SERVICE), timeout_s=15.0)
