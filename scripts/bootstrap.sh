@@ -24,6 +24,8 @@ APT_PACKAGES=(
   build-essential dpkg-dev
   openjdk-17-jre-headless maven
   curl unzip ca-certificates python3-venv
+  # Browser tests and screenshots of the web UI (fonts so Chinese text renders).
+  chromium fonts-noto-cjk
 )
 
 mkdir -p "$VAR/log" "$MARKS" "$VAR/downloads" "$VAR/build"
