@@ -67,11 +67,14 @@ class ChatExchange:
         client = self.state.client
         while True:
             tried.add(self.backend)
-            request = client.build_request(
+            # A plain Request skips the client's default merging (a hot-path cost); the
+            # client's timeouts still apply through the extension.
+            request = httpx.Request(
                 "POST",
-                f"{self.backend.url}/v1/chat/completions",
+                self.backend.chat_url,
                 content=self.payload,
                 headers={"content-type": "application/json", "x-request-id": self.event.request_id},
+                extensions={"timeout": client.timeout.as_dict()},
             )
             try:
                 response = await client.send(request, stream=True)
