@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from appliance.gateway.deps import CurrentPrincipal, StaffPrincipal, State
+from appliance.gateway.deps import CurrentPrincipal, StaffPrincipal, State, get_state
 from appliance.gateway.serving_chat import start_chat
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -22,6 +22,6 @@ async def list_models(state: State, _principal: CurrentPrincipal) -> Response:
 
 
 @router.post("/chat/completions")
-async def chat_completions(request: Request, principal: StaffPrincipal, state: State) -> Response:
+async def chat_completions(request: Request, principal: StaffPrincipal) -> Response:
     """Stream or return a completion; the body is read and validated by the service."""
-    return await start_chat(request, principal, state)
+    return await start_chat(request, principal, get_state(request))
