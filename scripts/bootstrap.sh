@@ -150,7 +150,7 @@ demo_model() {
     return
   fi
   say "demo model: SmolLM2-135M-Instruct GGUF -> safetensors with <think> tokens"
-  run "$VLLM_VENV/bin/python" "$ROOT/scripts/smollm2_from_gguf.py" "$MODEL_DIR"
+  run "$VLLM_VENV/bin/python" "$ROOT/scripts/demo_model/smollm2_from_gguf.py" "$MODEL_DIR"
   done_mark demo-model
 }
 

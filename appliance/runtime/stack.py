@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from appliance.runtime import endpoints, keycloak, postgres, webui
+from appliance.runtime import endpoints, keycloak, postgres, vllm, webui
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -47,6 +47,10 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
     if Service.KEYCLOAK in wanted:
         _started(echo, "keycloak", keycloak.start(paths))
         keycloak.configure_local(paths)
+    if Service.VLLM in wanted:
+        if not vllm.is_ready():
+            echo("vllm: starting (about a minute on CPU)")
+        _started(echo, "vllm", vllm.start(paths))
     if Service.WEBUI in wanted:
         _started(echo, "web UI", webui.start(paths))
     endpoints.write(paths)
@@ -57,6 +61,7 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
 def down(paths: RuntimePaths, echo: Echo) -> None:
     """Stop everything, in reverse order."""
     echo(f"web UI: {'stopped' if webui.stop(paths) else 'not running'}")
+    echo(f"vllm: {'stopped' if vllm.stop(paths) else 'not running'}")
     echo(f"keycloak: {'stopped' if keycloak.stop(paths) else 'not running'}")
     echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
 
@@ -66,4 +71,5 @@ def status(paths: RuntimePaths) -> dict[Service, bool]:
         Service.POSTGRES: postgres.is_running(paths),
         Service.KEYCLOAK: keycloak.is_ready(),
         Service.WEBUI: webui.is_ready(),
+        Service.VLLM: vllm.is_ready(),
     }

@@ -1,0 +1,85 @@
+"""vLLM (CPU build, ``var/vllm-venv``) serving the demo model on 127.0.0.1:8011.
+
+The launch profile comes from ``appliance.backend.launch``, like on GPU nodes. The demo
+model gets one addition: the ``think_budget`` logits processor from ``scripts/demo_model``,
+which closes SmolLM2's reasoning block after a few tokens so that, through vLLM's
+``deepseek_r1`` reasoning parser, answers carry both ``reasoning`` and ``content`` as R1's
+do (see that module's docstring for why it is needed and what it does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import httpx
+
+from appliance.backend.launch import cpu_demo_profile, vllm_command, vllm_environment
+from appliance.runtime import process
+from appliance.runtime.endpoints import VLLM_URL
+from appliance.runtime.paths import DEMO_MODEL_NAME, RuntimePaths
+
+SERVICE = "vllm"
+PORT = 8011
+START_TIMEOUT_S = 420.0
+THINK_BUDGET_TOKENS = 16
+
+
+def is_ready() -> bool:
+    """Healthy and serving the demo model."""
+    try:
+        health = httpx.get(f"{VLLM_URL}/health", timeout=2.0)
+        models = httpx.get(f"{VLLM_URL}/v1/models", timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    if health.status_code != 200 or models.status_code != 200:
+        return False
+    return any(m.get("id") == DEMO_MODEL_NAME for m in models.json().get("data", []))
+
+
+def command(paths: RuntimePaths) -> tuple[list[str], dict[str, str]]:
+    """The server's argv and extra environment."""
+    base = cpu_demo_profile(
+        str(paths.model_dir),
+        served_model_name=DEMO_MODEL_NAME,
+        port=PORT,
+        cpus=os.cpu_count() or 2,
+    )
+    profile = dataclasses.replace(
+        base,
+        extra_args=(*base.extra_args, "--logits-processors", "think_budget:ThinkBudget"),
+        env={
+            **base.env,
+            "PYTHONPATH": str(paths.root / "scripts" / "demo_model"),
+            "APPLIANCE_DEMO_THINK_BUDGET": str(THINK_BUDGET_TOKENS),
+        },
+    )
+    return vllm_command(profile, python=str(paths.vllm_python)), vllm_environment(profile)
+
+
+def start(paths: RuntimePaths) -> bool:
+    """Start vLLM unless it already serves the model; returns whether it was started now."""
+    if is_ready():
+        return False
+    if not paths.vllm_python.exists() or not (paths.model_dir / "config.json").exists():
+        raise process.ServiceError(
+            f"vLLM or the demo model is not installed ({paths.vllm_python}, {paths.model_dir}):"
+            " run `make bootstrap`"
+        )
+    process.stop_pid_file(paths.pid(SERVICE))
+    argv, env = command(paths)
+    log_file = paths.log(SERVICE)
+    process.start_detached(argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=env)
+    process.wait_until(
+        is_ready,
+        what="vLLM",
+        timeout_s=START_TIMEOUT_S,
+        log_file=log_file,
+        pid_file=paths.pid(SERVICE),
+        interval_s=2.0,
+    )
+    return True
+
+
+def stop(paths: RuntimePaths) -> bool:
+    return process.stop_pid_file(paths.pid(SERVICE), timeout_s=30.0)
