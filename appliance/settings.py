@@ -69,9 +69,11 @@ class AuditSettings(BaseModel):
     chain_hash: ChainHash = ChainHash.SHA256
     # How long a request waits for its "begin" event to be durably committed before 503.
     commit_timeout_s: float = 2.0
-    # Group commit: at most this many events per transaction, waiting at most this long.
+    # Group commit: at most this many events per transaction. Events that arrive while a
+    # batch is being written form the next one; batch_wait_ms > 0 additionally waits that
+    # long for company when the queue holds a single event (trades latency for fewer fsyncs).
     batch_max: int = 256
-    batch_wait_ms: float = 1.0
+    batch_wait_ms: float = 0.0
     # Every N events a checkpoint (sequence, chain head) is signed with the checkpoint key.
     checkpoint_every: int = 1000
     checkpoint_key_file: str = ""

@@ -35,6 +35,7 @@ BATCH_ERRORS = (*DB_ERRORS, ValueError, TypeError)
 MAX_SUBMIT_ATTEMPTS = 5
 MAX_QUEUE = 100_000
 WRITE_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class AuditWriter:
         self._batches = 0
         self._dropped = 0
         self._checkpoints = 0
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     @property
     def stats(self) -> WriterStats:
@@ -110,6 +112,7 @@ class AuditWriter:
         await self._queue.put(None)
         await self._task
         self._task = None
+        await self._discard_connection()
 
     def _row(self, event: AuditEvent) -> dict[str, Any]:
         return event_to_row(event, mode=self._settings.capture, writer_id=self.writer_id)
@@ -202,13 +205,27 @@ class AuditWriter:
         if retry:
             await asyncio.sleep(min(0.05 * 2 ** max(p.attempts for p in batch), 1.0))
 
-    async def _append(
-        self, rows: list[dict[str, Any]], *, lock_key: int | None = None
-    ) -> list[int]:
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            pg: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-            async with pg.transaction(), pg.cursor() as cur:
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        """The writer's own connection, opened on first use and after any failure.
+
+        A dedicated connection skips the pool's checkout and pre-ping round trips on the
+        path every audited request waits on.
+        """
+        if self._conn is None or self._conn.closed:
+            url = self._engine.url.set(drivername="postgresql")
+            self._conn = await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False),
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="appliance-audit",
+            )
+        return self._conn
+
+    async def _append(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One batch in one transaction, pipelined: BEGIN, lock and head read travel
+        together, then the INSERT and COMMIT; two round trips whatever the batch size."""
+        pg = await self._connection()
+        try:
+            async with pg.pipeline(), pg.transaction(), pg.cursor() as cur:
                 seqs, checkpoints = await append_locked(
                     cur,
                     rows,
@@ -216,8 +233,16 @@ class AuditWriter:
                     signer=self._signer,
                     checkpoint_every=self._settings.checkpoint_every,
                 )
+        except BaseException:
+            await self._discard_connection()
+            raise
         self._checkpoints += checkpoints
         return seqs
+
+    async def _discard_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
     async def reconcile_interrupted(self) -> int:
         """Close "begin" events whose writer on this host died before writing their "end"."""
