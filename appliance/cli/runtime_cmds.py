@@ -12,11 +12,14 @@ from appliance.runtime.process import ServiceError
 
 
 def _up(only: list[stack.Service]) -> None:
+    paths = RuntimePaths.default()
     try:
-        stack.up(RuntimePaths.default(), only, typer.echo)
+        content = stack.up(paths, only, typer.echo)
     except ServiceError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
+    for line in stack.summary(paths, content):
+        typer.echo(line)
 
 
 def up(
@@ -35,9 +38,13 @@ def down() -> None:
 
 
 def status() -> None:
-    """Show which local services are running."""
-    for service, running in stack.status(RuntimePaths.default()).items():
-        typer.echo(f"{service.value:10} {'running' if running else 'stopped'}")
+    """Show which local services answer; exits 1 if any does not."""
+    states = stack.status(RuntimePaths.default())
+    for service, running in states.items():
+        state = "running" if running else "stopped"
+        typer.echo(f"{service.value:10} {state:8} {stack.URLS[service]}")
+    if not all(states.values()):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

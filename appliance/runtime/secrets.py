@@ -10,9 +10,6 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 
 def write_private(path: Path, text: str) -> None:
     """Write a file readable by its owner only, created with that mode (never world-readable
@@ -48,16 +45,3 @@ def json_secrets(path: Path) -> dict[str, str]:
 
 def save_json_secrets(path: Path, values: dict[str, str]) -> None:
     write_private(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
-
-
-def ed25519_key(path: Path) -> Path:
-    """An Ed25519 private key in PEM form (signs audit checkpoints), created if missing."""
-    if not path.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        write_private(path, pem.decode("ascii"))
-    return path

@@ -1,16 +1,18 @@
 """``appliance up`` / ``down`` / ``status``: the local all-in-one stack, in dependency order.
 
 PostgreSQL, then Keycloak (realm, dev client, demo users), then vLLM with the demo model,
-then the database migrations and the gateway. Every step first checks whether its service
-already answers, so a second ``up`` only verifies and reprints the summary.
+then the database migrations and the gateway, then the web UI. Every step first checks
+whether its service already answers, so a second ``up`` only verifies and reprints the
+summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from typing import Any
 
-from appliance.runtime import endpoints, keycloak, postgres, vllm, webui
+from appliance.runtime import endpoints, gateway, keycloak, postgres, vllm, webui
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -32,13 +34,31 @@ ORDER: tuple[Service, ...] = (
     Service.WEBUI,
 )
 
+URLS: dict[Service, str] = {
+    Service.POSTGRES: f"{postgres.HOST}:{postgres.PORT}",
+    Service.KEYCLOAK: endpoints.KEYCLOAK_URL,
+    Service.VLLM: endpoints.VLLM_URL,
+    Service.GATEWAY: endpoints.GATEWAY_URL,
+    Service.WEBUI: endpoints.WEBUI_URL,
+}
+
 
 def _started(echo: Echo, name: str, started: bool) -> None:
     echo(f"{name}: {'started' if started else 'already running'}")
 
 
-def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
-    """Start what is not running (all services, or just ``only``), waiting for each."""
+def _up_gateway(paths: RuntimePaths, echo: Echo) -> None:
+    gateway.render_settings(paths)
+    if not gateway.available():
+        echo("gateway: this checkout has no appliance.gateway.app yet; skipped")
+        return
+    echo(f"migrations: {gateway.migrate(paths)}")
+    _started(echo, "gateway", gateway.start(paths))
+
+
+def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> dict[str, Any]:
+    """Start what is not running (all services, or just ``only``), waiting for each; write
+    and return ``var/endpoints.json``."""
     wanted = set(only or ORDER)
     paths.ensure_dirs()
     if Service.POSTGRES in wanted:
@@ -51,25 +71,55 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> None:
         if not vllm.is_ready():
             echo("vllm: starting (about a minute on CPU)")
         _started(echo, "vllm", vllm.start(paths))
+    if Service.GATEWAY in wanted:
+        _up_gateway(paths, echo)
     if Service.WEBUI in wanted:
         _started(echo, "web UI", webui.start(paths))
-    endpoints.write(paths)
-    echo(f"endpoints: {paths.endpoints_file}")
-    echo(f"web UI: {endpoints.WEBUI_URL}")
+    return endpoints.write(paths)
 
 
 def down(paths: RuntimePaths, echo: Echo) -> None:
     """Stop everything, in reverse order."""
     echo(f"web UI: {'stopped' if webui.stop(paths) else 'not running'}")
+    echo(f"gateway: {'stopped' if gateway.stop(paths) else 'not running'}")
     echo(f"vllm: {'stopped' if vllm.stop(paths) else 'not running'}")
     echo(f"keycloak: {'stopped' if keycloak.stop(paths) else 'not running'}")
     echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
 
 
 def status(paths: RuntimePaths) -> dict[Service, bool]:
+    """Whether each service answers its readiness check."""
     return {
         Service.POSTGRES: postgres.is_running(paths),
         Service.KEYCLOAK: keycloak.is_ready(),
-        Service.WEBUI: webui.is_ready(),
         Service.VLLM: vllm.is_ready(),
+        Service.GATEWAY: gateway.is_ready(),
+        Service.WEBUI: webui.is_ready(),
     }
+
+
+def summary(paths: RuntimePaths, content: dict[str, Any]) -> list[str]:
+    """The lines ``appliance up`` ends with: where everything is and who can sign in."""
+    lines = [
+        "",
+        "The appliance is running (loopback only):",
+        f"  web UI      {content['webui_url']}",
+        f"  gateway     {content['gateway_url']}  (OpenAI-compatible, Keycloak bearer token)",
+        f"  vLLM        {', '.join(content['backends'])}  (model {content['model']})",
+        f"  Keycloak    {content['keycloak']['url']}  (realm {content['keycloak']['realm']};"
+        f" admin password in {paths.secret('keycloak_admin_password')})",
+        f"  PostgreSQL  {URLS[Service.POSTGRES]}  (database appliance)",
+        "",
+        "Demo users (dev client appliance-dev allows password grants):",
+    ]
+    for user in content["users"]:
+        roles = ",".join(user["roles"]) or "(no roles)"
+        lines.append(
+            f"  {user['username']:10} {user['password']}  {roles:16} {','.join(user['groups'])}"
+        )
+    lines += [
+        "",
+        f"Endpoints for scripts and tests: {paths.endpoints_file}",
+        f"Logs: {paths.log_dir}/<service>.log   Status: appliance status   Stop: make down",
+    ]
+    return lines

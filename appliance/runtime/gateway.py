@@ -1,0 +1,127 @@
+"""The gateway for the local runtime: settings file, migrations, then uvicorn on 127.0.0.1:8080.
+
+``var/appliance.env`` is the one settings file (mode 0600, it holds database passwords);
+the gateway reads it through ``APPLIANCE_SETTINGS_FILE``, exactly as it reads the file
+Ansible renders on a deployed node.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+
+import httpx
+
+from appliance.audit.checkpoint import generate_key
+from appliance.runtime import postgres, process
+from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, VLLM_URL
+from appliance.runtime.paths import RuntimePaths
+from appliance.runtime.secrets import write_private
+
+SERVICE = "gateway"
+APP_MODULE = "appliance.gateway.app"
+START_TIMEOUT_S = 120.0
+MIGRATION_TIMEOUT_S = 300.0
+
+
+def checkpoint_key(paths: RuntimePaths) -> str:
+    """The Ed25519 key that signs audit checkpoints (public half next to it, ``.pub``)."""
+    key = paths.secret("audit_checkpoint_key.pem")
+    if not key.exists():
+        generate_key(key)
+    return str(key)
+
+
+def render_settings(paths: RuntimePaths) -> dict[str, str]:
+    """Write ``var/appliance.env`` and return its variables."""
+    urls = postgres.database_urls(paths)
+    values = {
+        "APPLIANCE_ENVIRONMENT": "development",
+        "APPLIANCE_DATABASE_URL": urls.gateway,
+        "APPLIANCE_MIGRATION_DATABASE_URL": urls.owner,
+        "APPLIANCE_BACKENDS": VLLM_URL,
+        "APPLIANCE_KEYCLOAK__ISSUER": ISSUER,
+        "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": checkpoint_key(paths),
+    }
+    text = "# Rendered by `appliance up`; rewritten on every start.\n" + "".join(
+        f"{name}={value}\n" for name, value in values.items()
+    )
+    write_private(paths.settings_file, text)
+    return values
+
+
+def _settings_env(paths: RuntimePaths) -> dict[str, str]:
+    return {"APPLIANCE_SETTINGS_FILE": str(paths.settings_file)}
+
+
+def migrate(paths: RuntimePaths) -> str:
+    """Run ``appliance db upgrade`` as the schema owner; returns what it printed.
+
+    Raises ``ServiceError`` when the migrations fail (the gateway must not start on a
+    schema it does not expect).
+    """
+    env = {
+        **os.environ,
+        **_settings_env(paths),
+        "APPLIANCE_MIGRATION_DATABASE_URL": postgres.database_urls(paths).owner,
+    }
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [str(paths.project_bin / "appliance"), "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=MIGRATION_TIMEOUT_S,
+    )
+    output = (result.stdout + result.stderr).strip()
+    with paths.log("migrations").open("a", encoding="utf-8") as log:
+        log.write(output + "\n")
+    if result.returncode != 0:
+        raise process.ServiceError(
+            f"database migrations failed: {output[-500:]} (see {paths.log('migrations')})"
+        )
+    return output
+
+
+def available() -> bool:
+    """Whether this checkout has the gateway application at all."""
+    return importlib.util.find_spec(APP_MODULE) is not None
+
+
+def is_ready() -> bool:
+    try:
+        return httpx.get(f"{GATEWAY_URL}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(paths: RuntimePaths) -> bool:
+    """Start the gateway unless it already answers; returns whether it was started now."""
+    if is_ready():
+        return False
+    process.stop_pid_file(paths.pid(SERVICE))
+    argv = [
+        str(paths.project_bin / "python"),
+        "-m", "uvicorn",
+        "--factory", f"{APP_MODULE}:create_app",
+        "--host", "127.0.0.1",
+        "--port", "8080",
+        "--no-server-header",
+    ]  # fmt: skip
+    log_file = paths.log(SERVICE)
+    process.start_detached(
+        argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=_settings_env(paths)
+    )
+    process.wait_until(
+        is_ready,
+        what="gateway",
+        timeout_s=START_TIMEOUT_S,
+        log_file=log_file,
+        pid_file=paths.pid(SERVICE),
+    )
+    return True
+
+
+def stop(paths: RuntimePaths) -> bool:
+    return process.stop_pid_file(paths.pid(SERVICE), timeout_s=30.0)
