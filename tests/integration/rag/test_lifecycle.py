@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
+from sqlalchemy import update
+
 from appliance.errors import NotFound
+from appliance.rag.config import EmbeddingSettings
+from appliance.rag.embeddings import HttpEmbedder
+from appliance.rag.models import Document
 from appliance.rag.schemas import UploadedFile
 from appliance.rag.service import KnowledgeService
 
@@ -53,3 +60,38 @@ async def test_reindex_keeps_the_document_searchable(knowledge: KnowledgeService
     assert again.status == "ready" and again.id == first.id
     hits = await knowledge.search(editor, "公务用车", [kb.id], 10)
     assert len([h for h in hits if h.document_id == first.id]) == again.chunks
+
+
+async def test_a_document_that_is_not_ready_is_never_searchable(
+    knowledge: KnowledgeService,
+    sessions,
+    person,  # type: ignore[no-untyped-def]
+) -> None:
+    editor = person("li.na", "/dept/ops", roles=("staff", "kb-editor"))
+    kb = await knowledge.create_kb(editor, "运维", "/dept/ops")
+    [doc] = await knowledge.ingest_files(editor, kb.id, [UploadedFile(name="cars.md", data=DOC)])
+    for status in ("queued", "processing", "failed"):
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Document).where(Document.id == doc.id).values(status=status)
+            )
+        hits = await knowledge.search(editor, "公务用车怎么申请", [kb.id], 10)
+        assert hits == [], status
+
+
+async def test_embedding_service_down_fails_the_file_and_keeps_it_out_of_search(
+    sessions,
+    person,  # type: ignore[no-untyped-def]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = HttpEmbedder(EmbeddingSettings(url=f"http://127.0.0.1:{port}/v1", timeout_s=2))
+    service = KnowledgeService(sessions, down)
+    editor = person("li.na", "/dept/down", roles=("staff", "kb-editor"))
+    kb = await service.create_kb(editor, "停机", "/dept/down")
+    [result] = await service.ingest_files(editor, kb.id, [UploadedFile(name="cars.md", data=DOC)])
+    assert (result.status, result.error_code) == ("failed", "embedding_unavailable")
+    [listed] = await service.list_documents(editor, kb.id)
+    assert listed.status == "failed" and listed.chunks == 0
+    await down.aclose()
