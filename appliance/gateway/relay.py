@@ -193,9 +193,11 @@ class ChatExchange:
             await self._send_error(send, error)
 
     async def finish(self) -> None:
-        """Release everything and record the end of the chat; runs exactly once, shielded."""
-        if self.upstream is not None:
-            await self.upstream.aclose()
+        """Release everything and record the end of the chat; runs exactly once, shielded.
+
+        The bookkeeping is synchronous and comes first, so the user's next request never
+        finds the slot or the token count of this one still pending.
+        """
         if self.client_gone and not self.completed:
             self.outcome = Outcome.CLIENT_ABORTED
         state = self.state
@@ -241,6 +243,9 @@ class ChatExchange:
                 detail=detail,
             )
         )
+        if self.upstream is not None:
+            # Closing the connection is what makes vLLM stop generating for a lost client.
+            await self.upstream.aclose()
 
 
 class RelayResponse(Response):
