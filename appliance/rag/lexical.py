@@ -16,6 +16,8 @@ import threading
 from typing import Any
 
 _TOKEN = re.compile(r"^\w+$")
+_WORD = re.compile(r"\w+")
+_CJK_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _QUERY_STOPWORDS = frozenset(
     [
         "的",
@@ -112,9 +114,19 @@ def _segmenter() -> Any:
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens of ``text`` (lower-cased), punctuation and whitespace removed."""
-    words = _segmenter().lcut_for_search(text.lower())
-    return [w for w in (w.strip() for w in words) if w and _TOKEN.match(w)]
+    """Word tokens of ``text`` (lower-cased), punctuation and whitespace removed.
+
+    Only runs of Chinese characters go through jieba; everything else is split into
+    word characters by a regular expression, which gives the same tokens for English and
+    numbers several times faster.
+    """
+    out: list[str] = []
+    for run in _CJK_RUN.split(text.lower()):
+        if _CJK_RUN.fullmatch(run):
+            out.extend(w for w in _segmenter().lcut_for_search(run) if _TOKEN.match(w))
+        else:
+            out.extend(_WORD.findall(run))
+    return out
 
 
 def document_terms(text: str) -> str:
