@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from appliance.cli import audit_cmds, bench_cmds, db_cmds, plan_cmds, runtime_cmds
+from appliance.cli import (
+    audit_cmds,
+    bench_cmds,
+    bundle_cmds,
+    db_cmds,
+    deploy_cmds,
+    plan_cmds,
+    runtime_cmds,
+)
 
 app = typer.Typer(
     name="appliance",
@@ -17,3 +25,5 @@ audit_cmds.register(app)
 db_cmds.register(app)
 plan_cmds.register(app)
 bench_cmds.register(app)
+deploy_cmds.register(app)
+bundle_cmds.register(app)

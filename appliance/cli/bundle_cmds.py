@@ -1,0 +1,79 @@
+"""``appliance bundle build|verify``: the signed offline bundle the playbooks install from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from appliance import __version__
+from appliance.errors import InvalidRequest
+from appliance.provision.bundle import BundleSpec, build, verify
+
+bundle_app = typer.Typer(help="Build and verify the offline installation bundle.")
+
+DEFAULT_DEBS = (
+    "postgresql-15", "postgresql-client-15", "openjdk-17-jre-headless", "nginx",
+    "python3-venv", "chrony", "nftables", "prometheus-node-exporter", "unzip", "acl",
+    "python3-psycopg2", "openssl",
+)  # fmt: skip
+
+
+@bundle_app.command("build")
+def build_command(
+    *,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write (.tar).")],
+    signing_key: Annotated[Path, typer.Option(help="Ed25519 private key (PEM) that signs.")],
+    requirement: Annotated[
+        list[str] | None, typer.Option("--wheel", help="pip requirement or path; repeatable.")
+    ] = None,
+    vllm_venv: Annotated[Path | None, typer.Option(help="A working vLLM venv to freeze.")] = None,
+    deb: Annotated[
+        list[str] | None, typer.Option(help="Debian package (default: what the roles use).")
+    ] = None,
+    no_debs: Annotated[bool, typer.Option(help="Skip Debian packages.")] = False,
+    keycloak_zip: Annotated[Path | None, typer.Option(help="keycloak-<version>.zip")] = None,
+    pgvector_src: Annotated[Path | None, typer.Option(help="Unpacked pgvector source.")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Model directory to ship.")] = None,
+    model_name: Annotated[str, typer.Option(help="Directory name under model/.")] = "model",
+) -> None:
+    """Collect wheels, packages, Keycloak, pgvector and the model into one signed archive."""
+    spec = BundleSpec(
+        output=output,
+        signing_key=signing_key,
+        version=__version__,
+        wheel_requirements=tuple(requirement or ()),
+        vllm_venv=vllm_venv,
+        debs=() if no_debs else tuple(deb or DEFAULT_DEBS),
+        keycloak_zip=keycloak_zip,
+        pgvector_src=pgvector_src,
+        model_dir=model_dir,
+        model_name=model_name,
+    )
+    try:
+        path = build(spec, typer.echo)
+    except InvalidRequest as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"bundle: {path}")
+
+
+@bundle_app.command("verify")
+def verify_command(
+    archive: Annotated[Path, typer.Argument(help="Bundle archive or unpacked bundle/ dir.")],
+    public_key: Annotated[Path, typer.Option(help="Ed25519 public key (PEM).")],
+    scratch: Annotated[Path, typer.Option(help="Where to unpack.")] = Path("var/bundle-verify"),
+) -> None:
+    """Check the signature and every file's SHA-256 and SM3; exit 1 on any problem."""
+    result = verify(archive, public_key, scratch)
+    typer.echo(f"signature: {'valid' if result.signature_ok else 'INVALID'}")
+    typer.echo(f"files checked: {result.checked}")
+    for problem in result.problems:
+        typer.secho(problem, fg=typer.colors.RED, err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bundle_app, name="bundle")

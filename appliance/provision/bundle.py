@@ -1,0 +1,258 @@
+"""The offline bundle: everything the playbooks install, in one signed, checksummed archive.
+
+Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)::
+
+    manifest.json       every other file: size, SHA-256 and SM3
+    manifest.json.sig   Ed25519 signature of manifest.json (public key shipped separately)
+    wheels/             the appliance wheel and its dependencies (gateway, web UI)
+    vllm-wheels/        vLLM and its dependencies (CUDA or CPU build)
+    debs/               Debian packages the roles install + a Packages index (flat repo)
+    keycloak/           keycloak-<version>.zip
+    pgvector/           pgvector-pg15.tar.gz: the built extension, relative to /
+    model/<name>/       the model directory given on the command line
+
+The roles read these paths under ``appliance_bundle_dir`` on each node; with
+``appliance_offline: true`` no task reaches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from appliance.errors import InvalidRequest
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+TOP = "bundle"
+_CHUNK = 1 << 20
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSpec:
+    output: Path
+    signing_key: Path
+    version: str
+    wheel_requirements: tuple[str, ...] = ()
+    vllm_venv: Path | None = None
+    debs: tuple[str, ...] = ()
+    keycloak_zip: Path | None = None
+    pgvector_src: Path | None = None
+    pg_config: str = "/usr/lib/postgresql/15/bin/pg_config"
+    model_dir: Path | None = None
+    model_name: str = "model"
+    extra_wheel_dirs: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def digests(path: Path) -> dict[str, Any]:
+    sha, sm3 = hashlib.sha256(), hashlib.new("sm3")
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+            sm3.update(chunk)
+            size += len(chunk)
+    return {"size": size, "sha256": sha.hexdigest(), "sm3": sm3.hexdigest()}
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> None:
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise InvalidRequest(f"{' '.join(argv[:3])} failed: {result.stderr.strip()[-800:]}")
+
+
+def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
+    """The appliance wheel plus every dependency, as wheels (pip's cache makes this quick)."""
+    target = root / "wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    for extra in spec.extra_wheel_dirs:
+        for wheel in extra.glob("*.whl"):
+            shutil.copy2(wheel, target)
+    if spec.wheel_requirements:
+        echo(f"wheels: {' '.join(spec.wheel_requirements)}")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "-w",
+                str(target),
+                *spec.wheel_requirements,
+            ]
+        )
+
+
+def _vllm_wheels(root: Path, venv: Path, echo: Echo) -> None:
+    """Freeze an existing vLLM venv into wheels (downloads what the cache lacks)."""
+    target = root / "vllm-wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    python = venv / "bin" / "python"
+    frozen = subprocess.run(  # noqa: S603
+        [str(python), "-m", "pip", "freeze", "--exclude-editable"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    reqs = root / "vllm-requirements.txt"
+    reqs.write_text(frozen, encoding="utf-8")
+    echo(f"vLLM wheels: {len(frozen.splitlines())} packages from {venv}")
+    _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            str(target),
+            "-r",
+            str(reqs),
+        ]
+    )
+
+
+def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
+    """``apt-get download`` the packages and their dependencies, then a flat-repo index."""
+    target = root / "debs"
+    target.mkdir(parents=True, exist_ok=True)
+    names = list(packages)
+    deps = subprocess.run(  # noqa: S603
+        ["/usr/bin/apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *names],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    wanted = sorted(
+        {line.strip() for line in deps.splitlines() if line and not line.startswith(" ")}
+        - {n for n in deps.split() if n.startswith("<")}
+    )
+    echo(f"Debian packages: {len(wanted)} (with dependencies)")
+    _run(["/usr/bin/apt-get", "download", *wanted], cwd=target)
+    index = subprocess.run(  # noqa: S603
+        ["/usr/bin/dpkg-scanpackages", "--multiversion", "."], cwd=target,
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (target / "Packages").write_text(index, encoding="utf-8")
+
+
+def _pgvector(root: Path, src: Path, pg_config: str, echo: Echo) -> None:
+    """Build pgvector from source and pack the installed files (paths relative to /)."""
+    echo(f"pgvector: build from {src}")
+    stage = root / "pgvector" / "stage"
+    _run(["make", "-C", str(src), f"PG_CONFIG={pg_config}"])
+    _run(["make", "-C", str(src), f"PG_CONFIG={pg_config}", f"DESTDIR={stage}", "install"])
+    with tarfile.open(root / "pgvector" / "pgvector-pg15.tar.gz", "w:gz") as tar:
+        for item in sorted(stage.rglob("*")):
+            if item.is_file():
+                tar.add(item, arcname=str(item.relative_to(stage)))
+    shutil.rmtree(stage)
+
+
+def write_manifest(root: Path, key_file: Path, version: str) -> dict[str, Any]:
+    files = {
+        str(p.relative_to(root)): digests(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in (MANIFEST, SIGNATURE)
+    }
+    manifest = {"format": 1, "version": version, "created": time.time(), "files": files}
+    body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    (root / MANIFEST).write_bytes(body)
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidRequest(f"{key_file} is not an Ed25519 private key")
+    (root / SIGNATURE).write_bytes(key.sign(body))
+    return manifest
+
+
+def build(spec: BundleSpec, echo: Echo) -> Path:
+    """Collect, sign and pack; returns the archive's path."""
+    work = spec.output.with_suffix(".d") / TOP
+    if work.parent.exists():
+        shutil.rmtree(work.parent)
+    work.mkdir(parents=True)
+    _wheels(work, spec, echo)
+    if spec.vllm_venv is not None:
+        _vllm_wheels(work, spec.vllm_venv, echo)
+    if spec.debs:
+        _debs(work, spec.debs, echo)
+    if spec.keycloak_zip is not None:
+        (work / "keycloak").mkdir()
+        shutil.copy2(spec.keycloak_zip, work / "keycloak" / spec.keycloak_zip.name)
+    if spec.pgvector_src is not None:
+        (work / "pgvector").mkdir()
+        _pgvector(work, spec.pgvector_src, spec.pg_config, echo)
+    if spec.model_dir is not None:
+        echo(f"model: {spec.model_dir}")
+        shutil.copytree(spec.model_dir, work / "model" / spec.model_name)
+    manifest = write_manifest(work, spec.signing_key, spec.version)
+    echo(f"manifest: {len(manifest['files'])} files, signed")
+    with tarfile.open(spec.output, "w") as tar:
+        tar.add(work, arcname=TOP)
+    shutil.rmtree(work.parent)
+    return spec.output
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    signature_ok: bool
+    checked: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.signature_ok and not self.problems
+
+
+def verify_dir(root: Path, public_key: Path) -> VerifyReport:
+    """Check the signature, then every file's size, SHA-256 and SM3; report extra files."""
+    body = (root / MANIFEST).read_bytes()
+    key = serialization.load_pem_public_key(public_key.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidRequest(f"{public_key} is not an Ed25519 public key")
+    try:
+        key.verify((root / SIGNATURE).read_bytes(), body)
+        signature_ok = True
+    except (InvalidSignature, FileNotFoundError):
+        signature_ok = False
+    files: dict[str, dict[str, Any]] = json.loads(body)["files"]
+    problems = []
+    for name, expected in files.items():
+        path = root / name
+        if not path.is_file():
+            problems.append(f"missing: {name}")
+        elif digests(path) != expected:
+            problems.append(f"altered: {name}")
+    present = {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.name not in (MANIFEST, SIGNATURE)
+    }
+    problems += [f"not in manifest: {name}" for name in sorted(present - set(files))]
+    return VerifyReport(signature_ok, len(files), tuple(problems))
+
+
+def verify(archive: Path, public_key: Path, scratch: Path) -> VerifyReport:
+    """Unpack ``archive`` into ``scratch`` (or check a directory in place) and verify it."""
+    if archive.is_dir():
+        return verify_dir(archive, public_key)
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(scratch, filter="data")
+    return verify_dir(scratch / TOP, public_key)
