@@ -143,7 +143,7 @@ def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
     )
     echo(f"Debian packages: {len(wanted)} (with dependencies)")
     _run(["/usr/bin/apt-get", "download", *wanted], cwd=target)
-    index = subprocess.run(  # noqa: S603
+    index = subprocess.run(
         ["/usr/bin/dpkg-scanpackages", "--multiversion", "."], cwd=target,
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
