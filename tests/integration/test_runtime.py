@@ -240,3 +240,17 @@ def test_settings_file_points_the_gateway_at_the_local_services(
     key = Path(values["APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE"])
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert os.stat(key).st_mode & 0o077 == 0
+
+
+def test_staff_user_chats_through_the_gateway(endpoints: dict[str, Any]) -> None:
+    user = _user(endpoints, "zhang.wei")
+    token = _token(endpoints, user["username"], user["password"]).json()["access_token"]
+    response = httpx.post(
+        f"{endpoints['gateway_url']}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": endpoints["model"], "messages": QUESTION, "max_tokens": 64},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    message = response.json()["choices"][0]["message"]
+    assert message["reasoning_content"].strip() and message["content"].strip()
