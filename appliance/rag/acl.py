@@ -46,15 +46,14 @@ def normalise_group(group: str | None) -> str | None:
 
 
 def can_manage(principal: Principal, owner_group: str | None) -> bool:
-    """A kb-editor manages the knowledge bases of their own groups and of groups below them.
+    """A kb-editor manages the knowledge bases of the groups they are a member of.
 
-    Organisation-wide knowledge bases are managed by any kb-editor: there is no department
-    to scope them to, and every change is audited.
+    Membership must be direct: an editor of ``/dept/finance/tax`` may read the knowledge
+    bases of ``/dept/finance`` but not change them, and an editor of ``/dept/finance`` does
+    not manage (or read) those of its subgroups. Organisation-wide knowledge bases are
+    managed by any kb-editor: there is no department to scope them to, and every change is
+    audited.
     """
     if not principal.has_role(Role.KB_EDITOR):
         return False
-    if owner_group is None:
-        return True
-    return any(
-        owner_group == g or owner_group.startswith(g.rstrip("/") + "/") for g in principal.groups
-    )
+    return owner_group is None or owner_group in principal.groups

@@ -116,9 +116,9 @@ def _segmenter() -> Any:
 def tokens(text: str) -> list[str]:
     """Word tokens of ``text`` (lower-cased), punctuation and whitespace removed.
 
-    Only runs of Chinese characters go through jieba; everything else is split into
-    word characters by a regular expression, which gives the same tokens for English and
-    numbers several times faster.
+    Only runs of Chinese characters go through jieba; everything else is split into words
+    by a regular expression, which gives the same tokens for English and numbers and is
+    many times faster.
     """
     out: list[str] = []
     for run in _CJK_RUN.split(text.lower()):

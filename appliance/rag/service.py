@@ -237,12 +237,7 @@ class KnowledgeService:
     async def _managed_kb(
         self, session: AsyncSession, principal: Principal, kb_id: uuid.UUID
     ) -> KnowledgeBase:
-        kb = await session.get(KnowledgeBase, kb_id)
-        readable = kb is not None and (
-            kb.owner_group is None or kb.owner_group in readable_paths(principal)
-        )
-        if kb is None or not (readable or can_manage(principal, kb.owner_group)):
-            raise NotFound("No such knowledge base.")
+        kb = await self._readable_kb(session, principal, kb_id)
         if not can_manage(principal, kb.owner_group):
             raise Forbidden("Managing this knowledge base needs the kb-editor role in its group.")
         return kb

@@ -22,10 +22,12 @@ def test_ancestors_of_a_subgroup_include_its_department() -> None:
     assert ancestor_paths(frozenset()) == []
 
 
-def test_editors_manage_their_group_and_below_only() -> None:
+def test_editors_manage_their_own_groups_only() -> None:
     editor = principal("/dept/finance")
     assert can_manage(editor, "/dept/finance")
-    assert can_manage(editor, "/dept/finance/tax")
+    assert can_manage(editor, None)
+    assert not can_manage(principal("/dept/finance/tax"), "/dept/finance")
+    assert not can_manage(editor, "/dept/finance/tax")
     assert not can_manage(editor, "/dept/legal")
     assert not can_manage(editor, "/dept/finance-archive")
     assert not can_manage(principal("/dept/finance", roles=("staff",)), "/dept/finance")
