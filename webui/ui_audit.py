@@ -19,7 +19,11 @@ from webui.i18n import Lang, t
 from webui.services import Services, SessionExpired
 from webui.sessions import Session
 
-PAGE_SIZE = 200
+# The gateway pages oldest first; the tab reads up to MAX_PAGES pages and shows the newest
+# SHOWN events, newest first, which is what an auditor looks at first.
+API_PAGE = 1000
+MAX_PAGES = 20
+SHOWN = 300
 PROMPT_PREVIEW = 80
 _COLUMN_KEYS = (
     "col_seq",
@@ -61,6 +65,11 @@ def build_filters(
         "until": _when(until),
     }
     return {key: value for key, value in raw.items() if value}
+
+
+def matchable(event: dict[str, Any]) -> str:
+    """The text a keyword search looks in: the prompt and the answer."""
+    return " ".join(str(event.get(k) or "") for k in ("prompt", "response")).lower()
 
 
 def event_row(event: dict[str, Any]) -> list[Any]:
@@ -105,6 +114,7 @@ class AuditTab:
                 value="",
                 label=t("f_outcome", lang),
             )
+            keyword = gr.Textbox(label=t("f_keyword", lang), max_lines=1, elem_id="audit-keyword")
             since = gr.Textbox(
                 label=t("f_since", lang), placeholder=t("f_time_ph", lang), max_lines=1
             )
@@ -113,7 +123,6 @@ class AuditTab:
             )
         with gr.Row():
             search = gr.Button(t("search", lang), variant="primary", elem_id="audit-search")
-            next_page = gr.Button(t("next_page", lang), elem_id="audit-next")
             csv = gr.Button(t("export_csv", lang), elem_id="audit-export-csv")
             jsonl = gr.Button(t("export_jsonl", lang), elem_id="audit-export-jsonl")
             verify = gr.Button(t("verify", lang), elem_id="audit-verify")
@@ -133,7 +142,6 @@ class AuditTab:
                 download = gr.File(label=t("download", lang), visible=False)
 
         events = gr.State([])
-        self.after = gr.State(None)
         self.fields = {
             "user": user,
             "department": department,
@@ -143,10 +151,9 @@ class AuditTab:
             "until": until,
         }
         # Handlers get a set of inputs, i.e. one {component: value} dict.
+        self.keyword = keyword
         filters: set[gr.blocks.Block] = set(self.fields.values())
-        listed = [table, events, self.after, status]
-        search.click(self._first_page, filters, listed)
-        next_page.click(self._next_page, {*filters, self.after}, listed)
+        search.click(self._search, {*filters, keyword}, [table, events, status])
         table.select(self._open, [events], [detail])
         csv.click(self._export_csv, filters, [download, status])
         jsonl.click(self._export_jsonl, filters, [download, status])
@@ -167,27 +174,25 @@ class AuditTab:
         except BadFilter as exc:
             raise gr.Error(t("bad_time", self.lang, value=str(exc))) from exc
 
-    async def _first_page(self, data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
-        return await self._search(data, None, request)
-
-    async def _next_page(self, data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
-        return await self._search(data, data[self.after], request)
-
-    async def _search(
-        self, data: dict[Any, Any], after_seq: int | None, request: gr.Request
-    ) -> tuple[Any, ...]:
+    async def _search(self, data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
         token = await self._token(request)
-        params: dict[str, str | int] = {**self._filters(data), "limit": PAGE_SIZE}
-        if after_seq is not None:
-            params["after_seq"] = after_seq
+        params: dict[str, str | int] = {**self._filters(data), "limit": API_PAGE}
+        found: list[dict[str, Any]] = []
         try:
-            page = await self.services.gateway.audit_events(token, params)
+            for _ in range(MAX_PAGES):
+                page = await self.services.gateway.audit_events(token, params)
+                found.extend(page["events"])
+                if page.get("next_after_seq") is None:
+                    break
+                params["after_seq"] = page["next_after_seq"]
+                found = found[-SHOWN:]
         except GatewayError as error:
             raise gr.Error(error.message) from error
-        rows = page["events"]
-        more = page.get("next_after_seq")
-        key = "events_more" if more is not None else "events_found"
-        return [event_row(e) for e in rows], rows, more, t(key, self.lang, n=len(rows))
+        keyword = (data[self.keyword] or "").strip().lower()
+        if keyword:
+            found = [e for e in found if keyword in matchable(e)]
+        rows = list(reversed(found[-SHOWN:]))
+        return [event_row(e) for e in rows], rows, t("events_found", self.lang, n=len(rows))
 
     async def _open(self, events: list[dict[str, Any]], selected: gr.SelectData) -> Any:
         row = selected.index[0] if isinstance(selected.index, list) else selected.index
@@ -204,7 +209,7 @@ class AuditTab:
         path = Path(tempfile.mkdtemp(prefix="webui-audit-")) / f"audit-{stamp}.{fmt}"
         path.write_bytes(body)
         lines = body.count(b"\n") - (1 if fmt == "csv" else 0)
-        return gr.File(value=str(path), visible=True), t("events_found", self.lang, n=lines)
+        return gr.File(value=str(path), visible=True), t("exported", self.lang, n=lines)
 
     async def _export_csv(self, data: dict[Any, Any], request: gr.Request) -> Any:
         return await self._export("csv", data, request)

@@ -123,9 +123,15 @@ class ChatTab:
     async def _stream(
         self, session: Session, frames: AsyncIterator[Any]
     ) -> AsyncIterator[tuple[Any, ...]]:
+        listed = False
         async for frame in frames:
             if not frame.done:
-                yield frame.chatbot, "", frame.conversation_id, gr.skip(), gr.skip()
+                # The sidebar shows a new conversation as soon as it exists.
+                choices = (
+                    gr.skip() if listed else await self._choices(session, frame.conversation_id)
+                )
+                listed = True
+                yield frame.chatbot, "", frame.conversation_id, choices, gr.skip()
                 continue
             yield (
                 frame.chatbot,
