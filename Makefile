@@ -26,3 +26,4 @@ lint: bootstrap
 	$(VENV_BIN)/ruff format --check .
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/yamllint -s .
+	$(VENV_BIN)/ansible-lint --offline playbooks/

@@ -26,6 +26,8 @@ APT_PACKAGES=(
   curl unzip ca-certificates python3-venv
   # Browser tests and screenshots of the web UI (fonts so Chinese text renders).
   chromium fonts-noto-cjk
+  # Deployment tests boot Debian 12 nodes with systemd-nspawn.
+  debootstrap systemd-container
 )
 
 mkdir -p "$VAR/log" "$MARKS" "$VAR/downloads" "$VAR/build"
