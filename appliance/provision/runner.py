@@ -10,6 +10,7 @@ otherwise.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ def run_playbook(
         "ANSIBLE_ROLES_PATH": str(playbook_dir() / "roles"),
         "ANSIBLE_CONFIG": str(playbook_dir() / "ansible.cfg"),
         "ANSIBLE_FORCE_COLOR": "0",
+        # ansible-playbook lives next to our interpreter, which may not be on PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     runner = ansible_runner.run(
         private_data_dir=str(private),

@@ -1,0 +1,60 @@
+"""The offline bundle's manifest (SHA-256 and SM3) and signature catch any change."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from pathlib import Path
+
+from appliance.audit.checkpoint import generate_key
+from appliance.provision.bundle import BundleSpec, build, digests, verify
+
+
+def _bundle(tmp_path: Path) -> tuple[Path, Path]:
+    key = tmp_path / "keys" / "bundle.pem"
+    generate_key(key)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    kc = tmp_path / "keycloak-26.7.3.zip"
+    kc.write_bytes(b"PK\x05\x06" + bytes(18))
+    spec = BundleSpec(
+        output=tmp_path / "bundle.tar", signing_key=key, version="0.1.0",
+        keycloak_zip=kc, model_dir=model, model_name="smol",
+    )  # fmt: skip
+    return build(spec, lambda _: None), key.with_name("bundle.pem.pub")
+
+
+def test_digests_are_sha256_and_sm3(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    d = digests(f)
+    assert d["sha256"] == hashlib.sha256(b"abc").hexdigest()
+    assert d["sm3"] == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+
+
+def test_fresh_bundle_verifies(tmp_path: Path) -> None:
+    archive, pub = _bundle(tmp_path)
+    report = verify(archive, pub, tmp_path / "check")
+    assert report.ok, report.problems
+    assert report.checked == 2
+
+
+def test_altered_extra_and_resigned_files_are_caught(tmp_path: Path) -> None:
+    archive, pub = _bundle(tmp_path)
+    verify(archive, pub, tmp_path / "x")
+    root = tmp_path / "x" / "bundle"
+    (root / "model" / "smol" / "config.json").write_text("{}")
+    (root / "model" / "smol" / "extra.bin").write_bytes(b"1")
+    report = verify(root, pub, tmp_path / "unused")
+    assert report.signature_ok
+    assert "altered: model/smol/config.json" in report.problems
+    assert "not in manifest: model/smol/extra.bin" in report.problems
+    (root / "manifest.json").write_text((root / "manifest.json").read_text().replace("0.1.0", "9"))
+    assert not verify(root, pub, tmp_path / "unused").signature_ok
+
+
+def test_archive_has_one_top_directory(tmp_path: Path) -> None:
+    archive, _ = _bundle(tmp_path)
+    with tarfile.open(archive) as tar:
+        assert {n.split("/")[0] for n in tar.getnames()} == {"bundle"}
