@@ -27,3 +27,11 @@ lint: bootstrap
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/yamllint -s .
 	$(VENV_BIN)/ansible-lint --offline playbooks/
+
+# The web UI in a real browser (Debian's chromium) against the running appliance.
+.PHONY: e2e screenshots
+e2e: up
+	$(VENV_BIN)/python -m pytest tests/e2e
+
+screenshots: up
+	$(VENV_BIN)/python -m tests.e2e.screenshots

@@ -26,7 +26,7 @@ MONO_FONTS = ("Noto Sans Mono CJK SC", "ui-monospace", "monospace")
 CSS = """
 #topbar {align-items: center; gap: 8px;}
 #topbar .prose h2 {margin: 0;}
-#sidebar {max-height: calc(100vh - 120px); overflow-y: auto;}
+#conversations {max-height: calc(100vh - 330px); overflow-y: auto;}
 #conversations .wrap {flex-direction: column; align-items: stretch;}
 #quota {font-size: 0.85em;}
 footer {display: none !important;}

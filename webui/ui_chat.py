@@ -32,18 +32,20 @@ class ChatTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
                 new_chat = gr.Button(t("new_chat", lang), variant="primary", elem_id="new-chat")
-                self.conversations = gr.Radio(
-                    choices=[], label=t("history", lang), elem_id="conversations"
-                )
+                self.quota = gr.Markdown(t("quota_unknown", lang), elem_id="quota")
                 title = gr.Textbox(
                     show_label=False, placeholder=t("rename_placeholder", lang), max_lines=1
                 )
                 with gr.Row():
-                    rename = gr.Button(t("rename", lang), size="sm", elem_id="rename")
-                    delete = gr.Button(t("delete", lang), size="sm", variant="stop")
-                export = gr.Button(t("export_chat", lang), size="sm", elem_id="export-chat")
+                    rename = gr.Button(t("rename", lang), size="sm", min_width=60, elem_id="rename")
+                    delete = gr.Button(t("delete", lang), size="sm", min_width=60, variant="stop")
+                    export = gr.Button(
+                        t("export_chat", lang), size="sm", min_width=60, elem_id="export-chat"
+                    )
                 export_file = gr.File(label=t("download", lang), visible=False)
-                self.quota = gr.Markdown(t("quota_unknown", lang), elem_id="quota")
+                self.conversations = gr.Radio(
+                    choices=[], label=t("history", lang), elem_id="conversations"
+                )
             with gr.Column(scale=4):
                 self.chatbot = gr.Chatbot(
                     label=t("chatbot_label", lang),

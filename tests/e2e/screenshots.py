@@ -1,0 +1,84 @@
+"""Regenerate the screenshots of the web UI's main screens in ops/screenshots/ (used by the
+user guides): ``make screenshots`` against the running appliance, at 1366x768."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, keycloak_sign_in
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "ops" / "screenshots"
+SCREEN = {"width": 1366, "height": 768}
+
+
+def _page(browser: Browser, lang: str) -> Page:
+    context = browser.new_context(viewport=SCREEN, locale="zh-CN" if lang == "zh" else "en-US")
+    return context.new_page()
+
+
+def _signed_in(browser: Browser, url: str, user: str, password: str, lang: str) -> Page:
+    page = _page(browser, lang)
+    page.goto(f"{url}/lang/{lang}")
+    keycloak_sign_in(page, user, password)
+    page.wait_for_url(f"{url}/{lang}/")
+    expect(page.locator("#current-user")).to_contain_text(user)
+    return page
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(OUT / f"{name}.png"))
+    print(OUT / f"{name}.png")
+
+
+def main() -> None:
+    endpoints = json.loads((REPO / "var" / "endpoints.json").read_text())
+    url = endpoints["webui_url"]
+    passwords = {u["username"]: u["password"] for u in endpoints["users"]}
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        login = _page(browser, "zh")
+        login.goto(url)
+        expect(login.locator("#kc-form-login")).to_be_visible()
+        _shot(login, "login")
+        for lang, question in (
+            ("zh", "什么是内存带宽？请简单解释。"),
+            ("en", "What is the capital of France?"),
+        ):
+            staff = _signed_in(browser, url, "zhang.wei", passwords["zhang.wei"], lang)
+            box = staff.locator("#question textarea")
+            box.fill(question)
+            box.press("Enter")
+            expect(staff.locator("#chatbot")).to_contain_text(
+                "AI-generated", timeout=ANSWER_TIMEOUT_MS
+            )
+            staff.locator("#stop").click()
+            _shot(staff, f"chat-{lang}")
+        auditor = _signed_in(browser, url, "liu.yang", passwords["liu.yang"], "zh")
+        auditor.locator("#audit-user input").fill("zhang.wei")
+        auditor.locator("#audit-search").click()
+        events = auditor.locator("#audit-events")
+        expect(events.get_by_role("gridcell", name="chat.begin").first).to_be_visible()
+        events.get_by_role("gridcell", name="chat.begin").first.click()
+        expect(auditor.locator("#audit-detail")).to_contain_text("chat.begin")
+        _shot(auditor, "audit")
+        auditor.locator("#audit-verify").click()
+        expect(auditor.locator("#audit-status")).to_contain_text("审计链")
+        _shot(auditor, "audit-verify")
+        admin = _signed_in(browser, url, "chen.jie", passwords["chen.jie"], "zh")
+        expect(admin.locator("#admin-backends")).to_contain_text("正常")
+        _shot(admin, "admin")
+        nobody = _page(browser, "zh")
+        nobody.goto(url)
+        keycloak_sign_in(nobody, "sun.li", passwords["sun.li"])
+        expect(nobody.locator("#page-title")).to_be_visible()
+        _shot(nobody, "no-access")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
