@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column("reasoning", sa.Text(), nullable=True),
         sa.Column("thought_seconds", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.CheckConstraint("role IN ('user', 'assistant')", name=op.f("ck_conversation_messages_role")),
+        sa.CheckConstraint(
+            "role IN ('user', 'assistant')", name=op.f("ck_conversation_messages_role")
+        ),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
