@@ -1,0 +1,59 @@
+"""Preflight against booted nodes: a node that is too small fails with the right message
+before anything is installed, through the `appliance` CLI."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.deploy import nodes
+
+APPLIANCE = str(nodes.ROOT / ".venv" / "bin" / "appliance")
+
+
+def _appliance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [APPLIANCE, *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_too_small_node_fails_before_anything_is_installed(
+    cluster: tuple[nodes.Node, nodes.Node], ssh_key: Path, vault_password: Path, tmp_path: Path
+) -> None:
+    control, gpu = cluster
+    inventory = nodes.write_inventory(
+        tmp_path / "inv", [control], [gpu], ssh_key, {"appliance_min_memory_gb": 4096}
+    )
+    nodes.write_vault(inventory, vault_password)
+    vault = f"--vault-password-file={vault_password}"
+
+    result = _appliance("preflight", "-i", str(inventory), vault)
+    assert result.returncode == 1, result.stdout + result.stderr
+    err = " ".join(result.stderr.split())
+    for node in ("control1", "gpu1"):
+        assert f"{node}: failed at task 'Stop when the node is not fit'" in err
+    assert "need at least 4096 GiB (appliance_min_memory_gb)" in err
+    assert "full log:" in err
+
+    deployed = _appliance("deploy", "-i", str(inventory), vault)
+    assert deployed.returncode == 1
+    assert "need at least 4096 GiB" in " ".join(deployed.stderr.split())
+    for node in (control, gpu):
+        probe = node.ssh("test -e /etc/appliance || test -e /opt/appliance", ssh_key)
+        assert probe.returncode == 1, f"{node.name} was changed before preflight passed"
+
+
+def test_fit_nodes_pass_preflight_with_a_report(
+    cluster: tuple[nodes.Node, nodes.Node], ssh_key: Path, vault_password: Path, tmp_path: Path
+) -> None:
+    control, gpu = cluster
+    inventory = nodes.write_inventory(tmp_path / "inv", [control], [gpu], ssh_key, {})
+    nodes.write_vault(inventory, vault_password)
+    result = _appliance(
+        "preflight", "-i", str(inventory), f"--vault-password-file={vault_password}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "preflight: done" in result.stderr
+    log = result.stderr.split("full log:")[1].split()[0]
+    text = Path(log).read_text()
+    assert "memory" in text and "all 2 nodes resolve" in text
