@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from appliance.errors import NotFound, ServiceUnavailable
@@ -38,11 +38,10 @@ class Backend:
     last_check_at: float | None = None
     model_cards: tuple[dict[str, Any], ...] = ()
     model_ids: frozenset[str] = field(default_factory=frozenset)
-    # Parsed once: building a request from a ready URL is several times cheaper.
-    chat_url: httpx.URL = field(init=False)
+    chat_url: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.chat_url = httpx.URL(f"{self.url}/v1/chat/completions")
+        self.chat_url = f"{self.url}/v1/chat/completions"
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -59,7 +58,7 @@ class BackendPool:
     def __init__(
         self,
         urls: list[str],
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         *,
         interval_s: float,
         inflight_cap: int,
@@ -68,7 +67,7 @@ class BackendPool:
         self._client = client
         self._interval_s = interval_s
         # Short enough that a hung backend misses two checks well within 15 s.
-        self._timeout = httpx.Timeout(max(0.5, min(3.0, interval_s)))
+        self._timeout = aiohttp.ClientTimeout(total=max(0.5, min(3.0, interval_s)))
         self._inflight_cap = inflight_cap
         self._task: asyncio.Task[None] | None = None
 
@@ -95,12 +94,13 @@ class BackendPool:
     async def _check(self, backend: Backend) -> None:
         backend.last_check_at = time.time()
         try:
-            health = await self._client.get(f"{backend.url}/health", timeout=self._timeout)
-            health.raise_for_status()
-            listing = await self._client.get(f"{backend.url}/v1/models", timeout=self._timeout)
-            listing.raise_for_status()
-            cards = tuple(orjson.loads(listing.content).get("data", ()))
-        except (httpx.HTTPError, orjson.JSONDecodeError, AttributeError) as exc:
+            client, timeout = self._client, self._timeout
+            async with client.get(f"{backend.url}/health", timeout=timeout) as health:
+                health.raise_for_status()
+            async with client.get(f"{backend.url}/v1/models", timeout=timeout) as listing:
+                listing.raise_for_status()
+                cards = tuple(orjson.loads(await listing.read()).get("data", ()))
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, AttributeError) as exc:
             backend.failures += 1
             backend.last_error = f"health check failed: {type(exc).__name__}: {exc}"
             if backend.failures >= FAILURES_BEFORE_DOWN and backend.healthy:

@@ -18,8 +18,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import anyio
-import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -56,40 +56,38 @@ class ChatExchange:
     ttft_s: float | None = None
     error: str | None = None
     failed_over_from: list[str] = field(default_factory=list)
-    upstream: httpx.Response | None = None
+    upstream: aiohttp.ClientResponse | None = None
     response_started: bool = False
     client_gone: bool = False
     completed: bool = False
 
-    async def _open(self) -> httpx.Response | ApplianceError:
+    async def _open(self) -> aiohttp.ClientResponse | ApplianceError:
         """Send the request, failing over on connection errors and 5xx before any byte."""
         tried: set[Backend] = set()
         client = self.state.client
+        headers = {"content-type": "application/json", "x-request-id": self.event.request_id}
         while True:
             tried.add(self.backend)
-            # A plain Request skips the client's default merging (a hot-path cost); the
-            # client's timeouts still apply through the extension.
-            request = httpx.Request(
-                "POST",
-                self.backend.chat_url,
-                content=self.payload,
-                headers={"content-type": "application/json", "x-request-id": self.event.request_id},
-                extensions={"timeout": client.timeout.as_dict()},
-            )
             try:
-                response = await client.send(request, stream=True)
-            except httpx.ReadTimeout:
+                response = await client.post(
+                    self.backend.chat_url, data=self.payload, headers=headers
+                )
+            except aiohttp.SocketTimeoutError:
                 return UpstreamError("The backend did not answer in time.", code="upstream_timeout")
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
                     self.state.pool.mark_failed(self.backend, self.error)
             else:
-                if response.status_code < 500:
+                if response.status < 500:
                     return response
-                body = await response.aread()
-                await response.aclose()
-                self.error = f"backend answered {response.status_code}: {body[:200]!r}"
+                try:
+                    body = await response.read()
+                except (aiohttp.ClientError, TimeoutError):
+                    body = b""
+                finally:
+                    response.release()
+                self.error = f"backend answered {response.status}: {body[:200]!r}"
             try:
                 following = self.state.pool.acquire(self.model, frozenset(tried))
             except (ServiceUnavailable, NotFound):
@@ -104,24 +102,32 @@ class ChatExchange:
             await self._send_error(send, opened)
             return
         self.upstream = opened
-        self.status = opened.status_code
-        if self.stream and opened.status_code == 200:
+        self.status = opened.status
+        if self.stream and opened.status == 200:
             await self._relay_stream(opened, send)
         else:
             await self._relay_whole(opened, send)
 
-    async def _relay_whole(self, upstream: httpx.Response, send: Send) -> None:
-        body = await upstream.aread()
-        if upstream.status_code == 200:
+    async def _relay_whole(self, upstream: aiohttp.ClientResponse, send: Send) -> None:
+        try:
+            body = await upstream.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.error = f"backend answer broke: {type(exc).__name__}: {exc}"
+            await self._send_error(
+                send, UpstreamError("The model backend stopped before the answer finished.")
+            )
+            self.outcome = Outcome.UPSTREAM_ABORTED
+            return
+        if upstream.status == 200:
             body = self.capture.message_body(body)
             self.outcome = Outcome.OK
         else:
-            self.error = f"backend answered {upstream.status_code}: {body[:200]!r}"
+            self.error = f"backend answered {upstream.status}: {body[:200]!r}"
         content_type = upstream.headers.get("content-type", "application/json").encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": upstream.status_code,
+                "status": upstream.status,
                 "headers": [(b"content-type", content_type or _JSON)],
             }
         )
@@ -129,18 +135,18 @@ class ChatExchange:
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
-    async def _relay_stream(self, upstream: httpx.Response, send: Send) -> None:
+    async def _relay_stream(self, upstream: aiohttp.ClientResponse, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         self.response_started = True
         capture = self.capture
         try:
-            async for raw in upstream.aiter_bytes():
+            async for raw in upstream.content.iter_any():
                 out = capture.feed(raw)
                 if self.ttft_s is None and capture.text_chunks:
                     self.ttft_s = time.perf_counter() - self.started_at
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             self.error = f"backend stream broke: {type(exc).__name__}: {exc}"
         if capture.done and capture.error is None:
             self.outcome = Outcome.OK
@@ -244,8 +250,12 @@ class ChatExchange:
             )
         )
         if self.upstream is not None:
-            # Closing the connection is what makes vLLM stop generating for a lost client.
-            await self.upstream.aclose()
+            if self.completed and self.outcome is Outcome.OK:
+                # Fully read: the connection goes back to the pool for the next request.
+                self.upstream.release()
+            else:
+                # Closing the connection is what makes vLLM stop generating for a lost client.
+                self.upstream.close()
 
 
 class RelayResponse(Response):

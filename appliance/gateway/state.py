@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.events import AuditEvent
@@ -34,7 +34,7 @@ class AuditSink(Protocol):
 @dataclass(slots=True)
 class GatewayState:
     settings: Settings
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     authenticator: TokenAuthenticator
     audit: AuditSink
     engine: AsyncEngine

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
+
+import aiohttp
 import pytest
 
 from appliance.errors import NotFound, ServiceUnavailable
 from appliance.gateway.backends import BackendPool
 
 
-def _pool(cap: int = 2) -> BackendPool:
-    pool = BackendPool(
-        ["http://a", "http://b"], httpx.AsyncClient(), interval_s=1, inflight_cap=cap
-    )
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+def _pool(session: aiohttp.ClientSession, cap: int = 2) -> BackendPool:
+    pool = BackendPool(["http://a", "http://b"], session, interval_s=1, inflight_cap=cap)
     for backend in pool.backends:
         backend.healthy = True
         backend.model_ids = frozenset({"m"})
@@ -20,8 +26,8 @@ def _pool(cap: int = 2) -> BackendPool:
     return pool
 
 
-def test_least_outstanding_backend_is_chosen() -> None:
-    pool = _pool()
+async def test_least_outstanding_backend_is_chosen(session: aiohttp.ClientSession) -> None:
+    pool = _pool(session)
     first = pool.acquire("m")
     second = pool.acquire("m")
     assert first is not second
@@ -29,8 +35,8 @@ def test_least_outstanding_backend_is_chosen() -> None:
     assert pool.acquire("m") is first
 
 
-def test_all_backends_full_is_503_with_retry_after() -> None:
-    pool = _pool(cap=1)
+async def test_all_backends_full_is_503_with_retry_after(session: aiohttp.ClientSession) -> None:
+    pool = _pool(session, cap=1)
     pool.acquire("m")
     pool.acquire("m")
     with pytest.raises(ServiceUnavailable) as refused:
@@ -39,8 +45,8 @@ def test_all_backends_full_is_503_with_retry_after() -> None:
     assert "Retry-After" in refused.value.headers
 
 
-def test_unknown_model_is_404_and_unhealthy_backends_are_skipped() -> None:
-    pool = _pool()
+async def test_unknown_model_is_404_and_unhealthy_backends_are_skipped(session: aiohttp.ClientSession) -> None:
+    pool = _pool(session)
     with pytest.raises(NotFound):
         pool.acquire("other")
     pool.backends[0].healthy = False
@@ -48,8 +54,8 @@ def test_unknown_model_is_404_and_unhealthy_backends_are_skipped() -> None:
     assert pool.models() == [{"id": "m"}]
 
 
-def test_no_healthy_backend_is_503() -> None:
-    pool = _pool()
+async def test_no_healthy_backend_is_503(session: aiohttp.ClientSession) -> None:
+    pool = _pool(session)
     for backend in pool.backends:
         backend.healthy = False
     with pytest.raises(ServiceUnavailable) as refused:
@@ -57,7 +63,7 @@ def test_no_healthy_backend_is_503() -> None:
     assert refused.value.code == "no_healthy_backend"
 
 
-def test_failover_excludes_backends_already_tried() -> None:
-    pool = _pool()
+async def test_failover_excludes_backends_already_tried(session: aiohttp.ClientSession) -> None:
+    pool = _pool(session)
     first = pool.acquire("m")
     assert pool.acquire("m", frozenset({first})) is not first
