@@ -53,6 +53,14 @@ def test_pdf_text_keeps_page_numbers() -> None:
     assert [b.page for b in doc.blocks if "No data left" in b.text] == [2]
 
 
+def test_chinese_pdf_lines_are_joined_without_spaces() -> None:
+    doc = parse("security_cn.pdf")
+    assert [(b.page, b.text) for b in doc.blocks] == [
+        (1, "公司年度信息安全报告。所有服务器已于三月完成补丁更新。"),
+        (2, "二〇二四年未发生数据外泄事件。下一年度将开展等保测评。"),
+    ]
+
+
 def test_html_skips_scripts_and_builds_heading_path() -> None:
     doc = parse("notice.html")
     assert all("hidden" not in b.text for b in doc.blocks)
