@@ -331,6 +331,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     args = parser.parse_args()
     endpoints = json.loads((ROOT / "var" / "endpoints.json").read_text())
     model = endpoints["model"]
@@ -349,7 +350,7 @@ def main() -> None:
     }
     gateway_cmd = [
         "-m", "uvicorn", "--factory", "appliance.gateway.app:create_app",
-        "--host", "127.0.0.1", "--port", str(GATEWAY_PORT), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(GATEWAY_PORT), "--workers", str(args.workers),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     if args.profile:
@@ -413,12 +414,13 @@ def main() -> None:
 def write_report(table: str, summary: str, profile: str, args: argparse.Namespace) -> None:
     command = ".venv/bin/python tests/perf/gateway_overhead.py --rounds " + str(args.rounds)
     command += " --profile" if args.profile else ""
+    command += f" --workers {args.workers}" if args.workers != 1 else ""
     text = [
         "# Gateway overhead (stub backend)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {platform.node()}:"
         f" {os.cpu_count()} CPUs, Python {platform.python_version()}; client, stub, gateway"
-        " (1 uvicorn worker), PostgreSQL and Keycloak all share the machine.",
+        f" ({args.workers} uvicorn worker(s)), PostgreSQL and Keycloak all share the machine.",
         "",
         "```",
         command,
