@@ -45,7 +45,9 @@ async def test_all_backends_full_is_503_with_retry_after(session: aiohttp.Client
     assert "Retry-After" in refused.value.headers
 
 
-async def test_unknown_model_is_404_and_unhealthy_backends_are_skipped(session: aiohttp.ClientSession) -> None:
+async def test_unknown_model_is_404_and_unhealthy_backends_are_skipped(
+    session: aiohttp.ClientSession,
+) -> None:
     pool = _pool(session)
     with pytest.raises(NotFound):
         pool.acquire("other")
