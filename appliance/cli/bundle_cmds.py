@@ -16,7 +16,7 @@ bundle_app = typer.Typer(help="Build and verify the offline installation bundle.
 DEFAULT_DEBS = (
     "postgresql-15", "postgresql-client-15", "openjdk-17-jre-headless", "nginx",
     "python3-venv", "chrony", "nftables", "prometheus-node-exporter", "unzip", "acl",
-    "python3-psycopg2", "openssl",
+    "openssl", "iproute2", "ca-certificates",
 )  # fmt: skip
 
 
@@ -37,6 +37,12 @@ def build_command(
     pgvector_src: Annotated[Path | None, typer.Option(help="Unpacked pgvector source.")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="Model directory to ship.")] = None,
     model_name: Annotated[str, typer.Option(help="Directory name under model/.")] = "model",
+    source: Annotated[
+        Path | None, typer.Option(help="Appliance source tree (default: this installation's).")
+    ] = None,
+    as_directory: Annotated[
+        bool, typer.Option("--directory", help="Leave bundle/ unpacked (no tar).")
+    ] = False,
 ) -> None:
     """Collect wheels, packages, Keycloak, pgvector and the model into one signed archive."""
     spec = BundleSpec(
@@ -50,6 +56,8 @@ def build_command(
         pgvector_src=pgvector_src,
         model_dir=model_dir,
         model_name=model_name,
+        appliance_source=source or Path(__file__).resolve().parents[2],
+        as_directory=as_directory,
     )
     try:
         path = build(spec, typer.echo)

@@ -5,9 +5,10 @@ Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)
     manifest.json       every other file: size, SHA-256 and SM3
     manifest.json.sig   Ed25519 signature of manifest.json (public key shipped separately)
     wheels/             the appliance wheel and its dependencies (gateway, web UI)
-    vllm-wheels/        vLLM and its dependencies (CUDA or CPU build)
-    debs/               Debian packages the roles install + a Packages index (flat repo)
-    keycloak/           keycloak-<version>.zip
+    vllm-wheels/        vLLM and its dependencies (CUDA or CPU build), repacked from a venv
+    vllm-requirements.txt  exact pins of vllm-wheels/
+    debs/               Debian packages the roles install + Packages/Release (flat repo)
+    keycloak/           keycloak-quarkus-dist-<version>.zip
     pgvector/           pgvector-pg15.tar.gz: the built extension, relative to /
     model/<name>/       the model directory given on the command line
 
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from appliance.errors import InvalidRequest
+from appliance.provision.repack import repack_environment
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
@@ -57,6 +59,11 @@ class BundleSpec:
     model_dir: Path | None = None
     model_name: str = "model"
     extra_wheel_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    # Project tree to build the appliance wheel from; its dependencies are repacked from
+    # this interpreter's environment (no download).
+    appliance_source: Path | None = None
+    # Leave the unpacked bundle/ directory instead of a tar (delivery on a disk).
+    as_directory: bool = False
 
 
 def digests(path: Path) -> dict[str, Any]:
@@ -83,6 +90,11 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
     for extra in spec.extra_wheel_dirs:
         for wheel in extra.glob("*.whl"):
             shutil.copy2(wheel, target)
+    if spec.appliance_source is not None:
+        echo(f"wheels: appliance from {spec.appliance_source}, dependencies from {sys.prefix}")
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(target),
+              str(spec.appliance_source)])  # fmt: skip
+        repack_environment(_site_packages(Path(sys.prefix)), target, ["appliance"])
     if spec.wheel_requirements:
         echo(f"wheels: {' '.join(spec.wheel_requirements)}")
         _run(
@@ -99,32 +111,19 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
         )
 
 
+def _site_packages(prefix: Path) -> Path:
+    found = sorted(prefix.glob("lib/python3*/site-packages"))
+    if not found:
+        raise InvalidRequest(f"{prefix} has no lib/python3*/site-packages")
+    return found[0]
+
+
 def _vllm_wheels(root: Path, venv: Path, echo: Echo) -> None:
-    """Freeze an existing vLLM venv into wheels (downloads what the cache lacks)."""
-    target = root / "vllm-wheels"
-    target.mkdir(parents=True, exist_ok=True)
-    python = venv / "bin" / "python"
-    frozen = subprocess.run(  # noqa: S603
-        [str(python), "-m", "pip", "freeze", "--exclude-editable"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    reqs = root / "vllm-requirements.txt"
-    reqs.write_text(frozen, encoding="utf-8")
-    echo(f"vLLM wheels: {len(frozen.splitlines())} packages from {venv}")
-    _run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "-d",
-            str(target),
-            "-r",
-            str(reqs),
-        ]
-    )
+    """Repack a working vLLM venv into wheels, with exact pins (no download)."""
+    echo(f"vLLM wheels: repacking {venv}")
+    pins = repack_environment(_site_packages(venv), root / "vllm-wheels")
+    (root / "vllm-requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
+    echo(f"vLLM wheels: {len(pins)} distributions")
 
 
 def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
@@ -148,12 +147,19 @@ def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     (target / "Packages").write_text(index, encoding="utf-8")
+    index_bytes = (target / "Packages").read_bytes()
+    (target / "Release").write_text(
+        f"Origin: appliance-bundle\nLabel: appliance-bundle\n"
+        f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n"
+        f"SHA256:\n {hashlib.sha256(index_bytes).hexdigest()} {len(index_bytes)} Packages\n",
+        encoding="utf-8",
+    )
 
 
 def _pgvector(root: Path, src: Path, pg_config: str, echo: Echo) -> None:
     """Build pgvector from source and pack the installed files (paths relative to /)."""
     echo(f"pgvector: build from {src}")
-    stage = root / "pgvector" / "stage"
+    src, stage = src.resolve(), (root / "pgvector" / "stage").resolve()
     _run(["make", "-C", str(src), f"PG_CONFIG={pg_config}"])
     _run(["make", "-C", str(src), f"PG_CONFIG={pg_config}", f"DESTDIR={stage}", "install"])
     with tarfile.open(root / "pgvector" / "pgvector-pg15.tar.gz", "w:gz") as tar:
@@ -181,7 +187,7 @@ def write_manifest(root: Path, key_file: Path, version: str) -> dict[str, Any]:
 
 def build(spec: BundleSpec, echo: Echo) -> Path:
     """Collect, sign and pack; returns the archive's path."""
-    work = spec.output.with_suffix(".d") / TOP
+    work = spec.output.resolve().with_suffix(".d") / TOP
     if work.parent.exists():
         shutil.rmtree(work.parent)
     work.mkdir(parents=True)
@@ -201,6 +207,8 @@ def build(spec: BundleSpec, echo: Echo) -> Path:
         shutil.copytree(spec.model_dir, work / "model" / spec.model_name)
     manifest = write_manifest(work, spec.signing_key, spec.version)
     echo(f"manifest: {len(manifest['files'])} files, signed")
+    if spec.as_directory:
+        return work
     with tarfile.open(spec.output, "w") as tar:
         tar.add(work, arcname=TOP)
     shutil.rmtree(work.parent)

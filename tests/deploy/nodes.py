@@ -187,7 +187,7 @@ def write_inventory(
     return path
 
 
-def write_vault(inventory: Path, password_file: Path) -> None:
+def write_vault(inventory: Path, password_file: Path) -> dict[str, str]:
     import secrets  # noqa: PLC0415
 
     import yaml  # noqa: PLC0415
@@ -200,6 +200,8 @@ def write_vault(inventory: Path, password_file: Path) -> None:
              "postgresql_keycloak_password", "keycloak_admin_password",
              "keycloak_webui_client_secret"]  # fmt: skip
     vault = inventory / "group_vars" / "all" / "vault.yml"
-    vault.write_text(yaml.safe_dump({f"vault_{n}": secrets.token_hex(20) for n in names}))
+    values = {f"vault_{n}": secrets.token_hex(20) for n in names}
+    vault.write_text(yaml.safe_dump(values))
     ansible_vault = ROOT / ".venv" / "bin" / "ansible-vault"
     sh(str(ansible_vault), "encrypt", f"--vault-password-file={password_file}", str(vault))
+    return values

@@ -1,0 +1,123 @@
+"""Wheels from an installed environment, so an offline bundle needs no download.
+
+A working venv (the host's, or the CPU vLLM venv that ``scripts/bootstrap.sh`` built) holds
+every file of every distribution, listed in its ``RECORD``. Packing those files back into a
+zip with a fresh ``RECORD`` gives a wheel that pip installs like the original. Files outside
+site-packages (console scripts) are left out: pip writes them again from the entry points.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from importlib.metadata import Distribution, distributions
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+_SKIP_META = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _wheel_name(dist: Distribution) -> str:
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in (dist.read_text("WHEEL") or "").splitlines()
+        if line.startswith("Tag:")
+    ]
+    if not tags:
+        tags = ["py3-none-any"]
+    # Compressed tag set, e.g. py2.py3-none-any (pip accepts the wheel if any tag matches).
+    parts = [list(dict.fromkeys(t.split("-")[i] for t in tags)) for i in range(3)]
+    tag = "-".join(".".join(p) for p in parts)
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
+    return f"{name}-{dist.version}-{tag}.whl"
+
+
+def _is_editable(dist: Distribution) -> bool:
+    direct = dist.read_text("direct_url.json") or ""
+    return '"editable": true' in direct or dist.read_text("RECORD") is None
+
+
+def _hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def repack(dist: Distribution, site_packages: Path, out_dir: Path) -> Path:
+    """Write ``dist`` as a wheel into ``out_dir``; returns its path."""
+    target = out_dir / _wheel_name(dist)
+    record_rows: list[list[str]] = []
+    dist_info = None
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as wheel:
+        for row in csv.reader(io.StringIO(dist.read_text("RECORD") or "")):
+            if not row:
+                continue
+            rel = row[0]
+            parts = Path(rel).parts
+            if rel.startswith("..") or "__pycache__" in parts or rel.endswith(".pyc"):
+                continue
+            if parts[0].endswith(".dist-info"):
+                dist_info = parts[0]
+                if parts[-1] in _SKIP_META:
+                    continue
+            source = site_packages / rel
+            if not source.is_file():
+                continue
+            data = source.read_bytes()
+            wheel.writestr(zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0)), data)
+            record_rows.append([rel, _hash(data), str(len(data))])
+        if dist_info is None:
+            dist_info = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name'])}-{dist.version}.dist-info"
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(
+            [*record_rows, [f"{dist_info}/RECORD", "", ""]]
+        )
+        wheel.writestr(f"{dist_info}/RECORD", buffer.getvalue())
+    return target
+
+
+def _closure(dists: dict[str, Distribution], roots: Iterable[str]) -> set[str]:
+    """Names needed by ``roots`` (with the extras they ask for), following markers."""
+    seen: set[str] = set()
+    todo: list[tuple[str, frozenset[str]]] = [(_normalize(r), frozenset()) for r in roots]
+    done: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in done or name not in dists:
+            continue
+        done.add((name, extras))
+        seen.add(name)
+        for text in dists[name].requires or []:
+            req = Requirement(text)
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((_normalize(req.name), frozenset(req.extras)))
+    return seen
+
+
+def repack_environment(
+    site_packages: Path, out_dir: Path, roots: Iterable[str] | None = None
+) -> list[str]:
+    """Repack every distribution (or the closure of ``roots``) of ``site_packages``.
+
+    Returns ``name==version`` pins for a requirements file; editable installs are skipped.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    found = {_normalize(d.metadata["Name"]): d for d in distributions(path=[str(site_packages)])}
+    wanted = _closure(found, roots) if roots is not None else set(found)
+    pins = []
+    for name in sorted(wanted):
+        dist = found[name]
+        if _is_editable(dist):
+            continue
+        repack(dist, site_packages, out_dir)
+        pins.append(f"{dist.metadata['Name']}=={dist.version}")
+    return pins

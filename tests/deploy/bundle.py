@@ -1,0 +1,53 @@
+"""The offline bundle the deployment tests install from, built on the host once per run.
+
+Built with the same ``appliance bundle build`` an admin runs on a connected machine: the
+appliance's wheels repacked from this checkout's venv, vLLM's from ``var/vllm-venv``, the
+Debian packages the roles install (``apt-get download`` with dependencies), the Keycloak
+zip, pgvector built from ``var/build/pgvector/src``, and the SmolLM2 model directory. It is
+left unpacked (``--directory``) and hard-linked into each node at ``appliance_bundle_dir``,
+as if delivered on a disk.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from tests.deploy.nodes import ROOT, WORK
+
+BUNDLE = WORK / "bundle.d" / "bundle"
+KEY = WORK / "bundle-key.pem"
+MODEL_NAME = "smollm2-135m-instruct"
+MAX_AGE_S = 24 * 3600
+
+
+def ensure_bundle() -> Path:
+    manifest = BUNDLE / "manifest.json"
+    if manifest.exists() and time.time() - manifest.stat().st_mtime < MAX_AGE_S:
+        return BUNDLE
+    appliance = str(ROOT / ".venv" / "bin" / "appliance")
+    if not KEY.exists():
+        subprocess.run([appliance, "audit", "keygen", str(KEY)], check=True)
+    var = ROOT / "var"
+    subprocess.run(
+        [
+            appliance, "bundle", "build", "--directory",
+            "-o", str(WORK / "bundle.tar"), "--signing-key", str(KEY),
+            "--vllm-venv", str(var / "vllm-venv"),
+            "--keycloak-zip", str(var / "downloads" / "keycloak-quarkus-dist-26.7.3.zip"),
+            "--pgvector-src", str(var / "build" / "pgvector" / "src"),
+            "--model-dir", str(var / "models" / MODEL_NAME), "--model-name", MODEL_NAME,
+        ],
+        check=True,
+    )  # fmt: skip
+    return BUNDLE
+
+
+def place(bundle: Path, rootfs: Path, bundle_dir: str) -> None:
+    """Hard-link the unpacked bundle into a node (instant, no extra disk)."""
+    target = rootfs / bundle_dir.lstrip("/")
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-al", str(bundle), str(target)], check=True)
