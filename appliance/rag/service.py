@@ -23,7 +23,7 @@ from appliance.rag.acl import can_manage, normalise_group, readable_paths, requi
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
 from appliance.rag.ingest import index_document, prepare_in_thread
-from appliance.rag.models import Document, DocumentStatus, KnowledgeBase
+from appliance.rag.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from appliance.rag.schemas import (
     DocumentOut,
     IngestResult,
@@ -300,7 +300,9 @@ class KnowledgeService:
         return IngestResult(id=document_id, name=name, status="ready", chunks=len(prepared.chunks))
 
     async def _mark_failed(self, document_id: uuid.UUID, exc: ApplianceError) -> None:
+        """Record why, and drop any chunks: only ready documents have chunks."""
         async with self._sessions.begin() as session:
+            await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
             await session.execute(
                 update(Document)
                 .where(Document.id == document_id)

@@ -104,8 +104,8 @@ def score(ranked: list[Any], document: str, answers: list[str]) -> tuple[bool, f
 
 
 async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    async with scratch_sessions("rag_bench") as sessions:
-        return await _measure(args, sessions)
+    async with scratch_sessions("rag_bench") as scratch:
+        return await _measure(args, scratch.sessions)
 
 
 async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:

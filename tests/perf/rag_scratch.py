@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,15 @@ def _superuser(endpoints: dict[str, Any], dbname: str) -> psycopg.Connection[Any
     )
 
 
+@dataclass(frozen=True)
+class Scratch:
+    sessions: async_sessionmaker[AsyncSession]
+    owner: psycopg.Connection[Any]
+
+
 @asynccontextmanager
-async def scratch_sessions(prefix: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def scratch_sessions(prefix: str) -> AsyncIterator[Scratch]:
+    """Sessions as the gateway role, plus an autocommit connection as the owner role."""
     endpoints = json.loads((REPO / "var" / "endpoints.json").read_text())
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     owner_url = make_url(endpoints["owner_database_url"])
@@ -46,8 +54,13 @@ async def scratch_sessions(prefix: str) -> AsyncIterator[async_sessionmaker[Asyn
         upgrade(owner_url.set(database=name).render_as_string(hide_password=False))
         gateway = make_url(endpoints["database_url"]).set(database=name)
         engine = create_engine(gateway.render_as_string(hide_password=False))
+        owner = owner_url.set(database=name)
         try:
-            yield create_session_factory(engine)
+            with psycopg.connect(
+                host=owner.host, port=owner.port, user=owner.username,
+                password=owner.password, dbname=name, autocommit=True,
+            ) as conn:  # fmt: skip
+                yield Scratch(create_session_factory(engine), conn)
         finally:
             await engine.dispose()
     finally:
