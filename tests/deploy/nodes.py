@@ -118,6 +118,8 @@ class Node:
                 "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
                 "-D", str(self.rootfs), "-M", self.name,
                 f"--network-namespace-path=/run/netns/{self.netns}",
+                # The node's own firewall (nftables) acts on its own namespace only.
+                "--capability=CAP_NET_ADMIN",
             ],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
