@@ -84,7 +84,7 @@ async def index_document(
             "section": section_text(chunk.section),
             "tokens": chunk.tokens,
             "embedding": vector,
-            "terms": terms,
+            "terms": f"{terms} {lexical.acl_term(owner_group)}",
         }
         for chunk, vector, terms in zip(
             prepared.chunks, vectors, prepared.lexical_terms, strict=True

@@ -13,13 +13,15 @@ and ``ts_rank``, which live on unrelated scales. The legs are weighted (``RagSet
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from appliance.rag import lexical
 from appliance.rag.schemas import SearchHit
 
 RRF_K = 60
@@ -52,8 +54,8 @@ _LEXICAL_SQL = text(
     SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
     FROM (
         SELECT id, document_id, kb_id, text, page, section, ts_rank(lexical, q) AS rank
-        FROM chunks, to_tsquery('simple', :terms) AS q
-        WHERE lexical @@ q
+        FROM chunks, to_tsquery('simple', :terms) AS q, to_tsquery('simple', :acl) AS acl
+        WHERE lexical @@ (q && acl)
           AND (owner_group IS NULL OR owner_group = ANY(CAST(:paths AS text[])))
           AND (CAST(:kb_ids AS uuid[]) IS NULL OR kb_id = ANY(CAST(:kb_ids AS uuid[])))
         ORDER BY rank DESC, id
@@ -131,8 +133,35 @@ async def lexical_candidates(
     """Best full-text matches (jieba terms, OR-ed) among the chunks the caller may read."""
     if terms is None:
         return []
-    params = {**_acl_params(paths, kb_ids), "terms": terms, "limit": limit}
+    params = {
+        **_acl_params(paths, kb_ids),
+        "terms": terms,
+        "acl": lexical.acl_query(paths),
+        "limit": limit,
+    }
     return list((await session.execute(_LEXICAL_SQL, params)).all())
+
+
+async def both_legs(
+    sessions: async_sessionmaker[AsyncSession],
+    vector: list[float],
+    terms: str | None,
+    *,
+    paths: list[str],
+    kb_ids: Sequence[uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[Row[tuple[object, ...]]], list[Row[tuple[object, ...]]]]:
+    """Run the vector and the lexical leg at the same time, on two connections."""
+
+    async def by_vector() -> list[Row[tuple[object, ...]]]:
+        async with sessions.begin() as session:
+            return await vector_candidates(session, vector, paths, kb_ids, limit)
+
+    async def by_terms() -> list[Row[tuple[object, ...]]]:
+        async with sessions.begin() as session:
+            return await lexical_candidates(session, terms, paths, kb_ids, limit)
+
+    return await asyncio.gather(by_vector(), by_terms())
 
 
 def fuse(

@@ -208,9 +208,9 @@ class KnowledgeService:
         vector = (await self._embedder.embed([query], kind=TextKind.QUERY))[0]
         terms = lexical.query_terms(query)
         n = max(s.candidates_per_leg, k)
-        async with self._sessions.begin() as session:
-            by_vector = await retrieve.vector_candidates(session, vector, paths, kb_ids, n)
-            by_terms = await retrieve.lexical_candidates(session, terms, paths, kb_ids, n)
+        by_vector, by_terms = await retrieve.both_legs(
+            self._sessions, vector, terms, paths=paths, kb_ids=kb_ids, limit=n
+        )
         return retrieve.fuse([(s.vector_weight, by_vector), (s.lexical_weight, by_terms)], top_k=k)
 
     async def get_chunks(

@@ -7,7 +7,7 @@ import pytest
 from appliance.auth.principal import Principal
 from appliance.errors import InvalidRequest
 from appliance.rag.acl import ancestor_paths, can_manage, normalise_group
-from appliance.rag.lexical import document_terms, query_terms
+from appliance.rag.lexical import acl_query, acl_term, document_terms, query_terms
 
 
 def principal(*groups: str, roles: tuple[str, ...] = ("staff", "kb-editor")) -> Principal:
@@ -49,3 +49,10 @@ def test_query_terms_drop_function_words_and_any_tsquery_syntax() -> None:
     assert query_terms("北京是哪个国家的首都？") == "北京 | 国家 | 首都"
     assert query_terms("' OR 1=1 -- | & ! :*") == "1"
     assert query_terms("？！") is None
+
+
+def test_owner_group_lexemes_are_distinct_plain_words() -> None:
+    finance, legal, org = acl_term("/dept/finance"), acl_term("/dept/legal"), acl_term(None)
+    assert len({finance, legal, org}) == 3
+    assert all(t.isalnum() for t in (finance, legal, org))
+    assert acl_query(["/dept/finance"]) == f"{org} | {finance}"
