@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -76,14 +75,6 @@ _BY_ID_SQL = text(
       AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
     """
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Weights:
-    """RRF weight of each leg; equal weights are plain RRF."""
-
-    vector: float = 1.0
-    lexical: float = 1.0
 
 
 def _acl_params(paths: list[str], kb_ids: Sequence[uuid.UUID] | None) -> dict[str, object]:
