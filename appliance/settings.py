@@ -74,6 +74,10 @@ class AuditSettings(BaseModel):
     # long for company when the queue holds a single event (trades latency for fewer fsyncs).
     batch_max: int = 256
     batch_wait_ms: float = 0.0
+    # Events that need no wait (ends, denials) linger at most this long for a durable commit
+    # to share its transaction; a crash inside that window loses only "end" records, which
+    # the next start marks as interrupted.
+    submit_linger_ms: float = 20.0
     # Every N events a checkpoint (sequence, chain head) is signed with the checkpoint key.
     checkpoint_every: int = 1000
     checkpoint_key_file: str = ""

@@ -10,6 +10,7 @@ transactions rather than a thousand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,9 @@ class AuditWriter:
         self._dropped = 0
         self._checkpoints = 0
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        # Durable commits waiting in the queue, and a signal for a lingering batch.
+        self._commits_queued = 0
+        self._commit_arrived = asyncio.Event()
 
     @property
     def stats(self) -> WriterStats:
@@ -127,6 +131,8 @@ class AuditWriter:
         except asyncio.QueueFull:
             self._failures += 1
             raise AuditUnavailable("audit log is overloaded") from None
+        self._commits_queued += 1
+        self._commit_arrived.set()
         try:
             return await asyncio.wait_for(
                 asyncio.shield(future), timeout=self._settings.commit_timeout_s
@@ -155,7 +161,23 @@ class AuditWriter:
                 stopping = True
                 break
             batch.append(item)
+        self._commits_queued -= sum(1 for p in batch if p.future is not None)
         return [p for p in batch if p.future is None or not p.future.done()], stopping
+
+    async def _linger(self) -> None:
+        """Hold a batch of submitted events until a durable commit can carry them.
+
+        Under light load every request submits its "end" just before the next request
+        commits its "begin"; writing them in one transaction halves the fsyncs and keeps
+        the "begin" from queueing behind a batch of ends. Bounded by submit_linger_ms.
+        """
+        if self._commits_queued > 0 or self._settings.submit_linger_ms <= 0:
+            return
+        self._commit_arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._commit_arrived.wait(), timeout=self._settings.submit_linger_ms / 1000
+            )
 
     async def _drain(self) -> None:
         stopping = False
@@ -164,7 +186,9 @@ class AuditWriter:
             if first is None:
                 stopping = True
                 continue
-            if self._queue.empty() and self._settings.batch_wait_ms > 0:
+            if first.future is None:
+                await self._linger()
+            elif self._queue.empty() and self._settings.batch_wait_ms > 0:
                 await asyncio.sleep(self._settings.batch_wait_ms / 1000)
             batch, stop_seen = self._take_batch(first)
             stopping = stopping or stop_seen

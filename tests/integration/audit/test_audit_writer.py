@@ -80,6 +80,33 @@ async def test_stop_flushes_submitted_events(engine: AsyncEngine) -> None:
     assert report.ok and report.count == 50
 
 
+async def test_a_submitted_end_rides_with_the_next_commit(engine: AsyncEngine) -> None:
+    """Sequential requests: the previous "end" and the next "begin" share one transaction."""
+    writer = AuditWriter(engine, AuditSettings(submit_linger_ms=5000), "host:1:1")
+    await writer.start()
+    batches_before = writer.stats.batches
+    writer.submit(end("first"))
+    await asyncio.sleep(0.05)
+    assert writer.stats.events_committed == 0  # still lingering for company
+    await writer.commit(begin("second"))
+    assert writer.stats.batches == batches_before + 1
+    assert writer.stats.events_committed == 2
+    await writer.stop()
+
+
+async def test_a_lingering_end_is_written_without_a_commit(engine: AsyncEngine) -> None:
+    writer = AuditWriter(engine, AuditSettings(submit_linger_ms=20), "host:1:1")
+    await writer.start()
+    writer.submit(end("alone"))
+    for _ in range(200):
+        if writer.stats.events_committed:
+            break
+        await asyncio.sleep(0.05)
+    assert writer.stats.events_committed == 1
+    await writer.stop()
+    assert (await verify_database(engine)).count == 1
+
+
 @pytest.mark.parametrize(
     ("mode", "prompt", "response"),
     [
