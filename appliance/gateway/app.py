@@ -2,9 +2,10 @@
 
 ``create_app`` wires routes, the request-context middleware and the single error handler;
 the lifespan builds the long-lived objects (HTTP client to the backends, database engine,
-audit writer, authenticator, backend pool, admission) once per process and hangs them on
-``app.state.gateway``. Run it with uvicorn's ``--factory`` flag; the settings then come
-from ``APPLIANCE_SETTINGS_FILE`` and ``APPLIANCE_*`` variables.
+audit writer, authenticator, backend pool, admission, knowledge service with its embedding
+model) once per process and hangs them on ``app.state.gateway``. Run it with uvicorn's
+``--factory`` flag; the settings then come from ``APPLIANCE_SETTINGS_FILE`` and
+``APPLIANCE_*`` variables.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from fastapi import FastAPI
 from appliance.audit.identity import default_writer_id
 from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
-from appliance.db.session import create_engine_from_settings
+from appliance.db.session import create_engine_from_settings, create_session_factory
 from appliance.gateway.admission import Admission
 from appliance.gateway.backends import BackendPool
 from appliance.gateway.errors import install_error_handler
 from appliance.gateway.metrics import build_metrics
 from appliance.gateway.middleware import RequestContextMiddleware
-from appliance.gateway.routes import admin, audit, health, me, openai
+from appliance.gateway.routes import admin, audit, embeddings, health, kb, me, openai
 from appliance.gateway.state import GatewayState
 from appliance.gateway.usage import usage_loader
+from appliance.rag.embeddings import build_embedder
+from appliance.rag.service import KnowledgeService
 from appliance.settings import Settings, load_settings
 
 log = logging.getLogger("appliance.gateway")
@@ -75,8 +78,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interval_s=settings.backend_health_interval_s,
         inflight_cap=settings.limits.per_backend_inflight,
     )
+    embedder = build_embedder(settings.rag.embedding)
+    knowledge = KnowledgeService(create_session_factory(engine), embedder, settings.rag)
     await writer.start()
     await pool.start()
+    # Loads jieba and the embedding model before the first request rather than during it.
+    await knowledge.warm_up()
     app.state.metrics.watch(pool, lambda: _numeric_stats(writer))
     app.state.gateway = GatewayState(
         settings=settings,
@@ -91,6 +98,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             load_usage=usage_loader(engine),
         ),
         metrics=app.state.metrics,
+        knowledge=knowledge,
+        embedder=embedder,
     )
     log.info("gateway ready: backends %s", ", ".join(settings.backends))
     try:
@@ -98,6 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await pool.stop()
         await writer.stop()
+        await embedder.aclose()
         await authenticator.aclose()
         await client.close()
         await engine.dispose()
@@ -116,6 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = build_metrics()
     install_error_handler(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    for module in (health, openai, me, audit, admin):
+    for module in (health, openai, embeddings, me, audit, admin, kb):
         app.include_router(module.router)
     return app

@@ -243,6 +243,8 @@ class ChatExchange:
                 completion_tokens=completion,
                 latency_ms=latency_s * 1000.0,
                 ttft_ms=None if self.ttft_s is None else self.ttft_s * 1000.0,
+                document_ids=begin.document_ids,
+                chunk_ids=begin.chunk_ids,
                 prompt=begin.prompt,
                 reasoning="".join(capture.reasoning),
                 response="".join(capture.answer),

@@ -1,10 +1,12 @@
 """Admitting a chat completion: everything that happens before a byte goes upstream.
 
 The order is the policy: read the body within its size limit, validate it, check the
-model exists, take the user's concurrency slot and check their daily quota, reserve a
-backend slot, then durably commit ``chat.begin``. Only a request that passed all of it is
-forwarded (by :mod:`appliance.gateway.relay`); if the audit store cannot take the begin
-event, the caller gets 503 and the backend never hears of the request (fail-closed).
+model exists, take the user's concurrency slot and check their daily quota, retrieve from
+the knowledge bases when the request asks for ``rag`` (:mod:`appliance.gateway.serving_rag`),
+reserve a backend slot, then durably commit ``chat.begin`` with the retrieved ids. Only a
+request that passed all of it is forwarded (by :mod:`appliance.gateway.relay`); if the
+audit store cannot take the begin event, the caller gets 503 and the backend never hears
+of the request (fail-closed).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from starlette.requests import Request
 
 from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal
-from appliance.errors import PayloadTooLarge, RateLimited
+from appliance.errors import NotFound, PayloadTooLarge, RateLimited
 from appliance.gateway.auditing import request_event
 from appliance.gateway.protocol import ChatCompletionRequest, InvalidParam
 from appliance.gateway.relay import ChatExchange, RelayResponse
+from appliance.gateway.serving_rag import Grounding, ground
 from appliance.gateway.sse import AnswerCapture
 from appliance.gateway.state import GatewayState
 from appliance.settings import LimitSettings
@@ -107,6 +110,32 @@ def upstream_payload(
     return orjson.dumps(payload), strip_usage
 
 
+async def _ground(
+    request: Request,
+    principal: Principal,
+    state: GatewayState,
+    payload: dict[str, Any],
+    parsed: ChatCompletionRequest,
+) -> Grounding | None:
+    """Retrieval for a ``rag`` chat; a knowledge base the caller may not read is audited as
+    a denied access and answered 404, and the model never sees the request."""
+    try:
+        return await ground(state.knowledge, principal, payload, parsed)
+    except NotFound:
+        state.audit.submit(
+            request_event(
+                request,
+                EventType.ACCESS_DENIED,
+                Outcome.DENIED,
+                principal=principal,
+                http_status=404,
+                model=parsed.model,
+                detail={"reason": "kb_not_found", "path": request.url.path},
+            )
+        )
+        raise
+
+
 async def start_chat(request: Request, principal: Principal, state: GatewayState) -> RelayResponse:
     """Admit one chat completion and return the response that will forward it."""
     limits = state.settings.limits
@@ -130,6 +159,7 @@ async def start_chat(request: Request, principal: Principal, state: GatewayState
         raise
     backend = None
     try:
+        grounding = await _ground(request, principal, state, payload, parsed)
         backend = state.pool.acquire(parsed.model)
         forwarded, strip_usage = upstream_payload(payload, parsed, limits)
         begin = request_event(
@@ -140,7 +170,13 @@ async def start_chat(request: Request, principal: Principal, state: GatewayState
             model=parsed.model,
             backend=backend.url,
             prompt=prompt_text(parsed),
-            detail={"stream": bool(parsed.stream), "messages": len(parsed.messages)},
+            document_ids=grounding.document_ids if grounding else [],
+            chunk_ids=grounding.chunk_ids if grounding else [],
+            detail={
+                "stream": bool(parsed.stream),
+                "messages": len(parsed.messages),
+                "rag": grounding is not None,
+            },
         )
         await state.audit.commit(begin)
     except BaseException:
@@ -158,6 +194,9 @@ async def start_chat(request: Request, principal: Principal, state: GatewayState
             stream=bool(parsed.stream),
             backend=backend,
             started_at=getattr(request.state, "started_at", time.perf_counter()),
-            capture=AnswerCapture(strip_usage=strip_usage),
+            capture=AnswerCapture(
+                strip_usage=strip_usage,
+                citations=grounding.citations() if grounding else None,
+            ),
         )
     )

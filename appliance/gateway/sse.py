@@ -4,7 +4,9 @@ Chunks are forwarded byte for byte. Each one is parsed once with orjson (the gat
 read the text and the usage for the audit log), but re-serialised only when the gateway
 changes it: adding ``reasoning_content`` next to vLLM's ``reasoning`` (or the reverse, for
 older vLLM releases), since clients read the former; or dropping the usage-only chunk that
-the gateway asked for on its own behalf when the client did not.
+the gateway asked for on its own behalf when the client did not. For a retrieval-augmented
+chat the gateway adds ``citations``: a top-level field of the completion, or, in a stream,
+one extra chunk (no choices, like the usage chunk) just before ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ def sse_event(payload: dict[str, Any] | bytes) -> bytes:
 class AnswerCapture:
     """What the gateway learns from one answer: text, reasoning, tokens, errors."""
 
-    def __init__(self, *, strip_usage: bool = False) -> None:
+    def __init__(
+        self, *, strip_usage: bool = False, citations: list[dict[str, Any]] | None = None
+    ) -> None:
         self.strip_usage = strip_usage
+        self.citations = citations
+        # id/created/model of the stream's chunks, repeated on the citations chunk.
+        self._stream_identity: dict[str, Any] = {}
         self.reasoning: list[str] = []
         self.answer: list[str] = []
         self.prompt_tokens: int | None = None
@@ -73,6 +80,15 @@ class AnswerCapture:
             self.answer.append(content)
         return bool(reasoning or content)
 
+    def _citations_event(self) -> bytes:
+        chunk = {
+            **self._stream_identity,
+            "object": "chat.completion.chunk",
+            "choices": [],
+            "citations": self.citations,
+        }
+        return sse_event(chunk)
+
     def _chunk(self, data: bytes) -> bytes | None:
         """One ``data:`` payload in, what to forward out (None drops it)."""
         if data == DONE:
@@ -87,6 +103,10 @@ class AnswerCapture:
         if "error" in chunk:
             self.error = chunk["error"]
             return data
+        if not self._stream_identity:
+            self._stream_identity = {
+                key: chunk[key] for key in ("id", "created", "model") if key in chunk
+            }
         choices = chunk.get("choices") or ()
         if chunk.get("usage"):
             self._take_usage(chunk["usage"])
@@ -116,6 +136,8 @@ class AnswerCapture:
                 out.append(event + EVENT_END)
                 continue
             forwarded = self._chunk(event[5:].lstrip(b" "))
+            if forwarded == DONE and self.citations is not None:
+                out.append(self._citations_event())
             if forwarded is not None:
                 out.append(b"data: " + forwarded + EVENT_END)
         return b"".join(out)
@@ -135,5 +157,8 @@ class AnswerCapture:
             if isinstance(message, dict):
                 changed |= add_reasoning_alias(message)
                 self._take_text(message)
+        if self.citations is not None:
+            completion["citations"] = self.citations
+            changed = True
         self.done = True
         return orjson.dumps(completion) if changed else body

