@@ -10,6 +10,7 @@ from appliance.cli import (
     bundle_cmds,
     db_cmds,
     deploy_cmds,
+    kb_cmds,
     plan_cmds,
     runtime_cmds,
 )
@@ -27,3 +28,4 @@ plan_cmds.register(app)
 bench_cmds.register(app)
 deploy_cmds.register(app)
 bundle_cmds.register(app)
+kb_cmds.register(app)

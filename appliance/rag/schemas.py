@@ -23,6 +23,8 @@ class DocumentOut(BaseModel):
     name: str
     mime: str
     size: int
+    # Lets a bulk upload skip files already present without sending them again.
+    content_sha256: str
     status: str
     error: str | None = None
     error_code: str | None = None

@@ -51,6 +51,7 @@ def _doc_out(doc: Document) -> DocumentOut:
         name=doc.name,
         mime=doc.mime,
         size=doc.size,
+        content_sha256=doc.content_sha256,
         status=doc.status,
         error=doc.error,
         error_code=doc.error_code,

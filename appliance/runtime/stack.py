@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from appliance.runtime import endpoints, gateway, keycloak, postgres, vllm, webui
+import httpx
+
+from appliance.runtime import demo_kb, endpoints, gateway, keycloak, postgres, vllm, webui
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -54,6 +56,11 @@ def _up_gateway(paths: RuntimePaths, echo: Echo) -> None:
         return
     echo(f"migrations: {gateway.migrate(paths)}")
     _started(echo, "gateway", gateway.start(paths))
+    try:
+        echo(f"demo knowledge base: {demo_kb.seed(paths)}")
+    except httpx.HTTPError as exc:
+        # The stack itself is up; only the demo content is missing, and the next `up` retries.
+        echo(f"demo knowledge base: not seeded ({exc})")
 
 
 def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> dict[str, Any]:
@@ -99,7 +106,8 @@ def status(paths: RuntimePaths) -> dict[Service, bool]:
 
 
 def summary(paths: RuntimePaths, content: dict[str, Any]) -> list[str]:
-    """The lines ``appliance up`` ends with: where everything is and who can sign in."""
+    """The lines ``appliance up`` ends with: where everything is, who can sign in, and what
+    to try first."""
     lines = [
         "",
         "The appliance is running (loopback only):",
@@ -118,6 +126,10 @@ def summary(paths: RuntimePaths, content: dict[str, Any]) -> list[str]:
             f"  {user['username']:10} {user['password']}  {roles:16} {','.join(user['groups'])}"
         )
     lines += [
+        "",
+        f"Demo knowledge base: {demo_kb.KB_NAME} ({demo_kb.KB_GROUP}, managed by"
+        f" {demo_kb.EDITOR}); as zhang.wei, chat with it selected and ask"
+        f" {demo_kb.SAMPLE_QUESTION}",
         "",
         f"Endpoints for scripts and tests: {paths.endpoints_file}",
         f"Logs: {paths.log_dir}/<service>.log   Status: appliance status   Stop: make down",
