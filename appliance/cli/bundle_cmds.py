@@ -16,7 +16,7 @@ bundle_app = typer.Typer(help="Build and verify the offline installation bundle.
 DEFAULT_DEBS = (
     "postgresql-15", "postgresql-client-15", "openjdk-17-jre-headless", "nginx",
     "python3-venv", "chrony", "nftables", "prometheus-node-exporter", "unzip", "acl",
-    "openssl", "iproute2", "ca-certificates", "python3-apt",
+    "openssl", "iproute2", "ca-certificates", "python3-apt", "libnuma1",
 )  # fmt: skip
 
 
