@@ -205,7 +205,10 @@ class ChatExchange:
         finds the slot or the token count of this one still pending.
         """
         if self.client_gone and not self.completed:
-            self.outcome = Outcome.CLIENT_ABORTED
+            # A client that hangs up as soon as it reads [DONE] (the openai client does) may
+            # beat the relay's own end of the response: it still received the whole answer.
+            answered = self.stream and self.capture.done and self.capture.error is None
+            self.outcome = Outcome.OK if answered else Outcome.CLIENT_ABORTED
         state = self.state
         state.pool.release(self.backend)
         capture = self.capture
