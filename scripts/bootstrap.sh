@@ -60,15 +60,18 @@ apt_packages() {
   DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# Reinstalled whenever pyproject.toml changes, so a pulled dependency reaches an old venv.
 project_venv() {
-  if is_done project-venv && [[ -x "$ROOT/.venv/bin/appliance" ]]; then
+  local want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  if [[ -x "$ROOT/.venv/bin/appliance" && "$(cat "$MARKS/project-venv.done" 2>/dev/null)" == "$want" ]]; then
     skip "project venv (.venv)"
     return
   fi
   say "project venv: .venv with pip install -e '.[dev]'"
   [[ -x "$ROOT/.venv/bin/python" ]] || run "$PYTHON" -m venv "$ROOT/.venv"
   run "$ROOT/.venv/bin/pip" install -e "$ROOT[dev]"
-  done_mark project-venv
+  printf '%s\n' "$want" >"$MARKS/project-venv.done"
 }
 
 # Debian 12 has no pgvector binary: build trixie's source package against PostgreSQL 15.
