@@ -25,6 +25,8 @@ APPLIANCE = str(nodes.ROOT / ".venv" / "bin" / "appliance")
 HOSTNAME = "ai.test.internal"
 BUNDLE_DIR = "/opt/appliance-bundle/bundle"
 USER, PASSWORD = "li.na", secrets.token_hex(12)
+# Installing both nodes from nothing takes 10-25 minutes on a shared 2-core machine.
+pytestmark = pytest.mark.timeout(3600)
 
 
 def _deploy(inventory: Path, vault: Path) -> subprocess.CompletedProcess[str]:
