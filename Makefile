@@ -28,6 +28,13 @@ lint: bootstrap
 	$(VENV_BIN)/yamllint -s .
 	$(VENV_BIN)/ansible-lint --offline playbooks/
 
+# Real Ansible against booted Debian 12 nodes (debootstrap + systemd-nspawn, as root): the
+# offline bundle, preflight refusals, a full deploy, a chat through nginx, changed=0 on a
+# second run. About half an hour on two cores, so it runs on its own.
+.PHONY: test-deploy
+test-deploy: bootstrap
+	$(VENV_BIN)/python -m pytest tests/deploy
+
 # The web UI in a real browser (Debian's chromium) against the running appliance.
 .PHONY: e2e screenshots
 e2e: up

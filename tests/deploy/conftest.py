@@ -1,28 +1,18 @@
 """Booted test nodes for the deployment tests (root, debootstrap and systemd-nspawn needed).
 
 One control node and one GPU node (CPU-only, so vLLM's CPU build) per session, on a private
-bridge; torn down at the end. Skipped where the tools or root are missing.
+bridge; torn down at the end. Needs root, and debootstrap, systemd-nspawn and ssh, which
+`make bootstrap` installs.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.deploy import nodes
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    missing = [t for t in ("debootstrap", "systemd-nspawn", "ssh") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        skip = pytest.mark.skip(reason=f"needs root and {', '.join(missing) or 'tools'}")
-        for item in items:
-            if "tests/deploy" in str(item.fspath):
-                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
