@@ -9,8 +9,14 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from webui.gateway import GatewayError
-from webui.history import StoredMessage, assistant_bubbles, to_chatbot, to_upstream
+from webui.gateway import ChatDelta, GatewayError
+from webui.history import (
+    StoredMessage,
+    assistant_bubbles,
+    kept_citations,
+    to_chatbot,
+    to_upstream,
+)
 from webui.i18n import Lang, t
 from webui.services import Services
 from webui.sessions import Session
@@ -29,22 +35,30 @@ def friendly_error(error: GatewayError, lang: Lang) -> str:
 
 @dataclass(slots=True)
 class _Partial:
-    """The answer as it streams in, with the time the reasoning took."""
+    """The answer as it streams in, with the time the reasoning took and its citations
+    (which arrive in one chunk of their own just before the stream ends)."""
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
+    citations: tuple[dict[str, Any], ...] = ()
     started: float = field(default_factory=time.monotonic)
     thought_seconds: float | None = None
 
-    def add(self, reasoning: str, content: str) -> None:
-        self.reasoning.append(reasoning)
-        if content and self.thought_seconds is None:
+    def add(self, delta: ChatDelta) -> None:
+        self.reasoning.append(delta.reasoning)
+        if delta.content and self.thought_seconds is None:
             self.thought_seconds = time.monotonic() - self.started
-        self.content.append(content)
+        self.content.append(delta.content)
+        if delta.citations:
+            self.citations = kept_citations(delta.citations)
 
     def message(self) -> StoredMessage:
         return StoredMessage(
-            "assistant", "".join(self.content), "".join(self.reasoning), self.thought_seconds
+            "assistant",
+            "".join(self.content),
+            "".join(self.reasoning),
+            self.thought_seconds,
+            self.citations,
         )
 
 
@@ -69,18 +83,21 @@ class Answerer:
         return self._model
 
     async def ask(
-        self, session: Session, conversation_id: str, question: str
+        self, session: Session, conversation_id: str, question: str, kb_ids: list[str]
     ) -> AsyncIterator[Frame]:
         """Store the question (starting a conversation if needed), then stream the answer."""
         store, owner = self._services.store, session.identity.subject
         if not conversation_id:
             conversation_id = await store.create(owner, title_from(question))
         await store.append(owner, conversation_id, StoredMessage("user", question.strip()))
-        async for frame in self.answer(session, conversation_id):
+        async for frame in self.answer(session, conversation_id, kb_ids):
             yield frame
 
-    async def answer(self, session: Session, conversation_id: str) -> AsyncIterator[Frame]:
-        """Stream an answer to the conversation's last question and store it. If the stream
+    async def answer(
+        self, session: Session, conversation_id: str, kb_ids: list[str]
+    ) -> AsyncIterator[Frame]:
+        """Stream an answer to the conversation's last question, grounded on the chosen
+        knowledge bases (if any), and store it with its citations. If the stream
         is abandoned (the stop button cancels this generator), the partial answer is stored,
         marked as stopped, and closing the gateway stream aborts the generation upstream."""
         services, lang, owner = self._services, self._lang, session.identity.subject
@@ -92,14 +109,16 @@ class Answerer:
         )
         try:
             token = await services.token(session)
-            request = {
+            request: dict[str, Any] = {
                 "model": await self._model_for(token),
                 "messages": to_upstream(history),
                 "max_tokens": services.settings.max_tokens,
             }
+            if kb_ids:
+                request["rag"] = {"kb_ids": kb_ids}
             async with aclosing(services.gateway.stream_chat(token, request)) as stream:
                 async for delta in stream:
-                    partial.add(delta.reasoning, delta.content)
+                    partial.add(delta)
                     thinking = partial.thought_seconds is None
                     bubbles = assistant_bubbles(partial.message(), lang, thinking=thinking)
                     yield Frame(shown + bubbles, conversation_id)

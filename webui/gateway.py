@@ -78,16 +78,17 @@ class Gateway:
         method: str,
         path: str,
         token: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
+        **kw: Any,
     ) -> httpx.Response:
+        """One call; ``kw`` goes to httpx (``params``, ``json``, ``files``, ``timeout``).
+        Any 2xx is a success: creating answers 201 and deleting may answer 204."""
         try:
             response = await self._http.request(
-                method, self._base + path, headers=self._auth(token), params=params
+                method, self._base + path, headers=self._auth(token), **kw
             )
         except httpx.HTTPError as exc:
             raise GatewayError(503, f"gateway unreachable: {exc}") from exc
-        if response.status_code != 200:
+        if not response.is_success:
             raise _error_from(response, response.content)
         return response
 
@@ -142,3 +143,40 @@ class Gateway:
 
     async def backends(self, token: str) -> dict[str, Any]:
         return await self._json("GET", "/api/admin/backends", token)
+
+    async def knowledge_bases(self, token: str) -> list[dict[str, Any]]:
+        """The knowledge bases the user may read."""
+        body = (await self._request("GET", "/api/kb", token)).json()
+        return _listed(body, "knowledge_bases")
+
+    async def create_kb(
+        self, token: str, name: str, group: str | None, description: str
+    ) -> dict[str, Any]:
+        body = {"name": name, "group": group, "description": description}
+        return await self._json("POST", "/api/kb", token, json=body)
+
+    async def documents(self, token: str, kb_id: str) -> list[dict[str, Any]]:
+        body = (await self._request("GET", f"/api/kb/{kb_id}/documents", token)).json()
+        return _listed(body, "documents")
+
+    async def upload(self, token: str, kb_id: str, name: str, data: bytes) -> dict[str, Any]:
+        """Upload one file; the gateway may index it before answering, which takes as long
+        as embedding its chunks, so this gets the chat's long timeout."""
+        body = await self._json(
+            "POST",
+            f"/api/kb/{kb_id}/documents",
+            token,
+            files=[("files", (name, data))],
+            timeout=self._chat_timeout,
+        )
+        documents: list[dict[str, Any]] = body.get("documents") or [{}]
+        return documents[0]
+
+    async def delete_document(self, token: str, kb_id: str, document_id: str) -> None:
+        await self._request("DELETE", f"/api/kb/{kb_id}/documents/{document_id}", token)
+
+
+def _listed(body: Any, key: str) -> list[dict[str, Any]]:
+    """A listing, whether the gateway sends a bare array or wraps it under ``key``."""
+    items = body.get(key, []) if isinstance(body, dict) else body
+    return [item for item in items if isinstance(item, dict)]

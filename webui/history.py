@@ -16,6 +16,49 @@ class StoredMessage:
     content: str
     reasoning: str = ""
     thought_seconds: float | None = None
+    # The passages the answer was grounded on, as the gateway sent them (``citations``).
+    citations: tuple[dict[str, Any], ...] = ()
+
+
+# The citation fields worth keeping with a stored answer; the rest of what the gateway sends
+# (scores, knowledge-base ids) means nothing to a reader.
+CITATION_FIELDS = ("index", "document_id", "document_name", "chunk_id", "page", "section", "text")
+
+
+def kept_citations(citations: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The citations as stored: known fields only, numbered from 1 when the gateway did not."""
+    return tuple(
+        {key: c.get(key) for key in CITATION_FIELDS} | {"index": c.get("index") or n}
+        for n, c in enumerate(citations, start=1)
+    )
+
+
+def citation_title(citation: dict[str, Any], lang: Lang) -> str:
+    """``[1] 报销制度.pdf · 第 3 页 · 差旅费``: number, document, then where in it."""
+    parts = [f"[{citation['index']}] {citation.get('document_name') or '?'}"]
+    if citation.get("page"):
+        parts.append(t("page_n", lang, page=citation["page"]))
+    if citation.get("section"):
+        parts.append(str(citation["section"]))
+    return " · ".join(parts)
+
+
+def quoted(text: str) -> str:
+    """The chunk as a Markdown quote, so it reads as the source's words, not the model's."""
+    return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
+
+
+def citation_bubbles(citations: tuple[dict[str, Any], ...], lang: Lang) -> list[dict[str, Any]]:
+    """One collapsed block per citation under the answer: the title names the source and
+    opening it shows the quoted chunk."""
+    return [
+        {
+            "role": "assistant",
+            "content": quoted(str(c.get("text") or "")),
+            "metadata": {"title": citation_title(c, lang), "status": "done"},
+        }
+        for c in citations
+    ]
 
 
 def labelled(content: str) -> str:
@@ -48,6 +91,7 @@ def assistant_bubbles(
         )
     if message.content or not thinking:
         bubbles.append({"role": "assistant", "content": labelled(message.content)})
+        bubbles.extend(citation_bubbles(message.citations, lang))
     return bubbles
 
 
@@ -75,4 +119,7 @@ def export_markdown(title: str, messages: list[StoredMessage], lang: Lang) -> st
             lines += [f"## {t('you', lang)}", "", message.content, ""]
         else:
             lines += [f"## {t('assistant', lang)}", "", labelled(message.content), ""]
+            for citation in message.citations:
+                source = quoted(str(citation.get("text") or ""))
+                lines += [f"**{citation_title(citation, lang)}**", "", source, ""]
     return "\n".join(lines)

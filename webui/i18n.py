@@ -69,6 +69,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "a_moment": ("片刻", "a moment"),
     "chat_empty": ("有什么可以帮您？", "How can I help?"),
     "you": ("用户", "You"),
+    "page_n": ("第 {page} 页", "p. {page}"),
+    "kb_picker": ("引用知识库", "Cite knowledge bases"),
+    "kb_org_wide": ("全单位", "organisation-wide"),
     "assistant": ("助手", "Assistant"),
     # Audit
     "f_user": ("用户名", "User"),
@@ -122,6 +125,86 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Per-backend in-flight cap: {cap}. Daily token quota per user: {quota}; "
         "concurrent requests per user: {concurrency}.",
     ),
+    # Knowledge
+    "tab_knowledge": ("知识库", "Knowledge"),
+    "kb_new": ("新建知识库", "New knowledge base"),
+    "kb_name": ("名称", "Name"),
+    "kb_group": ("所属部门", "Department"),
+    "kb_description": ("说明（可选）", "Description (optional)"),
+    "kb_create": ("创建", "Create"),
+    "kb_created": ("已创建知识库「{name}」。", "Knowledge base “{name}” created."),
+    "kb_name_needed": ("请填写知识库名称并选择部门。", "Enter a name and choose a department."),
+    "kb_current": ("知识库", "Knowledge base"),
+    "kb_files": ("上传文件（可多选）", "Files to upload (several at once)"),
+    "kb_formats": (
+        "支持 PDF、Word、Excel、PowerPoint、HTML、Markdown、TXT、CSV。",
+        "PDF, Word, Excel, PowerPoint, HTML, Markdown, TXT and CSV are supported.",
+    ),
+    "kb_upload": ("上传并建立索引", "Upload and index"),
+    "kb_choose_first": ("请先选择知识库和文件。", "Choose a knowledge base and files first."),
+    "kb_uploading": (
+        "正在上传并建立索引 {done} / {total}：{name}",
+        "Uploading and indexing {done} / {total}: {name}",
+    ),
+    "kb_uploaded": (
+        "上传完成：{ok} 个成功，{failed} 个失败（共 {total} 个）。",
+        "Upload finished: {ok} accepted, {failed} failed ({total} in all).",
+    ),
+    "kb_documents": ("文档", "Documents"),
+    "kb_doc_count": ("共 {n} 个文档", "{n} documents"),
+    "kb_pick_doc": ("选择文档", "Document"),
+    "kb_delete_doc": ("删除文档", "Delete document"),
+    "kb_deleted": ("已删除「{name}」。", "“{name}” deleted."),
+    "col_doc_name": ("文件名", "File"),
+    "col_doc_status": ("状态", "Status"),
+    "col_doc_chunks": ("片段数", "Chunks"),
+    "col_doc_error": ("问题", "Problem"),
+    "col_doc_uploaded": ("上传时间", "Uploaded"),
+    "status_queued": ("排队中", "queued"),
+    "status_processing": ("处理中…", "processing…"),
+    "status_ready": ("就绪", "ready"),
+    "status_failed": ("失败", "failed"),
+    "kb_err_empty_file": ("文件是空的。", "The file is empty."),
+    "kb_err_file_too_large": (
+        "文件太大，请拆分后再上传。",
+        "The file is too large; split it and upload the parts.",
+    ),
+    "kb_err_payload_too_large": (
+        "文件太大，请拆分后再上传。",
+        "The file is too large; split it and upload the parts.",
+    ),
+    "kb_err_unsupported_type": ("不支持这种文件格式。", "This file type is not supported."),
+    "kb_err_type_mismatch": (
+        "文件内容与扩展名不符，请检查文件是否损坏或改过扩展名。",
+        "The content does not match the file extension; check the file.",
+    ),
+    "kb_err_encrypted": (
+        "文件有密码保护，请去除密码后再上传。",
+        "The file is password-protected; remove the password and upload again.",
+    ),
+    "kb_err_corrupt_file": ("文件已损坏，无法读取。", "The file is damaged and cannot be read."),
+    "kb_err_zip_bomb": (
+        "文件解压后过大，已拒绝。",
+        "The file expands to far too much data and was refused.",
+    ),
+    "kb_err_no_text": (
+        "文件中没有可提取的文字（扫描件请先做文字识别）。",
+        "The file has no extractable text (run OCR on scanned documents first).",
+    ),
+    "kb_err_unknown_encoding": (
+        "无法识别文件的文字编码，请另存为 UTF-8。",
+        "The text encoding is not recognised; save the file as UTF-8.",
+    ),
+    "kb_err_embedding_unavailable": (
+        "索引服务暂时不可用，请稍后重新上传。",
+        "The indexing service is unavailable; upload again later.",
+    ),
+    "kb_err_kb_exists": (
+        "该部门已有同名知识库。",
+        "This department already has a knowledge base with that name.",
+    ),
+    "kb_err_forbidden": ("您没有管理该知识库的权限。", "You may not manage this knowledge base."),
+    "kb_err_other": ("处理失败：{message}", "Processing failed: {message}"),
     # Pages outside Gradio
     "no_access_title": ("无权访问", "No access"),
     "no_access_body": (
@@ -134,6 +217,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "try_again": ("重新登录", "Sign in again"),
 }
+
+
+def known(key: str) -> bool:
+    """Whether ``key`` has a translation, for keys built from codes the gateway sends."""
+    return key in _STRINGS
 
 
 def t(key: str, lang: Lang, **values: object) -> str:

@@ -44,6 +44,15 @@ class Identity:
         return "staff" in self.roles
 
     @property
+    def is_kb_editor(self) -> bool:
+        return "kb-editor" in self.roles
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """The department groups (``/dept/...``) a knowledge base may be created for."""
+        return tuple(g for g in self.groups if g.startswith("/dept/"))
+
+    @property
     def is_auditor(self) -> bool:
         return "auditor" in self.roles
 

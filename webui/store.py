@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,6 +60,7 @@ class MessageRow(Base):
     content: Mapped[str] = mapped_column(Text)
     reasoning: Mapped[str | None] = mapped_column(Text)
     thought_seconds: Mapped[float | None] = mapped_column(Float)
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -145,7 +148,14 @@ class ConversationStore:
                 .order_by(MessageRow.position)
             )
             return [
-                StoredMessage(r.role, r.content, r.reasoning or "", r.thought_seconds) for r in rows
+                StoredMessage(
+                    r.role,
+                    r.content,
+                    r.reasoning or "",
+                    r.thought_seconds,
+                    tuple(r.citations or ()),
+                )
+                for r in rows
             ]
 
     async def append(self, owner: str, conversation_id: str, message: StoredMessage) -> bool:
@@ -164,6 +174,7 @@ class ConversationStore:
                     content=message.content,
                     reasoning=message.reasoning or None,
                     thought_seconds=message.thought_seconds,
+                    citations=list(message.citations) or None,
                 )
             )
             await db.execute(

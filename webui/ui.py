@@ -15,6 +15,7 @@ from webui.services import Services, SessionExpired
 from webui.ui_admin import AdminTab
 from webui.ui_audit import AuditTab
 from webui.ui_chat import ChatTab
+from webui.ui_knowledge import KnowledgeTab
 
 # Streams from several users must run side by side (Gradio's default is one at a time).
 CONCURRENT_EVENTS = 64
@@ -28,7 +29,7 @@ CSS = """
 #topbar .prose h2 {margin: 0;}
 #conversations {max-height: calc(100vh - 330px); overflow-y: auto;}
 #conversations .wrap {flex-direction: column; align-items: stretch;}
-#quota {font-size: 0.85em;}
+#quota, #kb-formats {font-size: 0.85em;}
 footer {display: none !important;}
 """
 
@@ -58,6 +59,8 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab(t("tab_chat", lang), id="chat", visible=False) as chat_tab:
                 chat = ChatTab(services, lang)
+            with gr.Tab(t("tab_knowledge", lang), id="knowledge", visible=False) as kb_tab:
+                knowledge = KnowledgeTab(services, lang)
             with gr.Tab(t("tab_audit", lang), id="audit", visible=False) as audit_tab:
                 AuditTab(services, lang)
             with gr.Tab(t("tab_admin", lang), id="admin", visible=False) as admin_tab:
@@ -70,25 +73,43 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 raise gr.Error(t("err_session", lang)) from exc
             who = session.identity
             first = "chat" if who.can_chat else "audit" if who.is_auditor else "admin"
-            conversations, quota = (
-                await chat.load(session) if who.can_chat else (gr.skip(), gr.skip())
+            conversations, quota, kbs = (
+                await chat.load(session) if who.can_chat else (gr.skip(), gr.skip(), gr.skip())
             )
             return (
                 t("signed_in_as", lang, user=who.username),
                 gr.Tab(visible=who.can_chat),
+                gr.Tab(visible=who.is_kb_editor),
                 gr.Tab(visible=who.is_auditor),
                 gr.Tab(visible=who.is_sysadmin),
                 gr.Tabs(selected=first),
                 conversations,
                 quota,
+                kbs,
             )
 
         demo.load(
             on_load,
             None,
-            [user, chat_tab, audit_tab, admin_tab, tabs, chat.conversations, chat.quota],
+            [
+                user,
+                chat_tab,
+                kb_tab,
+                audit_tab,
+                admin_tab,
+                tabs,
+                chat.conversations,
+                chat.quota,
+                chat.kb_picker,
+            ],
         )
         demo.load(admin.load, None, [admin.table, admin.limits])
+        knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])
+        demo.load(
+            knowledge.load,
+            None,
+            [knowledge.group, knowledge.kb, knowledge.table, knowledge.document, knowledge.timer],
+        )
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS)
     blocks: gr.Blocks = demo
     return blocks

@@ -59,6 +59,17 @@ class ChatTab:
                     feedback_options=None,
                 )
                 with gr.Row(equal_height=True):
+                    # Answers are grounded on the knowledge bases picked here (none: the
+                    # model answers on its own); the choices are those the user may read.
+                    self.kb_picker = gr.Dropdown(
+                        choices=[],
+                        value=[],
+                        multiselect=True,
+                        label=t("kb_picker", lang),
+                        scale=3,
+                        min_width=200,
+                        elem_id="kb-picker",
+                    )
                     box = gr.Textbox(
                         show_label=False,
                         placeholder=t("input_placeholder", lang),
@@ -66,7 +77,7 @@ class ChatTab:
                         # line on Shift+Enter (with lines > 1 it does the reverse).
                         lines=1,
                         max_lines=8,
-                        scale=8,
+                        scale=7,
                         autofocus=True,
                         elem_id="question",
                     )
@@ -82,10 +93,10 @@ class ChatTab:
 
         streamed = [self.chatbot, box, self.conversation_id, self.conversations, self.quota]
         asked = [
-            trigger(self._ask, [box, self.conversation_id], streamed)
+            trigger(self._ask, [box, self.conversation_id, self.kb_picker], streamed)
             for trigger in (box.submit, send.click)
         ]
-        again = regenerate.click(self._regenerate, [self.conversation_id], streamed)
+        again = regenerate.click(self._regenerate, [self.conversation_id, self.kb_picker], streamed)
         stop.click(None, cancels=[*asked, again])
         new_chat.click(
             lambda: ([], "", gr.Radio(value=None)),
@@ -119,8 +130,26 @@ class ChatTab:
             total=me["daily_token_quota"],
         )
 
-    async def load(self, session: Session) -> tuple[gr.Radio, str]:
-        return await self._choices(session, ""), await self._quota(session)
+    async def knowledge_bases(self, session: Session) -> gr.Dropdown:
+        """The picker's choices: every knowledge base the user may read, with its group."""
+        try:
+            listed = await self.services.gateway.knowledge_bases(await self.services.token(session))
+        except GatewayError:
+            listed = []
+        org_wide = t("kb_org_wide", self.lang)
+        return gr.Dropdown(
+            choices=[(f"{kb['name']} ({kb.get('group') or org_wide})", kb["id"]) for kb in listed]
+        )
+
+    async def refresh_picker(self, request: gr.Request) -> gr.Dropdown:
+        return await self.knowledge_bases(self._session(request))
+
+    async def load(self, session: Session) -> tuple[gr.Radio, str, gr.Dropdown]:
+        return (
+            await self._choices(session, ""),
+            await self._quota(session),
+            await self.knowledge_bases(session),
+        )
 
     async def _stream(
         self, session: Session, frames: AsyncIterator[Any]
@@ -144,24 +173,24 @@ class ChatTab:
             )
 
     async def _ask(
-        self, question: str, conversation_id: str, request: gr.Request
+        self, question: str, conversation_id: str, kb_ids: list[str] | None, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not question.strip():
             return
         session = self._session(request)
-        async for update in self._stream(
-            session, self.answerer.ask(session, conversation_id, question)
-        ):
+        frames = self.answerer.ask(session, conversation_id, question, kb_ids or [])
+        async for update in self._stream(session, frames):
             yield update
 
     async def _regenerate(
-        self, conversation_id: str, request: gr.Request
+        self, conversation_id: str, kb_ids: list[str] | None, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not conversation_id:
             return
         session = self._session(request)
         await self.services.store.drop_last_answer(session.identity.subject, conversation_id)
-        async for update in self._stream(session, self.answerer.answer(session, conversation_id)):
+        frames = self.answerer.answer(session, conversation_id, kb_ids or [])
+        async for update in self._stream(session, frames):
             yield update
 
     async def _open(

@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1366, "height": 680}
 # Answers from the CPU demo model take seconds; Playwright's expectations wait this long.
 ANSWER_TIMEOUT_MS = 180_000
+# Citations arrive after an answer's last token, so a cited answer is waited for whole: up
+# to the web UI's max_tokens from the CPU model on the shared cores of a test machine.
+WHOLE_ANSWER_TIMEOUT_MS = 420_000
 
 expect.set_options(timeout=30_000)
 

@@ -4,11 +4,19 @@ user guides): ``make screenshots`` against the running appliance, at 1366x768.""
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.conftest import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, keycloak_sign_in
+from tests.e2e.conftest import (
+    ANSWER_TIMEOUT_MS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WHOLE_ANSWER_TIMEOUT_MS,
+    keycloak_sign_in,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "ops" / "screenshots"
@@ -32,6 +40,45 @@ def _signed_in(browser: Browser, url: str, user: str, password: str, lang: str) 
 def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUT / f"{name}.png"))
     print(OUT / f"{name}.png")
+
+
+def _choose(page: Page, picker: str, option: str) -> None:
+    page.locator(f"{picker} input").click()
+    page.get_by_role("option", name=re.compile(option)).first.click()
+
+
+def _knowledge(browser: Browser, url: str, password: str) -> None:
+    """The editor's view after uploading a good file and an empty one (which fails with a
+    translated reason); both are deleted again so the demo knowledge base stays as seeded."""
+    editor = _signed_in(browser, url, "li.na", password, "zh")
+    editor.get_by_role("tab", name="知识库").click()
+    _choose(editor, "#kb-current", "财务制度")
+    folder = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    good, empty = folder / "会议费管理办法.md", folder / "空白文件.txt"
+    good.write_text("# 会议费\n\n内部会议原则上不安排宴请。\n", encoding="utf-8")
+    empty.write_bytes(b"")
+    editor.locator("#kb-files input[type=file]").set_input_files([good, empty])
+    editor.locator("#kb-upload").click()
+    expect(editor.locator("#kb-status")).to_contain_text("上传完成")
+    _shot(editor, "knowledge")
+    for name in (good.name, empty.name):
+        _choose(editor, "#kb-document", name)
+        editor.locator("#kb-delete").click()
+        expect(editor.locator("#kb-status")).to_contain_text(name)
+
+
+def _cited_answer(browser: Browser, url: str, password: str) -> None:
+    """A question over the demo finance knowledge base, with its first citation opened."""
+    staff = _signed_in(browser, url, "zhang.wei", password, "zh")
+    _choose(staff, "#kb-picker", "财务制度")
+    box = staff.locator("#question textarea")
+    box.fill("在上海出差，住宿费每晚最多能报销多少？")
+    box.press("Enter")
+    chat = staff.locator("#chatbot")
+    first = chat.get_by_text(re.compile(r"^\[1\] "))
+    expect(first).to_be_visible(timeout=WHOLE_ANSWER_TIMEOUT_MS)
+    first.click()
+    _shot(staff, "chat-cited")
 
 
 def main() -> None:
@@ -58,6 +105,8 @@ def main() -> None:
             )
             staff.locator("#stop").click()
             _shot(staff, f"chat-{lang}")
+        _knowledge(browser, url, passwords["li.na"])
+        _cited_answer(browser, url, passwords["zhang.wei"])
         auditor = _signed_in(browser, url, "liu.yang", passwords["liu.yang"], "zh")
         auditor.locator("#audit-user input").fill("zhang.wei")
         auditor.locator("#audit-search").click()

@@ -1,0 +1,257 @@
+"""The knowledge tab (知识库), for kb-editors: create a department's knowledge base, upload
+documents into it and follow their indexing, delete documents.
+
+The gateway decides who may manage what (a kb-editor manages the knowledge bases of their
+own department groups); this tab only offers those, and shows the gateway's per-file
+outcome with each failure reason translated from its error code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from webui.gateway import GatewayError
+from webui.i18n import Lang, known, t
+from webui.services import Services, SessionExpired
+from webui.sessions import Identity, Session
+
+# While a document is still queued or processing the table refreshes itself this often.
+POLL_S = 3.0
+PENDING = frozenset({"queued", "processing"})
+_COLUMN_KEYS = (
+    "col_doc_name",
+    "col_doc_status",
+    "col_doc_chunks",
+    "col_doc_error",
+    "col_doc_uploaded",
+)
+
+
+def problem(document: dict[str, Any], lang: Lang) -> str:
+    """Why a document failed, as a sentence the editor can act on."""
+    if document.get("status") != "failed" and not document.get("error"):
+        return ""
+    key = f"kb_err_{document.get('error_code')}"
+    if known(key):
+        return t(key, lang)
+    return t("kb_err_other", lang, message=document.get("error") or "?")
+
+
+def status_label(status: str, lang: Lang) -> str:
+    key = f"status_{status}"
+    return t(key, lang) if known(key) else status
+
+
+def document_row(document: dict[str, Any], lang: Lang) -> list[Any]:
+    return [
+        document.get("name") or "",
+        status_label(str(document.get("status") or ""), lang),
+        document.get("chunks", ""),
+        problem(document, lang),
+        str(document.get("created_at") or "")[:16].replace("T", " "),
+    ]
+
+
+def manageable(kb: dict[str, Any], who: Identity) -> bool:
+    """The gateway's rule: an editor manages their own groups' and organisation-wide ones."""
+    return kb.get("group") is None or kb.get("group") in who.groups
+
+
+def progress_html(done: int, total: int, name: str, lang: Lang) -> str:
+    """A progress bar and the file being indexed, escaped (file names come from users)."""
+    text = t("kb_uploading", lang, done=done, total=total, name=name)
+    return f'<progress value="{done}" max="{total}"></progress> {html.escape(text)}'
+
+
+class KnowledgeTab:
+    def __init__(self, services: Services, lang: Lang) -> None:
+        self.services = services
+        self.lang = lang
+        self._build()
+
+    def _build(self) -> None:
+        lang = self.lang
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=240):
+                gr.Markdown(f"### {t('kb_new', lang)}")
+                name = gr.Textbox(label=t("kb_name", lang), max_lines=1, elem_id="kb-name")
+                self.group = gr.Dropdown(choices=[], label=t("kb_group", lang), elem_id="kb-group")
+                description = gr.Textbox(label=t("kb_description", lang), max_lines=2)
+                create = gr.Button(t("kb_create", lang), elem_id="kb-create")
+            with gr.Column(scale=3):
+                with gr.Row(equal_height=True):
+                    self.kb = gr.Dropdown(
+                        choices=[], label=t("kb_current", lang), scale=4, elem_id="kb-current"
+                    )
+                    refresh = gr.Button(
+                        t("refresh", lang), scale=0, min_width=80, elem_id="kb-refresh"
+                    )
+                with gr.Row(equal_height=True):
+                    files = gr.File(
+                        file_count="multiple",
+                        label=t("kb_files", lang),
+                        height=110,
+                        scale=3,
+                        elem_id="kb-files",
+                    )
+                    with gr.Column(scale=1, min_width=180):
+                        upload = gr.Button(
+                            t("kb_upload", lang), variant="primary", elem_id="kb-upload"
+                        )
+                        gr.Markdown(t("kb_formats", lang), elem_id="kb-formats")
+                self.status = gr.HTML(elem_id="kb-status")
+                self.table = gr.Dataframe(
+                    headers=[t(key, lang) for key in _COLUMN_KEYS],
+                    interactive=False,
+                    wrap=True,
+                    max_height=260,
+                    label=t("kb_documents", lang),
+                    elem_id="kb-documents",
+                )
+                with gr.Row(equal_height=True):
+                    self.document = gr.Dropdown(
+                        choices=[], label=t("kb_pick_doc", lang), scale=4, elem_id="kb-document"
+                    )
+                    delete = gr.Button(
+                        t("kb_delete_doc", lang),
+                        variant="stop",
+                        scale=0,
+                        min_width=110,
+                        elem_id="kb-delete",
+                    )
+        self.timer = gr.Timer(POLL_S, active=False)
+
+        listing = [self.table, self.document, self.timer]
+        # ui.py refreshes the chat's picker after this, so a new base can be cited at once.
+        self.created = create.click(
+            self._create,
+            [name, self.group, description],
+            [self.kb, self.status, name, *listing],
+        )
+        self.kb.input(self._documents, [self.kb], listing)
+        refresh.click(self._documents, [self.kb], listing)
+        self.timer.tick(self._documents, [self.kb], listing)
+        upload.click(self._upload, [self.kb, files], [self.status, files, *listing])
+        delete.click(self._delete, [self.kb, self.document], [self.status, *listing])
+
+    async def _token(self, request: gr.Request) -> tuple[Session, str]:
+        try:
+            session = self.services.require(request)
+            if not session.identity.is_kb_editor:
+                raise gr.Error(t("kb_err_forbidden", self.lang))
+            return session, await self.services.token(session)
+        except SessionExpired as exc:
+            raise gr.Error(t("err_session", self.lang)) from exc
+
+    def _refused(self, error: GatewayError) -> gr.Error:
+        key = f"kb_err_{error.code}"
+        return gr.Error(t(key, self.lang) if known(key) else error.message)
+
+    async def _listing(self, token: str, kb_id: str | None) -> tuple[Any, ...]:
+        """The document table, the delete choices, and whether to keep polling."""
+        if not kb_id:
+            return [], gr.Dropdown(choices=[], value=None), gr.Timer(active=False)
+        try:
+            documents = await self.services.gateway.documents(token, kb_id)
+        except GatewayError as error:
+            raise self._refused(error) from error
+        rows = [document_row(d, self.lang) for d in documents]
+        choices = [(d.get("name") or d["id"], d["id"]) for d in documents]
+        pending = any(d.get("status") in PENDING for d in documents)
+        return rows, gr.Dropdown(choices=choices, value=None), gr.Timer(active=pending)
+
+    async def load(self, request: gr.Request) -> tuple[Any, ...]:
+        """Fill the tab for a kb-editor: their departments and the bases they manage."""
+        session = self.services.require(request)
+        who = session.identity
+        if not who.is_kb_editor:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        _, token = await self._token(request)
+        try:
+            kbs = [
+                kb
+                for kb in await self.services.gateway.knowledge_bases(token)
+                if manageable(kb, who)
+            ]
+        except GatewayError as error:
+            raise self._refused(error) from error
+        first = kbs[0]["id"] if kbs else None
+        departments = list(who.departments)
+        return (
+            gr.Dropdown(choices=departments, value=departments[0] if departments else None),
+            gr.Dropdown(choices=[(kb["name"], kb["id"]) for kb in kbs], value=first),
+            *await self._listing(token, first),
+        )
+
+    async def _documents(self, kb_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        _, token = await self._token(request)
+        return await self._listing(token, kb_id)
+
+    async def _create(
+        self, name: str, group: str | None, description: str, request: gr.Request
+    ) -> tuple[Any, ...]:
+        session, token = await self._token(request)
+        if not name.strip() or group not in session.identity.departments:
+            raise gr.Error(t("kb_name_needed", self.lang))
+        try:
+            created = await self.services.gateway.create_kb(
+                token, name.strip(), group, description.strip()
+            )
+            kbs = await self.services.gateway.knowledge_bases(token)
+        except GatewayError as error:
+            raise self._refused(error) from error
+        choices = [(kb["name"], kb["id"]) for kb in kbs if manageable(kb, session.identity)]
+        return (
+            gr.Dropdown(choices=choices, value=created["id"]),
+            t("kb_created", self.lang, name=html.escape(name.strip())),
+            "",
+            *await self._listing(token, created["id"]),
+        )
+
+    async def _upload(
+        self, kb_id: str | None, paths: list[str] | None, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Send the files one request each, so the bar moves as each one is indexed and one
+        bad file cannot fail the others; the table shows every outcome at the end."""
+        _, token = await self._token(request)
+        if not kb_id or not paths:
+            raise gr.Error(t("kb_choose_first", self.lang))
+        accepted, failed, refused = 0, 0, []
+        for done, path in enumerate(paths):
+            name = Path(path).name
+            yield progress_html(done, len(paths), name, self.lang), gr.skip(), *[gr.skip()] * 3
+            try:
+                data = await asyncio.to_thread(Path(path).read_bytes)
+                result = await self.services.gateway.upload(token, kb_id, name, data)
+            except GatewayError as error:
+                # Refused before a document existed (e.g. too large): the table cannot
+                # show it, so the reason goes under the summary.
+                failed += 1
+                refused.append(f"{name}: {self._refused(error).message}")
+                continue
+            failed += result.get("status") == "failed"
+            accepted += result.get("status") != "failed"
+        summary = t("kb_uploaded", self.lang, ok=accepted, failed=failed, total=len(paths))
+        lines = "".join(f"<br>{html.escape(line)}" for line in refused)
+        yield html.escape(summary) + lines, None, *await self._listing(token, kb_id)
+
+    async def _delete(
+        self, kb_id: str | None, document_id: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        _, token = await self._token(request)
+        if not kb_id or not document_id:
+            return "", *[gr.skip()] * 3
+        try:
+            documents = await self.services.gateway.documents(token, kb_id)
+            await self.services.gateway.delete_document(token, kb_id, document_id)
+        except GatewayError as error:
+            raise self._refused(error) from error
+        names = {d["id"]: d.get("name") or d["id"] for d in documents}
+        deleted = t("kb_deleted", self.lang, name=names.get(document_id, document_id))
+        return html.escape(deleted), *await self._listing(token, kb_id)
