@@ -71,7 +71,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "you": ("用户", "You"),
     "page_n": ("第 {page} 页", "p. {page}"),
     "kb_picker": ("引用知识库", "Cite knowledge bases"),
-    "kb_org_wide": ("全单位", "organisation-wide"),
     "assistant": ("助手", "Assistant"),
     # Audit
     "f_user": ("用户名", "User"),

@@ -131,15 +131,12 @@ class ChatTab:
         )
 
     async def knowledge_bases(self, session: Session) -> gr.Dropdown:
-        """The picker's choices: every knowledge base the user may read, with its group."""
+        """The picker's choices: every knowledge base the user may read."""
         try:
             listed = await self.services.gateway.knowledge_bases(await self.services.token(session))
         except GatewayError:
             listed = []
-        org_wide = t("kb_org_wide", self.lang)
-        return gr.Dropdown(
-            choices=[(f"{kb['name']} ({kb.get('group') or org_wide})", kb["id"]) for kb in listed]
-        )
+        return gr.Dropdown(choices=[(kb["name"], kb["id"]) for kb in listed])
 
     async def refresh_picker(self, request: gr.Request) -> gr.Dropdown:
         return await self.knowledge_bases(self._session(request))

@@ -78,6 +78,7 @@ def _cited_answer(browser: Browser, url: str, password: str) -> None:
     first = chat.get_by_text(re.compile(r"^\[1\] "))
     expect(first).to_be_visible(timeout=WHOLE_ANSWER_TIMEOUT_MS)
     first.click()
+    expect(chat.locator("blockquote").first).to_be_visible()
     _shot(staff, "chat-cited")
 
 
