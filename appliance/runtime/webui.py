@@ -37,6 +37,9 @@ def start(paths: RuntimePaths) -> bool:
         "APPLIANCE_WEBUI_CLIENT_SECRET_FILE": str(paths.secret("keycloak_webui_client_secret")),
         "APPLIANCE_WEBUI_SESSION_KEY_FILE": str(paths.secret("webui_session_key")),
         "APPLIANCE_WEBUI_DATABASE_URL": postgres.database_urls(paths).gateway,
+        # The CPU demo model writes a few tokens a second: keep its answers short enough
+        # that a cited answer (citations arrive after the last token) comes within minutes.
+        "APPLIANCE_WEBUI_MAX_TOKENS": "256",
         # An appliance never phones home.
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
