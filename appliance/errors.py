@@ -58,6 +58,14 @@ class NotFound(ApplianceError):
     code = "not_found"
 
 
+class ClientClosedRequest(ApplianceError):
+    """The client went away while its request was still being read (nginx's 499)."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    code = "client_closed_request"
+
+
 class PayloadTooLarge(ApplianceError):
     status_code = 413
     error_type = "invalid_request_error"

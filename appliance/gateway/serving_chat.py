@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal
-from appliance.errors import NotFound, PayloadTooLarge, RateLimited
+from appliance.errors import ClientClosedRequest, NotFound, PayloadTooLarge, RateLimited
 from appliance.gateway.auditing import request_event
 from appliance.gateway.protocol import ChatCompletionRequest, InvalidParam
 from appliance.gateway.relay import ChatExchange, RelayResponse
@@ -41,11 +41,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         raise PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
     parts: list[bytes] = []
     size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
-        parts.append(part)
+    try:
+        async for part in request.stream():
+            size += len(part)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
+            parts.append(part)
+    except ClientDisconnect as exc:
+        # Nothing was admitted yet: no slot to release, nothing sent upstream.
+        raise ClientClosedRequest("The client closed the connection before its request.") from exc
     return b"".join(parts)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -99,3 +102,24 @@ def test_bad_query_parameters_are_422(gateway: httpx.Client, tokens: Tokens) -> 
 def test_unknown_routes_and_methods_are_openai_shaped(gateway: httpx.Client) -> None:
     _assert_openai_error(gateway.get("/v1/nothing-here"), 404)
     _assert_openai_error(gateway.get("/v1/chat/completions"), 405)
+
+
+def test_client_leaving_mid_body_is_not_an_internal_error(
+    gateway_url: str, gateway: httpx.Client, tokens: Tokens
+) -> None:
+    """A client that hangs up while sending its body leaves no "unhandled error" behind."""
+    log_file = Path("var/log/gateway.log")
+    before = log_file.read_text(errors="replace").count("unhandled error")
+    url = urlsplit(gateway_url)
+    headers = "".join(f"{k}: {v}\r\n" for k, v in tokens.headers("zhang.wei").items())
+    request = (
+        "POST /v1/chat/completions HTTP/1.1\r\n"
+        f"Host: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 5000\r\n{headers}\r\n"
+    ).encode() + b'{"model": "m", "messages": ['
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(request)
+    # The gateway keeps serving, and logged no internal error for the departed client.
+    assert gateway.get("/healthz").status_code == 200
+    gateway.get("/v1/models", headers=tokens.headers("zhang.wei"))
+    assert log_file.read_text(errors="replace").count("unhandled error") == before
