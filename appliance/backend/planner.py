@@ -10,7 +10,7 @@ memory one, because that is what bounds LLM serving on these GPUs:
 * decode speed: every step streams the weights the batch touches plus every sequence's KV
   cache from HBM. The *ceiling* is bytes / peak bandwidth. The *expected* speed uses the
   bandwidth vLLM actually reaches (90% of peak) plus a fixed per-step cost, both fitted to
-  the R1-Distill-Qwen-7B measurements on the lent H200 (ops/benchmarks/gpu-h200.md:
+  the R1-Distill-Qwen-7B measurements on one H200 (ops/benchmarks/gpu-h200.md:
   FP8 3.49 ms and BF16 4.82 ms per token at batch 1, predicted 3.39 and 4.90 ms).
 """
 

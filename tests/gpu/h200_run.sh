@@ -1,5 +1,5 @@
 #!/bin/bash
-# h200_run.sh fp8|bf16: one measuring call on the lent H200. Serves the dummy
+# h200_run.sh fp8|bf16: one measuring run on an H200. Serves the dummy
 # R1-Distill-Qwen-7B twice, back to back on the same GPU: first with the planner's launch
 # profile (rendered by appliance.backend.launch from the plan), then with vLLM's defaults
 # (only model, tokenizer, dummy weights, the quantization and the port given), each at

