@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 
 from appliance.audit.events import EventType, Outcome
 from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import State, SysadminPrincipal
 from appliance.gateway.protocol import BackendsResponse, BackendStatus
+from appliance.gateway.usage_report import usage_report
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -31,3 +34,28 @@ async def backends(
         backends=[BackendStatus(**backend.snapshot()) for backend in state.pool.backends],
         per_backend_inflight_cap=state.settings.limits.per_backend_inflight,
     )
+
+
+@router.get("/usage")
+async def usage(
+    request: Request,
+    principal: SysadminPrincipal,
+    state: State,
+    window_minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
+) -> dict[str, Any]:
+    """Token use today per user and department against the quota, and the recent error
+    rate: counts only, no prompts or answers (those are for auditors)."""
+    report = await usage_report(
+        state.engine, quota=state.settings.limits.daily_token_quota, window_minutes=window_minutes
+    )
+    state.audit.submit(
+        request_event(
+            request,
+            EventType.ADMIN_ACTION,
+            Outcome.OK,
+            principal=principal,
+            http_status=200,
+            detail={"action": "usage.report", "window_minutes": window_minutes},
+        )
+    )
+    return report
