@@ -144,6 +144,10 @@ class Gateway:
     async def backends(self, token: str) -> dict[str, Any]:
         return await self._json("GET", "/api/admin/backends", token)
 
+    async def usage(self, token: str) -> dict[str, Any]:
+        """Token use per user and department today, and the recent error rate."""
+        return await self._json("GET", "/api/admin/usage", token)
+
     async def knowledge_bases(self, token: str) -> list[dict[str, Any]]:
         """The knowledge bases the user may read."""
         body = (await self._request("GET", "/api/kb", token)).json()

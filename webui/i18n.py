@@ -124,6 +124,16 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "Per-backend in-flight cap: {cap}. Daily token quota per user: {quota}; "
         "concurrent requests per user: {concurrency}.",
     ),
+    "usage": ("今日用量", "Usage today"),
+    "error_rate": (
+        "最近 {minutes} 分钟：{requests} 次对话，{failed} 次失败，错误率 {rate:.1%}。",
+        "Last {minutes} minutes: {requests} chats, {failed} failed, error rate {rate:.1%}.",
+    ),
+    "col_department": ("部门", "Department"),
+    "col_tokens_today": ("今日 token", "Tokens today"),
+    "col_requests_today": ("今日对话", "Chats today"),
+    "col_remaining": ("剩余额度", "Remaining"),
+    "col_users": ("用户数", "Users"),
     # Knowledge
     "tab_knowledge": ("知识库", "Knowledge"),
     "kb_new": ("新建知识库", "New knowledge base"),

@@ -103,7 +103,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 chat.kb_picker,
             ],
         )
-        demo.load(admin.load, None, [admin.table, admin.limits])
+        demo.load(admin.load, None, admin.outputs)
         knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])
         demo.load(
             knowledge.load,

@@ -121,6 +121,7 @@ def main() -> None:
         _shot(auditor, "audit-verify")
         admin = _signed_in(browser, url, "chen.jie", passwords["chen.jie"], "zh")
         expect(admin.locator("#admin-backends")).to_contain_text("正常")
+        expect(admin.locator("#admin-users")).to_contain_text("zhang.wei")
         _shot(admin, "admin")
         nobody = _page(browser, "zh")
         nobody.goto(url)
