@@ -115,6 +115,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "col_backend": ("地址", "URL"),
     "col_healthy": ("状态", "Status"),
     "col_inflight": ("进行中请求", "In flight"),
+    "col_queued": ("排队请求", "Queued"),
     "col_models": ("模型", "Models"),
     "col_last_error": ("最近错误", "Last error"),
     "up": ("正常", "up"),

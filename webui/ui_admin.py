@@ -13,7 +13,9 @@ from webui.gateway import GatewayError
 from webui.i18n import Lang, t
 from webui.services import Services, SessionExpired
 
-_COLUMN_KEYS = ("col_backend", "col_healthy", "col_inflight", "col_models", "col_last_error")
+_COLUMN_KEYS = (
+    "col_backend", "col_healthy", "col_inflight", "col_queued", "col_models", "col_last_error"
+)  # fmt: skip
 _USER_KEYS = (
     "col_user", "col_department", "col_tokens_today", "col_requests_today", "col_remaining"
 )  # fmt: skip
@@ -70,6 +72,7 @@ class AdminTab:
                 b["url"],
                 t("up", lang) if b["healthy"] else t("down", lang),
                 b["in_flight"],
+                "" if b.get("queued") is None else b["queued"],
                 ", ".join(b.get("models") or []),
                 b.get("last_error") or "",
             ]

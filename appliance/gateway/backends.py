@@ -38,6 +38,9 @@ class Backend:
     last_check_at: float | None = None
     model_cards: tuple[dict[str, Any], ...] = ()
     model_ids: frozenset[str] = field(default_factory=frozenset)
+    # vLLM's own view of its load, from its /metrics: requests waiting and running.
+    queued: int | None = None
+    running: int | None = None
     chat_url: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +54,8 @@ class Backend:
             "last_error": self.last_error,
             "last_check_at": self.last_check_at,
             "models": sorted(self.model_ids),
+            "queued": self.queued,
+            "running": self.running,
         }
 
 
@@ -113,6 +118,20 @@ class BackendPool:
         backend.healthy = True
         backend.model_cards = cards
         backend.model_ids = frozenset(str(card.get("id")) for card in cards)
+        await self._read_load(backend)
+
+    async def _read_load(self, backend: Backend) -> None:
+        """Queue and running counts from vLLM's Prometheus metrics; None where a backend
+        does not export them (health does not depend on it)."""
+        try:
+            async with self._client.get(f"{backend.url}/metrics", timeout=self._timeout) as reply:
+                reply.raise_for_status()
+                text = await reply.text()
+        except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError):
+            backend.queued = backend.running = None
+            return
+        backend.queued = _metric_sum(text, "vllm:num_requests_waiting")
+        backend.running = _metric_sum(text, "vllm:num_requests_running")
 
     def mark_failed(self, backend: Backend, error: str) -> None:
         """Passive check: a backend that refused a connection is down until it passes again."""
@@ -167,3 +186,17 @@ class BackendPool:
     @staticmethod
     def release(backend: Backend) -> None:
         backend.inflight -= 1
+
+
+def _metric_sum(text: str, name: str) -> int | None:
+    """Sum of one metric's samples over its label sets (one per engine) in exposition text;
+    None when the metric is absent or unreadable."""
+    try:
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ")
+        ]
+    except (ValueError, IndexError):
+        return None
+    return round(sum(values)) if values else None

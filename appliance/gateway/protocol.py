@@ -67,6 +67,8 @@ class BackendStatus(BaseModel):
     last_error: str | None
     last_check_at: float | None
     models: list[str]
+    queued: int | None = None
+    running: int | None = None
 
 
 class BackendsResponse(BaseModel):

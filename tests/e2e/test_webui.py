@@ -101,6 +101,7 @@ def test_sysadmin_sees_backend_health_only(sign_in: Callable[[str], Page]) -> No
     expect(page.get_by_role("tab", name="对话")).to_have_count(0)
     expect(page.get_by_role("tab", name="审计")).to_have_count(0)
     expect(page.locator("#admin-backends")).to_contain_text("正常")
+    expect(page.locator("#admin-backends")).to_contain_text("排队请求")
     # Usage per user and department, counts only.
     expect(page.locator("#admin-error-rate")).to_contain_text("错误率")
     expect(page.locator("#admin-users")).to_contain_text("zhang.wei")

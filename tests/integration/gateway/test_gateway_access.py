@@ -98,6 +98,9 @@ def test_only_sysadmins_see_backends_and_metrics(
     listing = gateway.get("/api/admin/backends", headers=admin).json()
     assert [b["url"] for b in listing["backends"]] == endpoints["backends"]
     assert all(b["healthy"] for b in listing["backends"])
+    # vLLM's own queue and running counts, read from its metrics by the health check.
+    assert all(isinstance(b["queued"], int) for b in listing["backends"])
+    assert all(isinstance(b["running"], int) for b in listing["backends"])
     metrics = gateway.get("/metrics", headers=admin)
     assert metrics.status_code == 200
     assert "appliance_http_requests_total" in metrics.text

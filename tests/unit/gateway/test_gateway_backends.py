@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from appliance.errors import NotFound, ServiceUnavailable
-from appliance.gateway.backends import BackendPool
+from appliance.gateway.backends import BackendPool, _metric_sum
 
 
 @pytest.fixture
@@ -69,3 +69,15 @@ async def test_failover_excludes_backends_already_tried(session: aiohttp.ClientS
     pool = _pool(session)
     first = pool.acquire("m")
     assert pool.acquire("m", frozenset({first})) is not first
+
+
+def test_vllm_queue_is_read_from_its_metrics() -> None:
+    text = (
+        "# TYPE vllm:num_requests_waiting gauge\n"
+        'vllm:num_requests_waiting{engine="0",model_name="m"} 3.0\n'
+        'vllm:num_requests_waiting{engine="1",model_name="m"} 2.0\n'
+        'vllm:num_requests_waiting_by_reason{engine="0",reason="capacity"} 9.0\n'
+    )
+    assert _metric_sum(text, "vllm:num_requests_waiting") == 5
+    assert _metric_sum(text, "vllm:num_requests_running") is None
+    assert _metric_sum("vllm:num_requests_waiting{} garbage", "vllm:num_requests_waiting") is None
