@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from gateway_support import find_audit_event
+
+from tests.audit_lookup import find_audit_event
 
 if TYPE_CHECKING:
     from tests.conftest import Tokens

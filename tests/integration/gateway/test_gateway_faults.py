@@ -10,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import openai
 import pytest
-from gateway_support import Gateway, Stub, TcpProxy, chat_body, find_audit_event, wait_until
+from gateway_support import Gateway, Stub, TcpProxy, chat_body, wait_until
+
+from tests.audit_lookup import find_audit_event
 
 if TYPE_CHECKING:
     from tests.conftest import Tokens

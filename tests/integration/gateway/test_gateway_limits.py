@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
-from gateway_support import Gateway, Stub, chat_body, find_audit_event
+from gateway_support import Gateway, Stub, chat_body
+
+from tests.audit_lookup import find_audit_event
 
 if TYPE_CHECKING:
     from tests.conftest import Tokens

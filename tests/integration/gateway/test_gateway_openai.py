@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import openai
-from gateway_support import find_audit_event
+
+from tests.audit_lookup import find_audit_event
 
 if TYPE_CHECKING:
     from tests.conftest import Tokens

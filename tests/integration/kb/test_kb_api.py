@@ -22,9 +22,10 @@ from kb_support import (
     FINANCE_STAFF,
     LEGAL_STAFF,
     NO_ROLE,
-    find_audit_event,
     md_file,
 )
+
+from tests.audit_lookup import find_audit_event
 
 if TYPE_CHECKING:
     from tests.conftest import Tokens
