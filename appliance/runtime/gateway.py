@@ -11,8 +11,6 @@ import importlib.util
 import os
 import subprocess
 
-import httpx
-
 from appliance.audit.checkpoint import generate_key
 from appliance.runtime import postgres, process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, VLLM_URL
@@ -96,10 +94,7 @@ def available() -> bool:
 
 
 def is_ready() -> bool:
-    try:
-        return httpx.get(f"{GATEWAY_URL}/healthz", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return process.answers(f"{GATEWAY_URL}/healthz")
 
 
 def start(paths: RuntimePaths) -> bool:

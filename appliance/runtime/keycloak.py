@@ -12,7 +12,6 @@ import json
 from importlib import resources
 from typing import Any
 
-import httpx
 from keycloak import KeycloakAdmin
 
 from appliance.runtime import process
@@ -46,11 +45,7 @@ def _realm_resource(name: str) -> str:
 
 def is_ready() -> bool:
     """The realm's discovery document answers: Keycloak is up and the realm imported."""
-    try:
-        response = httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=2.0)
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
+    return process.answers(f"{ISSUER}/.well-known/openid-configuration")
 
 
 def start(paths: RuntimePaths) -> bool:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import httpx
+
 from appliance.errors import ApplianceError
 
 
@@ -116,6 +118,14 @@ def _pgid_of(pid: str) -> int | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return int(stat.rsplit(")", 1)[1].split()[2])
+
+
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """Whether ``url`` answers 200 now: the readiness check every local service uses."""
+    try:
+        return httpx.get(url, timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def wait_until(

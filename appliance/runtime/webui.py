@@ -7,8 +7,6 @@ gateway's least-privilege role.
 
 from __future__ import annotations
 
-import httpx
-
 from appliance.runtime import postgres, process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, WEBUI_CLIENT_ID, WEBUI_URL
 from appliance.runtime.paths import RuntimePaths
@@ -18,10 +16,7 @@ START_TIMEOUT_S = 120.0
 
 
 def is_ready() -> bool:
-    try:
-        return httpx.get(f"{WEBUI_URL}/healthz", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return process.answers(f"{WEBUI_URL}/healthz")
 
 
 def start(paths: RuntimePaths) -> bool:
