@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tests.audit_lookup import find_audit_event
+
 if TYPE_CHECKING:
     from tests.conftest import Tokens
 
@@ -14,7 +16,7 @@ SECRET_QUESTION = "机密问题-USAGE-REPORT-7731: What is two plus two?"
 
 
 def test_sysadmin_sees_usage_per_user_and_department_without_contents(
-    gateway: httpx.Client, tokens: Tokens, served_model: str
+    gateway: httpx.Client, gateway_url: str, tokens: Tokens, served_model: str
 ) -> None:
     chat = gateway.post(
         "/v1/chat/completions",
@@ -26,6 +28,10 @@ def test_sysadmin_sees_usage_per_user_and_department_without_contents(
         },
     )
     assert chat.status_code == 200
+    # The end event (with the token counts) is group-committed just after the response.
+    find_audit_event(
+        gateway_url, tokens, request_id=chat.headers["x-request-id"], event_type="chat.end"
+    )
     report = gateway.get("/api/admin/usage", headers=tokens.headers("chen.jie"))
     assert report.status_code == 200
     body = report.json()
