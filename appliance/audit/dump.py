@@ -70,6 +70,16 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _convert(name: str, value: str) -> Any:
+    """Type one field; a value that no longer parses was altered after the dump was written.
+    It is kept as text: it then fails its row's hash and is reported as an edit of that row,
+    not as a crash of the verifier."""
+    try:
+        return _CONVERT.get(name, str)(value)
+    except (ValueError, IndexError):
+        return value
+
+
 def _rows(lines: Iterator[str], columns: list[str]) -> Iterator[dict[str, Any]]:
     for raw_line in lines:
         line = raw_line.rstrip("\n")
@@ -78,7 +88,7 @@ def _rows(lines: Iterator[str], columns: list[str]) -> Iterator[dict[str, Any]]:
         row: dict[str, Any] = {}
         for name, raw in zip(columns, line.split("\t"), strict=True):
             value = _unescape_copy(raw)
-            row[name] = value if value is None else _CONVERT.get(name, str)(value)
+            row[name] = value if value is None else _convert(name, value)
         yield row
     raise ValueError("dump ends inside a COPY block")
 

@@ -55,3 +55,15 @@ def test_read_dump_unescapes_and_types(tmp_path: Path) -> None:
     assert events[1]["latency_ms"] is None and events[1]["detail"] == {"k": 1.5}
     assert events[0]["prompt"] is None and events[0]["latency_ms"] == 12.5
     assert checkpoints[0]["seq"] == 10 and checkpoints[0]["created_at"].utcoffset()
+
+
+def test_a_value_altered_past_parsing_is_an_edit_not_a_crash(tmp_path: Path) -> None:
+    dump = tmp_path / "audit.sql"
+    dump.write_text(
+        "COPY public.audit_events (seq, latency_ms, actor_roles, detail) FROM stdin;\n"
+        '1\t12.5x\t{"unterminated\t{"k": 1\n\\.\n'
+    )
+    events, _ = read_dump(dump)
+    assert events[0]["latency_ms"] == "12.5x"
+    assert events[0]["actor_roles"] == '{"unterminated'
+    assert events[0]["detail"] == '{"k": 1'
