@@ -62,6 +62,13 @@ class LimitSettings(BaseModel):
     per_backend_inflight: int = 64
     upstream_connect_timeout_s: float = 3.0
     upstream_read_timeout_s: float = 300.0
+    # Load shedding per worker, checked before authentication or parsing (503 overloaded,
+    # see appliance/gateway/shedding.py): requests in the gateway's own stages (not waiting
+    # on a backend), all requests in progress, and how late the event loop may run.
+    # 0 turns a check off.
+    max_queued_per_worker: int = 32
+    max_inflight_per_worker: int = 512
+    max_loop_lag_ms: float = 100.0
 
 
 class AuditSettings(BaseModel):

@@ -28,6 +28,7 @@ from appliance.gateway.errors import install_error_handler
 from appliance.gateway.metrics import build_metrics
 from appliance.gateway.middleware import RequestContextMiddleware
 from appliance.gateway.routes import admin, audit, embeddings, health, kb, me, openai
+from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware
 from appliance.gateway.state import GatewayState
 from appliance.gateway.usage import usage_loader
 from appliance.rag.embeddings import build_embedder
@@ -84,6 +85,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await pool.start()
     # Loads jieba and the embedding model before the first request rather than during it.
     await knowledge.warm_up()
+    shedder: LoadShedder = app.state.shedder
+    shedder.start(writer.submit, lambda: sum(b.inflight for b in pool.backends))
     app.state.metrics.watch(pool, lambda: _numeric_stats(writer))
     app.state.gateway = GatewayState(
         settings=settings,
@@ -105,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await shedder.stop(writer.submit)
         await pool.stop()
         await writer.stop()
         await embedder.aclose()
@@ -124,7 +128,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or load_settings()
     app.state.metrics = build_metrics()
+    limits = app.state.settings.limits
+    app.state.shedder = LoadShedder(
+        max_queued=limits.max_queued_per_worker,
+        max_inflight=limits.max_inflight_per_worker,
+        max_loop_lag_ms=limits.max_loop_lag_ms,
+    )
     install_error_handler(app)
+    # Added first, so it runs inside the request-context middleware: a shed request still
+    # gets its X-Request-ID and is counted in the HTTP metrics.
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        shedder=app.state.shedder,
+        on_shed=lambda reason: app.state.metrics.shed.labels(reason).inc(),
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     for module in (health, openai, embeddings, me, audit, admin, kb):
         app.include_router(module.router)

@@ -58,6 +58,7 @@ class GatewayMetrics:
     ttft: Histogram
     tokens: Counter
     chats: Counter
+    shed: Counter
 
     def watch(self, pool: BackendPool, audit_stats: Callable[[], Mapping[str, float]]) -> None:
         """Expose the live state of objects made in the lifespan, read at scrape time."""
@@ -95,6 +96,12 @@ def build_metrics() -> GatewayMetrics:
             "appliance_chat_requests",
             "Chat completions by final outcome",
             ["outcome"],
+            registry=registry,
+        ),
+        shed=Counter(
+            "appliance_load_shed",
+            "Requests refused with 503 by load shedding, before authentication",
+            ["reason"],
             registry=registry,
         ),
     )
