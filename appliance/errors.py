@@ -58,6 +58,14 @@ class NotFound(ApplianceError):
     code = "not_found"
 
 
+class Conflict(ApplianceError):
+    """409: the request clashes with what exists (a knowledge base of that name)."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "conflict"
+
+
 class ClientClosedRequest(ApplianceError):
     """The client went away while its request was still being read (nginx's 499)."""
 

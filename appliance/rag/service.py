@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from appliance.auth.principal import Principal
-from appliance.errors import ApplianceError, Forbidden, InvalidRequest, NotFound
+from appliance.errors import ApplianceError, Conflict, Forbidden, InvalidRequest, NotFound
 from appliance.rag import lexical, retrieve
 from appliance.rag.acl import can_manage, normalise_group, readable_paths, require_reader
 from appliance.rag.config import RagSettings
@@ -105,7 +105,7 @@ class KnowledgeService:
                 await session.flush()
                 await session.refresh(kb)
         except IntegrityError as exc:
-            raise InvalidRequest(
+            raise Conflict(
                 f"A knowledge base named {name.strip()!r} already exists for this group.",
                 code="kb_exists",
             ) from exc
