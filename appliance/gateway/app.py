@@ -27,6 +27,8 @@ from appliance.gateway.backends import BackendPool
 from appliance.gateway.errors import install_error_handler
 from appliance.gateway.metrics import build_metrics
 from appliance.gateway.middleware import RequestContextMiddleware
+from appliance.gateway.openapi import install_openapi
+from appliance.gateway.openapi import router as openapi_router
 from appliance.gateway.routes import admin, audit, embeddings, health, kb, me, openai
 from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware
 from appliance.gateway.state import GatewayState
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Served by appliance.gateway.openapi behind authentication, not by FastAPI.
         openapi_url=None,
     )
     app.state.settings = settings or load_settings()
@@ -145,4 +148,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     for module in (health, openai, embeddings, me, audit, admin, kb):
         app.include_router(module.router)
+    app.include_router(openapi_router)
+    install_openapi(app, (embeddings.EmbeddingsRequest,))
     return app

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from appliance.errors import ApplianceError
 
@@ -58,6 +59,23 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"Invalid request{where}: {first.get('msg', 'invalid value')}.", param
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, for a 405's ``Allow``: FastAPI has one route per
+    method, and its own header names only the methods of the route that matched first."""
+    scope = {key: value for key, value in request.scope.items() if key != "route"}
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    )
+
+
 def _request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", ""))
 
@@ -76,10 +94,13 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         error_type, code = _STARLETTE_TYPES.get(exc.status_code, ("server_error", "http_error"))
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return Response(
             error_body(message, error_type, code),
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
             media_type="application/json",
         )
     log.error("unhandled error in request %s", _request_id(request), exc_info=exc)

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request
 from appliance.audit.events import EventType, Outcome
 from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import State, SysadminPrincipal
+from appliance.gateway.openapi import AUTHENTICATED, errors
 from appliance.gateway.protocol import BackendsResponse, BackendStatus
 from appliance.gateway.usage_report import usage_report
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/backends")
+@router.get("/backends", responses=errors(*AUTHENTICATED, 403))
 async def backends(
     request: Request, principal: SysadminPrincipal, state: State
 ) -> BackendsResponse:
@@ -36,7 +37,7 @@ async def backends(
     )
 
 
-@router.get("/usage")
+@router.get("/usage", responses=errors(*AUTHENTICATED, 403, 422))
 async def usage(
     request: Request,
     principal: SysadminPrincipal,

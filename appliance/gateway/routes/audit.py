@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from starlette.responses import Response, StreamingResponse
 
 from appliance.audit.checkpoint import load_public_key
@@ -23,8 +23,21 @@ from appliance.audit.verify_db import verify_database
 from appliance.auth.principal import Principal
 from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import AuditorPrincipal, State
+from appliance.gateway.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+def _iso_datetime(value: object) -> object:
+    """RFC 3339 text only: pydantic alone also takes a number (``until=0.5`` as seconds
+    since 1970), which the documented ``date-time`` format does not allow."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+# With its offset: "since 09:00" without a zone is ambiguous for an audit question.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
 
 class EventFilter(BaseModel):
@@ -34,8 +47,8 @@ class EventFilter(BaseModel):
     department: str | None = None
     event_type: str | None = None
     outcome: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     after_seq: int | None = None
 
     def as_detail(self) -> dict[str, Any]:
@@ -43,6 +56,26 @@ class EventFilter(BaseModel):
 
 
 Filters = Annotated[EventFilter, Query()]
+
+
+class EventPage(BaseModel):
+    """One page of rows as stored (every hashed column, ``row_hash`` included)."""
+
+    events: list[dict[str, Any]]
+    next_after_seq: int | None
+
+
+class VerifyResult(BaseModel):
+    ok: bool
+    count: int
+    first_bad_seq: int | None
+    reason: str | None
+    message: str
+    head_seq: int | None
+    head_hash: str
+    checkpoints: int
+    signed_checkpoints_verified: int
+
 
 _EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
@@ -61,7 +94,7 @@ async def _record(
     )
 
 
-@router.get("/events")
+@router.get("/events", response_model=EventPage, responses=errors(*AUTHENTICATED, 403, 422))
 async def events(
     request: Request,
     principal: AuditorPrincipal,
@@ -79,7 +112,14 @@ async def events(
     )
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {kind: {"schema": {"type": "string"}} for kind in _EXPORT_TYPES.values()}},
+        **errors(*AUTHENTICATED, 403, 422),
+    },
+)
 async def export(
     request: Request,
     principal: AuditorPrincipal,
@@ -104,7 +144,7 @@ def _public_keys(state: State) -> list[Ed25519PublicKey]:
     return [load_public_key(key_file)] if key_file and Path(key_file).exists() else []
 
 
-@router.post("/verify")
+@router.post("/verify", response_model=VerifyResult, responses=errors(*AUTHENTICATED, 403))
 async def verify(request: Request, principal: AuditorPrincipal, state: State) -> Response:
     """Walk the whole hash chain and the signed checkpoints; report the first break."""
     report = await verify_database(state.engine, public_keys=_public_keys(state))

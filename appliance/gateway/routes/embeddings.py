@@ -25,6 +25,7 @@ from appliance.audit.events import EventType, Outcome
 from appliance.errors import InvalidRequest, NotFound
 from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import StaffPrincipal, State
+from appliance.gateway.openapi import AUTHENTICATED, errors, json_body
 from appliance.gateway.protocol import InvalidParam
 from appliance.gateway.serving_chat import read_body
 from appliance.rag import lexical
@@ -85,7 +86,11 @@ async def _parse(request: Request, max_bytes: int) -> EmbeddingsRequest:
         raise InvalidParam(f"Invalid value for '{param}': {first['msg']}.", param=param) from exc
 
 
-@router.post("/embeddings")
+@router.post(
+    "/embeddings",
+    responses=errors(*AUTHENTICATED, 400, 403, 404, 413),
+    openapi_extra=json_body(EmbeddingsRequest),
+)
 async def embeddings(
     request: Request, principal: StaffPrincipal, state: State
 ) -> EmbeddingsResponse:

@@ -14,18 +14,30 @@ import asyncio
 import orjson
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from appliance.gateway.deps import State, SysadminPrincipal
+from appliance.gateway.openapi import AUTHENTICATED, errors
 
 router = APIRouter(tags=["health"])
 
 _READY_TIMEOUT_S = 2.0
 
 
-@router.get("/healthz")
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: bool
+    backends: int
+
+
+@router.get("/healthz", response_model=Liveness)
 async def healthz() -> Response:
     """Liveness: the process answers. Public (no token), see the module docstring."""
     return Response(b'{"status":"ok"}', media_type="application/json")
@@ -40,7 +52,11 @@ async def _database_ok(state: State) -> bool:
     return True
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: no database or backend."}},
+)
 async def readyz(state: State) -> Response:
     """Readiness: the database answers and at least one backend is healthy. Public."""
     database = await _database_ok(state)
@@ -52,6 +68,13 @@ async def readyz(state: State) -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **errors(*AUTHENTICATED, 403),
+    },
+)
 async def metrics(state: State, _admin: SysadminPrincipal) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

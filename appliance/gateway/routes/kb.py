@@ -25,6 +25,7 @@ from appliance.auth.principal import Principal
 from appliance.errors import ApplianceError, InvalidRequest
 from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.openapi import AUTHENTICATED, UploadForm, errors, multipart_body
 from appliance.gateway.serving_chat import read_body
 from appliance.gateway.serving_rag import check_readable
 from appliance.gateway.state import GatewayState
@@ -33,6 +34,8 @@ from appliance.rag.schemas import DocumentOut, IngestResult, KnowledgeBaseOut, S
 from appliance.rag.schemas import UploadedFile as ServiceFile
 
 router = APIRouter(prefix="/api/kb", tags=["kb"])
+# Ids are matched as UUIDs in the paths themselves: an id that is not one names no knowledge
+# base (404), and ``/api/kb/search`` is never read as the knowledge base ``search``.
 
 
 class CreateKnowledgeBase(BaseModel):
@@ -132,7 +135,7 @@ async def _read_files(request: Request, settings: RagSettings) -> list[ServiceFi
     return files
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
 async def create_kb(
     request: Request, body: CreateKnowledgeBase, principal: CurrentPrincipal, state: State
 ) -> KnowledgeBaseOut:
@@ -143,7 +146,7 @@ async def create_kb(
     return kb
 
 
-@router.get("")
+@router.get("", responses=errors(*AUTHENTICATED, 403))
 async def list_kbs(
     request: Request, principal: CurrentPrincipal, state: State
 ) -> KnowledgeBaseList:
@@ -153,7 +156,7 @@ async def list_kbs(
     return KnowledgeBaseList(knowledge_bases=kbs)
 
 
-@router.post("/search")
+@router.post("/search", responses=errors(*AUTHENTICATED, 400, 403, 404, 422))
 async def search(
     request: Request, body: SearchRequest, principal: CurrentPrincipal, state: State
 ) -> SearchResults:
@@ -169,7 +172,7 @@ async def search(
     return SearchResults(results=hits)
 
 
-@router.get("/{kb_id}")
+@router.get("/{kb_id:uuid}", responses=errors(*AUTHENTICATED, 403, 404))
 async def get_kb(
     request: Request, kb_id: uuid.UUID, principal: CurrentPrincipal, state: State
 ) -> KnowledgeBaseOut:
@@ -177,7 +180,7 @@ async def get_kb(
         return await state.knowledge.get_kb(principal, kb_id)
 
 
-@router.delete("/{kb_id}", status_code=204)
+@router.delete("/{kb_id:uuid}", status_code=204, responses=errors(*AUTHENTICATED, 403, 404))
 async def delete_kb(
     request: Request, kb_id: uuid.UUID, principal: CurrentPrincipal, state: State
 ) -> Response:
@@ -188,7 +191,11 @@ async def delete_kb(
     return Response(status_code=204)
 
 
-@router.post("/{kb_id}/documents")
+@router.post(
+    "/{kb_id:uuid}/documents",
+    responses=errors(*AUTHENTICATED, 400, 403, 404, 413),
+    openapi_extra=multipart_body(UploadForm),
+)
 async def upload_documents(
     request: Request, kb_id: uuid.UUID, principal: CurrentPrincipal, state: State
 ) -> UploadResults:
@@ -208,7 +215,7 @@ async def upload_documents(
     return UploadResults(documents=results)
 
 
-@router.get("/{kb_id}/documents")
+@router.get("/{kb_id:uuid}/documents", responses=errors(*AUTHENTICATED, 403, 404))
 async def list_documents(
     request: Request, kb_id: uuid.UUID, principal: CurrentPrincipal, state: State
 ) -> DocumentList:
@@ -218,7 +225,11 @@ async def list_documents(
     return DocumentList(documents=documents)
 
 
-@router.delete("/{kb_id}/documents/{document_id}", status_code=204)
+@router.delete(
+    "/{kb_id:uuid}/documents/{document_id:uuid}",
+    status_code=204,
+    responses=errors(*AUTHENTICATED, 403, 404),
+)
 async def delete_document(
     request: Request,
     kb_id: uuid.UUID,
@@ -234,7 +245,10 @@ async def delete_document(
     return Response(status_code=204)
 
 
-@router.post("/{kb_id}/documents/{document_id}/reindex")
+@router.post(
+    "/{kb_id:uuid}/documents/{document_id}/reindex",
+    responses=errors(*AUTHENTICATED, 403, 404),
+)
 async def reindex_document(
     request: Request,
     kb_id: uuid.UUID,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.openapi import AUTHENTICATED, errors
 from appliance.gateway.protocol import MeResponse
 
 router = APIRouter(prefix="/api", tags=["me"])
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(*AUTHENTICATED))
 async def me(principal: CurrentPrincipal, state: State) -> MeResponse:
     admission = state.admission
     return MeResponse(

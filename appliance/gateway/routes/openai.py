@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from appliance.gateway.deps import CurrentPrincipal, StaffPrincipal, State, get_state
+from appliance.gateway.openapi import AUTHENTICATED, ChatCompletionBody, errors, json_body
 from appliance.gateway.serving_chat import start_chat
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-@router.get("/models")
+class Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str
+
+
+class ModelList(BaseModel):
+    object: str
+    data: list[Model]
+
+
+class ChatCompletion(BaseModel):
+    """vLLM's answer as relayed (plus ``citations`` for a ``rag`` chat); not re-validated."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str
+    choices: list[dict[str, Any]]
+
+
+# One server-sent event: ``data`` holds a chunk as JSON, or ``[DONE]``; errors mid-stream
+# arrive as ``event: error``.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+    "required": ["data"],
+}
+_SSE = {"text/event-stream": {"schema": _SSE_EVENT}}
+
+
+@router.get("/models", response_model=ModelList, responses=errors(*AUTHENTICATED))
 async def list_models(state: State, _principal: CurrentPrincipal) -> Response:
     """Models served by the healthy backends, in OpenAI's list shape."""
     return Response(
@@ -21,7 +57,15 @@ async def list_models(state: State, _principal: CurrentPrincipal) -> Response:
     )
 
 
-@router.post("/chat/completions")
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {"description": "The completion, or its SSE stream with ``stream``.", "content": _SSE},
+        **errors(*AUTHENTICATED, 400, 403, 404, 413, 429, 502),
+    },
+    openapi_extra=json_body(ChatCompletionBody),
+)
 async def chat_completions(request: Request, principal: StaffPrincipal) -> Response:
     """Stream or return a completion; the body is read and validated by the service."""
     return await start_chat(request, principal, get_state(request))
