@@ -38,6 +38,9 @@ class KeycloakSettings(BaseModel):
     """Where tokens come from and what the gateway accepts."""
 
     issuer: str = "http://127.0.0.1:8180/realms/appliance"
+    # The realm's key set as the gateway reaches it, when that is not under the issuer
+    # (Keycloak behind a reverse proxy or on an internal address). Empty: OIDC discovery.
+    jwks_url: str = ""
     # Audience the gateway requires in `aud` (or as `azp` for tokens of its own clients).
     audience: str = "appliance-gateway"
     # Clients whose tokens are accepted (checked against `azp`).

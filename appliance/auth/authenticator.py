@@ -37,6 +37,7 @@ class Authenticator:
             algorithms=self._algorithms,
             min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
             timeout_s=settings.http_timeout_s,
+            jwks_url=settings.jwks_url or None,
         )
 
     async def authenticate(self, authorization_header: str | None) -> Principal:

@@ -9,6 +9,10 @@ Keycloak cannot be reached, kids already cached keep working; an unknown kid the
 The HTTP calls go through python-keycloak's async API (``a_well_known``, and its
 connection's ``a_raw_get`` for the ``jwks_uri`` the discovery document names), so the
 client's timeouts and retries are the same as everywhere else that talks to Keycloak.
+When the gateway reaches Keycloak at another address than the public issuer (behind a
+reverse proxy, or on an internal network), ``jwks_url`` names the key set directly and
+discovery is skipped: Keycloak would describe itself with the address it was asked on,
+not the issuer the tokens carry.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class JwksCache:
         algorithms: Iterable[str],
         min_refresh_interval_s: float = 30.0,
         timeout_s: float = 3.0,
+        jwks_url: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         server_url, realm = _split_issuer(issuer)
@@ -88,7 +93,7 @@ class JwksCache:
             client_id="",
             timeout=max(1, math.ceil(timeout_s)),
         )
-        self._jwks_uri: str | None = None
+        self._jwks_uri: str | None = jwks_url or None
         self._keys: dict[str, VerificationKey] = {}
         self._last_attempt: float | None = None
         self._last_failed = False
