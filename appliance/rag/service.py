@@ -22,6 +22,7 @@ from appliance.rag import lexical, retrieve
 from appliance.rag.acl import can_manage, normalise_group, readable_paths, require_reader
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
+from appliance.rag.filenames import safe_filename
 from appliance.rag.ingest import index_document, prepare_in_thread
 from appliance.rag.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from appliance.rag.schemas import (
@@ -86,6 +87,8 @@ class KnowledgeService:
     async def create_kb(
         self, principal: Principal, name: str, group: str | None, description: str = ""
     ) -> KnowledgeBaseOut:
+        if any("\x00" in text for text in (name, description, group or "")):
+            raise InvalidRequest("Names, groups and descriptions may not contain NUL characters.")
         owner = normalise_group(group)
         if not name.strip():
             raise InvalidRequest("A knowledge base needs a name.")
@@ -172,7 +175,8 @@ class KnowledgeService:
         owner = principal.username or principal.subject
         results: list[IngestResult] = []
         for file in files:
-            results.append(await self._ingest_one(kb, owner, file))
+            named = file.model_copy(update={"name": safe_filename(file.name)})
+            results.append(await self._ingest_one(kb, owner, named))
         return results
 
     async def reindex_document(
@@ -201,6 +205,8 @@ class KnowledgeService:
     ) -> list[SearchHit]:
         """Hybrid search over the knowledge bases the caller may read (optionally a subset)."""
         require_reader(principal)
+        # NUL means nothing in a question, and PostgreSQL cannot take it as a parameter.
+        query = query.replace("\x00", "")
         if not query.strip():
             raise InvalidRequest("The search query is empty.")
         s = self._settings

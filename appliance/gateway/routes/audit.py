@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 from starlette.responses import Response, StreamingResponse
 
 from appliance.audit.checkpoint import load_public_key
@@ -40,13 +40,23 @@ def _iso_datetime(value: object) -> object:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+# Compared with stored text, which cannot contain NUL (PostgreSQL refuses it as a parameter).
+FilterText = Annotated[str, AfterValidator(_no_nul)]
+
+
 class EventFilter(BaseModel):
     """Which events an auditor asks for; every field optional."""
 
-    user: str | None = None
-    department: str | None = None
-    event_type: str | None = None
-    outcome: str | None = None
+    user: FilterText | None = None
+    department: FilterText | None = None
+    event_type: FilterText | None = None
+    outcome: FilterText | None = None
     since: Timestamp | None = None
     until: Timestamp | None = None
     after_seq: int | None = None

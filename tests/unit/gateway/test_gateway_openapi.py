@@ -65,3 +65,8 @@ def test_audit_time_filters_take_rfc3339_with_an_offset_only(value: str) -> None
 def test_audit_time_filters_accept_rfc3339() -> None:
     parsed = EventFilter.model_validate({"since": "2026-11-28T10:00:00+08:00"})
     assert parsed.since is not None and parsed.since.utcoffset() is not None
+
+
+def test_audit_text_filters_refuse_nul() -> None:
+    with pytest.raises(ValidationError):
+        EventFilter.model_validate({"user": "a\x00b"})
