@@ -88,7 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Loads jieba and the embedding model before the first request rather than during it.
     await knowledge.warm_up()
     shedder: LoadShedder = app.state.shedder
-    shedder.start(writer.submit, lambda: sum(b.inflight for b in pool.backends))
+    shedder.start(writer.submit)
     app.state.metrics.watch(pool, lambda: _numeric_stats(writer))
     app.state.gateway = GatewayState(
         settings=settings,

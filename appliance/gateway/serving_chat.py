@@ -25,6 +25,7 @@ from appliance.gateway.auditing import request_event
 from appliance.gateway.protocol import ChatCompletionRequest, InvalidParam
 from appliance.gateway.relay import ChatExchange, RelayResponse
 from appliance.gateway.serving_rag import Grounding, ground
+from appliance.gateway.shedding import handed_to_backend
 from appliance.gateway.sse import AnswerCapture
 from appliance.gateway.state import GatewayState
 from appliance.settings import LimitSettings
@@ -183,6 +184,7 @@ async def start_chat(request: Request, principal: Principal, state: GatewayState
             },
         )
         await state.audit.commit(begin)
+        handed_to_backend(request)
     except BaseException:
         if backend is not None:
             state.pool.release(backend)

@@ -5,11 +5,13 @@ each still gets authenticated, parsed and audited, so the 503 that the backend c
 give arrives after seconds, and memory grows with the queue. This check runs first, before
 the token, the body or the database are touched, and costs a comparison or two:
 
-- ``max_queued_per_worker``: requests this worker holds that are not waiting on a backend
-  (being authenticated, parsed, audited, retrieved for), i.e. the work queued in the
-  gateway itself. Waiting for the model is excluded: a 30 s stream is not congestion, and
-  the per-backend cap already bounds it. By Little's law the bound is the queueing delay
-  a new request can meet: 32 at the ~200 requests/s one worker serves is about 160 ms.
+- ``max_queued_per_worker``: requests this worker holds that have not been handed to a
+  backend yet (being authenticated, parsed, retrieved for, waiting for their audit
+  commit), i.e. the work queued in the gateway itself. A chat leaves this queue once its
+  "begin" row is committed (:func:`handed_to_backend`): waiting for the model is not
+  congestion of the gateway (a 30 s stream is normal), and the per-backend cap bounds it.
+  By Little's law the bound is the queueing delay a new request can meet: 32 at the ~200
+  requests/s one worker serves is about 160 ms.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
@@ -39,6 +41,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
@@ -49,6 +52,8 @@ log = logging.getLogger("appliance.gateway.shedding")
 # Sampling period of the event-loop lag: short enough to react within a few batches.
 LAG_SAMPLE_S = 0.02
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Marks, in the request's scope state, a request still counted as queued in the gateway.
+_QUEUED = "shedding.queued"
 _BODY = error_body("The gateway is overloaded; retry shortly.", "server_error", "overloaded")
 _HEADERS = [
     (b"content-type", b"application/json"),
@@ -76,14 +81,14 @@ class LoadShedder:
         self.loop_lag_s = 0.0
         self.shed: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
+        self.queued = 0
         self._tasks: list[asyncio.Task[None]] = []
-        self._upstream: Callable[[], int] = lambda: 0
 
     def refusal(self) -> str | None:
         """Why a new request must be refused now, or None to admit it."""
         if self.max_inflight and self.inflight >= self.max_inflight:
             return "inflight"
-        if self.max_queued and self.inflight - self._upstream() >= self.max_queued:
+        if self.max_queued and self.queued >= self.max_queued:
             return "queued"
         if self.max_loop_lag_s and self.loop_lag_s > self.max_loop_lag_s:
             return "loop_lag"
@@ -132,12 +137,8 @@ class LoadShedder:
             )
         )
 
-    def start(
-        self, submit: Callable[[AuditEvent], None], upstream_inflight: Callable[[], int]
-    ) -> None:
-        """Start the lag sampler and the audit summaries (from the app's lifespan);
-        ``upstream_inflight`` counts this worker's requests now waiting on a backend."""
-        self._upstream = upstream_inflight
+    def start(self, submit: Callable[[AuditEvent], None]) -> None:
+        """Start the lag sampler and the audit summaries (from the app's lifespan)."""
         self._tasks = [
             asyncio.create_task(self._sample_lag()),
             asyncio.create_task(self._summarise(submit)),
@@ -174,7 +175,19 @@ class LoadSheddingMiddleware:
             await send({"type": "http.response.body", "body": _BODY})
             return
         shedder.inflight += 1
+        shedder.queued += 1
+        scope.setdefault("state", {})[_QUEUED] = True
         try:
             await self.app(scope, receive, send)
         finally:
             shedder.inflight -= 1
+            if scope["state"].pop(_QUEUED, False):
+                shedder.queued -= 1
+
+
+def handed_to_backend(request: Request) -> None:
+    """The request now waits on a backend, no longer on the gateway: it leaves the queue
+    that ``max_queued_per_worker`` bounds (its "begin" row is committed by now)."""
+    shedder: LoadShedder | None = getattr(request.app.state, "shedder", None)
+    if shedder is not None and request.scope.get("state", {}).pop(_QUEUED, False):
+        shedder.queued -= 1

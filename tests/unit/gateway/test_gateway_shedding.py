@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import orjson
+from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType
-from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware
+from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware, handed_to_backend
 
 
 class _App:
@@ -16,10 +18,12 @@ class _App:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.scopes: list[Scope] = []
         self.release = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.calls += 1
+        self.scopes.append(scope)
         await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -68,22 +72,25 @@ async def test_requests_beyond_the_inflight_cap_get_503_overloaded_without_reach
     assert shedder.inflight == 0
 
 
-async def test_requests_waiting_on_a_backend_do_not_count_as_queued() -> None:
+async def test_requests_handed_to_a_backend_leave_the_gateway_queue() -> None:
     inner = _App()
     shedder = _shedder(max_queued=1)
-    upstream = [0]
-    shedder.start(lambda _event: None, lambda: upstream[0])
     app = LoadSheddingMiddleware(inner, shedder, lambda _reason: None)
     first = asyncio.create_task(_call(app))
     await asyncio.sleep(0)
+    assert shedder.queued == 1
     assert (await _call(app))[0]["status"] == 503
-    upstream[0] = 1  # the first request is now waiting on its backend, not on the gateway
+    # The first request's "begin" row is committed: it now waits on its backend.
+    app_with_state = SimpleNamespace(state=SimpleNamespace(shedder=shedder))
+    handed_to_backend(Request({**inner.scopes[0], "app": app_with_state}))
+    assert shedder.queued == 0
     second = asyncio.create_task(_call(app))
     await asyncio.sleep(0)
     assert inner.calls == 2
     inner.release.set()
     await asyncio.gather(first, second)
-    await shedder.stop(lambda _event: None)
+    assert shedder.queued == 0
+    assert shedder.inflight == 0
 
 
 async def test_a_late_event_loop_sheds_but_probes_still_answer() -> None:
