@@ -1,0 +1,364 @@
+"""Load on a gateway of our own (two workers, as the runtime runs it) in front of a stub.
+
+Three scenarios, each recorded for the reliability report:
+
+- ``load_gateway``: open-loop ramp until the gateway saturates (the stub answers at once,
+  so the gateway, its audit commits and the machine's two cores are the limit), then three
+  times that capacity. The gateway must refuse the excess with 429/503 quickly (p99 within
+  ``SHED_P99_MS``), keep the requests it accepts within ``LATENCY_TARGET_MS``, keep its
+  memory bounded, and audit what it shed.
+- ``load_backend_bound``: the stub streams slowly and each worker may keep only a few
+  requests on it, so the per-backend cap is the limit, as a GPU is in production; three
+  times that capacity must be refused with 503 quickly while accepted streams complete.
+- ``load_fairness``: one user fires far more concurrent requests than their share
+  (``per_user_concurrency`` per worker) while others chat normally: the greedy user gets
+  429 beyond the share, the others are all served.
+
+"Capacity" is measured, not assumed: the load generator, the stub, PostgreSQL and the
+gateway share the same two cores, so it is the rate this whole machine sustains with the
+gateway as its bottleneck: the most requests per second the gateway answered at any ramp
+step (the ramp stops two steps after the answers stop keeping up). The highest rate
+answered in full within the latency target is reported beside it. Timing bounds are the
+issue's figures at full scale; at short scale (part of ``make test``, on a busy machine)
+they are only sanity bounds, the figures go to the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import psycopg
+import pytest
+
+from tests.chaos import loadgen, scratch_db
+from tests.chaos.record import full_scale, record, scaled
+from tests.conftest import Tokens
+from tests.integration.gateway.gateway_support import Stub
+
+USERS = ("zhang.wei", "li.na", "wang.fang")
+# Accepted requests with an instant backend: the target both for "capacity" and under 3x.
+LATENCY_TARGET_MS = 500.0
+# The issue's figure: refusals under 3x capacity answered within 200 ms at p99.
+SHED_P99_MS = 200.0
+# Gateway workers' RSS may grow by at most this much under overload (both workers).
+RSS_GROWTH_MIB = 200.0
+# Short scale runs beside other suites on two cores: timings only have to be sane there.
+SANITY = 1.0 if full_scale() else 10.0
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
+@pytest.fixture(scope="module")
+def load_db(services: dict[str, Any]) -> Iterator[scratch_db.ScratchDb]:
+    db = scratch_db.create(services, scratch_db.unique_name("appliance_chaos_load"))
+    yield db
+    scratch_db.drop(db)
+
+
+@pytest.fixture
+def stub(served_model: str) -> Iterator[Stub]:
+    backend = Stub(served_model)
+    backend.control(zero_usage=True)
+    yield backend
+    backend.stop()
+
+
+@pytest.fixture
+def users(tokens: Tokens) -> dict[str, str]:
+    return {name: tokens(name) for name in USERS}
+
+
+def start_gateway(
+    services: dict[str, Any], db: scratch_db.ScratchDb, stub: Stub, **limits: int
+) -> loadgen.WorkersGateway:
+    env = {
+        "APPLIANCE_SETTINGS_FILE": services["settings_file"],
+        "APPLIANCE_DATABASE_URL": db.gateway_url,
+        "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
+        "APPLIANCE_BACKENDS": stub.url,
+    }
+    env |= {f"APPLIANCE_LIMITS__{key.upper()}": str(value) for key, value in limits.items()}
+    return loadgen.WorkersGateway(env)
+
+
+def shed_in_audit(db: scratch_db.ScratchDb, since_seq: int) -> int:
+    """Requests the gateway's shed summaries (``system`` events) account for."""
+    with psycopg.connect(db.owner_libpq) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum((detail->>'shed')::int), 0) FROM audit_events"
+            " WHERE seq > %s AND event_type = 'system' AND detail->>'reason' = 'load_shed'",
+            (since_seq,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def head_seq(db: scratch_db.ScratchDb) -> int:
+    with psycopg.connect(db.owner_libpq) as conn:
+        row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def rss_growth(samples: list[tuple[float, float]]) -> float:
+    return max(mib for _, mib in samples) - samples[0][1]
+
+
+def test_ramp_to_saturation_then_three_times_capacity(
+    services: dict[str, Any],
+    served_model: str,
+    load_db: scratch_db.ScratchDb,
+    stub: Stub,
+    users: dict[str, str],
+) -> None:
+    # Per-user and per-backend caps out of the way: the gateway itself is measured here.
+    gateway = start_gateway(
+        services, load_db, stub, per_user_concurrency=100_000, per_backend_inflight=100_000
+    )
+    seq_before = head_seq(load_db)
+    rates = [50, 100, 200, 300, 400, 500, 600, 800, 1000] if full_scale() else [50, 100, 200, 400]
+    step_s = scaled(2, 6)
+    names = list(users)
+    try:
+        via_gateway = loadgen.chat_target(gateway.url, served_model, users)
+        direct = loadgen.chat_target(stub.url, served_model, users)
+
+        async def ramp() -> tuple[loadgen.Ramp, list[tuple[float, float]]]:
+            result = loadgen.Ramp()
+            async with loadgen.session() as client:
+                await loadgen.open_loop(client, via_gateway, 50, 2, names)  # warm-up
+                with loadgen.RssSampler(gateway.proc.pid) as rss:
+                    failed = 0
+                    for rate in rates:
+                        samples, _ = await loadgen.open_loop(
+                            client, via_gateway, rate, step_s, names
+                        )
+                        step = loadgen.summarize(samples, step_s)
+                        baseline, _ = await loadgen.open_loop(
+                            client, direct, rate, step_s / 2, names
+                        )
+                        step["offered_per_s"] = rate
+                        step["direct"] = loadgen.latency_figures(baseline)
+                        result.steps.append(step)
+                        saturated = step["ok_per_s"] < 0.95 * rate
+
+                        failed += saturated
+                        if failed >= 2:
+                            break
+            return result, rss.samples
+
+        ramp_result, ramp_rss = loadgen.run(ramp())
+        # Capacity: the most the gateway answered per second at any step (saturation); the
+        # rate served in full within the latency target is reported beside it.
+        capacity = max(step["ok_per_s"] for step in ramp_result.steps)
+        within_target = ramp_result.capacity(LATENCY_TARGET_MS)
+        assert capacity > 0, f"nothing answered during the ramp: {ramp_result.steps[0]}"
+
+        overload_rate = 3 * capacity
+        overload_s = scaled(6, 30)
+
+        async def overload() -> tuple[list[loadgen.Sample], float, list[tuple[float, float]]]:
+            async with loadgen.session() as client:
+                with loadgen.RssSampler(gateway.proc.pid, every_s=0.25) as rss:
+                    samples, t0 = await loadgen.open_loop(
+                        client, via_gateway, overload_rate, overload_s, names
+                    )
+            return samples, t0, rss.samples
+
+        samples, t0, rss = loadgen.run(overload())
+    finally:
+        # Stopping flushes each worker's last shed summary into the audit log.
+        gateway.stop()
+    summary = loadgen.summarize(samples, overload_s)
+    audited_shed = shed_in_audit(load_db, seq_before)
+    # Every "overloaded" refusal the clients saw, ramp included, must be in a summary.
+    steps = [*ramp_result.steps, summary]
+    overloaded = sum(step["by_code"].get("overloaded", 0) for step in steps)
+    failed = sum(step["errors"] for step in steps)
+    figures = {
+        "machine": machine(),
+        "latency_target_ms": LATENCY_TARGET_MS,
+        "shed_p99_target_ms": SHED_P99_MS,
+        "ramp": ramp_result.steps,
+        "ramp_rss_mib": [mib for _, mib in ramp_rss],
+        "capacity_per_s": capacity,
+        "capacity_within_target_per_s": within_target,
+        "overload": {
+            "offered_per_s": overload_rate,
+            "duration_s": overload_s,
+            **summary,
+            "timeseries": loadgen.timeseries(samples, t0, rss),
+            "rss_start_mib": rss[0][1],
+            "rss_max_mib": max(mib for _, mib in rss),
+            "rss_end_mib": rss[-1][1],
+        },
+        "audited_shed": audited_shed,
+        "client_saw_overloaded": overloaded,
+        "requests": sum(s["requests"] for s in ramp_result.steps) + summary["requests"],
+    }
+    checks = {
+        "refused with 429/503 under 3x": summary["shed"] > 0,
+        "refusal p99 within target": (summary["refused"]["p99_ms"] or 0) <= SHED_P99_MS * SANITY,
+        "accepted p99 within target": (summary["accepted"]["p99_ms"] or 0)
+        <= LATENCY_TARGET_MS * SANITY,
+        "no failed or hung request": summary["errors"] == 0,
+        "memory bounded": rss_growth(rss) <= RSS_GROWTH_MIB,
+        "shedding audited": overloaded <= audited_shed <= overloaded + failed,
+    }
+    figures["checks"] = checks
+    figures["passed"] = all(checks.values())
+    record("load_gateway", figures)
+    assert all(checks.values()), {"checks": checks, "overload": summary, "capacity": capacity}
+
+
+def test_backend_bound_overload_is_refused_fast(
+    services: dict[str, Any],
+    served_model: str,
+    load_db: scratch_db.ScratchDb,
+    stub: Stub,
+    users: dict[str, str],
+) -> None:
+    # Each stream holds its backend slot for 7 chunks x 20 ms; two workers x 8 slots.
+    chunk_ms, slots, workers = 20, 8, 2
+    stub.control(chunk_delay_ms=chunk_ms)
+    hold_s = 7 * chunk_ms / 1000
+    capacity = workers * slots / hold_s
+    gateway = start_gateway(
+        services, load_db, stub, per_user_concurrency=100_000, per_backend_inflight=slots
+    )
+    duration_s = scaled(5, 20)
+    try:
+        target = loadgen.chat_target(gateway.url, served_model, users, stream=True)
+
+        async def overload() -> tuple[list[loadgen.Sample], float, list[tuple[float, float]]]:
+            async with loadgen.session() as client:
+                await loadgen.open_loop(client, target, 20, 1, list(users))  # warm-up
+                with loadgen.RssSampler(gateway.proc.pid, every_s=0.25) as rss:
+                    samples, t0 = await loadgen.open_loop(
+                        client, target, 3 * capacity, duration_s, list(users)
+                    )
+            return samples, t0, rss.samples
+
+        samples, t0, rss = loadgen.run(overload())
+    finally:
+        gateway.stop()
+    summary = loadgen.summarize(samples, duration_s)
+    busy = summary["by_code"].get("backends_busy", 0)
+    checks = {
+        "refused with 503 backends_busy": busy > 0,
+        "refusal p99 within target": (summary["refused"]["p99_ms"] or 0) <= SHED_P99_MS * SANITY,
+        "accepted streams complete": summary["ok"] > 0 and summary["errors"] == 0,
+        "accepted p99 within target": (summary["accepted"]["p99_ms"] or 0)
+        <= (hold_s * 1000 + LATENCY_TARGET_MS) * SANITY,
+        # The cap is the limit: no more answers than the slots allow (plus the last ones).
+        "served within the backend cap": summary["ok"] <= capacity * (duration_s + 1),
+        "memory bounded": rss_growth(rss) <= RSS_GROWTH_MIB,
+    }
+    record(
+        "load_backend_bound",
+        {
+            "machine": machine(),
+            "chunk_delay_ms": chunk_ms,
+            "per_backend_inflight": slots,
+            "workers": workers,
+            "capacity_per_s": capacity,
+            "offered_per_s": 3 * capacity,
+            "duration_s": duration_s,
+            **summary,
+            "timeseries": loadgen.timeseries(samples, t0, rss),
+            "checks": checks,
+            "passed": all(checks.values()),
+        },
+    )
+    assert all(checks.values()), {"checks": checks, "summary": summary}
+
+
+def test_one_user_cannot_take_more_than_their_share(
+    services: dict[str, Any],
+    served_model: str,
+    load_db: scratch_db.ScratchDb,
+    stub: Stub,
+    users: dict[str, str],
+) -> None:
+    chunk_ms, share, workers = 25, 4, 2
+    stub.control(chunk_delay_ms=chunk_ms)
+    hold_s = 7 * chunk_ms / 1000
+    gateway = start_gateway(services, load_db, stub, per_user_concurrency=share)
+    greedy, *polite = list(users)
+    duration_s = scaled(5, 20)
+    # The greedy user offers about three times the concurrency their share allows; the
+    # others stay well inside theirs even when answers slow down to a second or two.
+    greedy_rate = 3 * workers * share / hold_s
+    polite_rate = 2.0
+    try:
+        target = loadgen.chat_target(gateway.url, served_model, users, stream=True)
+
+        async def traffic() -> dict[str, list[loadgen.Sample]]:
+            async with loadgen.session() as client:
+                runs = [
+                    loadgen.open_loop(client, target, greedy_rate, duration_s, [greedy]),
+                    *(
+                        loadgen.open_loop(client, target, polite_rate, duration_s, [name])
+                        for name in polite
+                    ),
+                ]
+                results = await asyncio.gather(*runs)
+            names = [greedy, *polite]
+            return {name: samples for name, (samples, _) in zip(names, results, strict=True)}
+
+        by_user = loadgen.run(traffic())
+    finally:
+        gateway.stop()
+    shares = {name: loadgen.summarize(samples, duration_s) for name, samples in by_user.items()}
+    served = sum(s["ok"] for s in shares.values())
+    # A slot is held at least hold_s, so the share bounds the greedy user's answers.
+    greedy_bound = workers * share * (duration_s / hold_s + 1)
+    checks = {
+        "greedy user refused with 429": shares[greedy]["by_code"].get(
+            "too_many_concurrent_requests", 0
+        )
+        > 0,
+        "greedy user held to their share": shares[greedy]["ok"] <= greedy_bound,
+        # Nobody else is refused for the greedy user's share...
+        "other users never get 429": all(
+            shares[name]["by_status"].get("429", 0) == 0 for name in polite
+        ),
+        # ...and they are served (at short scale, beside other suites, nearly all of them).
+        "other users served": all(
+            shares[name]["ok"] >= (1.0 if full_scale() else 0.8) * shares[name]["requests"]
+            for name in polite
+        ),
+    }
+    record(
+        "load_fairness",
+        {
+            "machine": machine(),
+            "per_user_concurrency": share,
+            "workers": workers,
+            "hold_s": hold_s,
+            "duration_s": duration_s,
+            "greedy_user": greedy,
+            "greedy_offered_per_s": greedy_rate,
+            "polite_offered_per_s": polite_rate,
+            "greedy_bound_ok": greedy_bound,
+            "users": {
+                name: {
+                    **summary,
+                    "share_of_served": summary["ok"] / served if served else 0.0,
+                }
+                for name, summary in shares.items()
+            },
+            "requests": sum(s["requests"] for s in shares.values()),
+            "checks": checks,
+            "passed": all(checks.values()),
+        },
+    )
+    assert all(checks.values()), {"checks": checks, "shares": shares}
