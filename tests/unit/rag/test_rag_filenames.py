@@ -19,6 +19,8 @@ from appliance.rag.filenames import MAX_NAME_CHARS, safe_filename
         ("red\x1b[31m\r\n.txt", "red[31m.txt"),
         ("evil\u202etxt.exe", "eviltxt.exe"),
         ("zero\u200bwidth.md", "zerowidth.md"),
+        ("．．／．．／etc／shadow.txt", "shadow.txt"),
+        ("ｒｅｐｏｒｔ.pdf", "report.pdf"),
         ("..", "unnamed"),
         ("dir/", "unnamed"),
         ("\x00\x01", "unnamed"),
