@@ -6,6 +6,12 @@ some generated chat and embedding bodies name the served models, and some genera
 name a throwaway knowledge base and its document (created for the run, deletable by it),
 which takes the cases past the 404 into validation, admission, retrieval and the stub
 backend. The identifiers come from the environment the test sets.
+
+schemathesis also reuses ids it saw in responses (``GET /api/kb`` lists the shared demo
+knowledge bases other tests rely on). A request that would change a knowledge base
+(delete it, upload into it, delete or re-index its documents) is therefore sent only for
+the throwaway one or one this run created; any other id is swapped for one that names
+nothing, so the request still runs (and is answered 404) without touching shared data.
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ _IDS = {
     "kb_id": os.environ.get("CHAOS_ST_KB_ID", ""),
     "document_id": os.environ.get("CHAOS_ST_DOCUMENT_ID", ""),
 }
+_MUTATING = {
+    ("DELETE", "/api/kb/{kb_id}"),
+    ("POST", "/api/kb/{kb_id}/documents"),
+    ("DELETE", "/api/kb/{kb_id}/documents/{document_id}"),
+    ("POST", "/api/kb/{kb_id}/documents/{document_id}/reindex"),
+}
+# Knowledge bases this run may change: the throwaway one, and those it creates.
+OWN_KB_IDS = {_IDS["kb_id"]} - {""}
 
 
 def _is_uuid(value: object) -> bool:
@@ -52,3 +66,20 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
     if not real:
         return st.just(path_parameters)
     return st.sampled_from([path_parameters, {**path_parameters, **real}])
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    if (case.method.upper(), case.operation.path) == ("POST", "/api/kb") and (
+        response.status_code == 201
+    ):
+        OWN_KB_IDS.add(str(response.json()["id"]))
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if (case.method.upper(), case.operation.path) not in _MUTATING:
+        return
+    kb_id = str((case.path_parameters or {}).get("kb_id"))
+    if _is_uuid(kb_id) and kb_id not in OWN_KB_IDS:
+        case.path_parameters["kb_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, kb_id))

@@ -47,6 +47,7 @@ from tests.chaos.record import REPO, full_scale, record, scaled
 from tests.integration.gateway.gateway_support import Gateway, Stub
 
 ST = Path(sys.executable).parent / "st"
+DEMO_KB = "财务制度 / Finance policies"
 CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance"]
 # (user, operations by path, examples per operation at short and full scale). The audit
 # routes read the whole log per call (export streams every row), so they get fewer.
@@ -80,6 +81,16 @@ def _kb_ids(client: httpx.Client, headers: dict[str, str]) -> set[str]:
     listed = client.get("/api/kb", headers=headers)
     assert listed.status_code == 200, listed.text
     return {kb["id"] for kb in listed.json()["knowledge_bases"]}
+
+
+def _shared_state(client: httpx.Client, headers: dict[str, str]) -> dict[str, int]:
+    """The demo knowledge bases (not made by a test) and their document counts."""
+    state: dict[str, int] = {}
+    for kb in client.get("/api/kb", headers=headers).json()["knowledge_bases"]:
+        if kb["name"] == DEMO_KB:
+            listed = client.get(f"/api/kb/{kb['id']}/documents", headers=headers)
+            state[kb["id"]] = len(listed.json()["documents"])
+    return state
 
 
 def _run_schemathesis(
@@ -151,6 +162,7 @@ def test_generated_requests_get_documented_answers(
         assert document.status_code == 200
         schema_file = tmp_path / "openapi.json"
         schema_file.write_text(document.text)
+        shared_before = _shared_state(client, editor)
         kb_id, document_id = _throwaway_kb(client, editor)
         models = client.get("/v1/models", headers=editor).json()["data"]
         hook_env = {
@@ -175,6 +187,7 @@ def test_generated_requests_get_documented_answers(
             for leftover in created:
                 client.delete(f"/api/kb/{leftover}", headers=tokens.headers("li.na"))
         assert not set(created) & _kb_ids(client, tokens.headers("li.na"))
+        assert _shared_state(client, tokens.headers("li.na")) == shared_before
     log = gateway.log_path.read_text(errors="replace")
     unhandled = log.count("unhandled error in request")
     total = sum(run["cases"] for run in runs.values())
