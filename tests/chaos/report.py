@@ -37,7 +37,7 @@ COMMAND = "make chaos  # or, from recorded results only: .venv/bin/python -m tes
 
 # Summary columns: the conventional key first, then synonyms other scenarios use.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "requests": ("requests", "cases", "queries", "tamperings", "uploads"),
+    "requests": ("requests", "cases", "queries", "tamperings", "uploads", "requests_during_outage"),
     "faults injected": ("faults_injected", "kills", "tamperings", "tokens", "outages"),
     "events lost": ("events_lost", "lost_events"),
     "leaks found": ("leaks_found", "leaked_chunks", "leaks", "accepted_forged"),
@@ -64,17 +64,32 @@ def fmt(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _scalar(key: str, value: Any) -> Any:
+    if isinstance(value, dict) and key.endswith("_s"):
+        # A time recorded as percentiles: quote the worst.
+        numbers = [v for v in value.values() if isinstance(v, int | float)]
+        return max(numbers) if numbers else None
+    if isinstance(value, list):
+        return len(value)
+    return None if isinstance(value, dict) else value
+
+
 def first(figures: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    """The first of ``keys`` the scenario recorded; failing that, the same key inside its
+    sub-scenarios (one level down), summed for counts and the worst for times."""
     for key in keys:
-        value = figures.get(key)
-        if isinstance(value, dict) and key.endswith("_s"):
-            # A recovery time recorded as percentiles: quote the worst.
-            numbers = [v for v in value.values() if isinstance(v, int | float)]
-            return max(numbers) if numbers else None
-        if value is not None and not isinstance(value, dict | list):
+        value = _scalar(key, figures.get(key))
+        if value is not None and not isinstance(value, bool):
             return value
-        if isinstance(value, list):
-            return len(value)
+    for key in keys:
+        nested = [
+            _scalar(key, sub[key])
+            for sub in figures.values()
+            if isinstance(sub, dict) and key in sub
+        ]
+        numbers = [v for v in nested if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numbers:
+            return max(numbers) if key.endswith("_s") else sum(numbers)
     return None
 
 
@@ -275,6 +290,7 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
         f"the gateway's audited shed summaries: {fmt(f.get('audited_shed'))}.",
     ]
     lines += checks_lines(f)
+    lines += ["", *SHEDDING]
     overload = plot_timeseries(
         o.get("timeseries", {}),
         "3x capacity: per-second throughput, latency, memory",
@@ -284,6 +300,22 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
         if image:
             lines += ["", f"![{image}]({image})"]
     return lines
+
+
+SHEDDING = [
+    "How the gateway sheds (`appliance/gateway/shedding.py`, settings under `limits`): each "
+    "worker refuses a new request with 503 `overloaded` and `Retry-After: 1`, before "
+    "authentication or parsing, while more than `max_queued_per_worker` (32) requests wait "
+    "in the gateway itself (not yet handed to a backend: the audit commit included), more "
+    "than `max_inflight_per_worker` (512) are open, or its event loop has run more than "
+    "`max_loop_lag_ms` (100 ms) late twice in a row. Per-user (429) and per-backend (503 "
+    "`backends_busy`) limits apply after it. Shed requests have no authenticated user and "
+    "never reach a backend, so they get no audit row each (that write is what an overloaded "
+    "worker cannot afford, and an anonymous flood must not grow the log): each worker "
+    "audits one `system` event per 10 s with the count shed by reason, and the metric "
+    "`appliance_load_shed` counts them; this scenario checks that the audited counts add up "
+    "to the refusals the clients saw.",
+]
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

@@ -1,7 +1,8 @@
 """Backup and restore drill: back up under load, restore into a fresh database, prove it.
 
 A gateway of our own audits a steady open-loop load into a scratch database made like the
-appliance's (:mod:`tests.chaos.scratch_db`). Mid-load the database is dumped with the
+appliance's (:mod:`tests.chaos.scratch_db`), which already holds some history (written by
+the product's audit writer; 30,000 events at full scale). Mid-load the database is dumped with the
 command of the nightly backup (``appliance-pg-backup``: ``pg_dump -Fc`` to a ``.part``
 file, then renamed), as the ``postgres`` superuser. The dump is restored with the restore
 playbook's ``pg_restore --exit-on-error`` as the superuser into a new, empty database (not
@@ -33,7 +34,12 @@ import psycopg
 import pytest
 
 from appliance.audit.checkpoint import load_public_key
+from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.audit.identity import default_writer_id
 from appliance.audit.verify_db import verify_dump, verify_url
+from appliance.audit.writer import AuditWriter
+from appliance.db.session import create_engine
+from appliance.settings import AuditSettings
 from tests.chaos import loadgen, scratch_db
 from tests.chaos.record import record, scaled
 from tests.conftest import Tokens
@@ -95,6 +101,33 @@ def checkpoint_key_file(settings_file: Path) -> str:
     raise AssertionError(f"{settings_file} names no checkpoint key")
 
 
+async def prefill(db: scratch_db.ScratchDb, count: int, key_file: str) -> None:
+    """History before the drill (a larger database to dump and restore), written by the
+    product's own audit writer so the chain and its signed checkpoints are the real thing."""
+    engine = create_engine(db.gateway_url)
+    writer = AuditWriter(
+        engine,
+        AuditSettings(checkpoint_key_file=key_file, checkpoint_every=1000),
+        default_writer_id(),
+    )
+    await writer.start()
+    try:
+        for n in range(count):
+            event = AuditEvent(
+                EventType.SYSTEM,
+                Outcome.OK,
+                request_id=f"drill-history-{n}",
+                detail={"reason": "backup_drill_history", "n": n},
+            )
+            if n % 200 == 199:
+                await writer.commit(event)  # keeps the writer's queue from overflowing
+            else:
+                writer.submit(event)
+    finally:
+        await writer.stop()
+        await engine.dispose()
+
+
 @pytest.fixture
 def databases(services: dict[str, Any]) -> Iterator[tuple[scratch_db.ScratchDb, ...]]:
     source = scratch_db.create(services, scratch_db.unique_name("appliance_chaos_backup"))
@@ -127,6 +160,8 @@ def test_backup_under_load_restores_every_committed_event(
     tmp_path: Path,
 ) -> None:
     source, target = databases
+    key_file = checkpoint_key_file(Path(services["settings_file"]))
+    asyncio.run(prefill(source, scaled(1_000, 30_000), key_file))
     stub = Stub(served_model)
     stub.control(zero_usage=True)
     gateway = _gateway(services, source, stub)
@@ -162,7 +197,7 @@ def test_backup_under_load_restores_every_committed_event(
         restore(marks["dump"], target)
         restore_s = time.perf_counter() - began
         restored = events(target)
-        key = load_public_key(checkpoint_key_file(Path(services["settings_file"])))
+        key = load_public_key(key_file)
         restored_verified = verify_url(target.owner_url, public_keys=[key])
         plain = tmp_path / "restored.sql"
         subprocess.run([PG_RESTORE, "-f", str(plain), str(marks["dump"])], check=True, timeout=600)
