@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -210,22 +209,6 @@ async def open_loop(
     return out, t0
 
 
-async def closed_loop(
-    client: aiohttp.ClientSession, target: Target, user: str, workers: int, duration_s: float
-) -> tuple[list[Sample], float]:
-    """``workers`` requests of ``user`` always outstanding (a greedy client) for a while."""
-    out: list[Sample] = []
-    t0 = time.perf_counter()
-    end = t0 + duration_s
-
-    async def worker() -> None:
-        while time.perf_counter() < end:
-            await _one(client, target, user, time.perf_counter(), out)
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return out, t0
-
-
 class RssSampler:
     """Total RSS (MiB) of a process tree's workers, sampled from a thread every ``every_s``."""
 
@@ -307,17 +290,6 @@ class Ramp:
             and (s["accepted"]["p99_ms"] or 0) <= max_p99_ms
         ]
         return max(good, default=0.0)
-
-
-def iter_rates(first: float, factor: float, count: int) -> Iterator[float]:
-    rate = first
-    for _ in range(count):
-        yield round(rate)
-        rate *= factor
-
-
-def mean(values: Sequence[float]) -> float:
-    return statistics.fmean(values) if values else 0.0
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -95,7 +95,7 @@ def first(figures: Mapping[str, Any], keys: Iterable[str]) -> Any:
 
 def verdict(figures: Mapping[str, Any]) -> str:
     passed = figures.get("passed")
-    checks = figures.get("checks")
+    checks = figures.get("issue_checks") or figures.get("checks")
     if passed is None and isinstance(checks, dict) and checks:
         passed = all(bool(v) for v in checks.values())
     if passed is None:
@@ -158,7 +158,7 @@ def plot_ramp(figures: Mapping[str, Any]) -> str | None:
     if not steps:
         return None
     offered = [s["offered_per_s"] for s in steps]
-    fig, (rate_ax, lat_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (rate_ax, lat_ax, rss_ax) = plt.subplots(1, 3, figsize=(15, 4))
     rate_ax.plot(offered, offered, ":", color="grey", label="offered")
     rate_ax.plot(offered, [s["sent_per_s"] for s in steps], "o-", label="sent by the client")
     rate_ax.plot(offered, [s["ok_per_s"] for s in steps], "s-", label="answered 200")
@@ -189,6 +189,9 @@ def plot_ramp(figures: Mapping[str, Any]) -> str | None:
         title="Latency of answered requests",
     )
     lat_ax.legend(fontsize=8)
+    rss = figures.get("ramp_rss") or []
+    rss_ax.plot([at for at, _ in rss], [mib for _, mib in rss], color="purple")
+    rss_ax.set(xlabel="seconds into the ramp", ylabel="MiB", title="Gateway workers' RSS")
     return _save(fig, "load_ramp.png")
 
 
@@ -228,10 +231,18 @@ def table(rows: Iterable[Iterable[Any]], header: Iterable[str]) -> list[str]:
 
 
 def checks_lines(figures: Mapping[str, Any]) -> list[str]:
+    """What the test asserted at this scale, and (where they differ) the issue's figures."""
+    lines: list[str] = []
     checks = figures.get("checks")
-    if not isinstance(checks, dict):
-        return []
-    return ["", *(f"- {'met' if ok else '**MISSED**'}: {name}" for name, ok in checks.items())]
+    issue = figures.get("issue_checks")
+    if isinstance(checks, dict) and checks:
+        title = "Asserted at this scale:" if isinstance(issue, dict) and issue != checks else ""
+        lines += ["", *([title, ""] if title else [])]
+        lines += [f"- {'met' if ok else '**MISSED**'}: {name}" for name, ok in checks.items()]
+    if isinstance(issue, dict) and issue and issue != checks:
+        lines += ["", "Against the issue's figures:", ""]
+        lines += [f"- {'met' if ok else '**MISSED**'}: {name}" for name, ok in issue.items()]
+    return lines
 
 
 def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
@@ -245,7 +256,7 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
         f"{fmt(f.get('capacity_within_target_per_s'))} requests/s (load generator, stub, "
         f"PostgreSQL and gateway on the same {fmt(f.get('machine', {}).get('cpus'))} cores). "
         f"Added latency = gateway minus the stub called directly at the same rate in the "
-        f"same run.",
+        f"same run. {busy(f)}",
         "",
         *table(
             (
@@ -318,6 +329,17 @@ SHEDDING = [
 ]
 
 
+def busy(figures: Mapping[str, Any]) -> str:
+    """The machine's load when the scenario began: above its core count, other work was
+    competing for the cores and the timings say more about that than about the gateway."""
+    load = figures.get("machine", {}).get("load_average_1m")
+    cpus = figures.get("machine", {}).get("cpus") or 1
+    if load is None:
+        return ""
+    verdict = "a busy machine: timings are pessimistic" if load > cpus else "a quiet machine"
+    return f"1-minute load average when it began: {load:.1f} on {cpus} cores ({verdict})."
+
+
 def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
@@ -332,7 +354,8 @@ def section_backend_bound(f: Mapping[str, Any]) -> list[str]:
         f"streamed in full, {fmt(f.get('shed'))} refused ({fmt(f.get('by_code'))}), "
         f"{fmt(f.get('errors'))} failed. Refusals p50/p99 "
         f"{fmt(f['refused']['p50_ms'])}/{fmt(f['refused']['p99_ms'])} ms; accepted streams "
-        f"p50/p99 {fmt(f['accepted']['p50_ms'])}/{fmt(f['accepted']['p99_ms'])} ms.",
+        f"p50/p99 {fmt(f['accepted']['p50_ms'])}/{fmt(f['accepted']['p99_ms'])} ms. "
+        f"{busy(f)}",
     ]
     lines += checks_lines(f)
     image = plot_timeseries(
@@ -409,7 +432,7 @@ def section_backup(f: Mapping[str, Any]) -> list[str]:
 def section_generic(f: Mapping[str, Any]) -> list[str]:
     rows = []
     for key, value in f.items():
-        if key in ("scenario", "scale", "recorded_at", "checks"):
+        if key in ("scenario", "scale", "recorded_at", "checks", "issue_checks"):
             continue
         if isinstance(value, dict):
             # One level of nesting as dotted names; deeper values print compactly.

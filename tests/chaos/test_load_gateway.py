@@ -108,6 +108,17 @@ def head_seq(db: scratch_db.ScratchDb) -> int:
     return int(row[0]) if row else 0
 
 
+def timing_checks(
+    summary: dict[str, Any], accepted_target_ms: float, factor: float
+) -> dict[str, bool]:
+    """The latency bounds, scaled by ``factor`` (1: the issue's figures)."""
+    refused, accepted = SHED_P99_MS * factor, accepted_target_ms * factor
+    return {
+        f"refusal p99 <= {refused:.0f} ms": (summary["refused"]["p99_ms"] or 0) <= refused,
+        f"accepted p99 <= {accepted:.0f} ms": (summary["accepted"]["p99_ms"] or 0) <= accepted,
+    }
+
+
 def rss_growth(samples: list[tuple[float, float]]) -> float:
     return max(mib for _, mib in samples) - samples[0][1]
 
@@ -188,7 +199,7 @@ def test_ramp_to_saturation_then_three_times_capacity(
         "latency_target_ms": LATENCY_TARGET_MS,
         "shed_p99_target_ms": SHED_P99_MS,
         "ramp": ramp_result.steps,
-        "ramp_rss_mib": [mib for _, mib in ramp_rss],
+        "ramp_rss": [[at - ramp_rss[0][0], mib] for at, mib in ramp_rss],
         "capacity_per_s": capacity,
         "capacity_within_target_per_s": within_target,
         "overload": {
@@ -204,17 +215,16 @@ def test_ramp_to_saturation_then_three_times_capacity(
         "client_saw_overloaded": overloaded,
         "requests": sum(s["requests"] for s in ramp_result.steps) + summary["requests"],
     }
-    checks = {
+    behaviour = {
         "refused with 429/503 under 3x": summary["shed"] > 0,
-        "refusal p99 within target": (summary["refused"]["p99_ms"] or 0) <= SHED_P99_MS * SANITY,
-        "accepted p99 within target": (summary["accepted"]["p99_ms"] or 0)
-        <= LATENCY_TARGET_MS * SANITY,
         "no failed or hung request": summary["errors"] == 0,
-        "memory bounded": rss_growth(rss) <= RSS_GROWTH_MIB,
+        f"memory growth <= {RSS_GROWTH_MIB:.0f} MiB": rss_growth(rss) <= RSS_GROWTH_MIB,
         "shedding audited": overloaded <= audited_shed <= overloaded + failed,
     }
+    checks = behaviour | timing_checks(summary, LATENCY_TARGET_MS, SANITY)
     figures["checks"] = checks
-    figures["passed"] = all(checks.values())
+    figures["issue_checks"] = behaviour | timing_checks(summary, LATENCY_TARGET_MS, 1.0)
+    figures["passed"] = all(figures["issue_checks"].values())
     record("load_gateway", figures)
     assert all(checks.values()), {"checks": checks, "overload": summary, "capacity": capacity}
 
@@ -252,16 +262,17 @@ def test_backend_bound_overload_is_refused_fast(
         gateway.stop()
     summary = loadgen.summarize(samples, duration_s)
     busy = summary["by_code"].get("backends_busy", 0)
-    checks = {
+    behaviour = {
         "refused with 503 backends_busy": busy > 0,
-        "refusal p99 within target": (summary["refused"]["p99_ms"] or 0) <= SHED_P99_MS * SANITY,
         "accepted streams complete": summary["ok"] > 0 and summary["errors"] == 0,
-        "accepted p99 within target": (summary["accepted"]["p99_ms"] or 0)
-        <= (hold_s * 1000 + LATENCY_TARGET_MS) * SANITY,
         # The cap is the limit: no more answers than the slots allow (plus the last ones).
         "served within the backend cap": summary["ok"] <= capacity * (duration_s + 1),
-        "memory bounded": rss_growth(rss) <= RSS_GROWTH_MIB,
+        f"memory growth <= {RSS_GROWTH_MIB:.0f} MiB": rss_growth(rss) <= RSS_GROWTH_MIB,
     }
+    # An accepted stream takes hold_s by itself; the target is on top of that.
+    target_ms = hold_s * 1000 + LATENCY_TARGET_MS
+    checks = behaviour | timing_checks(summary, target_ms, SANITY)
+    issue_checks = behaviour | timing_checks(summary, target_ms, 1.0)
     record(
         "load_backend_bound",
         {
@@ -275,7 +286,8 @@ def test_backend_bound_overload_is_refused_fast(
             **summary,
             "timeseries": loadgen.timeseries(samples, t0, rss),
             "checks": checks,
-            "passed": all(checks.values()),
+            "issue_checks": issue_checks,
+            "passed": all(issue_checks.values()),
         },
     )
     assert all(checks.values()), {"checks": checks, "summary": summary}
@@ -321,22 +333,26 @@ def test_one_user_cannot_take_more_than_their_share(
     served = sum(s["ok"] for s in shares.values())
     # A slot is held at least hold_s, so the share bounds the greedy user's answers.
     greedy_bound = workers * share * (duration_s / hold_s + 1)
-    checks = {
-        "greedy user refused with 429": shares[greedy]["by_code"].get(
-            "too_many_concurrent_requests", 0
-        )
-        > 0,
+    refused_greedy = shares[greedy]["by_code"].get("too_many_concurrent_requests", 0)
+    behaviour = {
+        "greedy user refused with 429": refused_greedy > 0,
         "greedy user held to their share": shares[greedy]["ok"] <= greedy_bound,
         # Nobody else is refused for the greedy user's share...
         "other users never get 429": all(
             shares[name]["by_status"].get("429", 0) == 0 for name in polite
         ),
-        # ...and they are served (at short scale, beside other suites, nearly all of them).
-        "other users served": all(
-            shares[name]["ok"] >= (1.0 if full_scale() else 0.8) * shares[name]["requests"]
-            for name in polite
-        ),
     }
+
+    def served_fraction(fraction: float) -> dict[str, bool]:
+        # ...and they are served (at short scale, beside other suites, nearly all of them).
+        return {
+            f"other users served (>= {fraction:.0%})": all(
+                shares[name]["ok"] >= fraction * shares[name]["requests"] for name in polite
+            )
+        }
+
+    checks = behaviour | served_fraction(1.0 if full_scale() else 0.8)
+    issue_checks = behaviour | served_fraction(1.0)
     record(
         "load_fairness",
         {
@@ -358,7 +374,8 @@ def test_one_user_cannot_take_more_than_their_share(
             },
             "requests": sum(s["requests"] for s in shares.values()),
             "checks": checks,
-            "passed": all(checks.values()),
+            "issue_checks": issue_checks,
+            "passed": all(issue_checks.values()),
         },
     )
     assert all(checks.values()), {"checks": checks, "shares": shares}
