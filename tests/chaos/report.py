@@ -289,7 +289,9 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
         ),
         "",
         f"3x capacity ({fmt(o.get('offered_per_s'))} requests/s offered for "
-        f"{fmt(o.get('duration_s'))} s): {fmt(o.get('requests'))} requests, "
+        f"{fmt(o.get('duration_s'))} s; the client sent {fmt(o.get('sent_per_s'))}/s, firing "
+        f"p99 {fmt(o.get('send_lag_p99_ms'))} ms late{client_limited(o)}): "
+        f"{fmt(o.get('requests'))} requests, "
         f"{fmt(o.get('ok'))} answered, {fmt(o.get('shed'))} refused "
         f"({fmt(o.get('by_code'))}), {fmt(o.get('errors'))} failed. Refusals p50/p99 "
         f"{fmt(o.get('refused', {}).get('p50_ms'))}/{fmt(o.get('refused', {}).get('p99_ms'))} "
@@ -327,6 +329,14 @@ SHEDDING = [
     "`appliance_load_shed` counts them; this scenario checks that the audited counts add up "
     "to the refusals the clients saw.",
 ]
+
+
+def client_limited(run: Mapping[str, Any]) -> str:
+    """Whether the load generator itself fell behind (it shares the cores it loads)."""
+    behind = (run.get("send_lag_p99_ms") or 0) > 50 or (run.get("sent_per_s") or 0) < 0.95 * (
+        run.get("offered_per_s") or 0
+    )
+    return ", so the client's own share of the cores limited what it offered" if behind else ""
 
 
 def busy(figures: Mapping[str, Any]) -> str:
