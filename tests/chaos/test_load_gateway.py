@@ -47,7 +47,7 @@ SHED_P99_MS = 200.0
 # Gateway workers' RSS may grow by at most this much under overload (both workers).
 RSS_GROWTH_MIB = 200.0
 # Short scale runs beside other suites on two cores: timings only have to be sane there.
-SANITY = 1.0 if full_scale() else 10.0
+SANITY = 1.0 if full_scale() else 15.0
 
 
 def machine() -> dict[str, Any]:
