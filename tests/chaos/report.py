@@ -347,7 +347,9 @@ def busy(figures: Mapping[str, Any]) -> str:
     if load is None:
         return ""
     verdict = "a busy machine: timings are pessimistic" if load > cpus else "a quiet machine"
-    return f"1-minute load average when it began: {load:.1f} on {cpus} cores ({verdict})."
+    nice = figures.get("machine", {}).get("load_generator_nice")
+    priority = f" The load generator ran at niceness {nice}." if nice else ""
+    return f"1-minute load average when it began: {load:.1f} on {cpus} cores ({verdict}).{priority}"
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
