@@ -357,6 +357,8 @@ class Answer:
     done: bool = False
     sse_error: str | None = None
     chunks: int = 0
+    # Keycloak would not issue the user a token: the chat never left the client.
+    token_refused: bool = False
     # What the stream delivered (reasoning, then content), and when its error event came.
     text: str = ""
     error_at: float | None = None
@@ -411,10 +413,12 @@ class ChatLoad:
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _token_lock: threading.Lock = field(default_factory=threading.Lock)
+    # What stopped the load early, if anything did (a test asserts it is None).
+    failure: BaseException | None = None
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> ChatLoad:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread = threading.Thread(target=self._main, daemon=True)
         self._thread.start()
         return self
 
@@ -431,8 +435,25 @@ class ChatLoad:
             self._thread.join(timeout=self.timeout_s + 10)
             self._thread = None
 
+    def sent(self) -> list[Answer]:
+        """Chats that reached the gateway (not those whose token Keycloak refused)."""
+        return [a for a in list(self.answers) if not a.token_refused]
+
     def since(self, moment: float) -> list[Answer]:
-        return [a for a in list(self.answers) if a.started >= moment]
+        return [a for a in self.sent() if a.started >= moment]
+
+    def token_failures(self) -> int:
+        return sum(1 for a in list(self.answers) if a.token_refused)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except Exception as exc:  # whatever it is, the test reports it rather than hangs
+            self.failure = exc
+
+    def active_before(self, moment: float, window_s: float = 2.0) -> int:
+        """Chats started in the ``window_s`` before ``moment``: proof the load was running."""
+        return sum(1 for a in list(self.answers) if moment - window_s <= a.started < moment)
 
     def _headers(self, user: str) -> dict[str, str]:
         """One token request at a time (the cache is not thread-safe); one retry on failure."""
@@ -455,9 +476,16 @@ class ChatLoad:
         turn = index
         while not self._stop.is_set() and time.monotonic() < deadline:
             user = self.users[turn % len(self.users)]
-            headers = await asyncio.to_thread(self._headers, user)
             answer = Answer(started=time.monotonic(), stream=turn % 2 == 0, user=user)
             self.answers.append(answer)
+            try:
+                headers = await asyncio.to_thread(self._headers, user)
+            except httpx.HTTPError as exc:
+                # Keycloak refused a token: counted, and the client tries again.
+                answer.token_refused = True
+                answer.transport_error = type(exc).__name__
+                await asyncio.sleep(1.0)
+                continue
             await self._chat(client, answer, headers)
             turn += 1
             if answer.status != 200:

@@ -103,7 +103,8 @@ def test_backend_killed_mid_stream_and_hung(tokens: Tokens, served_model: str) -
                         victim.proc.send_signal(signal.SIGCONT)
                     wait_until(lambda: all(_health(gateway, admin).values()), "hung one back", 30)
                 time.sleep(0.5)
-            answers = load.answers
+            answers = load.sent()
+            load_failure, token_failures = load.failure, load.token_failures()
             cut = [a for a in answers if a.sse_error is not None]
             with pg.connect() as conn:
                 ends = _end_rows(conn, [a.request_id for a in cut if a.request_id])
@@ -128,6 +129,7 @@ def test_backend_killed_mid_stream_and_hung(tokens: Tokens, served_model: str) -
     )
     figures = {
         "requests": len(answers),
+        "token_failures": token_failures,
         "backend_kills": kills,
         "streams_cut": len(cut),
         "cut_error_codes": dict(Counter(a.sse_error for a in cut)),
@@ -145,6 +147,7 @@ def test_backend_killed_mid_stream_and_hung(tokens: Tokens, served_model: str) -
         "outcomes_after_marking": dict(hung_outcomes),
     }
     record("fault_backend", figures)
+    assert load_failure is None, f"the load stopped early: {load_failure!r}"
     assert cut, "no stream was in flight when a backend was killed"
     assert {a.sse_error for a in cut} == {"upstream_aborted"}, figures
     assert all(a.done for a in cut), figures

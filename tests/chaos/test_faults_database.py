@@ -95,7 +95,7 @@ def _outage(
     newcomer.stop()
     time.sleep(1.0)
     steady = [a for a in load.since(began + 0.1) if a.started < back - REFUSAL_LIMIT_S]
-    during = steady + newcomer.answers
+    during = steady + newcomer.sent()
     near_return = [a for a in load.since(back - REFUSAL_LIMIT_S) if a.started < back]
     return during, near_return, reached, recovery
 
@@ -152,6 +152,9 @@ def test_database_outages_fail_closed_and_recover(tokens: Tokens, served_model: 
                         failures.append(f"{kind}: recovery took {max(recovery):.2f} s")
                     if not refused:
                         failures.append(f"{kind}: no request was sent during the outages")
+                figures["token_failures"] = load.token_failures()
+                if load.failure is not None:
+                    failures.append(f"the load stopped early: {load.failure!r}")
         finally:
             gateway.stop()
             stub.stop()

@@ -122,7 +122,8 @@ def test_full_audit_volume_fails_closed_and_recovers(tokens: Tokens, served_mode
                         lost += [seq for seq, digest in before.items() if after.get(seq) != digest]
                         time.sleep(1.0)
                 report = verify_url(pg.owner_url)
-                answers = load.answers
+                answers = load.sent()
+                load_failure, token_failures = load.failure, load.token_failures()
             finally:
                 if gateway is not None:
                     gateway.stop()
@@ -133,6 +134,7 @@ def test_full_audit_volume_fails_closed_and_recovers(tokens: Tokens, served_mode
 
     figures |= {
         "requests": len(answers),
+        "token_failures": token_failures,
         "chats_stored_after_fill_before_refusals": absorbed,
         "outcomes_while_full": dict(refused_outcomes),
         "time_to_503_s": spread(to_503),
@@ -144,6 +146,7 @@ def test_full_audit_volume_fails_closed_and_recovers(tokens: Tokens, served_mode
         "chain_events": report.count,
     }
     record("fault_disk_full", figures)
+    assert load_failure is None, f"the load stopped early: {load_failure!r}"
     assert not failures, (failures, figures)
     assert sum(refused_outcomes.values()) > 0, figures
     assert reached == 0, figures

@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import pytest
+
 from appliance.audit.verify_db import verify_url
 from tests.chaos.plumbing import (
     ChatLoad,
@@ -74,6 +76,8 @@ def _startups(gateway: GatewayProcess) -> int:
     return gateway.log_path.read_text(errors="replace").count(STARTED)
 
 
+# A hundred restarts at a few seconds each outlast the suite's default per-test limit.
+@pytest.mark.timeout(scaled(600, 1500))
 def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_model: str) -> None:
     kills = scaled(3, 100)
     rng = random.Random(os.environ.get("CHAOS_SEED", "worker-kill"))
@@ -84,8 +88,9 @@ def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_mod
         restart_s: list[float] = []
         interrupted = 0
         dangling: list[int] = []
+        under_load = 0
         try:
-            with ChatLoad(gateway.url, served_model, tokens.headers, concurrency=8) as load:
+            with ChatLoad(gateway.url, served_model, tokens.headers, concurrency=6) as load:
                 time.sleep(1.0)
                 for _ in range(kills):
                     time.sleep(rng.uniform(0.05, 0.3))
@@ -94,6 +99,7 @@ def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_mod
                     seen = _startups(gateway)
                     killed_at = time.monotonic()
                     os.kill(victim, signal.SIGKILL)
+                    under_load += load.active_before(killed_at) > 0
                     wait_until(lambda n=seen: _startups(gateway) > n, "a replacement worker", 60)
                     restart_s.append(time.monotonic() - killed_at)
                     wait_until(lambda: len(gateway.worker_pids()) == 2, "two workers", 30)
@@ -102,7 +108,8 @@ def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_mod
                         dangling.append(victim)
                     interrupted += _interrupted_of(pg, victim)
                 time.sleep(1.0)
-            answers = load.answers
+            answers = load.sent()
+            load_failure, token_failures = load.failure, load.token_failures()
             now = _committed(pg, 0)
             report = verify_url(pg.owner_url)
             with pg.connect() as conn:
@@ -112,15 +119,25 @@ def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_mod
                         "SELECT request_id FROM audit_events WHERE event_type = 'chat.begin'"
                     )
                 }
+                end_outcomes = {
+                    str(r[0]): str(r[1])
+                    for r in conn.execute(
+                        "SELECT request_id, outcome FROM audit_events WHERE event_type = 'chat.end'"
+                    )
+                }
         finally:
             gateway.stop()
             stub.stop()
 
     received = [a for a in answers if a.status == 200 and a.request_id]
     unmapped = [a.request_id for a in received if a.request_id not in begins]
+    cut = [a for a in received if a.transport_error]
+    cut_ends = Counter(end_outcomes.get(a.request_id or "", "none") for a in cut)
     lost = [seq for seq, digest in committed.items() if now.get(seq) != digest]
     figures = {
         "kills": kills,
+        "kills_under_load": under_load,
+        "token_failures": token_failures,
         "requests": len(answers),
         "responses_200": len(received),
         "responses_completed": sum(1 for a in received if a.completed),
@@ -130,14 +147,18 @@ def test_killed_worker_loses_no_committed_audit_event(tokens: Tokens, served_mod
         "events_lost": len(lost),
         "responses_without_begin": len(unmapped),
         "interrupted_marked": interrupted,
+        "cut_answers_end_outcomes": dict(cut_ends),
         "workers_with_dangling_begins": len(dangling),
         "chain_ok": report.ok,
         "chain_events": report.count,
         "restart_s": spread(restart_s),
     }
     record("fault_worker_kill", figures)
+    assert load_failure is None, f"the load stopped early: {load_failure!r}"
+    assert under_load == kills, figures
     assert report.ok, report.to_dict()
     assert not lost, f"committed events changed or vanished: {lost[:10]}"
     assert not unmapped, f"answers without a chat.begin row: {unmapped[:10]}"
     assert not dangling, f"begins left open after restart of workers {dangling}"
+    assert "none" not in cut_ends, f"answers cut by a kill have no end row: {cut_ends}"
     assert len(received) > kills, figures
