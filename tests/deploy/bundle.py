@@ -5,16 +5,16 @@ appliance's wheels repacked from this checkout's venv, vLLM's from ``var/vllm-ve
 Debian packages the roles install (``apt-get download`` with dependencies), the Keycloak
 zip, pgvector built from ``var/build/pgvector/src``, and the SmolLM2 model directory. It is
 left unpacked (``--directory``) and hard-linked into each node at ``appliance_bundle_dir``,
-as if delivered on a disk.
+as if delivered on a disk. Built once per run, so that it holds this checkout's code
+(``APPLIANCE_DEPLOY_REUSE=1`` reuses one younger than a day).
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
-from tests.deploy.nodes import ROOT, WORK
+from tests.deploy.nodes import ROOT, WORK, fresh
 
 BUNDLE = WORK / "bundle.d" / "bundle"
 KEY = WORK / "bundle-key.pem"
@@ -24,7 +24,7 @@ MAX_AGE_S = 24 * 3600
 
 def ensure_bundle() -> Path:
     manifest = BUNDLE / "manifest.json"
-    if manifest.exists() and time.time() - manifest.stat().st_mtime < MAX_AGE_S:
+    if fresh(manifest, MAX_AGE_S):
         return BUNDLE
     appliance = str(ROOT / ".venv" / "bin" / "appliance")
     if not KEY.exists():

@@ -1,18 +1,36 @@
-"""Booted test nodes for the deployment tests (root, debootstrap and systemd-nspawn needed).
+"""Booted test nodes and the one deployed site the deployment tests share.
 
-One control node and one GPU node (CPU-only, so vLLM's CPU build) per session, on a private
-bridge; torn down at the end. Needs root, and debootstrap, systemd-nspawn and ssh, which
-`make bootstrap` installs.
+One control node and one GPU node (CPU-only, so vLLM's CPU build) per run, on a private
+bridge; torn down at the end. The base root filesystem and the offline bundle are built
+once per run, side by side. The site is deployed once (from the bundle, cut off from
+everything but each other) and shared by the chat, idempotence, status and backup tests;
+the restore test, last, replaces the control node by a fresh machine. Needs root, and
+debootstrap, systemd-nspawn and ssh, which `make bootstrap` installs.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.deploy import nodes
+from tests.deploy import bundle, deployed, nodes
+from tests.deploy.deployed import Site
+
+# Preflight refusals first (on nodes where nothing is installed yet), then the deployed
+# site's tests, then the restore onto a fresh control node, which ends the site.
+MODULE_ORDER = ("test_preflight", "test_site", "test_backup_restore")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+    items.sort(key=rank)  # stable: the order within a module stays
 
 
 @pytest.fixture(scope="session")
@@ -21,23 +39,64 @@ def ssh_key() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cluster(ssh_key: Path) -> Iterator[tuple[nodes.Node, nodes.Node]]:
-    nodes.ensure_base()
+def built() -> Path:
+    """The base root filesystem and the offline bundle, built at the same time."""
+    with ThreadPoolExecutor(2) as pool:
+        base = pool.submit(nodes.ensure_base)
+        made = pool.submit(bundle.ensure_bundle)
+        base.result()
+        return made.result()
+
+
+@pytest.fixture(scope="session")
+def cluster(ssh_key: Path, built: Path) -> Iterator[nodes.Cluster]:
     nodes.ensure_bridge()
-    control, gpu = nodes.Node("control1", 1), nodes.Node("gpu1", 2)
-    hosts = "".join(f"{n.address} {n.name}\n" for n in (control, gpu))
+    booted = nodes.Cluster(ssh_key, nodes.Node("control1", 1), nodes.Node("gpu1", 2))
     try:
-        for node in (control, gpu):
-            node.boot(ssh_key, hosts)
-        for node in (control, gpu):
-            node.wait_ssh(ssh_key)
-        yield control, gpu
+        booted.boot()
+        yield booted
     finally:
-        for node in (control, gpu):
-            node.shutdown()
+        booted.shutdown()
         nodes.remove_bridge()
 
 
 @pytest.fixture(scope="session")
 def vault_password() -> Path:
     return nodes.WORK / "vault-password"
+
+
+@pytest.fixture(scope="session")
+def site(
+    cluster: nodes.Cluster,
+    built: Path,
+    ssh_key: Path,
+    vault_password: Path,
+) -> Site:
+    """`appliance deploy` from the offline bundle: (inventory, vault secrets, the run)."""
+    for node in cluster:
+        bundle.place(built, node.rootfs, deployed.BUNDLE_DIR)
+    # Under var/deploy/, left after the run: its artifacts/ holds the CA and the backups.
+    shutil.rmtree(nodes.WORK / "inventory", ignore_errors=True)
+    inventory = nodes.write_inventory(
+        nodes.WORK / "inventory",
+        [cluster.control],
+        [cluster.gpu],
+        ssh_key,
+        {
+            "appliance_offline": True,
+            "appliance_bundle_archive": str(nodes.WORK / "bundle.tar"),
+            "appliance_bundle_dir": deployed.BUNDLE_DIR,
+            "appliance_public_hostname": deployed.HOSTNAME,
+            # Containers: the host owns the clock and the kernel settings.
+            "common_time_sync": False,
+            "common_manage_sysctl": False,
+            "nginx_tls_extra_sans": [f"IP:{cluster.control.address}"],
+            "vllm_model_name": bundle.MODEL_NAME,
+            "vllm_served_model_name": bundle.MODEL_NAME,
+        },
+    )
+    secrets_ = nodes.write_vault(inventory, vault_password)
+    first = deployed.deploy(inventory, vault_password)
+    deployed.require_ok(first, cluster)
+    deployed.add_user(cluster.control, ssh_key, secrets_["vault_keycloak_admin_password"])
+    return inventory, secrets_, first

@@ -5,14 +5,17 @@ in a network namespace this module creates. The namespaces hang off a host-side 
 with a private 10.231.0.0/24 network and no route anywhere else: the nodes reach each other
 and the host (for Ansible over SSH), never the internet. Everything lives under
 ``var/deploy/`` and is removed when the run ends, except the base root filesystem, which
-the next run reuses while it is younger than a day.
+is built once per run (every node copies it) and left for inspection; a developer may set
+``APPLIANCE_DEPLOY_REUSE=1`` to reuse one younger than a day instead of building it again.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,18 @@ HOST_ADDRESS = f"{SUBNET}.1"
 PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,ca-certificates,procps"
 MIRROR = "http://deb.debian.org/debian"
 MAX_BASE_AGE_S = 24 * 3600
+# Set when the run starts: what was built before it is stale unless APPLIANCE_DEPLOY_REUSE=1.
+RUN_STARTED = time.time()
+
+
+def fresh(marker: Path, max_age_s: float) -> bool:
+    """Whether ``marker`` was made by this run (or, when reuse is asked for, recently)."""
+    if not marker.exists():
+        return False
+    made = marker.stat().st_mtime
+    if os.environ.get("APPLIANCE_DEPLOY_REUSE") == "1":
+        return time.time() - made < max_age_s
+    return made >= RUN_STARTED
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -32,9 +47,9 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def ensure_base() -> Path:
-    """The Debian 12 root filesystem every node copies (built once, ~3 minutes)."""
+    """The Debian 12 root filesystem every node copies (built once per run, ~3 minutes)."""
     marker = BASE / ".complete"
-    if marker.exists() and time.time() - marker.stat().st_mtime < MAX_BASE_AGE_S:
+    if fresh(marker, MAX_BASE_AGE_S):
         return BASE
     tmp = WORK / "rootfs-base.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -142,9 +157,14 @@ class Node:
             time.sleep(1)
         raise TimeoutError(f"{self.name}: no SSH after {timeout_s:.0f}s")
 
-    def shutdown(self) -> None:
+    def stop(self) -> None:
+        """Ask the node to power off (nspawn asks the container's systemd); don't wait."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # nspawn asks the container's systemd to power off
+            self.process.terminate()
+
+    def shutdown(self) -> None:
+        self.stop()
+        if self.process is not None and self.process.poll() is None:
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -152,6 +172,42 @@ class Node:
                 self.process.wait()
         sh("ip", "netns", "del", self.netns, check=False)
         shutil.rmtree(self.rootfs, ignore_errors=True)
+
+
+@dataclass
+class Cluster:
+    """The booted nodes of a run: one control node, one GPU node. A test may replace the
+    control node by a fresh machine at the same name and address (``replace_control``)."""
+
+    key: Path
+    control: Node
+    gpu: Node
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter((self.control, self.gpu))
+
+    def hosts(self) -> str:
+        return "".join(f"{n.address} {n.name}\n" for n in self)
+
+    def boot(self) -> None:
+        for node in self:
+            node.boot(self.key, self.hosts())
+        for node in self:
+            node.wait_ssh(self.key)
+
+    def replace_control(self) -> Node:
+        """Power the control node off, throw its disk away, boot a new one from the base."""
+        self.control.shutdown()
+        self.control = Node(self.control.name, self.control.index)
+        self.control.boot(self.key, self.hosts())
+        self.control.wait_ssh(self.key)
+        return self.control
+
+    def shutdown(self) -> None:
+        for node in self:
+            node.stop()  # both power off at once
+        for node in self:
+            node.shutdown()
 
 
 def write_inventory(

@@ -6,7 +6,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.deploy import nodes
+
+# The first test builds the base root filesystem and the bundle and boots the nodes.
+pytestmark = pytest.mark.timeout(1800)
 
 APPLIANCE = str(nodes.ROOT / ".venv" / "bin" / "appliance")
 
@@ -18,7 +23,7 @@ def _appliance(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_too_small_node_fails_before_anything_is_installed(
-    cluster: tuple[nodes.Node, nodes.Node], ssh_key: Path, vault_password: Path, tmp_path: Path
+    cluster: nodes.Cluster, ssh_key: Path, vault_password: Path, tmp_path: Path
 ) -> None:
     control, gpu = cluster
     inventory = nodes.write_inventory(
@@ -44,7 +49,7 @@ def test_too_small_node_fails_before_anything_is_installed(
 
 
 def test_fit_nodes_pass_preflight_with_a_report(
-    cluster: tuple[nodes.Node, nodes.Node], ssh_key: Path, vault_password: Path, tmp_path: Path
+    cluster: nodes.Cluster, ssh_key: Path, vault_password: Path, tmp_path: Path
 ) -> None:
     control, gpu = cluster
     inventory = nodes.write_inventory(tmp_path / "inv", [control], [gpu], ssh_key, {})

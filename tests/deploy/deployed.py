@@ -1,0 +1,177 @@
+"""What the deployment tests do to a deployed site: run the `appliance` CLI, sign a user in
+through nginx as the web UI does, and reach the control node's database and services."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import secrets
+import ssl
+import subprocess
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.deploy import nodes
+
+APPLIANCE = str(nodes.ROOT / ".venv" / "bin" / "appliance")
+HOSTNAME = "ai.test.internal"
+BUNDLE_DIR = "/opt/appliance-bundle/bundle"
+# A finance kb-editor, made in Keycloak after the deploy (the deployed realm has no users).
+USER, PASSWORD = "li.na", secrets.token_hex(12)
+FINANCE = "/dept/finance"
+# What the ``site`` fixture gives: the inventory, the vault's secrets, the first deploy.
+Site = tuple[Path, dict[str, str], subprocess.CompletedProcess[str]]
+
+
+def appliance(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [APPLIANCE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def deploy(inventory: Path, vault: Path) -> subprocess.CompletedProcess[str]:
+    return appliance("deploy", "-i", str(inventory), f"--vault-password-file={vault}", timeout=3000)
+
+
+def require_ok(result: subprocess.CompletedProcess[str], cluster: nodes.Cluster) -> None:
+    """Fail with the run's end; first keep each node's journal (var/deploy/<node>.journal.log)
+    for what the Ansible message leaves out."""
+    if result.returncode == 0:
+        return
+    for node in cluster:
+        journal = node.ssh("journalctl -b --no-pager -n 400 -o short-precise", cluster.key)
+        (nodes.WORK / f"{node.name}.journal.log").write_text(journal.stdout + journal.stderr)
+    raise AssertionError(result.stderr[-3000:] + "\n(node journals in var/deploy/*.journal.log)")
+
+
+def summary(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The per-host recap lines of a run, by host."""
+    lines = [line for line in result.stderr.splitlines() if " ok=" in line]
+    return {line.split()[0]: line for line in lines}
+
+
+def ca(inventory: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(inventory / "artifacts" / "internal-ca.crt"))
+
+
+def add_user(control: nodes.Node, key: Path, admin_password: str) -> None:
+    """li.na: staff and kb-editor in /dept/finance, with a password we know."""
+    kcadm = "/opt/keycloak/current/bin/kcadm.sh"
+    cfg = "--config /root/.kcadm.config"
+    script = " && ".join(
+        [
+            f"{kcadm} config credentials {cfg} --server http://127.0.0.1:8180/auth "
+            f"--realm master --user admin --password {admin_password}",
+            f"{kcadm} create users {cfg} -r appliance -s username={USER} -s enabled=true "
+            f"-s firstName=Li -s lastName=Na -s email={USER}@test.internal -s emailVerified=true "
+            f"""-s 'groups=["{FINANCE}"]'""",
+            f"{kcadm} set-password {cfg} -r appliance --username {USER} --new-password {PASSWORD}",
+            f"{kcadm} add-roles {cfg} -r appliance --uusername {USER} "
+            "--rolename staff --rolename kb-editor",
+        ]
+    )
+    result = control.ssh(script, key)
+    assert result.returncode == 0, result.stderr
+
+
+def token(base: str, ctx: ssl.SSLContext, client_secret: str) -> str:
+    """The web UI client's authorization-code flow with PKCE, as a browser would do it."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    redirect = f"https://{HOSTNAME}/"
+    realm = f"{base}/auth/realms/appliance/protocol/openid-connect"
+    with httpx.Client(verify=ctx, timeout=30) as web:
+        page = web.get(
+            f"{realm}/auth",
+            params={
+                "client_id": "appliance-webui", "response_type": "code", "scope": "openid",
+                "redirect_uri": redirect, "state": "s1",
+                "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
+            },
+        )  # fmt: skip
+        assert page.status_code == 200, page.text[:500]
+        action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+        action = action.replace(f"https://{HOSTNAME}", base)
+        login = web.post(action, data={"username": USER, "password": PASSWORD})
+        assert login.status_code == 302, login.text[:500]
+        code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
+        answer = web.post(
+            f"{realm}/token",
+            data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+                "client_id": "appliance-webui", "client_secret": client_secret,
+                "code_verifier": verifier,
+            },
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+
+def subject(access_token: str) -> str:
+    """The token's ``sub``: whom the web UI files conversations under."""
+    payload = access_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sub"])
+
+
+def psql(control: nodes.Node, key: Path, sql: str) -> list[str]:
+    """Rows (``a|b``) of a query on the control node's appliance database, as postgres."""
+    quoted = sql.replace("'", "'\\''")
+    result = control.ssh(f"runuser -u postgres -- psql -d appliance -tA -c '{quoted}'", key)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\n")[:-1] if result.stdout else []
+
+
+# The web UI's own conversation store (webui.store), run on the control node with the web
+# UI's database settings, exactly as the web UI files a chat.
+_CONVERSATIONS = r"""
+import asyncio, json, sys
+from sqlalchemy.ext.asyncio import create_async_engine
+from webui.history import StoredMessage
+from webui.store import ConversationStore
+
+def url():
+    for line in open("/etc/appliance/webui.env"):
+        if line.startswith("APPLIANCE_WEBUI_DATABASE_URL="):
+            return line.split("=", 1)[1].strip()
+
+async def main(action, owner, *rest):
+    engine = create_async_engine(url())
+    store = ConversationStore(engine)
+    if action == "save":
+        title, question, answer = rest
+        cid = await store.create(owner, title)
+        await store.append(owner, cid, StoredMessage("user", question))
+        await store.append(owner, cid, StoredMessage("assistant", answer, reasoning="..."))
+        out = cid
+    else:
+        out = []
+        for item in await store.listing(owner):
+            messages = await store.messages(owner, item.id)
+            out.append({"id": item.id, "title": item.title,
+                        "messages": [[m.role, m.content] for m in messages]})
+    await engine.dispose()
+    print(json.dumps(out, ensure_ascii=False))
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def conversations(control: nodes.Node, key: Path, *args: str) -> object:
+    """``save OWNER TITLE QUESTION ANSWER`` (returns the id) or ``list OWNER``."""
+    import shlex  # noqa: PLC0415
+
+    script = shlex.quote(_CONVERSATIONS)
+    argv = " ".join(shlex.quote(a) for a in args)
+    result = control.ssh(
+        f"printf %s {script} > /root/conversations.py && "
+        f"/opt/appliance/venv/bin/python /root/conversations.py {argv}",
+        key,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
