@@ -69,7 +69,7 @@ class LimitSettings(BaseModel):
     # see appliance/gateway/shedding.py): requests in the gateway's own stages (not waiting
     # on a backend), all requests in progress, and how late the event loop may run.
     # 0 turns a check off.
-    max_queued_per_worker: int = 32
+    max_queued_per_worker: int = 16
     max_inflight_per_worker: int = 512
     max_loop_lag_ms: float = 100.0
 

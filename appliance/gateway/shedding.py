@@ -10,8 +10,10 @@ the token, the body or the database are touched, and costs a comparison or two:
   commit), i.e. the work queued in the gateway itself. A chat leaves this queue once its
   "begin" row is committed (:func:`handed_to_backend`): waiting for the model is not
   congestion of the gateway (a 30 s stream is normal), and the per-backend cap bounds it.
-  By Little's law the bound is the queueing delay a new request can meet: 32 at the ~200
-  requests/s one worker serves is about 160 ms.
+  By Little's law the bound is the queueing delay a new request can meet: 16 at the ~400
+  requests/s one worker serves is about 40 ms. Measured at 3x capacity on two cores
+  (ops/reliability/REPORT.md): 16 against 32 halved the refusals' p99 (121 against 264 ms)
+  and the accepted requests' p99 (234 against 487 ms) for the same throughput.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
