@@ -43,8 +43,11 @@ def webui_url(endpoints: dict[str, Any]) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One browser for the browser tests, closed when they end: Playwright's sync API keeps
+    its event loop installed as the running one while it is open, and later suites that
+    start their own loops (``asyncio.run``) must not find it there."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
