@@ -20,6 +20,7 @@ import platform
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import matplotlib
@@ -489,6 +490,20 @@ SECTIONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]]]] = {
 }
 
 
+def _after_run(figures: Mapping[str, Any]) -> str:
+    """Flags figures recorded after the test run listed at the end (a scenario rerun on its
+    own), whose outcome in that list is then not the one these figures show."""
+    try:
+        recorded = datetime.strptime(str(figures.get("recorded_at")), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return ""
+    if not JUNIT.exists() or recorded.timestamp() <= JUNIT.stat().st_mtime:
+        return ""
+    return (
+        ", after the test run listed at the end (rerun on its own; these figures are the rerun's)"
+    )
+
+
 def render(results: list[dict[str, Any]]) -> str:
     cases = junit_outcomes()
     scales = sorted({str(r.get("scale")) for r in results})
@@ -529,7 +544,8 @@ def render(results: list[dict[str, Any]]) -> str:
             "",
             f"## {title}",
             "",
-            f"`{r['scenario']}`, {r.get('scale')} scale, recorded {r.get('recorded_at')}.",
+            f"`{r['scenario']}`, {r.get('scale')} scale, recorded {r.get('recorded_at')}"
+            f"{_after_run(r)}.",
             "",
             *section(r),
         ]
