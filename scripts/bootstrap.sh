@@ -76,26 +76,34 @@ project_venv() {
 
 # Debian 12 has no pgvector binary: build trixie's source package against PostgreSQL 15.
 # The trixie entry is deb-src only, so no trixie binary can ever be installed from it.
+# The unpacked source stays in var/build/pgvector/src: the offline bundle builds from it,
+# so a checkout on a machine that already has pgvector still fetches it.
 pgvector() {
-  if [[ -f /usr/share/postgresql/15/extension/vector.control ]]; then
+  local installed=/usr/share/postgresql/15/extension/vector.control
+  if [[ -f $installed && -d "$VAR/build/pgvector/src" ]]; then
     skip "pgvector"
     return
   fi
-  say "pgvector: building Debian trixie's source package against PostgreSQL 15"
-  cat >/etc/apt/sources.list.d/trixie-src.sources <<'EOF'
+  if [[ ! -d "$VAR/build/pgvector/src" ]]; then
+    say "pgvector: fetching Debian trixie's source package"
+    cat >/etc/apt/sources.list.d/trixie-src.sources <<'EOF'
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  run apt-get update
-  rm -rf "$VAR/build/pgvector"
-  mkdir -p "$VAR/build/pgvector"
-  (cd "$VAR/build/pgvector" && run apt-get source --download-only pgvector &&
-    run dpkg-source -x ./pgvector_*.dsc src)
-  run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config"
-  run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config" install
+    run apt-get update
+    rm -rf "$VAR/build/pgvector"
+    mkdir -p "$VAR/build/pgvector"
+    (cd "$VAR/build/pgvector" && run apt-get source --download-only pgvector &&
+      run dpkg-source -x ./pgvector_*.dsc src)
+  fi
+  if [[ ! -f $installed ]]; then
+    say "pgvector: building against PostgreSQL 15"
+    run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config"
+    run make -C "$VAR/build/pgvector/src" PG_CONFIG="$PG_BIN/pg_config" install
+  fi
 }
 
 keycloak() {
