@@ -16,11 +16,10 @@ from appliance.gateway.usage_report import usage_report
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/backends", responses=errors(*AUTHENTICATED, 403))
-async def backends(
-    request: Request, principal: SysadminPrincipal, state: State
-) -> BackendsResponse:
-    """Health, load and last error of every configured vLLM backend."""
+def _audit_admin(
+    request: Request, principal: SysadminPrincipal, state: State, detail: dict[str, Any]
+) -> None:
+    """Every sysadmin call leaves an ``admin.action`` row naming what was looked at."""
     state.audit.submit(
         request_event(
             request,
@@ -28,9 +27,17 @@ async def backends(
             Outcome.OK,
             principal=principal,
             http_status=200,
-            detail={"action": "backends.list"},
+            detail=detail,
         )
     )
+
+
+@router.get("/backends", responses=errors(*AUTHENTICATED, 403))
+async def backends(
+    request: Request, principal: SysadminPrincipal, state: State
+) -> BackendsResponse:
+    """Health, load and last error of every configured vLLM backend."""
+    _audit_admin(request, principal, state, {"action": "backends.list"})
     return BackendsResponse(
         backends=[BackendStatus(**backend.snapshot()) for backend in state.pool.backends],
         per_backend_inflight_cap=state.settings.limits.per_backend_inflight,
@@ -49,14 +56,7 @@ async def usage(
     report = await usage_report(
         state.engine, quota=state.settings.limits.daily_token_quota, window_minutes=window_minutes
     )
-    state.audit.submit(
-        request_event(
-            request,
-            EventType.ADMIN_ACTION,
-            Outcome.OK,
-            principal=principal,
-            http_status=200,
-            detail={"action": "usage.report", "window_minutes": window_minutes},
-        )
+    _audit_admin(
+        request, principal, state, {"action": "usage.report", "window_minutes": window_minutes}
     )
     return report
