@@ -92,21 +92,30 @@ def vllm_environment(profile: LaunchProfile) -> dict[str, str]:
     return {**OFFLINE_ENV, **profile.env}
 
 
+CPU_MAX_MODEL_LEN = 4096
+
+
 def cpu_demo_profile(
-    model_dir: str, *, served_model_name: str, port: int = 8011, cpus: int = 2
+    model_dir: str,
+    *,
+    served_model_name: str,
+    port: int = 8011,
+    cpus: int = 2,
+    context: int = CPU_MAX_MODEL_LEN,
 ) -> LaunchProfile:
     """Profile for the small real model on a machine without a GPU (dev, CI, demo).
 
     On few cores vLLM's CPU build must not reserve a core for itself, needs a small KV-cache
     budget, and starts far faster in eager mode (the compile cache does not survive a
-    restart) at the same decode speed.
+    restart) at the same decode speed. The context is the site's, capped at 4,096 tokens,
+    which is what a 1 GiB KV cache holds comfortably.
     """
     return LaunchProfile(
         model=model_dir,
         served_model_name=served_model_name,
         port=port,
         dtype="float32",
-        max_model_len=4096,
+        max_model_len=min(context, CPU_MAX_MODEL_LEN),
         gpu_memory_utilization=None,
         max_num_seqs=16,
         enforce_eager=True,

@@ -66,6 +66,7 @@ def render(facts: NodeFacts) -> dict[str, Any]:
                 served_model_name=facts.served_model_name,
                 port=facts.base_port,
                 cpus=facts.cpus,
+                context=facts.context,
             ),
             host=facts.host,
         )

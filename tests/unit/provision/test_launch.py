@@ -16,6 +16,16 @@ def test_cpu_node_gets_the_cpu_profile() -> None:
     assert replica["env"]["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
 
 
+def test_cpu_node_takes_the_sites_context_up_to_its_cap() -> None:
+    def max_len(context: int) -> str:
+        facts = NodeFacts(model_dir="/m/smol", served_model_name="smol", context=context)
+        args = render(facts)["replicas"][0]["args"]
+        return str(args[args.index("--max-model-len") + 1])
+
+    assert max_len(2048) == "2048"
+    assert max_len(32768) == "4096"
+
+
 def test_gpu_node_splits_into_replicas_with_their_gpus() -> None:
     out = render(NodeFacts(model_dir="/m/r1", served_model_name="r1", gpus="8xL40S"))
     replicas = out["replicas"]
