@@ -1,4 +1,4 @@
-"""``appliance preflight|deploy|status|upgrade|backup|restore|reset -i INVENTORY``.
+"""``appliance preflight|deploy|add-gpu-node|status|upgrade|backup|restore|reset -i INVENTORY``.
 
 Each command runs one playbook through ansible-runner with a live progress line (current
 host and task, ok/changed/failed counts), prints a per-host summary, saves the full Ansible
@@ -104,6 +104,16 @@ def deploy(
     _run("site", "deploy", tags=tags, **_common(inventory, vault_password_file, limit, extra_var))
 
 
+def add_gpu_node(
+    inventory: Inventory, vault_password_file: VaultFile = None, extra_var: ExtraVars = None,
+) -> None:  # fmt: skip
+    """Bring up the GPU nodes added to the vllm group, then tell the gateway (add-gpu-node.yml).
+
+    Every GPU node is planned and converged, since the gateway's backend list is built from
+    all their replicas; the nodes already serving are left running as they are."""
+    _run("add-gpu-node", "add-gpu-node", **_common(inventory, vault_password_file, None, extra_var))
+
+
 def status(
     inventory: Annotated[
         Path | None,
@@ -192,6 +202,7 @@ def register(app: typer.Typer) -> None:
     ]
     app.command()(preflight)
     app.command()(deploy)
+    app.command("add-gpu-node")(add_gpu_node)
     app.command()(status)
     app.command()(upgrade)
     app.command()(backup)
