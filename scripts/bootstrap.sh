@@ -26,8 +26,9 @@ APT_PACKAGES=(
   curl unzip ca-certificates python3-venv
   # Browser tests and screenshots of the web UI (fonts so Chinese text renders).
   chromium fonts-noto-cjk
-  # Deployment tests boot Debian 12 nodes with systemd-nspawn.
-  debootstrap systemd-container
+  # Deployment tests boot Debian 12 nodes with systemd-nspawn, serve them a signed Debian
+  # mirror (apt-ftparchive) and a staff directory (OpenLDAP, run by the tests themselves).
+  debootstrap systemd-container apt-utils slapd ldap-utils
 )
 
 mkdir -p "$VAR/log" "$MARKS" "$VAR/downloads" "$VAR/build"
@@ -56,6 +57,8 @@ apt_packages() {
     return
   fi
   say "apt-get install ${missing[*]}"
+  # slapd: no default directory and no system service; the tests run their own.
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   run apt-get update
   DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${missing[@]}"
 }

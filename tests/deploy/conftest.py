@@ -1,10 +1,12 @@
 """Booted test nodes and the one deployed site the deployment tests share.
 
 One control node and one GPU node (CPU-only, so vLLM's CPU build) per run, on a private
-bridge; torn down at the end. The base root filesystem and the offline bundle are built
-once per run, side by side. The site is deployed once (from the bundle, cut off from
-everything but each other) and shared by the chat, idempotence, status and backup tests;
-the restore test, last, replaces the control node by a fresh machine. Needs root, and
+bridge, and a second GPU node added to the running site; torn down at the end. The online
+install (test_online) has its own single node and mirror node. The base root filesystem
+and the offline bundle are built once per run, side by side. The site is deployed once
+(from the bundle, cut off from everything but each other) and shared by the chat,
+idempotence, status, add-a-node, upgrade and backup tests; the restore test, last,
+replaces the control node by a fresh machine. Needs root, and
 debootstrap, systemd-nspawn and ssh, which `make bootstrap` installs.
 """
 
@@ -20,9 +22,10 @@ import pytest
 from tests.deploy import bundle, deployed, nodes
 from tests.deploy.deployed import Site
 
-# Preflight refusals first (on nodes where nothing is installed yet), then the deployed
+# The online single-node install first (its node and mirror are gone when it ends), then
+# preflight refusals (on cluster nodes where nothing is installed yet), then the deployed
 # site's tests, then the restore onto a fresh control node, which ends the site.
-MODULE_ORDER = ("test_preflight", "test_site", "test_backup_restore")
+MODULE_ORDER = ("test_online", "test_preflight", "test_site", "test_backup_restore")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -97,6 +100,6 @@ def site(
     )
     secrets_ = nodes.write_vault(inventory, vault_password)
     first = deployed.deploy(inventory, vault_password)
-    deployed.require_ok(first, cluster)
+    deployed.require_ok(first, cluster, cluster.key)
     deployed.add_user(cluster.control, ssh_key, secrets_["vault_keycloak_admin_password"])
     return inventory, secrets_, first

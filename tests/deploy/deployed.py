@@ -11,6 +11,7 @@ import re
 import secrets
 import ssl
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,13 +39,15 @@ def deploy(inventory: Path, vault: Path) -> subprocess.CompletedProcess[str]:
     return appliance("deploy", "-i", str(inventory), f"--vault-password-file={vault}", timeout=3000)
 
 
-def require_ok(result: subprocess.CompletedProcess[str], cluster: nodes.Cluster) -> None:
+def require_ok(
+    result: subprocess.CompletedProcess[str], machines: Iterable[nodes.Node], key: Path
+) -> None:
     """Fail with the run's end; first keep each node's journal (var/deploy/<node>.journal.log)
     for what the Ansible message leaves out."""
     if result.returncode == 0:
         return
-    for node in cluster:
-        journal = node.ssh("journalctl -b --no-pager -n 400 -o short-precise", cluster.key)
+    for node in machines:
+        journal = node.ssh("journalctl -b --no-pager -n 400 -o short-precise", key)
         (nodes.WORK / f"{node.name}.journal.log").write_text(journal.stdout + journal.stderr)
     raise AssertionError(result.stderr[-3000:] + "\n(node journals in var/deploy/*.journal.log)")
 
@@ -79,7 +82,9 @@ def add_user(control: nodes.Node, key: Path, admin_password: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def token(base: str, ctx: ssl.SSLContext, client_secret: str) -> str:
+def token(
+    base: str, ctx: ssl.SSLContext, client_secret: str, user: str = USER, password: str = PASSWORD
+) -> str:
     """The web UI client's authorization-code flow with PKCE, as a browser would do it."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
@@ -97,7 +102,7 @@ def token(base: str, ctx: ssl.SSLContext, client_secret: str) -> str:
         assert page.status_code == 200, page.text[:500]
         action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
         action = action.replace(f"https://{HOSTNAME}", base)
-        login = web.post(action, data={"username": USER, "password": PASSWORD})
+        login = web.post(action, data={"username": user, "password": password})
         assert login.status_code == 302, login.text[:500]
         code = parse_qs(urlsplit(login.headers["location"]).query)["code"][0]
         answer = web.post(

@@ -81,6 +81,19 @@ def remove_bridge() -> None:
     sh("ip", "link", "del", BRIDGE, check=False)
 
 
+def attach_netns(ns: str, veth: str, address: str) -> None:
+    """A fresh network namespace ``ns`` whose eth0 (``address``/24) hangs off the bridge."""
+    veth = veth[:15]
+    sh("ip", "netns", "del", ns, check=False)
+    sh("ip", "link", "del", veth, check=False)
+    sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    sh("ip", "link", "set", veth, "master", BRIDGE, "up")
+    sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
 @dataclass
 class Node:
     name: str
@@ -111,22 +124,11 @@ class Node:
         # A fresh machine id per node, made by systemd on first boot.
         (self.rootfs / "etc" / "machine-id").write_text("")
 
-    def _network(self) -> None:
-        ns, veth = self.netns, f"vh-{self.name}"[:15]
-        sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "link", "del", veth, check=False)
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "link", "set", veth, "master", BRIDGE, "up")
-        sh("ip", "-n", ns, "addr", "add", f"{self.address}/24", "dev", "eth0")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-
     def boot(self, key: Path, hosts: str) -> None:
         self._prepare_rootfs(key)
         with (self.rootfs / "etc" / "hosts").open("a") as handle:
             handle.write(hosts)
-        self._network()
+        attach_netns(self.netns, f"vh-{self.name}", self.address)
         log = (WORK / f"{self.name}.console.log").open("wb")
         self.process = subprocess.Popen(
             [
@@ -176,15 +178,27 @@ class Node:
 
 @dataclass
 class Cluster:
-    """The booted nodes of a run: one control node, one GPU node. A test may replace the
-    control node by a fresh machine at the same name and address (``replace_control``)."""
+    """The booted nodes of a run: one control node, one GPU node, and the GPU nodes a test
+    adds later (``add_gpu``). A test may replace the control node by a fresh machine at the
+    same name and address (``replace_control``)."""
 
     key: Path
     control: Node
     gpu: Node
+    added: list[Node] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Node]:
-        return iter((self.control, self.gpu))
+        return iter((self.control, self.gpu, *self.added))
+
+    def add_gpu(self, node: Node) -> Node:
+        """Boot another GPU node; every node's /etc/hosts learns its name, as DNS would."""
+        self.added.append(node)
+        node.boot(self.key, self.hosts())
+        node.wait_ssh(self.key)
+        for other in self:
+            if other is not node:
+                other.ssh(f"echo '{node.address} {node.name}' >> /etc/hosts", self.key, check=True)
+        return node
 
     def hosts(self) -> str:
         return "".join(f"{n.address} {n.name}\n" for n in self)
@@ -216,13 +230,7 @@ def write_inventory(
     """A YAML inventory for the nodes, plus the vault (encrypted with a generated password)."""
     import yaml  # noqa: PLC0415
 
-    def hosts(nodes: list[Node]) -> dict[str, object]:
-        return {n.name: {"ansible_host": n.address} for n in nodes}
-
-    path.mkdir(parents=True, exist_ok=True)
-    inventory = {"all": {"children": {"control": {"hosts": hosts(control)},
-                                      "vllm": {"hosts": hosts(gpu)}}}}  # fmt: skip
-    (path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    write_hosts(path, control, gpu)
     group_vars = path / "group_vars" / "all"
     group_vars.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -245,7 +253,22 @@ def write_inventory(
     return path
 
 
-def write_vault(inventory: Path, password_file: Path) -> dict[str, str]:
+def write_hosts(path: Path, control: list[Node], gpu: list[Node]) -> None:
+    """The inventory's hosts.yml: which nodes are control nodes and which run vLLM."""
+    import yaml  # noqa: PLC0415
+
+    def hosts(nodes: list[Node]) -> dict[str, object]:
+        return {n.name: {"ansible_host": n.address} for n in nodes}
+
+    path.mkdir(parents=True, exist_ok=True)
+    inventory = {"all": {"children": {"control": {"hosts": hosts(control)},
+                                      "vllm": {"hosts": hosts(gpu)}}}}  # fmt: skip
+    (path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+
+
+def write_vault(
+    inventory: Path, password_file: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     import secrets  # noqa: PLC0415
 
     import yaml  # noqa: PLC0415
@@ -258,7 +281,7 @@ def write_vault(inventory: Path, password_file: Path) -> dict[str, str]:
              "postgresql_keycloak_password", "keycloak_admin_password",
              "keycloak_webui_client_secret"]  # fmt: skip
     vault = inventory / "group_vars" / "all" / "vault.yml"
-    values = {f"vault_{n}": secrets.token_hex(20) for n in names}
+    values = {f"vault_{n}": secrets.token_hex(20) for n in names} | (extra or {})
     vault.write_text(yaml.safe_dump(values))
     ansible_vault = ROOT / ".venv" / "bin" / "ansible-vault"
     sh(str(ansible_vault), "encrypt", f"--vault-password-file={password_file}", str(vault))

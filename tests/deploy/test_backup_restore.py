@@ -113,13 +113,13 @@ def test_backup_then_restore_on_a_fresh_control_node(
     control = cluster.replace_control()
     assert control.ssh("test -e /etc/appliance", ssh_key).returncode == 1
     bundle.place(built, control.rootfs, deployed.BUNDLE_DIR)
-    deployed.require_ok(deployed.deploy(inventory, vault_password), cluster)
+    deployed.require_ok(deployed.deploy(inventory, vault_password), cluster, cluster.key)
     assert deployed.psql(
         control, ssh_key, f"SELECT count(*) FROM knowledge_bases WHERE name = '{KB_NAME}'"
     ) == ["0"]
 
     restored = deployed.appliance("restore", "-i", str(inventory), vault, "--archive", str(backup))
-    deployed.require_ok(restored, cluster)
+    deployed.require_ok(restored, cluster, cluster.key)
 
     # The same user signs in again (Keycloak came back with its users and keys) and finds
     # the knowledge base and its document, and the web UI's conversation.

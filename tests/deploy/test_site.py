@@ -1,15 +1,20 @@
 """The whole appliance from the offline bundle on booted nodes cut off from everything but
 each other: `appliance deploy`, an authenticated chat through nginx/TLS with the official
 `openai` client, the exchange in the audit log, a second run that changes nothing,
-`appliance status`, and `appliance upgrade` on the running site."""
+`appliance status`, `appliance add-gpu-node` with a second GPU node, and a rolling
+`appliance upgrade` of the running site while users chat."""
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from openai import OpenAI
 
 from tests.deploy import bundle, deployed, nodes
@@ -79,24 +84,104 @@ def test_status_reports_every_service(site: Site, vault_password: Path) -> None:
     assert "gateway /readyz: 200" in log
 
 
+def _served(node: nodes.Node, cluster: nodes.Cluster) -> float:
+    """Requests a GPU node's replica has answered (vLLM's own counter, read from the control
+    node: the replica's port is open to it alone)."""
+    url = f"http://{node.address}:8011/metrics"
+    script = f"import urllib.request as u; print(u.urlopen('{url}').read().decode())"
+    metrics = cluster.control.ssh(f'python3 -c "{script}"', cluster.key, check=True).stdout
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("vllm:request_success_total{")
+    )
+
+
+def test_added_gpu_node_joins_the_gateway(
+    site: Site, cluster: nodes.Cluster, ssh_key: Path, vault_password: Path
+) -> None:
+    """`appliance add-gpu-node`: a second GPU node (the bundle delivered on its disk) is
+    brought up and health-checked, the serving one is left alone, and the gateway spreads
+    chats over both."""
+    inventory, _, _ = site
+    new = cluster.add_gpu(nodes.Node("gpu2", 3))
+    bundle.place(bundle.BUNDLE, new.rootfs, deployed.BUNDLE_DIR)
+    nodes.write_hosts(inventory, [cluster.control], [cluster.gpu, new])
+    result = deployed.appliance(
+        "add-gpu-node", "-i", str(inventory), f"--vault-password-file={vault_password}",
+        timeout=1800,
+    )  # fmt: skip
+    deployed.require_ok(result, cluster, ssh_key)
+    recap = deployed.summary(result)
+    assert set(recap) == {"control1", "gpu1", "gpu2"}
+    assert "changed=0 " in recap["gpu1"], recap["gpu1"]
+    env = "grep ^APPLIANCE_BACKENDS= /etc/appliance/appliance.env"
+    settings = cluster.control.ssh(env, ssh_key)
+    for node in (cluster.gpu, new):
+        assert f"http://{node.address}:8011" in settings.stdout, settings.stdout
+
+    before = {node.name: _served(node, cluster) for node in (cluster.gpu, new)}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: _chat(site, cluster, f"What is {i} + {i}?"), range(8)))
+    assert len(answers) == 8
+    after = {node.name: _served(node, cluster) for node in (cluster.gpu, new)}
+    assert all(after[name] > before[name] for name in before), (before, after)
+
+
+def _restarts(node: nodes.Node, key: Path) -> tuple[int, int]:
+    """When the node's replica last stopped and last started (Unix seconds)."""
+    shown = node.ssh(
+        "systemctl show --timestamp=unix -P InactiveEnterTimestamp vllm-0 && "
+        "systemctl show --timestamp=unix -P ActiveEnterTimestamp vllm-0",
+        key,
+        check=True,
+    ).stdout.split()
+    return int(shown[0].lstrip("@") or 0), int(shown[1].lstrip("@"))
+
+
 def test_upgrade_backs_up_first_and_keeps_serving(
     site: Site, cluster: nodes.Cluster, ssh_key: Path, vault_password: Path
 ) -> None:
-    """`appliance upgrade` on a current site: a backup first, then the rolling run, and
-    the gateway still knows its replicas and answers."""
+    """`appliance upgrade` with a changed vLLM setting: a backup first, then one GPU node at
+    a time (each replica restarts only once the other is back), and users chatting all the
+    way through are all answered."""
     inventory, _, _ = site
     backups = inventory / "artifacts" / "backups"
     before = set(backups.iterdir()) if backups.exists() else set()
-    result = deployed.appliance(
-        "upgrade", "-i", str(inventory), f"--vault-password-file={vault_password}", timeout=1800
-    )
+    settings_file = inventory / "group_vars" / "all" / "main.yml"
+    settings = yaml.safe_load(settings_file.read_text())
+    settings_file.write_text(yaml.safe_dump(settings | {"vllm_context": 2048}))
+    started = time.time()
+
+    outcomes: list[str] = []
+    done = threading.Event()
+
+    def keep_chatting() -> None:
+        while not done.is_set():
+            try:
+                _chat(site, cluster, "What is the capital of France?")
+                outcomes.append("ok")
+            except Exception as exc:  # every failure is what the test counts
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+
+    chatter = threading.Thread(target=keep_chatting)
+    chatter.start()
+    try:
+        result = deployed.appliance(
+            "upgrade", "-i", str(inventory), f"--vault-password-file={vault_password}",
+            timeout=1800,
+        )  # fmt: skip
+    finally:
+        done.set()
+        chatter.join()
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(set(backups.iterdir()) - before) == 1
-    assert set(deployed.summary(result)) == {"control1", "gpu1"}
-    settings = cluster.control.ssh(
-        "grep ^APPLIANCE_BACKENDS= /etc/appliance/appliance.env", ssh_key
-    )
-    assert f"http://{cluster.gpu.address}:" in settings.stdout, settings.stdout
+    assert set(deployed.summary(result)) == {"control1", "gpu1", "gpu2"}
+    first, second = _restarts(cluster.gpu, ssh_key), _restarts(cluster.added[0], ssh_key)
+    assert first[1] > started and second[1] > started, "both replicas restarted"
+    assert second[0] >= first[1], "the second node stopped only after the first was back"
+    failures = [o for o in outcomes if o != "ok"]
+    assert len(outcomes) >= 10 and not failures, (len(outcomes), failures[:5])
     assert "Paris" in _chat(site, cluster, "What is the capital of France?")
 
 
