@@ -31,9 +31,10 @@ lint: bootstrap
 	$(VENV_BIN)/ansible-lint --offline playbooks/
 
 # Real Ansible against booted Debian 12 nodes (debootstrap + systemd-nspawn, as root): the
-# offline bundle and root filesystem built once per run, preflight refusals, one deploy
-# shared by a chat through nginx, changed=0 on a second run, status, upgrade and backup, then a
-# restore onto a fresh control node. 12 to 25 minutes on two cores, depending on load.
+# offline bundle and root filesystem built once per run; an online single-node install from
+# mirror and directory nodes; preflight refusals; one offline deploy shared by a chat through
+# nginx, changed=0 on a second run, status, a GPU node added, a rolling upgrade while users
+# chat and a backup, then a restore onto a fresh control node. About 30 minutes on two cores.
 .PHONY: test-deploy
 test-deploy: bootstrap
 	$(VENV_BIN)/python -m pytest tests/deploy --durations=0
