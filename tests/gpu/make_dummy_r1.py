@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from make_dummy_model import CHAT_TEMPLATE  # R1's template; this script's own folder
 from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
 
 VOCAB = 129280
@@ -30,14 +31,6 @@ SPECIAL = {
     129279: "<unk>",
 }
 PLAIN = (128798, 128799, 128803, 128804)
-CHAT_TEMPLATE = (
-    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}"
-    "{% endif %}{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}<｜User｜> {{ message['content'] }} "
-    "{% elif message['role'] == 'assistant' %}<｜Assistant｜> {{ message['content'] }} "
-    "<｜end▁of▁sentence｜> {% else %}{{ message['content'] }} {% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<｜Assistant｜> <think>\n{% endif %}"
-)
 
 
 def config(layers: int) -> dict[str, object]:
