@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from appliance.backend.bench import BenchConfig, BenchReport, run_bench
-from appliance.backend.bench_report import write_json, write_plot
+from appliance.sizing.bench import BenchConfig, BenchReport, run_bench
+from appliance.sizing.bench_report import write_json, write_plot
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:

@@ -18,7 +18,7 @@ from rich.console import Console
 from appliance.cli import runtime_cmds
 from appliance.errors import InvalidRequest
 from appliance.provision.events import RunTracker
-from appliance.provision.launch import NodeFacts, render
+from appliance.provision.node_launch_plan import NodeFacts, render
 from appliance.provision.runner import RunRequest, RunResult, run_playbook
 
 Inventory = Annotated[
@@ -181,7 +181,7 @@ def render_launch(
     model_key: Annotated[str | None, typer.Option("--model")] = None,
     quantization: str | None = None,
 ) -> None:
-    """Print (JSON) the vLLM replicas one node runs, as appliance.backend plans them."""
+    """Print (JSON) the vLLM replicas one node runs, as appliance.sizing plans them."""
     facts = NodeFacts(
         model_dir=model_dir, served_model_name=served_model_name, gpus=gpus or None,
         nodes=nodes, node_index=node_index, head_address=head_address, cpus=cpus, host=host,

@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from appliance.backend.catalog import Quantization, model
-from appliance.backend.gpus import parse_gpus
-from appliance.backend.inventory import read_inventory
-from appliance.backend.launch import to_launch_profile, vllm_arguments
-from appliance.backend.planner import Inventory, Plan, PlanRequest, plan
 from appliance.errors import InvalidRequest
+from appliance.sizing.catalog import Quantization, model
+from appliance.sizing.gpus import parse_gpus
+from appliance.sizing.inventory import read_inventory
+from appliance.sizing.launch_profile import to_launch_profile, vllm_arguments
+from appliance.sizing.planner import Inventory, Plan, PlanRequest, plan
 
 
 def _inventory(gpus: str | None, nodes: int | None, inventory: Path | None) -> Inventory:

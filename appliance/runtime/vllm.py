@@ -1,7 +1,7 @@
 """vLLM (CPU build, ``var/vllm-venv``) serving the demo model on 127.0.0.1:8011.
 
-The launch profile comes from ``appliance.backend.launch``, like on GPU nodes. The demo
-model gets one addition: the ``think_budget`` logits processor from ``scripts/demo_model``,
+The launch profile comes from ``appliance.sizing.launch_profile``, like on GPU nodes. The
+demo model gets one addition: the ``think_budget`` logits processor from ``scripts/demo_model``,
 which closes SmolLM2's reasoning block after a few tokens so that, through vLLM's
 ``deepseek_r1`` reasoning parser, answers carry both ``reasoning`` and ``content`` as R1's
 do (see that module's docstring for why it is needed and what it does).
@@ -14,10 +14,10 @@ import os
 
 import httpx
 
-from appliance.backend.launch import cpu_demo_profile, vllm_command, vllm_environment
 from appliance.runtime import process
 from appliance.runtime.endpoints import VLLM_URL
 from appliance.runtime.paths import DEMO_MODEL_NAME, RuntimePaths
+from appliance.sizing.launch_profile import cpu_demo_profile, vllm_command, vllm_environment
 
 SERVICE = "vllm"
 PORT = 8011

@@ -1,7 +1,7 @@
 #!/bin/bash
 # h200_run.sh fp8|bf16: one measuring run on an H200. Serves the dummy
 # R1-Distill-Qwen-7B twice, back to back on the same GPU: first with the planner's launch
-# profile (rendered by appliance.backend.launch from the plan), then with vLLM's defaults
+# profile (rendered by appliance.sizing.launch_profile from the plan), then with vLLM's defaults
 # (only model, tokenizer, dummy weights, the quantization and the port given), each at
 # concurrency 1, 16, 64, 128. Needs /tmp/site (install.sh) and $OUT.
 set -u

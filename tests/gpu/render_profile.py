@@ -10,10 +10,10 @@ Usage: python3 render_profile.py fp8|bf16
 import shlex
 import sys
 
-from appliance.backend.catalog import Quantization, model
-from appliance.backend.gpus import GPUS
-from appliance.backend.launch import to_launch_profile, vllm_command
-from appliance.backend.planner import Inventory, PlanRequest, plan
+from appliance.sizing.catalog import Quantization, model
+from appliance.sizing.gpus import GPUS
+from appliance.sizing.launch_profile import to_launch_profile, vllm_command
+from appliance.sizing.planner import Inventory, PlanRequest, plan
 
 CONTEXT = 2048
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from appliance.backend.catalog import GIB
 from appliance.errors import InvalidRequest
+from appliance.sizing.catalog import GIB
 
 
 class Interconnect(StrEnum):

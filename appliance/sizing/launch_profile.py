@@ -11,10 +11,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from appliance.backend.catalog import Quantization
+from appliance.sizing.catalog import Quantization
 
 if TYPE_CHECKING:
-    from appliance.backend.planner import Plan
+    from appliance.sizing.planner import Plan
 
 # Environment every vLLM process gets: an appliance never phones home and never reaches a hub.
 OFFLINE_ENV: dict[str, str] = {

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from appliance.backend.gpus import parse_gpus
-from appliance.backend.planner import Inventory
 from appliance.errors import InvalidRequest
+from appliance.sizing.gpus import parse_gpus
+from appliance.sizing.planner import Inventory
 
 GROUP = "vllm"
 _HOSTS_FILES = ("hosts.yml", "hosts.yaml", "hosts.ini", "hosts")

@@ -1,4 +1,4 @@
-"""What the ``vllm`` role starts on one node, decided by ``appliance.backend`` alone.
+"""What the ``vllm`` role starts on one node, decided by ``appliance.sizing`` alone.
 
 The role calls ``appliance render-launch`` with the node's hardware facts and gets JSON: one
 entry per replica (systemd unit name, port, argv after the Python interpreter, environment,
@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from appliance.backend.catalog import Quantization, model
-from appliance.backend.gpus import parse_gpus
-from appliance.backend.launch import (
+from appliance.sizing.catalog import Quantization, model
+from appliance.sizing.gpus import parse_gpus
+from appliance.sizing.launch_profile import (
     LaunchProfile,
     cpu_demo_profile,
     to_launch_profile,
     vllm_arguments,
     vllm_environment,
 )
-from appliance.backend.planner import Inventory, PlanRequest, plan
+from appliance.sizing.planner import Inventory, PlanRequest, plan
 
 RAY_PORT = 6379
 

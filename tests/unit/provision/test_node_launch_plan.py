@@ -1,8 +1,8 @@
-"""The vllm role's launch plan comes from appliance.backend."""
+"""The vllm role's launch plan comes from appliance.sizing."""
 
 from __future__ import annotations
 
-from appliance.provision.launch import NodeFacts, render
+from appliance.provision.node_launch_plan import NodeFacts, render
 
 
 def test_cpu_node_gets_the_cpu_profile() -> None:

@@ -1,9 +1,9 @@
 """The plan becomes vLLM's command line through one function."""
 
-from appliance.backend.catalog import Quantization, model
-from appliance.backend.gpus import GPUS
-from appliance.backend.launch import to_launch_profile, vllm_arguments, vllm_command
-from appliance.backend.planner import Inventory, PlanRequest, plan
+from appliance.sizing.catalog import Quantization, model
+from appliance.sizing.gpus import GPUS
+from appliance.sizing.launch_profile import to_launch_profile, vllm_arguments, vllm_command
+from appliance.sizing.planner import Inventory, PlanRequest, plan
 
 
 def _args(argv: list[str]) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from appliance.backend.bench import RequestResult, goodput, percentile, summarise
+from appliance.sizing.bench import RequestResult, goodput, percentile, summarise
 
 
 def test_percentiles_interpolate_between_samples() -> None:

@@ -9,10 +9,10 @@ Weights: linear params x bytes (FP8 1, BF16 2, int4 0.51953125) + BF16 embedding
 
 import pytest
 
-from appliance.backend.catalog import Quantization, model
-from appliance.backend.gpus import GPUS
-from appliance.backend.kvcache import KvCacheDtype
-from appliance.backend.planner import Inventory, Plan, PlanImpossible, PlanRequest, plan
+from appliance.sizing.catalog import Quantization, model
+from appliance.sizing.gpus import GPUS
+from appliance.sizing.kvcache import KvCacheDtype
+from appliance.sizing.planner import Inventory, Plan, PlanImpossible, PlanRequest, plan
 
 GIB = 2**30
 QWEN7_LINEAR, QWEN7_EMBED = 6_525_288_448, 544_997_376

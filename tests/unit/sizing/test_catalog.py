@@ -3,9 +3,9 @@ totals, and admins' ways of naming GPUs must resolve."""
 
 import pytest
 
-from appliance.backend.catalog import MODELS, Quantization, model
-from appliance.backend.gpus import GPUS, gpu, parse_gpus
 from appliance.errors import InvalidRequest
+from appliance.sizing.catalog import MODELS, Quantization, model
+from appliance.sizing.gpus import GPUS, gpu, parse_gpus
 
 # Published totals (billions): model cards and papers.
 PUBLISHED = {

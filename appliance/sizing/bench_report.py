@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from appliance.backend.bench import BenchReport
+from appliance.sizing.bench import BenchReport
 
 
 def write_json(report: BenchReport, path: Path) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-from appliance.backend.catalog import ModelArch
+from appliance.sizing.catalog import ModelArch
 
 
 class KvCacheDtype(StrEnum):

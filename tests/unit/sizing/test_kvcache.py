@@ -2,8 +2,8 @@
 
 import pytest
 
-from appliance.backend.catalog import model
-from appliance.backend.kvcache import (
+from appliance.sizing.catalog import model
+from appliance.sizing.kvcache import (
     KvCacheDtype,
     kv_bytes_per_token,
     kv_bytes_per_token_per_gpu,

@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from appliance.backend.catalog import GIB, MODELS, ModelArch
-from appliance.backend.catalog import Quantization as Q
-from appliance.backend.gpus import GPUS, GpuSpec, Interconnect
-from appliance.backend.kvcache import KvCacheDtype, kv_bytes_per_token_per_gpu
 from appliance.errors import InvalidRequest
+from appliance.sizing.catalog import GIB, MODELS, ModelArch
+from appliance.sizing.catalog import Quantization as Q
+from appliance.sizing.gpus import GPUS, GpuSpec, Interconnect
+from appliance.sizing.kvcache import KvCacheDtype, kv_bytes_per_token_per_gpu
 
 GPU_MEMORY_UTILIZATION = 0.90
 # Activations of a prefill chunk and CUDA graphs, per GPU, outside weights and KV cache.
