@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from appliance.runtime import postgres
+from appliance.runtime import postgres_service
 from appliance.runtime.demo_users import DEMO_USERS, stored_passwords
 from appliance.runtime.paths import DEMO_MODEL_NAME, RuntimePaths
 from appliance.runtime.secrets import write_private
@@ -26,7 +26,7 @@ WEBUI_CLIENT_ID = "appliance-webui"
 
 def endpoints(paths: RuntimePaths) -> dict[str, Any]:
     """The document's content (see the shared conventions for its shape)."""
-    urls = postgres.database_urls(paths)
+    urls = postgres_service.database_urls(paths)
     passwords = stored_passwords(paths)
     webui_secret = paths.secret("keycloak_webui_client_secret")
     return {

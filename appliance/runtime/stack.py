@@ -14,7 +14,15 @@ from typing import Any
 
 import httpx
 
-from appliance.runtime import demo_kb, endpoints, gateway, keycloak, postgres, vllm, webui
+from appliance.runtime import (
+    demo_kb,
+    endpoints,
+    gateway_service,
+    keycloak_service,
+    postgres_service,
+    vllm_service,
+    webui_service,
+)
 from appliance.runtime.paths import RuntimePaths
 
 Echo = Callable[[str], None]
@@ -37,7 +45,7 @@ ORDER: tuple[Service, ...] = (
 )
 
 URLS: dict[Service, str] = {
-    Service.POSTGRES: f"{postgres.HOST}:{postgres.PORT}",
+    Service.POSTGRES: f"{postgres_service.HOST}:{postgres_service.PORT}",
     Service.KEYCLOAK: endpoints.KEYCLOAK_URL,
     Service.VLLM: endpoints.VLLM_URL,
     Service.GATEWAY: endpoints.GATEWAY_URL,
@@ -50,12 +58,12 @@ def _started(echo: Echo, name: str, started: bool) -> None:
 
 
 def _up_gateway(paths: RuntimePaths, echo: Echo) -> None:
-    gateway.render_settings(paths)
-    if not gateway.available():
+    gateway_service.render_settings(paths)
+    if not gateway_service.available():
         echo("gateway: this checkout has no appliance.gateway.app yet; skipped")
         return
-    echo(f"migrations: {gateway.migrate(paths)}")
-    _started(echo, "gateway", gateway.start(paths))
+    echo(f"migrations: {gateway_service.migrate(paths)}")
+    _started(echo, "gateway", gateway_service.start(paths))
     try:
         echo(f"demo knowledge base: {demo_kb.seed(paths)}")
     except httpx.HTTPError as exc:
@@ -69,39 +77,39 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> dict[str, An
     wanted = set(only or ORDER)
     paths.ensure_dirs()
     if Service.POSTGRES in wanted:
-        _started(echo, "postgresql", postgres.start(paths))
-        postgres.provision(paths)
+        _started(echo, "postgresql", postgres_service.start(paths))
+        postgres_service.provision(paths)
     if Service.KEYCLOAK in wanted:
-        _started(echo, "keycloak", keycloak.start(paths))
-        keycloak.configure_local(paths)
+        _started(echo, "keycloak", keycloak_service.start(paths))
+        keycloak_service.configure_local(paths)
     if Service.VLLM in wanted:
-        if not vllm.is_ready():
+        if not vllm_service.is_ready():
             echo("vllm: starting (about a minute on CPU)")
-        _started(echo, "vllm", vllm.start(paths))
+        _started(echo, "vllm", vllm_service.start(paths))
     if Service.GATEWAY in wanted:
         _up_gateway(paths, echo)
     if Service.WEBUI in wanted:
-        _started(echo, "web UI", webui.start(paths))
+        _started(echo, "web UI", webui_service.start(paths))
     return endpoints.write(paths)
 
 
 def down(paths: RuntimePaths, echo: Echo) -> None:
     """Stop everything, in reverse order."""
-    echo(f"web UI: {'stopped' if webui.stop(paths) else 'not running'}")
-    echo(f"gateway: {'stopped' if gateway.stop(paths) else 'not running'}")
-    echo(f"vllm: {'stopped' if vllm.stop(paths) else 'not running'}")
-    echo(f"keycloak: {'stopped' if keycloak.stop(paths) else 'not running'}")
-    echo(f"postgresql: {'stopped' if postgres.stop(paths) else 'not running'}")
+    echo(f"web UI: {'stopped' if webui_service.stop(paths) else 'not running'}")
+    echo(f"gateway: {'stopped' if gateway_service.stop(paths) else 'not running'}")
+    echo(f"vllm: {'stopped' if vllm_service.stop(paths) else 'not running'}")
+    echo(f"keycloak: {'stopped' if keycloak_service.stop(paths) else 'not running'}")
+    echo(f"postgresql: {'stopped' if postgres_service.stop(paths) else 'not running'}")
 
 
 def status(paths: RuntimePaths) -> dict[Service, bool]:
     """Whether each service answers its readiness check."""
     return {
-        Service.POSTGRES: postgres.is_running(paths),
-        Service.KEYCLOAK: keycloak.is_ready(),
-        Service.VLLM: vllm.is_ready(),
-        Service.GATEWAY: gateway.is_ready(),
-        Service.WEBUI: webui.is_ready(),
+        Service.POSTGRES: postgres_service.is_running(paths),
+        Service.KEYCLOAK: keycloak_service.is_ready(),
+        Service.VLLM: vllm_service.is_ready(),
+        Service.GATEWAY: gateway_service.is_ready(),
+        Service.WEBUI: webui_service.is_ready(),
     }
 
 

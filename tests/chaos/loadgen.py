@@ -247,7 +247,7 @@ class RssSampler:
 
 class WorkersGateway(Process):
     """A gateway run as the local runtime runs it: uvicorn with several worker processes
-    (``appliance/runtime/gateway.py``), on a free port, with settings overrides."""
+    (``appliance/runtime/gateway_service.py``), on a free port, with settings overrides."""
 
     def __init__(self, settings_env: Mapping[str, str], workers: int = 2) -> None:
         self.port = free_port()

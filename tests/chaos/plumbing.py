@@ -30,7 +30,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from appliance.runtime.postgres import (
+from appliance.runtime.postgres_service import (
     DATABASE,
     GATEWAY_ROLE,
     OWNER_ROLE,
@@ -82,7 +82,7 @@ def chown_to_postgres(path: Path) -> None:
 class ScratchPostgres:
     """A throwaway PostgreSQL 15 cluster with the appliance's roles, grants and schema.
 
-    Configured like the runtime's own cluster (``appliance/runtime/postgres.py``: loopback,
+    Configured like the runtime's own cluster (``appliance/runtime/postgres_service.py``: loopback,
     scram for the application roles, peer for the superuser over its socket), on its own
     port, so it can be stopped, frozen or starved of disk without harming anything else.
     """

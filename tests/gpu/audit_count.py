@@ -17,7 +17,7 @@ import psycopg
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from appliance.audit.verify_db import libpq_url, verify_url
-from appliance.runtime import postgres
+from appliance.runtime import postgres_service as postgres
 from appliance.runtime.paths import RuntimePaths
 
 

@@ -36,7 +36,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from appliance.audit.checkpoint import generate_key
-from appliance.runtime import postgres
+from appliance.runtime import postgres_service as postgres
 from appliance.runtime.paths import RuntimePaths
 from tests.unit.auth.local_idp import LocalIdp
 

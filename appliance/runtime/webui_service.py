@@ -7,7 +7,7 @@ gateway's least-privilege role.
 
 from __future__ import annotations
 
-from appliance.runtime import postgres, process
+from appliance.runtime import postgres_service, process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, WEBUI_CLIENT_ID, WEBUI_URL
 from appliance.runtime.paths import RuntimePaths
 
@@ -31,7 +31,7 @@ def start(paths: RuntimePaths) -> bool:
         "APPLIANCE_WEBUI_CLIENT_ID": WEBUI_CLIENT_ID,
         "APPLIANCE_WEBUI_CLIENT_SECRET_FILE": str(paths.secret("keycloak_webui_client_secret")),
         "APPLIANCE_WEBUI_SESSION_KEY_FILE": str(paths.secret("webui_session_key")),
-        "APPLIANCE_WEBUI_DATABASE_URL": postgres.database_urls(paths).gateway,
+        "APPLIANCE_WEBUI_DATABASE_URL": postgres_service.database_urls(paths).gateway,
         # The CPU demo model writes a few tokens a second: keep its answers short enough
         # that a cited answer (citations arrive after the last token) comes within minutes.
         "APPLIANCE_WEBUI_MAX_TOKENS": "256",

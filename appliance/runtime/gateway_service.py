@@ -12,7 +12,7 @@ import os
 import subprocess
 
 from appliance.audit.checkpoint import generate_key
-from appliance.runtime import postgres, process
+from appliance.runtime import postgres_service, process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, VLLM_URL
 from appliance.runtime.paths import RuntimePaths
 from appliance.runtime.secrets import write_private
@@ -36,7 +36,7 @@ def checkpoint_key(paths: RuntimePaths) -> str:
 
 def render_settings(paths: RuntimePaths) -> dict[str, str]:
     """Write ``var/appliance.env`` and return its variables."""
-    urls = postgres.database_urls(paths)
+    urls = postgres_service.database_urls(paths)
     values = {
         "APPLIANCE_ENVIRONMENT": "development",
         "APPLIANCE_DATABASE_URL": urls.gateway,
@@ -66,7 +66,7 @@ def migrate(paths: RuntimePaths) -> str:
     env = {
         **os.environ,
         **_settings_env(paths),
-        "APPLIANCE_MIGRATION_DATABASE_URL": postgres.database_urls(paths).owner,
+        "APPLIANCE_MIGRATION_DATABASE_URL": postgres_service.database_urls(paths).owner,
     }
     result = subprocess.run(  # noqa: S603 - fixed argv
         [str(paths.project_bin / "appliance"), "db", "upgrade"],
