@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from appliance.db.session import create_engine
 from webui.auth import RequireSession, router
 from webui.config import WebUISettings
-from webui.gateway import Gateway
+from webui.gateway_client import GatewayClient
 from webui.i18n import Lang
 from webui.oidc import OIDCClient
 from webui.services import Services
@@ -43,7 +43,7 @@ def create_app(settings: WebUISettings | None = None) -> FastAPI:
             redirect_uri=settings.public_url.rstrip("/") + "/callback",
             http=http,
         ),
-        gateway=Gateway(settings.gateway_url, http, chat_timeout_s=settings.chat_timeout_s),
+        gateway=GatewayClient(settings.gateway_url, http, chat_timeout_s=settings.chat_timeout_s),
         store=ConversationStore(engine),
     )
 

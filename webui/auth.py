@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webui.gateway import GatewayError
+from webui.gateway_client import GatewayError
 from webui.i18n import DEFAULT_LANG, Lang, t
 from webui.oidc import OIDCError, PendingLogin
 from webui.services import LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Services

@@ -3,20 +3,14 @@ into the chat window, persist the answer (or what there was of it when stopped).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from webui.gateway import ChatDelta, GatewayError
-from webui.history import (
-    StoredMessage,
-    assistant_bubbles,
-    kept_citations,
-    to_chatbot,
-    to_upstream,
-)
+from webui.answer_view import PartialAnswer, answer_bubbles, to_chatbot
+from webui.gateway_client import GatewayError
+from webui.history import StoredMessage, to_upstream
 from webui.i18n import Lang, t
 from webui.services import Services
 from webui.sessions import Session
@@ -31,35 +25,6 @@ def friendly_error(error: GatewayError, lang: Lang) -> str:
     if error.status in {502, 503, 504}:
         return t("err_busy", lang, when=when)
     return t("err_generic", lang, message=error.message)
-
-
-@dataclass(slots=True)
-class _Partial:
-    """The answer as it streams in, with the time the reasoning took and its citations
-    (which arrive in one chunk of their own just before the stream ends)."""
-
-    reasoning: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
-    citations: tuple[dict[str, Any], ...] = ()
-    started: float = field(default_factory=time.monotonic)
-    thought_seconds: float | None = None
-
-    def add(self, delta: ChatDelta) -> None:
-        self.reasoning.append(delta.reasoning)
-        if delta.content and self.thought_seconds is None:
-            self.thought_seconds = time.monotonic() - self.started
-        self.content.append(delta.content)
-        if delta.citations:
-            self.citations = kept_citations(delta.citations)
-
-    def message(self) -> StoredMessage:
-        return StoredMessage(
-            "assistant",
-            "".join(self.content),
-            "".join(self.reasoning),
-            self.thought_seconds,
-            self.citations,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +68,8 @@ class Answerer:
         services, lang, owner = self._services, self._lang, session.identity.subject
         history = await services.store.messages(owner, conversation_id)
         shown = to_chatbot(history, lang)
-        partial, finished = _Partial(), False
-        yield Frame(
-            shown + assistant_bubbles(partial.message(), lang, thinking=True), conversation_id
-        )
+        partial, finished = PartialAnswer(), False
+        yield Frame(shown + answer_bubbles(partial.message(), lang, thinking=True), conversation_id)
         try:
             token = await services.token(session)
             request: dict[str, Any] = {
@@ -119,8 +82,7 @@ class Answerer:
             async with aclosing(services.gateway.stream_chat(token, request)) as stream:
                 async for delta in stream:
                     partial.add(delta)
-                    thinking = partial.thought_seconds is None
-                    bubbles = assistant_bubbles(partial.message(), lang, thinking=thinking)
+                    bubbles = answer_bubbles(partial.message(), lang, thinking=partial.thinking)
                     yield Frame(shown + bubbles, conversation_id)
             finished = True
         except GatewayError as error:
@@ -134,4 +96,4 @@ class Answerer:
                 if not finished:
                     message = replace(message, content=f"{message.content}\n\n{t('stopped', lang)}")
                 await services.store.append(owner, conversation_id, message)
-        yield Frame(shown + assistant_bubbles(partial.message(), lang), conversation_id, done=True)
+        yield Frame(shown + answer_bubbles(partial.message(), lang), conversation_id, done=True)

@@ -1,7 +1,9 @@
 """Every string the web UI shows, in Chinese (the default) and English.
 
 The UI is built once per language, so a string is looked up when the page is built, and
-handlers that produce text take the language they were built for.
+handlers that produce text take the language they were built for. The strings of an answer
+(reasoning titles, the AI-generated label, citation pages) are put together by
+``webui.answer_view``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ DEFAULT_LANG = Lang.ZH
 
 # The label the 2025 rules on labelling generated content require on every AI answer; it
 # reads the same in both languages so an exported file is labelled for every reader.
+# ``webui.answer_view`` puts it under every answer and atop every export; the chat window
+# also stamps it on copied text (``webui.ui_chat``).
 AI_LABEL = "由人工智能生成 · AI-generated"
 
 _STRINGS: dict[str, tuple[str, str]] = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from webui.config import WebUISettings
-from webui.gateway import Gateway
+from webui.gateway_client import GatewayClient
 from webui.oidc import OIDCClient, OIDCError
 from webui.sessions import CookieSigner, Session, SessionStore
 from webui.store import ConversationStore
@@ -29,7 +29,7 @@ class Services:
     sessions: SessionStore
     signer: CookieSigner
     oidc: OIDCClient
-    gateway: Gateway
+    gateway: GatewayClient
     store: ConversationStore
 
     def session_for(self, signed_cookie: str | None) -> Session | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from webui.gateway import GatewayError
+from webui.gateway_client import GatewayError
 from webui.i18n import Lang, t
 from webui.services import Services, SessionExpired
 

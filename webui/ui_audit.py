@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from appliance.audit.events import EventType, Outcome
-from webui.gateway import GatewayError
+from webui.gateway_client import GatewayError
 from webui.i18n import Lang, t
 from webui.services import Services, SessionExpired
 from webui.sessions import Session

@@ -9,9 +9,9 @@ from typing import Any
 
 import gradio as gr
 
+from webui.answer_view import export_markdown, to_chatbot
 from webui.chat import Answerer
-from webui.gateway import GatewayError
-from webui.history import export_markdown, to_chatbot
+from webui.gateway_client import GatewayError
 from webui.i18n import AI_LABEL, Lang, t
 from webui.services import Services, SessionExpired
 from webui.sessions import Session

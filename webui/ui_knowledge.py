@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from webui.gateway import GatewayError
+from webui.gateway_client import GatewayError
 from webui.i18n import Lang, known, t
 from webui.services import Services, SessionExpired
 from webui.sessions import Identity, Session

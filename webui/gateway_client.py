@@ -1,15 +1,17 @@
-"""The web UI's only way to the model, the audit log and the admin data: the gateway's API,
-called with the signed-in user's own access token, so the gateway's policy, quotas and
-audit apply to the web UI exactly as to any other client."""
+"""The web UI's client of the gateway's HTTP API: its only way to the model, the audit log,
+the knowledge bases and the admin data. Every call carries the signed-in user's own access
+token, so the gateway's policy, quotas and audit apply to the web UI exactly as to any other
+client. What a streamed chunk means for the chat window is ``webui.answer_view``'s to say."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from webui.answer_view import ChatDelta, delta_from_chunk
 
 
 class GatewayError(Exception):
@@ -23,15 +25,6 @@ class GatewayError(Exception):
         self.message = message
         self.code = code
         self.retry_after = retry_after
-
-
-@dataclass(slots=True)
-class ChatDelta:
-    """One streamed piece of an answer: reasoning text, answer text, or citations."""
-
-    reasoning: str = ""
-    content: str = ""
-    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _error_from(response: httpx.Response, body: bytes) -> GatewayError:
@@ -51,19 +44,17 @@ def _error_from(response: httpx.Response, body: bytes) -> GatewayError:
 
 
 def parse_chunk(payload: dict[str, Any]) -> ChatDelta:
-    """The parts of one streamed chunk that the chat shows."""
+    """One streamed chunk: an error the gateway sent mid-stream is raised as a
+    ``GatewayError``; anything else is a piece of the answer."""
     if "error" in payload:
         error = payload["error"]
         raise GatewayError(500, str(error.get("message", error)), code=error.get("code"))
-    delta = ChatDelta(citations=list(payload.get("citations") or []))
-    for choice in payload.get("choices") or []:
-        part = choice.get("delta") or {}
-        delta.reasoning += part.get("reasoning") or part.get("reasoning_content") or ""
-        delta.content += part.get("content") or ""
-    return delta
+    return delta_from_chunk(payload)
 
 
-class Gateway:
+class GatewayClient:
+    """The gateway's API, one method per call the web UI makes."""
+
     def __init__(self, base_url: str, http: httpx.AsyncClient, *, chat_timeout_s: float) -> None:
         self._base = base_url.rstrip("/")
         self._http = http
