@@ -1,3 +1,27 @@
-"""On-premise DeepSeek-R1 appliance: gateway, audit log, retrieval, provisioning."""
+"""On-premise DeepSeek-R1 appliance: gateway, audit log, retrieval, sizing, provisioning.
+
+The packages form layers; a package imports only from its own layer's lower entries or
+from layers below it, never upwards:
+
+1. ``errors`` (domain errors) and ``settings`` (the one settings object). ``settings``
+   embeds ``rag.config``'s plain settings models and nothing else of the packages above.
+2. ``db`` (engine, sessions, declarative base, migrations), then ``auth`` (access tokens)
+   and ``audit`` (the tamper-evident log, on ``db``).
+3. ``rag`` (knowledge bases and retrieval) and ``sizing`` (GPU sizing, vLLM launch
+   profiles, the load benchmark); ``provision`` (Ansible runs, the offline bundle, what a
+   node launches) builds on ``sizing``.
+4. ``gateway``: the FastAPI service, the one place that enforces policy and audits.
+5. ``runtime`` (the local all-in-one stack) and ``cli`` (the ``appliance`` command) on top.
+
+Two deliberate exceptions: ``db.migrations`` imports every package's models so that Alembic
+sees every table, and the web UI (``webui``, beside this package) imports only what it needs:
+``db``'s base and engine and ``audit``'s event types; everything else it gets through the
+gateway's HTTP API.
+
+Where a change goes: a setting in ``settings.py`` (and the template Ansible renders it
+from, in ``playbooks/roles/gateway``); a table as a model in its package plus a migration in
+``db/migrations/versions``; an HTTP endpoint in ``gateway``; a command in ``cli``; a GPU or
+model in ``sizing``.
+"""
 
 __version__ = "0.1.0"

@@ -1,2 +1,13 @@
-"""Provisioning: the ansible-runner wrapper behind ``appliance deploy`` and friends, the
-launch profiles the ``vllm`` role renders, and the offline bundle."""
+"""Provisioning: what the CLI needs to install and operate a site with Ansible.
+
+``runner`` runs one playbook through ansible-runner and ``events`` follows its event stream
+(progress, per-host counts, the failing task) for ``appliance deploy`` and friends;
+``node_launch_plan`` is ``appliance render-launch``: the vLLM replicas the ``vllm`` role
+starts on one node, decided by ``appliance.sizing``; ``bundle`` builds and verifies the
+signed offline bundle, with ``repack`` rebuilding wheels from an installed environment.
+
+May import ``errors`` and ``sizing``; never the gateway or the runtime. What the roles do
+on a node lives in ``playbooks/``, not here: a new deployment step is a role task; a new
+operator command is a playbook plus a command in ``appliance/cli/deploy_cmds.py``; a new
+artefact in the offline bundle goes in ``bundle``.
+"""

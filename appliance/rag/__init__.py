@@ -5,4 +5,11 @@ session factory, an embedder (``appliance.rag.embeddings.build_embedder``) and
 ``settings.rag``, and calls it from the knowledge-base routes and RAG-in-chat. Every method
 takes the caller's ``Principal`` and enforces the access rules itself; chunk queries carry
 the group ACL inside their SQL (``appliance.rag.retrieve``).
+
+May import ``errors``, ``db`` and ``auth`` (for ``Principal``); never ``gateway``, which
+calls in. ``config`` holds its settings models, which ``appliance.settings`` embeds, so it
+imports nothing of the appliance. A new file format goes in ``parsers``; chunk sizes and
+overlap in ``chunking``; ranking in ``retrieve``; who may read or manage what in ``acl``
+and ``service``; a new table or column in ``models`` with a migration in
+``appliance/db/migrations/versions``.
 """
