@@ -9,44 +9,32 @@ until shortly before they expire.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-ENDPOINTS_FILE = REPO / "var" / "endpoints.json"
+from tests.support.paths import REPO, load_endpoints
+from tests.support.process import answers
+from tests.support.tokens import Tokens
+
 APPLIANCE = Path(sys.executable).parent / "appliance"
 UP_TIMEOUT_S = 3600
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=3).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def load_endpoints() -> dict[str, Any]:
-    return dict(json.loads(ENDPOINTS_FILE.read_text())) if ENDPOINTS_FILE.exists() else {}
-
-
 def _identity_up(endpoints: dict[str, Any]) -> bool:
     issuer = endpoints.get("keycloak", {}).get("issuer")
-    return bool(issuer and endpoints.get("users")) and _answers(
-        f"{issuer}/.well-known/openid-configuration"
+    return bool(issuer and endpoints.get("users")) and answers(
+        f"{issuer}/.well-known/openid-configuration", 3
     )
 
 
 def _gateway_up(endpoints: dict[str, Any]) -> bool:
-    return "gateway_url" in endpoints and _answers(f"{endpoints['gateway_url']}/healthz")
+    return "gateway_url" in endpoints and answers(f"{endpoints['gateway_url']}/healthz")
 
 
 def _appliance_up() -> None:
@@ -86,57 +74,6 @@ def gateway_url(endpoints: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def served_model(services: dict[str, Any]) -> str:
     return str(services["model"])
-
-
-@dataclass
-class _Cached:
-    token: str
-    expires_at: float
-
-
-class Tokens:
-    """Access tokens of the demo users from Keycloak's token endpoint (dev client)."""
-
-    def __init__(self, endpoints: dict[str, Any]) -> None:
-        keycloak = endpoints["keycloak"]
-        self.token_url = f"{keycloak['issuer']}/protocol/openid-connect/token"
-        self.client_id = keycloak["dev_client_id"]
-        self.users = {user["username"]: user for user in endpoints["users"]}
-        self._cache: dict[str, _Cached] = {}
-
-    def password(self, username: str) -> str:
-        return str(self.users[username]["password"])
-
-    def __call__(self, username: str) -> str:
-        cached = self._cache.get(username)
-        if cached is not None and cached.expires_at - time.time() > 30:
-            return cached.token
-        response = httpx.post(
-            self.token_url,
-            data={
-                "grant_type": "password",
-                "client_id": self.client_id,
-                "username": username,
-                "password": self.password(username),
-                "scope": "openid",
-            },
-            timeout=10,
-        )
-        response.raise_for_status()
-        body = response.json()
-        token = str(body["access_token"])
-        self._cache[username] = _Cached(token, time.time() + float(body["expires_in"]))
-        return token
-
-    def headers(self, username: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self(username)}"}
-
-    def with_role(self, role: str) -> str:
-        """A demo user holding ``role``."""
-        for name, user in self.users.items():
-            if role in user["roles"]:
-                return name
-        raise LookupError(f"no demo user has the role {role!r}")
 
 
 @pytest.fixture(scope="session")

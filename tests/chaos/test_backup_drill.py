@@ -40,21 +40,23 @@ from appliance.audit.verify_db import verify_dump, verify_url
 from appliance.audit.writer import AuditWriter
 from appliance.db.session import create_engine
 from appliance.settings import AuditSettings
-from tests.chaos import loadgen, scratch_db
-from tests.chaos.record import record, scaled
-from tests.conftest import Tokens
-from tests.integration.gateway.gateway_support import Gateway, Stub, chat_body
+from tests.support.gateways import Gateway, chat_body
+from tests.support.load import loadgen
+from tests.support.postgres import scratch
+from tests.support.record import record, scaled
+from tests.support.stubs import Stub
+from tests.support.tokens import Tokens
 
 USERS = ("zhang.wei", "li.na", "wang.fang")
-PG_DUMP = f"{scratch_db.PG_BIN}/pg_dump"
-PG_RESTORE = f"{scratch_db.PG_BIN}/pg_restore"
+PG_DUMP = f"{scratch.PG_BIN}/pg_dump"
+PG_RESTORE = f"{scratch.PG_BIN}/pg_restore"
 
 
-def _superuser_cli(db: scratch_db.ScratchDb) -> list[str]:
+def _superuser_cli(db: scratch.ScratchDb) -> list[str]:
     return ["-h", db.socket_dir, "-p", str(db.port), "-U", "postgres"]
 
 
-def backup(db: scratch_db.ScratchDb, directory: Path) -> Path:
+def backup(db: scratch.ScratchDb, directory: Path) -> Path:
     """The nightly backup's command: custom format, written aside, then renamed."""
     part = directory / f"{db.name}.dump.part"
     subprocess.run(
@@ -68,7 +70,7 @@ def backup(db: scratch_db.ScratchDb, directory: Path) -> Path:
     return final
 
 
-def restore(dump: Path, target: scratch_db.ScratchDb) -> None:
+def restore(dump: Path, target: scratch.ScratchDb) -> None:
     subprocess.run(
         [PG_RESTORE, *_superuser_cli(target), "--exit-on-error", "-d", target.name, str(dump)],
         check=True,
@@ -77,7 +79,7 @@ def restore(dump: Path, target: scratch_db.ScratchDb) -> None:
     )
 
 
-def events(db: scratch_db.ScratchDb) -> dict[int, tuple[str, float]]:
+def events(db: scratch.ScratchDb) -> dict[int, tuple[str, float]]:
     """seq -> (row_hash, committed at as epoch seconds) of every audit event."""
     with psycopg.connect(db.owner_libpq) as conn:
         rows = conn.execute(
@@ -86,7 +88,7 @@ def events(db: scratch_db.ScratchDb) -> dict[int, tuple[str, float]]:
     return {int(seq): (str(digest), float(at)) for seq, digest, at in rows}
 
 
-def head(db: scratch_db.ScratchDb) -> int:
+def head(db: scratch.ScratchDb) -> int:
     with psycopg.connect(db.owner_libpq) as conn:
         row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
     return int(row[0]) if row else 0
@@ -101,7 +103,7 @@ def checkpoint_key_file(settings_file: Path) -> str:
     raise AssertionError(f"{settings_file} names no checkpoint key")
 
 
-async def prefill(db: scratch_db.ScratchDb, count: int, key_file: str) -> None:
+async def prefill(db: scratch.ScratchDb, count: int, key_file: str) -> None:
     """History before the drill (a larger database to dump and restore), written by the
     product's own audit writer so the chain and its signed checkpoints are the real thing."""
     engine = create_engine(db.gateway_url)
@@ -129,17 +131,15 @@ async def prefill(db: scratch_db.ScratchDb, count: int, key_file: str) -> None:
 
 
 @pytest.fixture
-def databases(services: dict[str, Any]) -> Iterator[tuple[scratch_db.ScratchDb, ...]]:
-    source = scratch_db.create(services, scratch_db.unique_name("appliance_chaos_backup"))
-    target = scratch_db.create(
-        services, scratch_db.unique_name("appliance_chaos_restore"), migrate=False
-    )
+def databases(services: dict[str, Any]) -> Iterator[tuple[scratch.ScratchDb, ...]]:
+    source = scratch.create(services, scratch.unique_name("appliance_chaos_backup"))
+    target = scratch.create(services, scratch.unique_name("appliance_chaos_restore"), migrate=False)
     yield source, target
-    scratch_db.drop(source)
-    scratch_db.drop(target)
+    scratch.drop(source)
+    scratch.drop(target)
 
 
-def _gateway(services: dict[str, Any], db: scratch_db.ScratchDb, stub: Stub) -> Gateway:
+def _gateway(services: dict[str, Any], db: scratch.ScratchDb, stub: Stub) -> Gateway:
     return Gateway(
         {
             "APPLIANCE_DATABASE_URL": db.gateway_url,
@@ -156,7 +156,7 @@ def test_backup_under_load_restores_every_committed_event(
     services: dict[str, Any],
     served_model: str,
     tokens: Tokens,
-    databases: tuple[scratch_db.ScratchDb, scratch_db.ScratchDb],
+    databases: tuple[scratch.ScratchDb, scratch.ScratchDb],
     tmp_path: Path,
 ) -> None:
     source, target = databases

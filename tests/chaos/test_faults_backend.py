@@ -16,20 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tests.chaos.plumbing import (
-    Answer,
-    ChatLoad,
-    GatewayProcess,
-    RestartableStub,
-    gateway_env,
-    scratch_cluster,
-    spread,
-    wait_until,
-)
-from tests.chaos.record import full_scale, record, scaled
+from tests.support.gateways import GatewayProcess, gateway_env
+from tests.support.load.chat_load import Answer, ChatLoad, spread
+from tests.support.postgres.cluster import scratch_cluster
+from tests.support.process import wait_until
+from tests.support.record import full_scale, record, scaled
+from tests.support.stubs import RestartableStub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 ERROR_EVENT_LIMIT_S = 2.0
 UNHEALTHY_LIMIT_S = 15.0

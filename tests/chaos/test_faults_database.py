@@ -15,21 +15,15 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from tests.chaos.plumbing import (
-    Answer,
-    ChatLoad,
-    GatewayProcess,
-    RestartableStub,
-    ScratchPostgres,
-    gateway_env,
-    scratch_cluster,
-    spread,
-    wait_until,
-)
-from tests.chaos.record import full_scale, record, scaled
+from tests.support.gateways import GatewayProcess, gateway_env
+from tests.support.load.chat_load import Answer, ChatLoad, spread
+from tests.support.postgres.cluster import ScratchPostgres, scratch_cluster
+from tests.support.process import wait_until
+from tests.support.record import full_scale, record, scaled
+from tests.support.stubs import RestartableStub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 OUTAGE_S = 5.0
 # A request that starts this close to the database's return may legitimately succeed.

@@ -18,22 +18,16 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from appliance.audit.verify_db import verify_url
-from tests.chaos.plumbing import (
-    CHAOS_VAR,
-    ChatLoad,
-    GatewayProcess,
-    RestartableStub,
-    ScratchPostgres,
-    fill,
-    gateway_env,
-    loop_filesystem,
-    spread,
-    wait_until,
-)
-from tests.chaos.record import record, scaled
+from tests.support.gateways import GatewayProcess, gateway_env
+from tests.support.load.chat_load import ChatLoad, spread
+from tests.support.loopfs import fill, loop_filesystem
+from tests.support.postgres.cluster import CHAOS_VAR, ScratchPostgres
+from tests.support.process import wait_until
+from tests.support.record import record, scaled
+from tests.support.stubs import RestartableStub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 VOLUME_MB = 160
 FULL_FOR_S = 4.0

@@ -22,19 +22,15 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.chaos.plumbing import (
-    GatewayProcess,
-    RestartableStub,
-    SwitchableProxy,
-    gateway_env,
-    openai_shaped,
-    scratch_cluster,
-    spread,
-)
-from tests.chaos.record import record, scaled
+from tests.support.gateways import GatewayProcess, gateway_env
+from tests.support.load.chat_load import openai_shaped, spread
+from tests.support.postgres.cluster import scratch_cluster
+from tests.support.proxy import TcpProxy
+from tests.support.record import record, scaled
+from tests.support.stubs import RestartableStub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 REFRESH_INTERVAL_S = 4.0
 JWKS_PATH = "/protocol/openid-connect/certs"
@@ -82,7 +78,7 @@ def test_keycloak_down_keeps_issued_tokens_and_refuses_unknown_keys(
     issuer = str(services["keycloak"]["issuer"])
     parts = urlsplit(issuer)
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    proxy = SwitchableProxy(parts.port or 80, JWKS_PATH.encode())
+    proxy = TcpProxy(parts.port or 80, marker=JWKS_PATH.encode())
     figures: dict[str, Any] = {"refresh_interval_s": REFRESH_INTERVAL_S, "flood": flood}
     with scratch_cluster("keycloak") as pg:
         stub = RestartableStub(served_model, zero_usage=True)

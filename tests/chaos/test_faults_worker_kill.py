@@ -21,20 +21,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from appliance.audit.verify_db import verify_url
-from tests.chaos.plumbing import (
-    ChatLoad,
-    GatewayProcess,
-    RestartableStub,
-    ScratchPostgres,
-    gateway_env,
-    scratch_cluster,
-    spread,
-    wait_until,
-)
-from tests.chaos.record import record, scaled
+from tests.support.gateways import GatewayProcess, gateway_env
+from tests.support.load.chat_load import ChatLoad, spread
+from tests.support.postgres.cluster import ScratchPostgres, scratch_cluster
+from tests.support.process import wait_until
+from tests.support.record import record, scaled
+from tests.support.stubs import RestartableStub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 STARTED = "Application startup complete."
 OPEN_BEGINS_SQL = """

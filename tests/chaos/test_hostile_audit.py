@@ -38,7 +38,7 @@ from appliance.audit.chain import GENESIS_HASH, HASHED_FIELDS, STORED_FIELDS, ro
 from appliance.audit.checkpoint import ED25519, load_public_key
 from appliance.audit.verify import verify_rows
 from appliance.audit.verify_db import libpq_url, verify_dump
-from tests.chaos.record import REPO, record, scaled
+from tests.support.record import REPO, record, scaled
 
 PUBLIC_KEY = REPO / "var" / "secrets" / "audit_checkpoint_key.pem.pub"
 PG_DUMP = Path("/usr/lib/postgresql/15/bin/pg_dump")

@@ -44,14 +44,14 @@ from appliance.auth.principal import Principal
 from appliance.errors import ApplianceError
 from appliance.rag.embeddings import TextKind
 from appliance.rag.service import KnowledgeService
-from tests.chaos.hostile_support import (
+from tests.support.hostile import (
     CanaryKb,
     create_canary_kb,
     delete_canary_kb,
     hostile_gateway,
     knowledge_service,
 )
-from tests.chaos.record import record, scaled
+from tests.support.record import record, scaled
 
 DIMENSION = 384
 

@@ -42,9 +42,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chaos.hostile_support import hostile_gateway
-from tests.chaos.record import REPO, full_scale, record, scaled
-from tests.integration.gateway.gateway_support import Gateway, Stub
+from tests.support.gateways import Gateway
+from tests.support.hostile import hostile_gateway
+from tests.support.record import REPO, full_scale, record, scaled
+from tests.support.stubs import Stub
 
 ST = Path(sys.executable).parent / "st"
 DEMO_KB = "财务制度 / Finance policies"
@@ -168,7 +169,7 @@ def test_generated_requests_get_documented_answers(
         kb_id, document_id = _throwaway_kb(client, editor)
         models = client.get("/v1/models", headers=editor).json()["data"]
         hook_env = {
-            "SCHEMATHESIS_HOOKS": "tests.chaos.hostile_st_hooks",
+            "SCHEMATHESIS_HOOKS": "tests.support.hostile_st_hooks",
             "CHAOS_ST_CHAT_MODEL": str(models[0]["id"]),
             "CHAOS_ST_EMBEDDING_MODEL": "intfloat/multilingual-e5-small",
             "CHAOS_ST_KB_ID": kb_id,

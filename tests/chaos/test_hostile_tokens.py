@@ -32,8 +32,9 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.chaos.hostile_support import audited_request_ids, hostile_gateway
-from tests.chaos.record import record
+from tests.support.audit import audited_request_ids
+from tests.support.hostile import hostile_gateway
+from tests.support.record import record
 
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/me", None),

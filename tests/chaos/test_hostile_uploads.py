@@ -34,7 +34,7 @@ import httpx
 import pytest
 from pypdf import PdfWriter
 
-from tests.chaos.hostile_support import (
+from tests.support.hostile import (
     MAX_FILE_BYTES,
     MAX_UPLOAD_BYTES,
     CanaryKb,
@@ -43,7 +43,7 @@ from tests.chaos.hostile_support import (
     hostile_gateway,
     knowledge_service,
 )
-from tests.chaos.record import REPO, full_scale, record
+from tests.support.record import REPO, full_scale, record
 
 BOUNDARY = "chaosHostileUploadBoundary7MA4YWxkTrZu0gW"
 INJECTION = (

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.chaos import loadgen
-from tests.chaos.record import full_scale, record, scaled
-from tests.conftest import Tokens
+from tests.support.load import loadgen
+from tests.support.record import full_scale, record, scaled
+from tests.support.tokens import Tokens
 
 USERS = ("zhang.wei", "li.na", "wang.fang")
 MAX_TOKENS = 8

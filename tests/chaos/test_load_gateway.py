@@ -34,10 +34,12 @@ import psutil
 import psycopg
 import pytest
 
-from tests.chaos import loadgen, scratch_db
-from tests.chaos.record import full_scale, record, scaled
-from tests.conftest import Tokens
-from tests.integration.gateway.gateway_support import Stub
+from tests.support.gateways import WorkersGateway
+from tests.support.load import loadgen
+from tests.support.postgres import scratch
+from tests.support.record import full_scale, record, scaled
+from tests.support.stubs import Stub
+from tests.support.tokens import Tokens
 
 USERS = ("zhang.wei", "li.na", "wang.fang")
 # Accepted requests with an instant backend: the target both for "capacity" and under 3x.
@@ -61,10 +63,10 @@ def machine() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def load_db(services: dict[str, Any]) -> Iterator[scratch_db.ScratchDb]:
-    db = scratch_db.create(services, scratch_db.unique_name("appliance_chaos_load"))
+def load_db(services: dict[str, Any]) -> Iterator[scratch.ScratchDb]:
+    db = scratch.create(services, scratch.unique_name("appliance_chaos_load"))
     yield db
-    scratch_db.drop(db)
+    scratch.drop(db)
 
 
 @pytest.fixture
@@ -81,8 +83,8 @@ def users(tokens: Tokens) -> dict[str, str]:
 
 
 def start_gateway(
-    services: dict[str, Any], db: scratch_db.ScratchDb, stub: Stub, **limits: int
-) -> loadgen.WorkersGateway:
+    services: dict[str, Any], db: scratch.ScratchDb, stub: Stub, **limits: int
+) -> WorkersGateway:
     env = {
         "APPLIANCE_SETTINGS_FILE": services["settings_file"],
         "APPLIANCE_DATABASE_URL": db.gateway_url,
@@ -90,10 +92,10 @@ def start_gateway(
         "APPLIANCE_BACKENDS": stub.url,
     }
     env |= {f"APPLIANCE_LIMITS__{key.upper()}": str(value) for key, value in limits.items()}
-    return loadgen.WorkersGateway(env)
+    return WorkersGateway(env)
 
 
-def shed_in_audit(db: scratch_db.ScratchDb, since_seq: int) -> int:
+def shed_in_audit(db: scratch.ScratchDb, since_seq: int) -> int:
     """Requests the gateway's shed summaries (``system`` events) account for."""
     with psycopg.connect(db.owner_libpq) as conn:
         row = conn.execute(
@@ -104,7 +106,7 @@ def shed_in_audit(db: scratch_db.ScratchDb, since_seq: int) -> int:
     return int(row[0]) if row else 0
 
 
-def head_seq(db: scratch_db.ScratchDb) -> int:
+def head_seq(db: scratch.ScratchDb) -> int:
     with psycopg.connect(db.owner_libpq) as conn:
         row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
     return int(row[0]) if row else 0
@@ -128,7 +130,7 @@ def rss_growth(samples: list[tuple[float, float]]) -> float:
 def test_ramp_to_saturation_then_three_times_capacity(
     services: dict[str, Any],
     served_model: str,
-    load_db: scratch_db.ScratchDb,
+    load_db: scratch.ScratchDb,
     stub: Stub,
     users: dict[str, str],
 ) -> None:
@@ -235,7 +237,7 @@ def test_ramp_to_saturation_then_three_times_capacity(
 def test_backend_bound_overload_is_refused_fast(
     services: dict[str, Any],
     served_model: str,
-    load_db: scratch_db.ScratchDb,
+    load_db: scratch.ScratchDb,
     stub: Stub,
     users: dict[str, str],
 ) -> None:
@@ -299,7 +301,7 @@ def test_backend_bound_overload_is_refused_fast(
 def test_one_user_cannot_take_more_than_their_share(
     services: dict[str, Any],
     served_model: str,
-    load_db: scratch_db.ScratchDb,
+    load_db: scratch.ScratchDb,
     stub: Stub,
     users: dict[str, str],
 ) -> None:

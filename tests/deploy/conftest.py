@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy import bundle, deployed, nodes
-from tests.deploy.deployed import Site
+from tests.support.deploy import bundle, deployed, nodes
+from tests.support.deploy.deployed import Site
 
 # The online single-node install first (its node and mirror are gone when it ends), then
 # preflight refusals (on cluster nodes where nothing is installed yet), then the deployed

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.deploy import bundle, deployed, nodes
-from tests.deploy.deployed import Site
+from tests.support.deploy import bundle, deployed, nodes
+from tests.support.deploy.deployed import Site
 
 pytestmark = pytest.mark.timeout(3600)
 

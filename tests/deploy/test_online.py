@@ -21,9 +21,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.deploy import bundle, deployed, directory, nodes
-from tests.deploy.directory import Directory, Person
-from tests.deploy.mirror import MIRROR_ADDRESS, NETNS, MirrorNode, ensure_mirror
+from tests.support.deploy import bundle, deployed, directory, nodes
+from tests.support.deploy.directory import Directory, Person
+from tests.support.deploy.mirror import MIRROR_ADDRESS, NETNS, MirrorNode, ensure_mirror
 
 pytestmark = pytest.mark.timeout(3600)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy import nodes
+from tests.support.deploy import nodes
 
 # The first test builds the base root filesystem and the bundle and boots the nodes.
 pytestmark = pytest.mark.timeout(1800)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from openai import OpenAI
 
-from tests.deploy import bundle, deployed, nodes
-from tests.deploy.deployed import Site
+from tests.support.deploy import bundle, deployed, nodes
+from tests.support.deploy.deployed import Site
 
 # Installing both nodes from nothing takes 10-25 minutes on a shared 2-core machine.
 pytestmark = pytest.mark.timeout(3600)

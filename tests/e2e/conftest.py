@@ -10,23 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# A 1366x768 laptop screen, minus the browser's own chrome.
-VIEWPORT = {"width": 1366, "height": 680}
-# Answers from the CPU demo model take seconds; Playwright's expectations wait this long.
-ANSWER_TIMEOUT_MS = 180_000
-# Citations arrive after an answer's last token, so a cited answer is waited for whole: up
-# to the web UI's max_tokens from the CPU model on the shared cores of a test machine.
-WHOLE_ANSWER_TIMEOUT_MS = 420_000
+from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, keycloak_sign_in
 
 expect.set_options(timeout=30_000)
 
@@ -67,14 +51,6 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     yield make
     for context in contexts:
         context.close()
-
-
-def keycloak_sign_in(page: Page, username: str, password: str) -> None:
-    """Fill in Keycloak's own login form."""
-    expect(page.locator("#kc-form-login")).to_be_visible()
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#kc-login")
 
 
 @pytest.fixture

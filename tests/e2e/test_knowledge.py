@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.conftest import Tokens
-from tests.e2e.conftest import ANSWER_TIMEOUT_MS, WHOLE_ANSWER_TIMEOUT_MS
-from tests.e2e.test_webui import AI_LABEL, ask
+from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, WHOLE_ANSWER_TIMEOUT_MS, ask
+from tests.support.tokens import Tokens
 
 # The demo knowledge base `appliance up` seeds for /dept/finance.
 DEMO_KB = re.compile("财务制度")

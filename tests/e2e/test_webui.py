@@ -8,15 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ANSWER_TIMEOUT_MS
-
-AI_LABEL = "由人工智能生成"
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
+from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask
 
 
 def test_staff_chat_streams_a_labelled_answer_that_the_auditor_finds(

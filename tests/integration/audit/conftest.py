@@ -8,7 +8,6 @@ gateway's audit log and tests cannot see each other's rows.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -17,27 +16,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from audit_db import Cluster, ScratchDb, with_database
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.db.migrate import upgrade
 from appliance.db.session import create_engine
+from tests.support.paths import ENDPOINTS_FILE, REPO, load_endpoints
+from tests.support.postgres.databases import Cluster, ScratchDb
 
-REPO = Path(__file__).resolve().parents[3]
-ENDPOINTS_FILE = REPO / "var" / "endpoints.json"
 APPLIANCE = Path(sys.executable).parent / "appliance"
 AUDIT_REVISION = "2026_11_28_audit_log"
 
 
 def _load_cluster() -> Cluster:
-    endpoints = json.loads(ENDPOINTS_FILE.read_text())
-    return Cluster(
-        owner_url=endpoints["owner_database_url"],
-        gateway_url=endpoints["database_url"],
-        socket_dir=endpoints["superuser_socket_dir"],
-        port=make_url(endpoints["database_url"]).port or 5432,
-    )
+    return Cluster.from_endpoints(load_endpoints())
 
 
 def _reachable(cluster: Cluster) -> bool:
@@ -57,44 +48,28 @@ def cluster() -> Cluster:
     return _load_cluster()
 
 
-def _create_database(cluster: Cluster, name: str, template: str | None = None) -> None:
-    clause = f" TEMPLATE {template}" if template else ""
-    with cluster.superuser() as conn:
-        conn.execute(f"CREATE DATABASE {name} OWNER appliance_owner{clause}")
-
-
-def _drop_database(cluster: Cluster, name: str) -> None:
-    with cluster.superuser() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture(scope="session")
 def audit_template(cluster: Cluster) -> Iterator[str]:
     """A database migrated to the audit revision, used as the template of scratch ones."""
-    name = f"audit_tpl_{uuid.uuid4().hex[:10]}"
-    _create_database(cluster, name)
-    upgrade(with_database(cluster.owner_url, name), AUDIT_REVISION)
-    yield name
-    _drop_database(cluster, name)
+    template = cluster.create(f"audit_tpl_{uuid.uuid4().hex[:10]}")
+    upgrade(template.owner_url, AUDIT_REVISION)
+    yield template.name
+    cluster.drop(template.name)
 
 
 @pytest.fixture
 def scratch_db(cluster: Cluster, audit_template: str) -> Iterator[ScratchDb]:
-    name = f"audit_test_{uuid.uuid4().hex[:10]}"
-    _create_database(cluster, name, audit_template)
-    yield ScratchDb(cluster, name)
-    _drop_database(cluster, name)
+    db = cluster.create(f"audit_test_{uuid.uuid4().hex[:10]}", template=audit_template)
+    yield db
+    cluster.drop(db.name)
 
 
 @pytest.fixture
 def empty_db(cluster: Cluster) -> Iterator[ScratchDb]:
     """An empty database prepared like the bootstrap does, for running all migrations."""
-    name = f"audit_empty_{uuid.uuid4().hex[:10]}"
-    _create_database(cluster, name)
-    with cluster.superuser(name) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    yield ScratchDb(cluster, name)
-    _drop_database(cluster, name)
+    db = cluster.create(f"audit_empty_{uuid.uuid4().hex[:10]}")
+    yield db
+    cluster.drop(db.name)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import socket
 from pathlib import Path
 
 import psycopg
-from audit_db import ScratchDb
-from audit_helpers import LI, ZHANG, begin, end
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -17,6 +15,8 @@ from appliance.audit.verify_db import verify_database
 from appliance.audit.writer import AuditWriter
 from appliance.cli.main import app
 from appliance.settings import AuditSettings
+from tests.support.audit_events import LI, ZHANG, begin, end
+from tests.support.postgres.databases import ScratchDb
 
 
 def _keygen(tmp_path: Path) -> Path:

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from audit_helpers import LI, ZHANG, begin, end
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.query import export_events, list_events
 from appliance.audit.writer import AuditWriter
 from appliance.settings import AuditSettings
+from tests.support.audit_events import LI, ZHANG, begin, end
 
 
 @pytest.fixture

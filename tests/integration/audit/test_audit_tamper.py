@@ -10,8 +10,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from audit_db import ScratchDb
-from audit_helpers import begin, end
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -19,6 +17,8 @@ from appliance.audit.verify_db import verify_database, verify_dump
 from appliance.audit.writer import AuditWriter
 from appliance.cli.main import app
 from appliance.settings import AuditSettings
+from tests.support.audit_events import begin, end
+from tests.support.postgres.databases import ScratchDb
 
 PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
 N_REQUESTS = 20  # 40 rows

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from audit_db import ScratchDb
-from audit_helpers import LI, ZHANG, begin, end
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.verify_db import verify_database
@@ -14,6 +12,8 @@ from appliance.audit.writer import AuditWriter
 from appliance.db.session import create_engine
 from appliance.errors import AuditUnavailable
 from appliance.settings import AuditSettings, CaptureMode, ChainHash
+from tests.support.audit_events import LI, ZHANG, begin, end
+from tests.support.postgres.databases import ScratchDb
 
 
 async def _requests(writer: AuditWriter, prefix: str, n: int) -> list[int]:

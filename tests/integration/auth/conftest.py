@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-ENDPOINTS = Path(__file__).resolve().parents[3] / "var" / "endpoints.json"
+from tests.support.paths import ENDPOINTS_FILE, load_endpoints
+
 WAIT_S = 180.0
 
 
@@ -30,9 +29,11 @@ def keycloak_endpoints() -> dict[str, Any]:
     """endpoints.json once Keycloak answers; fails (never skips) if the runtime is not up."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        endpoints = json.loads(ENDPOINTS.read_text()) if ENDPOINTS.exists() else {}
+        endpoints = load_endpoints()
         if endpoints and _ready(endpoints):
             return endpoints
         if time.monotonic() > deadline:
-            pytest.fail(f"local runtime not up: {ENDPOINTS} missing, no users, or Keycloak down")
+            pytest.fail(
+                f"local runtime not up: {ENDPOINTS_FILE} missing, no users, or Keycloak down"
+            )
         time.sleep(2)

@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gateway_support import Gateway, Stub
+
+from tests.support.gateways import Gateway
+from tests.support.stubs import Stub
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from gateway_support import chat_body
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
+from tests.support.gateways import chat_body
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 
 def _tampered(token: str) -> str:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 SECRET_QUESTION = "机密问题-USAGE-REPORT-7731: What is two plus two?"
 

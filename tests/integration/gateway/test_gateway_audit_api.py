@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 
 def test_events_filter_and_page_by_seq(gateway: httpx.Client, tokens: Tokens) -> None:

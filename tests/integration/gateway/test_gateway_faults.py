@@ -10,12 +10,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import openai
 import pytest
-from gateway_support import Gateway, Stub, TcpProxy, chat_body, wait_until
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
+from tests.support.gateways import Gateway, chat_body
+from tests.support.process import wait_until
+from tests.support.proxy import TcpProxy
+from tests.support.stubs import Stub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 
 def _via_proxy(database_url: str, proxy: TcpProxy) -> str:
@@ -36,7 +39,7 @@ def test_audit_store_down_refuses_with_503_and_nothing_reaches_the_backend(
 ) -> None:
     stub = stubs()
     target = urlsplit(services["database_url"])
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
     gateway = spawn_gateway([stub.url], database_url=_via_proxy(services["database_url"], proxy))
     headers = tokens.headers("zhang.wei")
     url = f"{gateway.url}/v1/chat/completions"

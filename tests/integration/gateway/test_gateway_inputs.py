@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from gateway_support import chat_body
+
+from tests.support.gateways import chat_body
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 MESSAGE = {"role": "user", "content": "hi"}
 

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
-from gateway_support import Gateway, Stub, chat_body
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
+from tests.support.gateways import Gateway, chat_body
+from tests.support.stubs import Stub
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 
 def _chat(url: str, headers: dict[str, str], model: str) -> httpx.Response:

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from tests.audit_lookup import find_audit_event
+from tests.support.audit import find_audit_event
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from kb_support import EDITOR
+
+from tests.support.kb import EDITOR
 
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import openai
 import pytest
-from kb_support import (
+
+from tests.support.audit import find_audit_event
+from tests.support.kb import (
     EDITOR,
     FINANCE_STAFF,
     LEGAL_STAFF,
@@ -25,10 +27,8 @@ from kb_support import (
     md_file,
 )
 
-from tests.audit_lookup import find_audit_event
-
 if TYPE_CHECKING:
-    from tests.conftest import Tokens
+    from tests.support.tokens import Tokens
 
 CANARY = "青鸾-4417"
 POLICY = f"""# 报销制度

@@ -8,7 +8,6 @@ least-privilege role, and drops it at the end, so the runtime's own data is neve
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -18,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from appliance.auth.principal import Principal
@@ -27,32 +25,17 @@ from appliance.db.session import create_engine, create_session_factory
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import LocalE5Embedder
 from appliance.rag.service import KnowledgeService
+from tests.support.paths import ENDPOINTS_FILE, REPO, load_endpoints
+from tests.support.postgres.databases import Cluster
 
-REPO = Path(__file__).resolve().parents[3]
-ENDPOINTS_FILE = REPO / "var" / "endpoints.json"
 APPLIANCE = Path(sys.executable).parent / "appliance"
-
-
-def load_endpoints() -> dict[str, Any]:
-    return dict(json.loads(ENDPOINTS_FILE.read_text())) if ENDPOINTS_FILE.exists() else {}
-
-
-def _superuser(endpoints: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
-    port = make_url(endpoints["database_url"]).port
-    return psycopg.connect(
-        host=endpoints["superuser_socket_dir"],
-        port=port,
-        user="postgres",
-        dbname=dbname,
-        autocommit=True,
-    )
 
 
 def _database_up(endpoints: dict[str, Any]) -> bool:
     if "superuser_socket_dir" not in endpoints:
         return False
     try:
-        _superuser(endpoints, "postgres").close()
+        Cluster.from_endpoints(endpoints).superuser().close()
     except psycopg.OperationalError:
         return False
     return True
@@ -72,20 +55,14 @@ def pg_endpoints() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def scratch_database(pg_endpoints: dict[str, Any]) -> Iterator[dict[str, str]]:
     """URLs (owner, gateway) of a fresh, migrated database; dropped after the session."""
+    cluster = Cluster.from_endpoints(pg_endpoints)
     name = f"rag_test_{uuid.uuid4().hex[:10]}"
-    owner_url = make_url(pg_endpoints["owner_database_url"])
-    with _superuser(pg_endpoints, "postgres") as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner_url.username}"')
     try:
-        with _superuser(pg_endpoints, name) as conn:
-            conn.execute("CREATE EXTENSION vector")
-        owner = owner_url.set(database=name).render_as_string(hide_password=False)
-        gateway_url = make_url(pg_endpoints["database_url"]).set(database=name)
-        upgrade(owner)
-        yield {"owner": owner, "gateway": gateway_url.render_as_string(hide_password=False)}
+        db = cluster.create(name)
+        upgrade(db.owner_url)
+        yield {"owner": db.owner_url, "gateway": db.gateway_url}
     finally:
-        with _superuser(pg_endpoints, "postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cluster.drop(name)
 
 
 @pytest.fixture(scope="session")

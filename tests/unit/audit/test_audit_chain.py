@@ -7,7 +7,6 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from audit_chain_factory import make_chain, random_row
 from gmssl import sm3
 
 from appliance.audit.chain import (
@@ -20,6 +19,7 @@ from appliance.audit.chain import (
     row_hash,
     seal,
 )
+from tests.support.audit_chain import make_chain, random_row
 
 
 def test_sm3_matches_the_gmssl_reference() -> None:

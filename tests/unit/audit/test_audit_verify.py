@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from audit_chain_factory import make_chain, random_row
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.audit.chain import HASHED_FIELDS, row_hash, seal
 from appliance.audit.checkpoint import CheckpointSigner
 from appliance.audit.verify import Reason, verify_rows
+from tests.support.audit_chain import make_chain, random_row
 
 Rows = list[dict[str, Any]]
 EDITABLE = [f for f in HASHED_FIELDS if f not in {"seq", "hash_alg"}] + ["row_hash"]

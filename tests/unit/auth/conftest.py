@@ -6,10 +6,10 @@ from typing import Any
 
 import jwt
 import pytest
-from auth_tokens import Mint, access_claims
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from appliance.auth.verifier import VerificationKey
+from tests.support.auth.mint import Mint, access_claims
 
 
 @pytest.fixture(scope="session")

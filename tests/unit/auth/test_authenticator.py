@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from auth_tokens import Mint, access_claims
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from local_idp import LocalIdp
 
 from appliance.auth.authenticator import Authenticator
 from appliance.errors import Unauthenticated
 from appliance.settings import KeycloakSettings
+from tests.support.auth.local_idp import LocalIdp
+from tests.support.auth.mint import Mint, access_claims
 
 
 @pytest.fixture

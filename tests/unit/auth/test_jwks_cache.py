@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from auth_tokens import ALGORITHMS
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from local_idp import LocalIdp
 
 from appliance.auth.jwks import JwksCache, parse_jwks
 from appliance.errors import ServiceUnavailable, Unauthenticated
+from tests.support.auth.local_idp import LocalIdp
+from tests.support.auth.mint import ALGORITHMS
 
 INTERVAL = 30.0
 

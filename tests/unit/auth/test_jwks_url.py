@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth_tokens import ALGORITHMS
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from local_idp import LocalIdp
 
 from appliance.auth.jwks import JwksCache
+from tests.support.auth.local_idp import LocalIdp
+from tests.support.auth.mint import ALGORITHMS
 
 
 def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:

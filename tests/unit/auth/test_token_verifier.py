@@ -10,16 +10,6 @@ from typing import Any
 
 import jwt
 import pytest
-from auth_tokens import (
-    ALGORITHMS,
-    ALLOWED_CLIENTS,
-    AUDIENCE,
-    ISSUER,
-    Mint,
-    access_claims,
-    b64,
-    b64json,
-)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -31,6 +21,16 @@ from appliance.auth.verifier import (
     verify_access_token,
 )
 from appliance.errors import Unauthenticated
+from tests.support.auth.mint import (
+    ALGORITHMS,
+    ALLOWED_CLIENTS,
+    AUDIENCE,
+    ISSUER,
+    Mint,
+    access_claims,
+    b64,
+    b64json,
+)
 
 
 def verify(token: str, keys: dict[str, VerificationKey], **kwargs: Any) -> Any:

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import atexit
 import functools
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
 from sqlalchemy import text
 
 from appliance.auth.principal import Principal
@@ -32,7 +29,8 @@ from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, build_embedder
 from appliance.rag.schemas import UploadedFile
 from appliance.rag.service import KnowledgeService
-from tests.integration.gateway.gateway_support import Gateway, Stub
+from tests.support.gateways import Gateway
+from tests.support.stubs import Stub
 
 LEGAL_EDITOR = Principal(
     subject="chaos-legal-editor",
@@ -69,41 +67,6 @@ def hostile_gateway(model: str) -> tuple[Gateway, Stub]:
     atexit.register(stub.stop)
     atexit.register(gateway.stop)
     return gateway, stub
-
-
-def audited_request_ids(
-    base_url: str,
-    auditor_headers: Callable[[], dict[str, str]],
-    wanted: Iterable[str],
-    *,
-    event_type: str,
-    since: str,
-    timeout_s: float = 30.0,
-) -> dict[str, dict[str, Any]]:
-    """The audit events of ``event_type`` since ``since`` (ISO 8601 with offset) whose
-    request id is in ``wanted``, read through the auditor API; polls until all are there or
-    the time is up (group commit lags)."""
-    missing = set(wanted)
-    found: dict[str, dict[str, Any]] = {}
-    after: int | None = None
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=base_url, timeout=60) as client:
-        while missing and time.monotonic() < deadline:
-            params: dict[str, Any] = {"event_type": event_type, "since": since, "limit": 1000}
-            if after is not None:
-                params["after_seq"] = after
-            page = client.get("/api/audit/events", params=params, headers=auditor_headers())
-            page.raise_for_status()
-            events = page.json()["events"]
-            for event in events:
-                if event["request_id"] in missing:
-                    missing.discard(event["request_id"])
-                    found[event["request_id"]] = event
-            if events:
-                after = int(events[-1]["seq"])
-            if len(events) < 1000 and missing:
-                time.sleep(0.5)
-    return found
 
 
 @asynccontextmanager

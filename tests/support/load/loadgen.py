@@ -1,4 +1,5 @@
-"""An open-loop load generator and the gateway it loads, for the chaos load scenarios.
+"""An open-loop load generator for the chaos load scenarios (the gateway it loads is
+:class:`tests.support.gateways.WorkersGateway`).
 
 Open loop: request ``i`` of a step is fired at ``start + i / rate`` whether or not earlier
 ones were answered, the way independent users arrive. A closed loop (N workers, each
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -27,8 +27,6 @@ import aiohttp
 import orjson
 import psutil
 import uvloop
-
-from tests.integration.gateway.gateway_support import Process, _answers, free_port, wait_until
 
 # Answers at or above this count as refused by the gateway's protection (429, 503).
 SHED_STATUSES = frozenset({429, 503})
@@ -243,36 +241,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.samples.append((time.perf_counter(), self.rss_mib()))
-
-
-class WorkersGateway(Process):
-    """A gateway run as the local runtime runs it: uvicorn with several worker processes
-    (``appliance/runtime/gateway_service.py``), on a free port, with settings overrides."""
-
-    def __init__(self, settings_env: Mapping[str, str], workers: int = 2) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
-        argv = [
-            sys.executable, "-m", "uvicorn", "--factory", "appliance.gateway.app:create_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            "--no-server-header", "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        super().__init__(f"chaos-gateway-{self.port}", argv, env)
-        wait_until(
-            lambda: not self.alive() or self._workers_ready(workers),
-            f"gateway on {self.url}",
-            timeout_s=120,
-        )
-        if not self.alive():
-            raise AssertionError(f"gateway exited, see {self.log_path}")
-
-    def _workers_ready(self, workers: int) -> bool:
-        children = psutil.Process(self.proc.pid).children()
-        # Every worker must be serving, not only the first one up: probe a few times.
-        return len(children) >= workers and all(
-            _answers(f"{self.url}/readyz") for _ in range(2 * workers)
-        )
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Each scenario runs at one of two scales: ``short`` (the default, part of ``make test``: a
 few repetitions, seconds each) or ``full`` (``make chaos``: the counts the reliability
 report quotes). A scenario writes its figures with :func:`record`; the report generator
-(``python -m tests.chaos.report``) reads them back from ``var/chaos/results/``.
+(``python -m bench.reliability.report``) reads them back from ``var/chaos/results/``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
+__all__ = ["REPO", "RESULTS", "full_scale", "record", "scaled"]
+
 RESULTS = REPO / "var" / "chaos" / "results"
 
 

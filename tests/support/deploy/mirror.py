@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.deploy.nodes import ROOT, SUBNET, WORK, attach_netns, fresh, sh
+from tests.support.deploy.nodes import ROOT, SUBNET, WORK, attach_netns, fresh, sh
 
 TREE = WORK / "mirror"
 DEBS_CACHE = WORK / "mirror-debs"

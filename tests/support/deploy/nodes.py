@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
+ROOT = REPO
 WORK = ROOT / "var" / "deploy"
 BASE = WORK / "rootfs-base"
 BRIDGE = "aplbr0"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.deploy.nodes import ROOT, WORK, fresh
+from tests.support.deploy.nodes import ROOT, WORK, fresh
 
 BUNDLE = WORK / "bundle.d" / "bundle"
 KEY = WORK / "bundle-key.pem"

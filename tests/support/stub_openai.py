@@ -12,7 +12,7 @@ backend), ``fail_status`` (answer chat requests with this HTTP status), ``zero_u
 (report 0 tokens, so load tests do not use up a user's daily quota). ``GET /stats``
 counts requests per route and keeps the last chat request body.
 
-    python tests/perf/stub_openai.py 18011 [--chunk-delay-ms 5] [--die-after-chunks 3]
+    python tests/support/stub_openai.py 18011 [--chunk-delay-ms 5] [--die-after-chunks 3]
 """
 
 from __future__ import annotations

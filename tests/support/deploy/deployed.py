@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.deploy import nodes
+from tests.support.deploy import nodes
 
 APPLIANCE = str(nodes.ROOT / ".venv" / "bin" / "appliance")
 HOSTNAME = "ai.test.internal"

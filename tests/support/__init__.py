@@ -1,0 +1,18 @@
+"""Helpers shared by the test suites (and the benchmarks in ``bench/``): no tests, no fixtures.
+
+What the suites start and talk to lives here, one module per responsibility: child processes
+and free ports (``process``), gateways (``gateways``), the stub OpenAI backend (``stubs``,
+``stub_openai``), a TCP proxy that can cut a service away (``proxy``), PostgreSQL
+(``postgres/``: scratch databases made like the appliance's own, throwaway clusters), Keycloak
+tokens of the demo users (``tokens``), locally signed tokens and a local IdP (``auth/``),
+audit lookups and events (``audit``, ``audit_events``, ``audit_chain``), load generators
+(``load/``), a loop filesystem (``loopfs``), the hostile-input plumbing (``hostile``), the
+browser tests' constants (``e2e``), booted Debian nodes (``deploy/``), and the chaos
+scenarios' results recorder (``record``).
+
+May import: ``appliance``, ``webui`` and third-party packages; never a test suite
+(``tests.unit``, ``tests.integration``, ``tests.e2e``, ``tests.chaos``, ``tests.deploy``) and
+never ``bench``. Fixtures stay in the suites' ``conftest.py`` files, which import from here.
+A helper a new test needs goes in the module of its responsibility (a new module when none
+fits); a constant one suite alone uses may stay in that suite's ``conftest.py``.
+"""

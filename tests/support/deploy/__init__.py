@@ -1,0 +1,5 @@
+"""Booted Debian 12 nodes for the deployment suite (``tests/deploy``): the nodes themselves
+(``nodes``: debootstrap, systemd-nspawn, network namespaces), the offline bundle
+(``bundle``), the package mirror (``mirror``), the LDAP directory (``directory``) and what
+a deployed site answers (``deployed``). May import ``appliance`` and ``webui``; nothing of a
+suite. The suite's fixtures, in ``tests/deploy/conftest.py``, put these together."""

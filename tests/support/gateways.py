@@ -1,0 +1,137 @@
+"""Gateway processes the tests start (the working tree's code, uvicorn ``--factory``), and
+the chat body they send.
+
+Each binds a free port on 127.0.0.1 with its own settings overrides, so a test can give one
+gateway its own limits, database or backends without touching the shared one on 8080.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from tests.support.paths import SETTINGS_FILE
+from tests.support.process import Process, answers, free_port, wait_until
+
+if TYPE_CHECKING:
+    from tests.support.postgres.cluster import ScratchPostgres
+
+APP = "appliance.gateway.app:create_app"
+
+
+def chat_body(model: str, *, stream: bool = False, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "stream": stream,
+        **extra,
+    }
+
+
+class Gateway(Process):
+    """A second gateway process (one worker) with its own settings overrides."""
+
+    def __init__(self, settings_env: Mapping[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
+        if SETTINGS_FILE.exists():
+            env["APPLIANCE_SETTINGS_FILE"] = str(SETTINGS_FILE)
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", APP,
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+        ]  # fmt: skip
+        super().__init__(f"gateway-{self.port}", argv, env)
+        wait_until(
+            lambda: not self.alive() or answers(f"{self.url}/readyz"),
+            f"gateway on {self.url}",
+        )
+        if not self.alive():
+            raise AssertionError(f"gateway exited, see {self.log_path}")
+
+
+class GatewayProcess(Process):
+    """The gateway under uvicorn, as the runtime starts it (``--workers``), on its own port."""
+
+    def __init__(self, settings_env: Mapping[str, str], *, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
+        if SETTINGS_FILE.exists():
+            env["APPLIANCE_SETTINGS_FILE"] = str(SETTINGS_FILE)
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", APP,
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+        ]  # fmt: skip
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        super().__init__(f"chaos-gateway-{self.port}", argv, env)
+        self.workers = workers
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        wait_until(
+            lambda: not self.alive() or answers(f"{self.url}/readyz", 2),
+            f"gateway on {self.url}",
+            timeout_s,
+        )
+        if not self.alive():
+            raise AssertionError(f"gateway exited, see {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the serving processes (the supervisor's children, or the one process)."""
+        if self.workers == 1:
+            return [self.proc.pid]
+        pids: list[int] = []
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.proc.pid).children():
+                with contextlib.suppress(psutil.Error):
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        pids.append(child.pid)
+        return pids
+
+
+def gateway_env(database: ScratchPostgres, backends: Sequence[str], **extra: str) -> dict[str, str]:
+    """Settings of a chaos gateway: the scratch database, these backends, roomy user limits."""
+    return {
+        "APPLIANCE_DATABASE_URL": database.gateway_url,
+        "APPLIANCE_MIGRATION_DATABASE_URL": database.owner_url,
+        "APPLIANCE_BACKENDS": ",".join(backends),
+        "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": "256",
+        "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": "",
+        **extra,
+    }
+
+
+class WorkersGateway(Process):
+    """A gateway run as the local runtime runs it: uvicorn with several worker processes
+    (``appliance/runtime/gateway_service.py``), on a free port, with settings overrides."""
+
+    def __init__(self, settings_env: Mapping[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", APP,
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+            "--no-server-header", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        super().__init__(f"chaos-gateway-{self.port}", argv, env)
+        wait_until(
+            lambda: not self.alive() or self._workers_ready(workers),
+            f"gateway on {self.url}",
+            timeout_s=120,
+        )
+        if not self.alive():
+            raise AssertionError(f"gateway exited, see {self.log_path}")
+
+    def _workers_ready(self, workers: int) -> bool:
+        children = psutil.Process(self.proc.pid).children()
+        # Every worker must be serving, not only the first one up: probe a few times.
+        return len(children) >= workers and all(
+            answers(f"{self.url}/readyz") for _ in range(2 * workers)
+        )

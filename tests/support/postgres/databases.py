@@ -1,0 +1,144 @@
+"""Databases made like the appliance's own: one way to create one, grant and drop it.
+
+Every scratch database of the tests and benchmarks is created here, on the local runtime's
+cluster or on a throwaway one, with the same owner, pgvector extension and least-privilege
+grants for the gateway role that ``appliance/runtime/postgres_service.py`` gives the
+``appliance`` database (the runtime's ``provision`` works on its own cluster's fixed
+database and port, so it cannot make these).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from appliance.runtime.postgres_service import SYSTEM_USER
+
+Superuser = Callable[[str], psycopg.Connection[Any]]
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` (SQLAlchemy form) pointed at database ``name``."""
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def libpq(url: str) -> str:
+    """A SQLAlchemy ``postgresql+psycopg://`` URL in the form libpq and psql take."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def grant(conn: psycopg.Connection[Any], name: str, gateway_role: str) -> None:
+    """pgvector and the gateway role's grants, on a connection to database ``name``: it may
+    connect and use the public schema but create nothing; the migrations grant per table."""
+    db, gateway = sql.Identifier(name), sql.Identifier(gateway_role)
+    for statement in (
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
+        sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, gateway),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(gateway),
+    ):
+        conn.execute(statement)
+
+
+def create_database(
+    superuser: Superuser, name: str, *, owner: str, gateway: str, template: str | None = None
+) -> None:
+    """Create database ``name`` owned by ``owner`` (a copy of ``template`` if given) and
+    grant it as :func:`grant` does; ``superuser`` connects as ``postgres`` to a database."""
+    statement = sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(
+        sql.Identifier(name), sql.Identifier(owner)
+    )
+    if template:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with superuser("postgres") as conn:
+        conn.execute(statement)
+    with superuser(name) as conn:
+        grant(conn, name, gateway)
+
+
+def drop_database(superuser: Superuser, name: str) -> None:
+    with superuser("postgres") as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The local runtime's PostgreSQL as ``var/endpoints.json`` describes it."""
+
+    owner_url: str
+    gateway_url: str
+    socket_dir: str
+    port: int
+
+    @classmethod
+    def from_endpoints(cls, endpoints: Mapping[str, Any]) -> Cluster:
+        return cls(
+            owner_url=endpoints["owner_database_url"],
+            gateway_url=endpoints["database_url"],
+            socket_dir=endpoints["superuser_socket_dir"],
+            port=make_url(endpoints["database_url"]).port or 5432,
+        )
+
+    def superuser(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        """An autocommit connection as the ``postgres`` superuser over the unix socket."""
+        return psycopg.connect(
+            host=self.socket_dir, port=self.port, user=SYSTEM_USER, dbname=dbname,
+            autocommit=True,
+        )  # fmt: skip
+
+    def create(self, name: str, template: str | None = None) -> ScratchDb:
+        """A new database like the appliance's (see :func:`create_database`)."""
+        create_database(
+            self.superuser,
+            name,
+            owner=make_url(self.owner_url).username or "",
+            gateway=make_url(self.gateway_url).username or "",
+            template=template,
+        )
+        return ScratchDb(self, name)
+
+    def drop(self, name: str) -> None:
+        drop_database(self.superuser, name)
+
+
+@dataclass(frozen=True)
+class ScratchDb:
+    """One database of a :class:`Cluster`, with the URLs of its two application roles."""
+
+    cluster: Cluster
+    name: str
+
+    @property
+    def owner_url(self) -> str:
+        return with_database(self.cluster.owner_url, self.name)
+
+    @property
+    def gateway_url(self) -> str:
+        return with_database(self.cluster.gateway_url, self.name)
+
+    @property
+    def owner_libpq(self) -> str:
+        return libpq(self.owner_url)
+
+    @property
+    def gateway_libpq(self) -> str:
+        return libpq(self.gateway_url)
+
+    @property
+    def socket_dir(self) -> str:
+        return self.cluster.socket_dir
+
+    @property
+    def port(self) -> int:
+        return self.cluster.port
+
+    def superuser(self) -> psycopg.Connection[Any]:
+        return self.cluster.superuser(self.name)
