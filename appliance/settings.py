@@ -73,7 +73,7 @@ class LimitSettings(BaseModel):
     upstream_connect_timeout_s: float = 3.0
     upstream_read_timeout_s: float = 300.0
     # Load shedding per worker, checked before authentication or parsing (503 overloaded,
-    # see appliance/gateway/shedding.py): requests in the gateway's own stages (not waiting
+    # see appliance/gateway/edge/shedding.py): requests in the gateway's own stages (not waiting
     # on a backend), all requests in progress, and how late the event loop may run.
     # 0 turns a check off.
     max_queued_per_worker: int = 16

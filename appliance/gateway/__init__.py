@@ -1,10 +1,26 @@
 """The API gateway: the one place that enforces policy and writes the audit log.
 
-``app.create_app`` builds it. A chat completion passes ``deps`` (authenticate, authorize),
-``serving_chat`` (limits, admission, backend choice, committed ``chat.begin``) and ``relay``
-(forward, fail over before the first byte, relay bytes, ``chat.end``); ``sse`` reads
-vLLM's answers on the way through. ``backends`` health-checks and chooses vLLM replicas,
-``admission`` holds per-user limits, ``usage`` reads today's tokens from the audit log,
-``metrics`` and ``middleware`` observe every request, and ``errors`` is the single edge
-where failures become OpenAI's error shape.
+``app.create_app`` builds it and includes each area's router. The layers, top to bottom
+(a module imports only from its own layer's package or from below):
+
+- ``app``: the app factory and lifespan (builds the long-lived objects, includes routers).
+- The routes, one package per concern, each a thin route module over its serving code:
+  ``chat`` (``/v1/models``, ``/v1/chat/completions``: admission, retrieval for ``rag``,
+  relay to vLLM), ``knowledge`` (``/api/kb`` and ``/v1/embeddings``), ``admin`` (the
+  sysadmin's ``/api/admin``), ``auditor`` (the auditor's ``/api/audit``), and the modules
+  ``health`` (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me``
+  (``/api/me``). ``chat`` may import ``knowledge`` (a ``rag`` chat checks knowledge-base
+  access the same way); no other route package imports another.
+- ``deps`` (who may call: ``CurrentPrincipal``, ``StaffPrincipal``, ...) and ``state`` (the
+  process's long-lived objects on ``app.state.gateway``). Serving code never reads
+  ``app.state``: a dependency builds it a small typed context (``ChatContext``, ...).
+- At the bottom, importing no other gateway package: ``edge`` (middleware, load shedding,
+  the error translation, request body reading and validation, OpenAPI helpers, metrics),
+  ``replicas`` (the pool of vLLM replicas, called backends in the settings and the API) and
+  ``quota`` (per-user concurrency and daily token limits).
+
+Where a change goes: a new endpoint in its concern's ``routes`` module with its logic in
+that package's serving module; a new error status in ``appliance.errors`` (rendered by
+``edge.errors``); a new limit in ``quota`` or ``edge.shedding``; anything that reads the
+audit table in ``appliance.audit``, never here.
 """

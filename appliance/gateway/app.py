@@ -1,8 +1,8 @@
 """The gateway's app factory.
 
 ``create_app`` wires routes, the request-context middleware and the single error handler;
-the lifespan builds the long-lived objects (HTTP client to the backends, database engine,
-audit writer, authenticator, backend pool, admission, knowledge service with its embedding
+the lifespan builds the long-lived objects (HTTP client to the replicas, database engine,
+audit writer, authenticator, replica pool, admission, knowledge service with its embedding
 model) once per process and hangs them on ``app.state.gateway``. Run it with uvicorn's
 ``--factory`` flag; the settings then come from ``APPLIANCE_SETTINGS_FILE`` and
 ``APPLIANCE_*`` variables.
@@ -15,49 +15,35 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-import aiohttp
 from fastapi import FastAPI
 
 from appliance.audit.identity import default_writer_id
 from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
 from appliance.db.session import create_engine_from_settings, create_session_factory
-from appliance.gateway.admission import Admission
-from appliance.gateway.backends import BackendPool
-from appliance.gateway.errors import install_error_handler
-from appliance.gateway.metrics import build_metrics
-from appliance.gateway.middleware import RequestContextMiddleware
-from appliance.gateway.openapi import install_openapi
-from appliance.gateway.openapi import router as openapi_router
-from appliance.gateway.routes import admin, audit, embeddings, health, kb, me, openai
-from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware
+from appliance.gateway import health, me
+from appliance.gateway.admin import routes as admin
+from appliance.gateway.auditor import routes as auditor
+from appliance.gateway.chat import routes as chat
+from appliance.gateway.chat.protocol import ChatCompletionBody, document_chat_limits
+from appliance.gateway.edge.errors import install_error_handler
+from appliance.gateway.edge.metrics import build_metrics
+from appliance.gateway.edge.middleware import RequestContextMiddleware
+from appliance.gateway.edge.openapi import install_openapi
+from appliance.gateway.edge.shedding import LoadShedder, LoadSheddingMiddleware
+from appliance.gateway.knowledge import embeddings
+from appliance.gateway.knowledge import routes as knowledge
+from appliance.gateway.knowledge.routes import UploadForm
+from appliance.gateway.quota.admission import Admission
+from appliance.gateway.quota.usage import usage_loader
+from appliance.gateway.replicas.client import replica_session
+from appliance.gateway.replicas.pool import ReplicaPool
 from appliance.gateway.state import GatewayState
-from appliance.gateway.usage import usage_loader
 from appliance.rag.embeddings import build_embedder
 from appliance.rag.service import KnowledgeService
 from appliance.settings import Settings, load_settings
 
 log = logging.getLogger("appliance.gateway")
-
-
-def _upstream_session(settings: Settings) -> aiohttp.ClientSession:
-    """One pooled session for every backend call; limits come from our own in-flight caps.
-
-    aiohttp rather than httpx on this path: its C HTTP parser and constant-time connection
-    pool cost a fraction of httpx's per request, and every chat goes through here.
-    """
-    limits = settings.limits
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0),
-        timeout=aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=limits.upstream_connect_timeout_s,
-            sock_read=limits.upstream_read_timeout_s,
-        ),
-        auto_decompress=False,
-        trust_env=False,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    )
 
 
 def _numeric_stats(writer: AuditWriter) -> Mapping[str, float]:
@@ -71,11 +57,11 @@ def _numeric_stats(writer: AuditWriter) -> Mapping[str, float]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    client = _upstream_session(settings)
+    client = replica_session(settings.limits)
     engine = create_engine_from_settings(settings)
     writer = AuditWriter(engine, settings.audit, default_writer_id())
     authenticator = Authenticator(settings.keycloak)
-    pool = BackendPool(
+    pool = ReplicaPool(
         settings.backends,
         client,
         interval_s=settings.backend_health_interval_s,
@@ -89,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await knowledge.warm_up()
     shedder: LoadShedder = app.state.shedder
     shedder.start(writer.submit)
-    app.state.metrics.watch(pool, lambda: _numeric_stats(writer))
+    app.state.metrics.watch(pool.replicas, lambda: _numeric_stats(writer))
     app.state.gateway = GatewayState(
         settings=settings,
         client=client,
@@ -126,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        # Served by appliance.gateway.openapi behind authentication, not by FastAPI.
+        # Served by appliance.gateway.health behind authentication, not by FastAPI.
         openapi_url=None,
     )
     app.state.settings = settings or load_settings()
@@ -146,8 +132,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shed=lambda reason: app.state.metrics.shed.labels(reason).inc(),
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    for module in (health, openai, embeddings, me, audit, admin, kb):
+    for module in (health, chat, embeddings, me, auditor, admin, knowledge):
         app.include_router(module.router)
-    app.include_router(openapi_router)
-    install_openapi(app, (embeddings.EmbeddingsRequest,))
+    # Bodies that their routes read themselves are documented from these models.
+    install_openapi(
+        app,
+        (ChatCompletionBody, UploadForm, embeddings.EmbeddingsRequest),
+        lambda schemas: document_chat_limits(schemas, app.state.settings.limits),
+    )
     return app

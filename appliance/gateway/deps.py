@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal, Role
 from appliance.errors import Forbidden, Unauthenticated
-from appliance.gateway.auditing import request_event
+from appliance.gateway.edge.caller import request_event
 from appliance.gateway.state import GatewayState
 
 

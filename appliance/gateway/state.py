@@ -1,8 +1,10 @@
 """The long-lived objects of one gateway process, built in the lifespan.
 
 Routes reach them through ``request.app.state.gateway`` (see ``deps.get_state``), typed,
-instead of through module globals. The authenticator and the audit sink are described by
-the small protocols the gateway relies on, not by their concrete classes.
+instead of through module globals, and hand serving code only what it needs (for a chat,
+a :class:`~appliance.gateway.chat.context.ChatContext`). The authenticator and the audit
+sink are described by the small protocols the gateway relies on, not by their concrete
+classes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.events import AuditEvent
 from appliance.auth.principal import Principal
-from appliance.gateway.admission import Admission
-from appliance.gateway.backends import BackendPool
-from appliance.gateway.metrics import GatewayMetrics
+from appliance.gateway.edge.metrics import GatewayMetrics
+from appliance.gateway.quota.admission import Admission
+from appliance.gateway.replicas.pool import ReplicaPool
 from appliance.rag.embeddings import Embedder
 from appliance.rag.service import KnowledgeService
 from appliance.settings import Settings
@@ -40,7 +42,7 @@ class GatewayState:
     authenticator: TokenAuthenticator
     audit: AuditSink
     engine: AsyncEngine
-    pool: BackendPool
+    pool: ReplicaPool
     admission: Admission
     metrics: GatewayMetrics
     knowledge: KnowledgeService

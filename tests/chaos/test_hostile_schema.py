@@ -1,7 +1,7 @@
 """Hostile input, 1: schemathesis against the gateway's own OpenAPI document.
 
 The gateway serves ``/openapi.json`` to authenticated callers (see
-``appliance.gateway.openapi`` for why not publicly). schemathesis generates requests from
+``appliance.gateway.edge.openapi`` for why not publicly). schemathesis generates requests from
 it (valid and invalid bodies, parameters, methods, missing auth) and checks every answer:
 no 5xx, the status documented, the body matching the documented model (errors as OpenAI's
 error object), content types and headers as declared.

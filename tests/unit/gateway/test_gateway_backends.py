@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from appliance.errors import NotFound, ServiceUnavailable
-from appliance.gateway.backends import BackendPool, _metric_sum
+from appliance.gateway.replicas.pool import ReplicaPool, _metric_sum
 
 
 @pytest.fixture
@@ -17,9 +17,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield client
 
 
-def _pool(session: aiohttp.ClientSession, cap: int = 2) -> BackendPool:
-    pool = BackendPool(["http://a", "http://b"], session, interval_s=1, inflight_cap=cap)
-    for backend in pool.backends:
+def _pool(session: aiohttp.ClientSession, cap: int = 2) -> ReplicaPool:
+    pool = ReplicaPool(["http://a", "http://b"], session, interval_s=1, inflight_cap=cap)
+    for backend in pool.replicas:
         backend.healthy = True
         backend.model_ids = frozenset({"m"})
         backend.model_cards = ({"id": "m"},)
@@ -51,14 +51,14 @@ async def test_unknown_model_is_404_and_unhealthy_backends_are_skipped(
     pool = _pool(session)
     with pytest.raises(NotFound):
         pool.acquire("other")
-    pool.backends[0].healthy = False
-    assert pool.acquire("m") is pool.backends[1]
+    pool.replicas[0].healthy = False
+    assert pool.acquire("m") is pool.replicas[1]
     assert pool.models() == [{"id": "m"}]
 
 
 async def test_no_healthy_backend_is_503(session: aiohttp.ClientSession) -> None:
     pool = _pool(session)
-    for backend in pool.backends:
+    for backend in pool.replicas:
         backend.healthy = False
     with pytest.raises(ServiceUnavailable) as refused:
         pool.acquire("m")

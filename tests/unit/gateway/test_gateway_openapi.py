@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from appliance.gateway.app import create_app
-from appliance.gateway.routes.audit import EventFilter
+from appliance.gateway.auditor.routes import EventFilter
 
 
 @pytest.fixture(scope="module")

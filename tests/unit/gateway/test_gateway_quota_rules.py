@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from appliance.errors import RateLimited
-from appliance.gateway.admission import Admission
+from appliance.gateway.quota.admission import Admission
 
 
 class UsageTable:

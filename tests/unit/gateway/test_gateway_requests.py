@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from appliance.gateway.protocol import InvalidParam
-from appliance.gateway.serving_chat import parse_chat_request, prompt_text, upstream_payload
+from appliance.gateway.chat.serving import parse_chat_request, prompt_text, upstream_payload
+from appliance.gateway.edge.errors import InvalidParam
 from appliance.settings import LimitSettings
 
 LIMITS = LimitSettings(max_messages=3, max_tokens_cap=100, default_max_tokens=50)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType
-from appliance.gateway.shedding import LoadShedder, LoadSheddingMiddleware, handed_to_backend
+from appliance.gateway.edge.shedding import LoadShedder, LoadSheddingMiddleware, handed_to_backend
 
 
 class _App:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from appliance.gateway.sse import AnswerCapture
+from appliance.gateway.chat.sse import AnswerCapture
 
 
 def _event(chunk: dict[str, object]) -> bytes:

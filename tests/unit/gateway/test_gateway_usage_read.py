@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.errors import AuditUnavailable
-from appliance.gateway.usage import usage_loader
+from appliance.gateway.quota.usage import usage_loader
 
 
 class _HungEngine:

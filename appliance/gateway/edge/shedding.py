@@ -47,7 +47,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
-from appliance.gateway.errors import error_body
+from appliance.gateway.edge.errors import error_body
 
 log = logging.getLogger("appliance.gateway.shedding")
 

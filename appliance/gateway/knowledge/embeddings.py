@@ -15,21 +15,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.audit.events import EventType, Outcome
 from appliance.errors import InvalidRequest, NotFound
-from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import StaffPrincipal, State
-from appliance.gateway.openapi import AUTHENTICATED, errors, json_body
-from appliance.gateway.protocol import InvalidParam
-from appliance.gateway.serving_chat import read_body
+from appliance.gateway.edge.body import read_model
+from appliance.gateway.edge.caller import Caller
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors, json_body
+from appliance.gateway.state import AuditSink
 from appliance.rag import lexical
-from appliance.rag.embeddings import TextKind
+from appliance.rag.config import RagSettings
+from appliance.rag.embeddings import Embedder, TextKind
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -75,36 +77,38 @@ def _count_tokens(texts: list[str]) -> int:
     return sum(len(lexical.tokens(text)) for text in texts)
 
 
-async def _parse(request: Request, max_bytes: int) -> EmbeddingsRequest:
-    """The body within the gateway's request size limit (413 beyond), validated."""
-    raw = await read_body(request, max_bytes)
-    try:
-        return EmbeddingsRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidParam(f"Invalid value for '{param}': {first['msg']}.", param=param) from exc
+@dataclass(frozen=True, slots=True)
+class EmbeddingsContext:
+    caller: Caller
+    embedder: Embedder
+    audit: AuditSink
+    rag: RagSettings
+    max_body_bytes: int
 
 
-@router.post(
-    "/embeddings",
-    responses=errors(*AUTHENTICATED, 400, 403, 404, 413),
-    openapi_extra=json_body(EmbeddingsRequest),
-)
-async def embeddings(
+async def embeddings_context(
     request: Request, principal: StaffPrincipal, state: State
-) -> EmbeddingsResponse:
-    body = await _parse(request, state.settings.limits.max_body_bytes)
-    embedder = state.embedder
-    served = {embedder.model_name, state.settings.rag.embedding.model}
+) -> EmbeddingsContext:
+    return EmbeddingsContext(
+        caller=Caller.of(request, principal),
+        embedder=state.embedder,
+        audit=state.audit,
+        rag=state.settings.rag,
+        max_body_bytes=state.settings.limits.max_body_bytes,
+    )
+
+
+async def embed(body: EmbeddingsRequest, ctx: EmbeddingsContext) -> EmbeddingsResponse:
+    """Embed the inputs and commit their ``embeddings`` audit event before returning them."""
+    embedder = ctx.embedder
+    served = {embedder.model_name, ctx.rag.embedding.model}
     if body.model not in served:
         raise NotFound(
-            f"The embedding model '{body.model}' does not exist; use "
-            f"'{state.settings.rag.embedding.model}'.",
+            f"The embedding model '{body.model}' does not exist; use '{ctx.rag.embedding.model}'.",
             code="model_not_found",
         )
     texts = [body.input] if isinstance(body.input, str) else body.input
-    limit = state.settings.rag.max_embedding_inputs
+    limit = ctx.rag.max_embedding_inputs
     if not texts or len(texts) > limit or any(not text for text in texts):
         raise InvalidRequest(
             f"'input' must be a non-empty string or a list of 1 to {limit} non-empty strings."
@@ -114,12 +118,10 @@ async def embeddings(
     started = time.perf_counter()
     vectors = await embedder.embed(texts, kind=body.input_type)
     tokens = await asyncio.to_thread(_count_tokens, texts)
-    await state.audit.commit(
-        request_event(
-            request,
+    await ctx.audit.commit(
+        ctx.caller.event(
             EventType.EMBEDDINGS,
             Outcome.OK,
-            principal=principal,
             http_status=200,
             model=body.model,
             prompt="\n".join(texts),
@@ -136,3 +138,15 @@ async def embeddings(
         model=body.model,
         usage=EmbeddingsUsage(prompt_tokens=tokens, total_tokens=tokens),
     )
+
+
+@router.post(
+    "/embeddings",
+    responses=errors(*AUTHENTICATED, 400, 403, 404, 413),
+    openapi_extra=json_body(EmbeddingsRequest),
+)
+async def embeddings(
+    request: Request, ctx: Annotated[EmbeddingsContext, Depends(embeddings_context)]
+) -> EmbeddingsResponse:
+    # The body is read within the gateway's request size limit (413 beyond), then validated.
+    return await embed(await read_model(request, EmbeddingsRequest, ctx.max_body_bytes), ctx)

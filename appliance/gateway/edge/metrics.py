@@ -9,14 +9,27 @@ health) are read at scrape time by a collector instead of being copied on the ho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from appliance.gateway.backends import BackendPool
+
+class ReplicaLoad(Protocol):
+    """What the metrics read of one vLLM replica (see :mod:`appliance.gateway.replicas`)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+    @property
+    def inflight(self) -> int: ...
+
 
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -24,8 +37,10 @@ _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 class _LiveCollector(Collector):
     """Backend health and in-flight counts, and the audit writer's statistics."""
 
-    def __init__(self, pool: BackendPool, audit_stats: Callable[[], Mapping[str, float]]) -> None:
-        self._pool = pool
+    def __init__(
+        self, replicas: Sequence[ReplicaLoad], audit_stats: Callable[[], Mapping[str, float]]
+    ) -> None:
+        self._replicas = replicas
         self._audit_stats = audit_stats
 
     def collect(self) -> Iterator[Metric]:
@@ -39,7 +54,7 @@ class _LiveCollector(Collector):
             "Requests this process has open on the backend",
             labels=["backend"],
         )
-        for backend in self._pool.backends:
+        for backend in self._replicas:
             healthy.add_metric([backend.url], 1.0 if backend.healthy else 0.0)
             inflight.add_metric([backend.url], float(backend.inflight))
         yield healthy
@@ -60,9 +75,12 @@ class GatewayMetrics:
     chats: Counter
     shed: Counter
 
-    def watch(self, pool: BackendPool, audit_stats: Callable[[], Mapping[str, float]]) -> None:
-        """Expose the live state of objects made in the lifespan, read at scrape time."""
-        self.registry.register(_LiveCollector(pool, audit_stats))
+    def watch(
+        self, replicas: Sequence[ReplicaLoad], audit_stats: Callable[[], Mapping[str, float]]
+    ) -> None:
+        """Expose the live state of objects made in the lifespan, read at scrape time: the
+        replica list is read at each scrape, so it is the pool's own list, not a copy."""
+        self.registry.register(_LiveCollector(replicas, audit_stats))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,6 +1,7 @@
 """The gateway's one error edge: every failure leaves as OpenAI's error shape.
 
-Domain code raises :class:`~appliance.errors.ApplianceError` subclasses; FastAPI raises
+Domain code raises :class:`~appliance.errors.ApplianceError` subclasses (a field that fails
+validation raises :class:`InvalidParam`, which names it); FastAPI raises
 ``RequestValidationError`` and Starlette ``HTTPException`` (unknown route, wrong method).
 All of them, and anything unexpected, go through :func:`handle_error`, so clients (the
 official ``openai`` library among them) always get ``{"error": {...}}`` and never a stack
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, InvalidRequest
 
 log = logging.getLogger("appliance.gateway")
 
@@ -29,6 +30,14 @@ _STARLETTE_TYPES = {
     404: ("invalid_request_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
 }
+
+
+class InvalidParam(InvalidRequest):
+    """400 that names the offending request field in OpenAI's ``param``."""
+
+    def __init__(self, message: str, *, param: str | None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.param = param
 
 
 def error_body(message: str, error_type: str, code: str, param: str | None = None) -> bytes:

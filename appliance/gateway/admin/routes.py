@@ -5,15 +5,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from appliance.audit.events import EventType, Outcome
-from appliance.gateway.auditing import request_event
+from appliance.gateway.admin.usage import usage_report
 from appliance.gateway.deps import State, SysadminPrincipal
-from appliance.gateway.openapi import AUTHENTICATED, errors
-from appliance.gateway.protocol import BackendsResponse, BackendStatus
-from appliance.gateway.usage_report import usage_report
+from appliance.gateway.edge.caller import request_event
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+# One vLLM replica as the pool sees it ("backend" in the API, as operators say). No
+# docstring: it would become the schema's description in the OpenAPI document.
+class BackendStatus(BaseModel):
+    url: str
+    healthy: bool
+    in_flight: int
+    last_error: str | None
+    last_check_at: float | None
+    models: list[str]
+    queued: int | None = None
+    running: int | None = None
+
+
+class BackendsResponse(BaseModel):
+    backends: list[BackendStatus]
+    per_backend_inflight_cap: int
 
 
 def _audit_admin(
@@ -39,7 +57,7 @@ async def backends(
     """Health, load and last error of every configured vLLM backend."""
     _audit_admin(request, principal, state, {"action": "backends.list"})
     return BackendsResponse(
-        backends=[BackendStatus(**backend.snapshot()) for backend in state.pool.backends],
+        backends=[BackendStatus(**replica.snapshot()) for replica in state.pool.replicas],
         per_backend_inflight_cap=state.settings.limits.per_backend_inflight,
     )
 

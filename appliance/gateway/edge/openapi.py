@@ -14,17 +14,12 @@ their request bodies are declared here from the same pydantic models the handler
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
-
-from appliance.gateway.deps import CurrentPrincipal
-from appliance.gateway.protocol import ChatCompletionRequest
-from appliance.gateway.serving_rag import RagOptions
-from appliance.settings import LimitSettings
+from pydantic import BaseModel
 
 _SCHEMAS = "#/components/schemas/"
 
@@ -40,18 +35,6 @@ class ErrorBody(BaseModel):
     """OpenAI's error shape: every non-2xx answer of the gateway except ``/readyz``'s 503."""
 
     error: ErrorDetail
-
-
-class ChatCompletionBody(ChatCompletionRequest):
-    """OpenAI's chat request; fields not named here are forwarded to vLLM as they are."""
-
-    rag: RagOptions | None = None
-
-
-class UploadForm(BaseModel):
-    """The upload route's multipart body: one ``files`` part per document."""
-
-    files: list[bytes] = Field(min_length=1)
 
 
 _DESCRIPTIONS = {
@@ -103,18 +86,18 @@ def multipart_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def _chat_limits(schemas: dict[str, Any], limits: LimitSettings) -> None:
-    """The configured caps the chat route enforces, so the document states them too."""
-    properties = schemas["ChatCompletionBody"]["properties"]
-    properties["messages"]["maxItems"] = limits.max_messages
-    for name in ("max_tokens", "max_completion_tokens"):
-        for option in properties[name].get("anyOf", [properties[name]]):
-            if option.get("type") == "integer":
-                option["maximum"] = limits.max_tokens_cap
+# Adjusts the finished ``components.schemas`` (to state configured caps, for instance).
+SchemaAdjuster = Callable[[dict[str, Any]], None]
 
 
-def install_openapi(app: FastAPI, extra_models: tuple[type[BaseModel], ...]) -> None:
-    """Build the document once, adding the models only ``openapi_extra`` refers to."""
+def install_openapi(
+    app: FastAPI, extra_models: tuple[type[BaseModel], ...], adjust: SchemaAdjuster
+) -> None:
+    """Build the document once, adding the models only ``openapi_extra`` refers to.
+
+    ``description`` is this module's docstring: it tells a reader of the document who may
+    fetch it and how it is kept true.
+    """
 
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -123,22 +106,12 @@ def install_openapi(app: FastAPI, extra_models: tuple[type[BaseModel], ...]) -> 
             title=app.title, version=app.version, description=__doc__, routes=app.routes
         )
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        models: tuple[type[BaseModel], ...] = (ChatCompletionBody, UploadForm, *extra_models)
-        for model in models:
+        for model in extra_models:
             schema = model.model_json_schema(ref_template=_SCHEMAS + "{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
-        _chat_limits(schemas, app.state.settings.limits)
+        adjust(schemas)
         app.openapi_schema = document
         return document
 
     app.openapi = build  # type: ignore[method-assign]
-
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/openapi.json", include_in_schema=False)
-async def openapi_document(request: Request, _principal: CurrentPrincipal) -> JSONResponse:
-    """This document, for any authenticated caller (see the module docstring)."""
-    return JSONResponse(request.app.openapi())

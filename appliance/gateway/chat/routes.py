@@ -1,4 +1,4 @@
-"""The OpenAI-compatible surface: model listing and chat completions."""
+"""The OpenAI-compatible chat surface: model listing and chat completions (staff only)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from appliance.gateway.deps import CurrentPrincipal, StaffPrincipal, State, get_state
-from appliance.gateway.openapi import AUTHENTICATED, ChatCompletionBody, errors, json_body
-from appliance.gateway.serving_chat import start_chat
+from appliance.gateway.chat.context import CurrentChat
+from appliance.gateway.chat.protocol import ChatCompletionBody
+from appliance.gateway.chat.serving import parse_chat_request, start_chat
+from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.edge.body import read_body
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors, json_body
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -66,6 +69,10 @@ async def list_models(state: State, _principal: CurrentPrincipal) -> Response:
     },
     openapi_extra=json_body(ChatCompletionBody),
 )
-async def chat_completions(request: Request, principal: StaffPrincipal) -> Response:
+async def chat_completions(request: Request, chat: CurrentChat) -> Response:
     """Stream or return a completion; the body is read and validated by the service."""
-    return await start_chat(request, principal, get_state(request))
+    # (That docstring is the operation's description in the OpenAPI document.) The body is
+    # read within its size limit and checked before anything is admitted.
+    body = await read_body(request, chat.limits.max_body_bytes)
+    payload, parsed = parse_chat_request(body, chat.limits)
+    return await start_chat(payload, parsed, chat)

@@ -14,15 +14,15 @@ knowledge-base routes.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from appliance.auth.principal import Principal
-from appliance.gateway.protocol import ChatCompletionRequest, InvalidParam
+from appliance.gateway.chat.protocol import ChatCompletionRequest, RagOptions
+from appliance.gateway.edge.body import validate
+from appliance.gateway.edge.errors import InvalidParam
+from appliance.gateway.knowledge.serving import check_readable
 from appliance.rag.schemas import SearchHit
 from appliance.rag.service import KnowledgeService
 
@@ -36,15 +36,6 @@ _INSTRUCTIONS = (
     "如果资料中没有答案，请直接说明，不要编造。"
 )
 _NO_PASSAGES = "(No passage of the selected knowledge bases matched the question.)"
-
-
-class RagOptions(BaseModel):
-    """The ``rag`` object of a chat request."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kb_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=50)
-    top_k: int | None = Field(default=None, ge=1, le=50)
 
 
 @dataclass(slots=True)
@@ -77,21 +68,9 @@ class Grounding:
         ]
 
 
-async def check_readable(
-    knowledge: KnowledgeService, principal: Principal, kb_ids: Sequence[uuid.UUID] | None
-) -> None:
-    """Raise NotFound for the first knowledge base the caller may not read."""
-    for kb_id in dict.fromkeys(kb_ids or ()):
-        await knowledge.get_kb(principal, kb_id)
-
-
 def parse_options(raw: object) -> RagOptions:
-    try:
-        return RagOptions.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        param = ".".join(["rag", *(str(part) for part in first["loc"])])
-        raise InvalidParam(f"Invalid value for '{param}': {first['msg']}.", param=param) from exc
+    """The request's ``rag`` object; an invalid field is named under ``rag.``."""
+    return validate(RagOptions, raw, prefix=("rag",))
 
 
 def _text(content: object) -> str:

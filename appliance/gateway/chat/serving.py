@@ -1,57 +1,31 @@
 """Admitting a chat completion: everything that happens before a byte goes upstream.
 
-The order is the policy: read the body within its size limit, validate it, check the
-model exists, take the user's concurrency slot and check their daily quota, retrieve from
-the knowledge bases when the request asks for ``rag`` (:mod:`appliance.gateway.serving_rag`),
-reserve a backend slot, then durably commit ``chat.begin`` with the retrieved ids. Only a
-request that passed all of it is forwarded (by :mod:`appliance.gateway.relay`); if the
-audit store cannot take the begin event, the caller gets 503 and the backend never hears
+The order is the policy: the route reads the body within its size limit and
+:func:`parse_chat_request` validates it; :func:`start_chat` then checks the model exists,
+takes the user's concurrency slot and checks their daily quota, retrieves from the
+knowledge bases when the request asks for ``rag`` (:mod:`appliance.gateway.chat.grounding`),
+reserves a replica slot, then durably commits ``chat.begin`` with the retrieved ids. Only a
+request that passed all of it is forwarded (by :mod:`appliance.gateway.chat.relay`); if the
+audit store cannot take the begin event, the caller gets 503 and the replica never hears
 of the request (fail-closed).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
-from starlette.requests import ClientDisconnect, Request
 
 from appliance.audit.events import EventType, Outcome
-from appliance.auth.principal import Principal
-from appliance.errors import ClientClosedRequest, NotFound, PayloadTooLarge, RateLimited
-from appliance.gateway.auditing import request_event
-from appliance.gateway.protocol import ChatCompletionRequest, InvalidParam
-from appliance.gateway.relay import ChatExchange, RelayResponse
-from appliance.gateway.serving_rag import Grounding, ground
-from appliance.gateway.shedding import handed_to_backend
-from appliance.gateway.sse import AnswerCapture
-from appliance.gateway.state import GatewayState
+from appliance.errors import NotFound, RateLimited
+from appliance.gateway.chat.context import ChatContext
+from appliance.gateway.chat.grounding import Grounding, ground
+from appliance.gateway.chat.protocol import ChatCompletionRequest
+from appliance.gateway.chat.relay import ChatExchange, RelayResponse
+from appliance.gateway.chat.sse import AnswerCapture
+from appliance.gateway.edge.body import validate
+from appliance.gateway.edge.errors import InvalidParam
 from appliance.settings import LimitSettings
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed the limit.
-
-    Content-Length is checked first; the streamed count catches chunked uploads and
-    clients that understate the length.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
-    parts: list[bytes] = []
-    size = 0
-    try:
-        async for part in request.stream():
-            size += len(part)
-            if size > max_bytes:
-                raise PayloadTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
-            parts.append(part)
-    except ClientDisconnect as exc:
-        # Nothing was admitted yet: no slot to release, nothing sent upstream.
-        raise ClientClosedRequest("The client closed the connection before its request.") from exc
-    return b"".join(parts)
 
 
 def parse_chat_request(
@@ -66,12 +40,7 @@ def parse_chat_request(
         ) from exc
     if not isinstance(payload, dict):
         raise InvalidParam("The request body must be a JSON object.", param=None)
-    try:
-        parsed = ChatCompletionRequest.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidParam(f"Invalid value for '{param}': {first['msg']}.", param=param) from exc
+    parsed = validate(ChatCompletionRequest, payload)
     if len(parsed.messages) > limits.max_messages:
         raise InvalidParam(
             f"At most {limits.max_messages} messages are allowed per request.", param="messages"
@@ -116,64 +85,55 @@ def upstream_payload(
 
 
 async def _ground(
-    request: Request,
-    principal: Principal,
-    state: GatewayState,
-    payload: dict[str, Any],
-    parsed: ChatCompletionRequest,
+    ctx: ChatContext, payload: dict[str, Any], parsed: ChatCompletionRequest
 ) -> Grounding | None:
     """Retrieval for a ``rag`` chat; a knowledge base the caller may not read is audited as
     a denied access and answered 404, and the model never sees the request."""
     try:
-        return await ground(state.knowledge, principal, payload, parsed)
+        return await ground(ctx.knowledge, ctx.principal, payload, parsed)
     except NotFound:
-        state.audit.submit(
-            request_event(
-                request,
+        ctx.audit.submit(
+            ctx.caller.event(
                 EventType.ACCESS_DENIED,
                 Outcome.DENIED,
-                principal=principal,
                 http_status=404,
                 model=parsed.model,
-                detail={"reason": "kb_not_found", "path": request.url.path},
+                detail={"reason": "kb_not_found", "path": ctx.caller.path},
             )
         )
         raise
 
 
-async def start_chat(request: Request, principal: Principal, state: GatewayState) -> RelayResponse:
-    """Admit one chat completion and return the response that will forward it."""
-    limits = state.settings.limits
-    body = await read_body(request, limits.max_body_bytes)
-    payload, parsed = parse_chat_request(body, limits)
-    state.pool.ensure_known(parsed.model)
+async def start_chat(
+    payload: dict[str, Any], parsed: ChatCompletionRequest, ctx: ChatContext
+) -> RelayResponse:
+    """Admit one parsed chat completion and return the response that will forward it."""
+    limits = ctx.limits
+    subject = ctx.principal.subject
+    ctx.pool.ensure_known(parsed.model)
     try:
-        await state.admission.admit(principal.subject)
+        await ctx.admission.admit(subject)
     except RateLimited as exc:
-        state.audit.submit(
-            request_event(
-                request,
+        ctx.audit.submit(
+            ctx.caller.event(
                 EventType.RATE_LIMITED,
                 Outcome.RATE_LIMITED,
-                principal=principal,
                 http_status=429,
                 model=parsed.model,
                 detail={"reason": exc.code},
             )
         )
         raise
-    backend = None
+    replica = None
     try:
-        grounding = await _ground(request, principal, state, payload, parsed)
-        backend = state.pool.acquire(parsed.model)
+        grounding = await _ground(ctx, payload, parsed)
+        replica = ctx.pool.acquire(parsed.model)
         forwarded, strip_usage = upstream_payload(payload, parsed, limits)
-        begin = request_event(
-            request,
+        begin = ctx.caller.event(
             EventType.CHAT_BEGIN,
             Outcome.PENDING,
-            principal=principal,
             model=parsed.model,
-            backend=backend.url,
+            backend=replica.url,
             prompt=prompt_text(parsed),
             document_ids=grounding.document_ids if grounding else [],
             chunk_ids=grounding.chunk_ids if grounding else [],
@@ -183,23 +143,23 @@ async def start_chat(request: Request, principal: Principal, state: GatewayState
                 "rag": grounding is not None,
             },
         )
-        await state.audit.commit(begin)
-        handed_to_backend(request)
+        await ctx.audit.commit(begin)
+        ctx.handed_to_backend()
     except BaseException:
-        if backend is not None:
-            state.pool.release(backend)
-        state.admission.release(principal.subject, 0)
+        if replica is not None:
+            ctx.pool.release(replica)
+        ctx.admission.release(subject, 0)
         raise
     return RelayResponse(
         ChatExchange(
-            state=state,
+            ctx=ctx,
             event=begin,
-            subject=principal.subject,
+            subject=subject,
             model=parsed.model,
             payload=forwarded,
             stream=bool(parsed.stream),
-            backend=backend,
-            started_at=getattr(request.state, "started_at", time.perf_counter()),
+            replica=replica,
+            started_at=ctx.caller.started_at,
             capture=AnswerCapture(
                 strip_usage=strip_usage,
                 citations=grounding.citations() if grounding else None,

@@ -14,7 +14,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.gateway.metrics import GatewayMetrics
+from appliance.gateway.edge.metrics import GatewayMetrics
 
 _VALID_ID = re.compile(rb"[A-Za-z0-9._:-]{8,128}")
 

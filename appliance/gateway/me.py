@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from appliance.gateway.deps import CurrentPrincipal, State
-from appliance.gateway.openapi import AUTHENTICATED, errors
-from appliance.gateway.protocol import MeResponse
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api", tags=["me"])
+
+
+class MeResponse(BaseModel):
+    subject: str
+    username: str
+    email: str
+    roles: list[str]
+    groups: list[str]
+    departments: list[str]
+    daily_token_quota: int
+    remaining_daily_tokens: int
+    concurrency_limit: int
 
 
 @router.get("/me", responses=errors(*AUTHENTICATED))

@@ -25,10 +25,10 @@ from starlette.types import Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.errors import ApplianceError, NotFound, ServiceUnavailable, UpstreamError
-from appliance.gateway.backends import Backend
-from appliance.gateway.errors import error_body
-from appliance.gateway.sse import AnswerCapture, sse_event
-from appliance.gateway.state import GatewayState
+from appliance.gateway.chat.context import ChatContext
+from appliance.gateway.chat.sse import AnswerCapture, sse_event
+from appliance.gateway.edge.errors import error_body
+from appliance.gateway.replicas.pool import Replica
 
 log = logging.getLogger("appliance.gateway.relay")
 
@@ -42,13 +42,13 @@ _JSON = b"application/json"
 
 @dataclass(slots=True)
 class ChatExchange:
-    state: GatewayState
+    ctx: ChatContext
     event: AuditEvent  # the begin event; the end event copies its identity fields
     subject: str
     model: str
     payload: bytes
     stream: bool
-    backend: Backend
+    replica: Replica
     started_at: float
     capture: AnswerCapture
     outcome: Outcome = Outcome.ERROR
@@ -63,21 +63,21 @@ class ChatExchange:
 
     async def _open(self) -> aiohttp.ClientResponse | ApplianceError:
         """Send the request, failing over on connection errors and 5xx before any byte."""
-        tried: set[Backend] = set()
-        client = self.state.client
+        tried: set[Replica] = set()
+        client = self.ctx.client
         headers = {"content-type": "application/json", "x-request-id": self.event.request_id}
         while True:
-            tried.add(self.backend)
+            tried.add(self.replica)
             try:
                 response = await client.post(
-                    self.backend.chat_url, data=self.payload, headers=headers
+                    self.replica.chat_url, data=self.payload, headers=headers
                 )
             except aiohttp.SocketTimeoutError:
                 return UpstreamError("The backend did not answer in time.", code="upstream_timeout")
             except aiohttp.ClientError as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
                 if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-                    self.state.pool.mark_failed(self.backend, self.error)
+                    self.ctx.pool.mark_failed(self.replica, self.error)
             else:
                 if response.status < 500:
                     return response
@@ -89,12 +89,12 @@ class ChatExchange:
                     response.release()
                 self.error = f"backend answered {response.status}: {body[:200]!r}"
             try:
-                following = self.state.pool.acquire(self.model, frozenset(tried))
+                following = self.ctx.pool.acquire(self.model, frozenset(tried))
             except (ServiceUnavailable, NotFound):
                 return UpstreamError("No backend could serve the request.", code="upstream_failed")
-            self.failed_over_from.append(self.backend.url)
-            self.state.pool.release(self.backend)
-            self.backend = following
+            self.failed_over_from.append(self.replica.url)
+            self.ctx.pool.release(self.replica)
+            self.replica = following
 
     async def run(self, send: Send) -> None:
         opened = await self._open()
@@ -209,15 +209,15 @@ class ChatExchange:
             # beat the relay's own end of the response: it still received the whole answer.
             answered = self.stream and self.capture.done and self.capture.error is None
             self.outcome = Outcome.OK if answered else Outcome.CLIENT_ABORTED
-        state = self.state
-        state.pool.release(self.backend)
+        ctx = self.ctx
+        ctx.pool.release(self.replica)
         capture = self.capture
-        state.admission.release(self.subject, capture.tokens_used)
+        ctx.admission.release(self.subject, capture.tokens_used)
         latency_s = time.perf_counter() - self.started_at
         completion = capture.completion_tokens
         if completion is None:
             completion = capture.text_chunks
-        metrics = state.metrics
+        metrics = ctx.metrics
         metrics.chats.labels(self.outcome.value).inc()
         if capture.prompt_tokens:
             metrics.tokens.labels("prompt").inc(capture.prompt_tokens)
@@ -231,7 +231,7 @@ class ChatExchange:
             detail["error"] = self.error[:1000]
         if self.failed_over_from:
             detail["failed_over_from"] = self.failed_over_from
-        state.audit.submit(
+        ctx.audit.submit(
             AuditEvent(
                 event_type=EventType.CHAT_END,
                 outcome=self.outcome,
@@ -241,7 +241,7 @@ class ChatExchange:
                 user_agent=begin.user_agent,
                 http_status=self.status,
                 model=self.model,
-                backend=self.backend.url,
+                backend=self.replica.url,
                 prompt_tokens=capture.prompt_tokens,
                 completion_tokens=completion,
                 latency_ms=latency_s * 1000.0,

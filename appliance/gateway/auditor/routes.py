@@ -21,9 +21,9 @@ from appliance.audit.events import EventType, Outcome
 from appliance.audit.query import MAX_PAGE, export_events, list_events
 from appliance.audit.verify_db import verify_database
 from appliance.auth.principal import Principal
-from appliance.gateway.auditing import request_event
 from appliance.gateway.deps import AuditorPrincipal, State
-from appliance.gateway.openapi import AUTHENTICATED, errors
+from appliance.gateway.edge.caller import request_event
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

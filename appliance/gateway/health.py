@@ -1,10 +1,11 @@
-"""Health, readiness and metrics.
+"""Health, readiness, metrics and the OpenAPI document: what operators and machines probe.
 
 ``/healthz`` and ``/readyz`` are PUBLIC on purpose: process supervisors and load balancers
 probe them without credentials, and they reveal nothing but up/down. ``/metrics`` is not
 public: it needs a token with the ``sysadmin`` realm role (Prometheus gets one with its
 ``oauth2`` client-credentials setting from a Keycloak service account holding that role).
 Scrapes are not audited: they carry no user content and would flood the log.
+``/openapi.json`` needs any valid token (see :mod:`appliance.gateway.edge.openapi` for why).
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from appliance.gateway.deps import State, SysadminPrincipal
-from appliance.gateway.openapi import AUTHENTICATED, errors
+from appliance.gateway.deps import CurrentPrincipal, State, SysadminPrincipal
+from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(tags=["health"])
 
@@ -60,7 +61,7 @@ async def _database_ok(state: State) -> bool:
 async def readyz(state: State) -> Response:
     """Readiness: the database answers and at least one backend is healthy. Public."""
     database = await _database_ok(state)
-    backends = sum(1 for backend in state.pool.backends if backend.healthy)
+    backends = sum(1 for replica in state.pool.replicas if replica.healthy)
     ready = database and backends > 0
     body = {"status": "ready" if ready else "not_ready", "database": database, "backends": backends}
     return Response(
@@ -78,3 +79,9 @@ async def readyz(state: State) -> Response:
 )
 async def metrics(state: State, _admin: SysadminPrincipal) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi_document(request: Request, _principal: CurrentPrincipal) -> JSONResponse:
+    """This document, for any authenticated caller (see :mod:`appliance.gateway.edge.openapi`)."""
+    return JSONResponse(request.app.openapi())

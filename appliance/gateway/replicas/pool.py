@@ -1,4 +1,7 @@
-"""The vLLM backends: health, models served, and least-outstanding-requests choice.
+"""The pool of vLLM replicas: health, models served, and least-outstanding-requests choice.
+
+Each replica is one vLLM server listed in the settings' ``backends`` (the API, the metrics
+and the audit log call it a backend, as operators do).
 
 Health is checked actively (``GET /health`` then ``GET /v1/models`` every interval, each
 with a short timeout, so a hung backend is caught by the timeout, not only a dead one) and
@@ -22,13 +25,13 @@ import orjson
 
 from appliance.errors import NotFound, ServiceUnavailable
 
-log = logging.getLogger("appliance.gateway.backends")
+log = logging.getLogger("appliance.gateway.replicas")
 
 FAILURES_BEFORE_DOWN = 2
 
 
 @dataclass(slots=True, eq=False)
-class Backend:
+class Replica:
     url: str
     healthy: bool = False
     inflight: int = 0
@@ -59,7 +62,7 @@ class Backend:
         }
 
 
-class BackendPool:
+class ReplicaPool:
     def __init__(
         self,
         urls: list[str],
@@ -68,7 +71,7 @@ class BackendPool:
         interval_s: float,
         inflight_cap: int,
     ) -> None:
-        self.backends = [Backend(url.rstrip("/")) for url in urls]
+        self.replicas = [Replica(url.rstrip("/")) for url in urls]
         self._client = client
         self._interval_s = interval_s
         # Short enough that a hung backend misses two checks well within 15 s.
@@ -79,7 +82,7 @@ class BackendPool:
     async def start(self) -> None:
         """Check every backend once, so readiness is known before serving, then keep going."""
         await self.check_all()
-        self._task = asyncio.create_task(self._loop(), name="backend-health")
+        self._task = asyncio.create_task(self._loop(), name="replica-health")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -94,9 +97,9 @@ class BackendPool:
             await self.check_all()
 
     async def check_all(self) -> None:
-        await asyncio.gather(*(self._check(backend) for backend in self.backends))
+        await asyncio.gather(*(self._check(backend) for backend in self.replicas))
 
-    async def _check(self, backend: Backend) -> None:
+    async def _check(self, backend: Replica) -> None:
         backend.last_check_at = time.time()
         try:
             client, timeout = self._client, self._timeout
@@ -120,7 +123,7 @@ class BackendPool:
         backend.model_ids = frozenset(str(card.get("id")) for card in cards)
         await self._read_load(backend)
 
-    async def _read_load(self, backend: Backend) -> None:
+    async def _read_load(self, backend: Replica) -> None:
         """Queue and running counts from vLLM's Prometheus metrics; None where a backend
         does not export them (health does not depend on it)."""
         try:
@@ -133,7 +136,7 @@ class BackendPool:
         backend.queued = _metric_sum(text, "vllm:num_requests_waiting")
         backend.running = _metric_sum(text, "vllm:num_requests_running")
 
-    def mark_failed(self, backend: Backend, error: str) -> None:
+    def mark_failed(self, backend: Replica, error: str) -> None:
         """Passive check: a backend that refused a connection is down until it passes again."""
         backend.failures = FAILURES_BEFORE_DOWN
         backend.healthy = False
@@ -142,12 +145,12 @@ class BackendPool:
 
     @property
     def any_healthy(self) -> bool:
-        return any(backend.healthy for backend in self.backends)
+        return any(backend.healthy for backend in self.replicas)
 
     def models(self) -> list[dict[str, Any]]:
         """Model cards served by healthy backends, each id once."""
         seen: dict[str, dict[str, Any]] = {}
-        for backend in self.backends:
+        for backend in self.replicas:
             if backend.healthy:
                 for card in backend.model_cards:
                     seen.setdefault(str(card.get("id")), card)
@@ -155,17 +158,17 @@ class BackendPool:
 
     def ensure_known(self, model: str) -> None:
         """404 for a model that no backend serves, once at least one backend is up to ask."""
-        if self.any_healthy and not any(model in b.model_ids for b in self.backends):
+        if self.any_healthy and not any(model in b.model_ids for b in self.replicas):
             raise NotFound(f"The model '{model}' does not exist.", code="model_not_found")
 
-    def acquire(self, model: str, exclude: frozenset[Backend] = frozenset()) -> Backend:
+    def acquire(self, model: str, exclude: frozenset[Replica] = frozenset()) -> Replica:
         """Reserve the healthy backend serving ``model`` with the fewest requests open.
 
         Raises NotFound for a model no healthy backend knows, and ServiceUnavailable (503
         with Retry-After) when none is healthy or every one is at its in-flight cap, so an
         overload is refused at once instead of queueing into timeouts.
         """
-        serving = [b for b in self.backends if b.healthy and model in b.model_ids]
+        serving = [b for b in self.replicas if b.healthy and model in b.model_ids]
         if not serving:
             self.ensure_known(model)
             raise ServiceUnavailable(
@@ -184,7 +187,7 @@ class BackendPool:
         return chosen
 
     @staticmethod
-    def release(backend: Backend) -> None:
+    def release(backend: Replica) -> None:
         backend.inflight -= 1
 
 

@@ -1,0 +1,174 @@
+"""Knowledge-base operations as the gateway serves them: each one audited as ``kb.action``.
+
+:class:`~appliance.rag.service.KnowledgeService` decides who may do what (staff read their
+groups' knowledge bases, a kb-editor manages their department's; an unreadable one is 404,
+never 403). Every call here, allowed or refused, leaves a ``kb.action`` audit event naming
+the knowledge base and the documents involved; a search records the chunk ids it returned
+and is committed before the results leave, so nothing is disclosed without its audit record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.auth.principal import Principal
+from appliance.errors import ApplianceError
+from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.edge.caller import Caller
+from appliance.gateway.state import AuditSink
+from appliance.rag.config import RagSettings
+from appliance.rag.schemas import DocumentOut, IngestResult, KnowledgeBaseOut, SearchHit
+from appliance.rag.schemas import UploadedFile as ServiceFile
+from appliance.rag.service import KnowledgeService
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeContext:
+    caller: Caller
+    principal: Principal
+    knowledge: KnowledgeService
+    audit: AuditSink
+    rag: RagSettings
+
+
+async def knowledge_context(
+    request: Request, principal: CurrentPrincipal, state: State
+) -> KnowledgeContext:
+    return KnowledgeContext(
+        caller=Caller.of(request, principal),
+        principal=principal,
+        knowledge=state.knowledge,
+        audit=state.audit,
+        rag=state.settings.rag,
+    )
+
+
+CurrentKnowledge = Annotated[KnowledgeContext, Depends(knowledge_context)]
+
+
+async def check_readable(
+    knowledge: KnowledgeService, principal: Principal, kb_ids: Sequence[uuid.UUID] | None
+) -> None:
+    """Raise NotFound for the first knowledge base the caller may not read."""
+    for kb_id in dict.fromkeys(kb_ids or ()):
+        await knowledge.get_kb(principal, kb_id)
+
+
+@asynccontextmanager
+async def _audited(
+    ctx: KnowledgeContext, action: str, *, kb_id: uuid.UUID | None = None, status: int = 200
+) -> AsyncIterator[AuditEvent]:
+    """Yield the ``kb.action`` event for the operation to fill in; commit it on success, or
+    record the refusal or failure and re-raise."""
+    detail: dict[str, object] = {"action": action}
+    if kb_id is not None:
+        detail["kb_id"] = str(kb_id)
+    event = ctx.caller.event(EventType.KB_ACTION, Outcome.OK, http_status=status)
+    event.detail = detail
+    try:
+        yield event
+    except ApplianceError as exc:
+        event.outcome = Outcome.DENIED if exc.status_code in (403, 404) else Outcome.ERROR
+        event.http_status = exc.status_code
+        detail["error"] = exc.code
+        ctx.audit.submit(event)
+        raise
+    except Exception:
+        event.outcome, event.http_status = Outcome.ERROR, 500
+        ctx.audit.submit(event)
+        raise
+    await ctx.audit.commit(event)
+
+
+async def create_kb(
+    ctx: KnowledgeContext, name: str, group: str | None, description: str
+) -> KnowledgeBaseOut:
+    async with _audited(ctx, "kb.create", status=201) as event:
+        event.detail |= {"name": name, "group": group}
+        kb = await ctx.knowledge.create_kb(ctx.principal, name, group, description)
+        event.detail["kb_id"] = str(kb.id)
+    return kb
+
+
+async def list_kbs(ctx: KnowledgeContext) -> list[KnowledgeBaseOut]:
+    async with _audited(ctx, "kb.list") as event:
+        kbs = await ctx.knowledge.list_kbs(ctx.principal)
+        event.detail["count"] = len(kbs)
+    return kbs
+
+
+async def search(
+    ctx: KnowledgeContext, query: str, kb_ids: list[uuid.UUID] | None, top_k: int | None
+) -> list[SearchHit]:
+    async with _audited(ctx, "kb.search") as event:
+        event.prompt = query  # stored according to the audit capture mode
+        if kb_ids:
+            event.detail["kb_ids"] = [str(kb_id) for kb_id in kb_ids]
+        await check_readable(ctx.knowledge, ctx.principal, kb_ids)
+        hits = await ctx.knowledge.search(ctx.principal, query, kb_ids, top_k)
+        event.chunk_ids = [str(hit.chunk_id) for hit in hits]
+        event.document_ids = list(dict.fromkeys(str(hit.document_id) for hit in hits))
+    return hits
+
+
+async def get_kb(ctx: KnowledgeContext, kb_id: uuid.UUID) -> KnowledgeBaseOut:
+    async with _audited(ctx, "kb.get", kb_id=kb_id):
+        return await ctx.knowledge.get_kb(ctx.principal, kb_id)
+
+
+async def delete_kb(ctx: KnowledgeContext, kb_id: uuid.UUID) -> None:
+    async with _audited(ctx, "kb.delete", kb_id=kb_id, status=204) as event:
+        documents = await ctx.knowledge.list_documents(ctx.principal, kb_id)
+        event.document_ids = [str(doc.id) for doc in documents]
+        await ctx.knowledge.delete_kb(ctx.principal, kb_id)
+
+
+async def upload_documents(
+    ctx: KnowledgeContext,
+    kb_id: uuid.UUID,
+    read_files: Callable[[], Awaitable[list[ServiceFile]]],
+) -> list[IngestResult]:
+    """Index each file; ``read_files`` is called only once the caller may manage the
+    knowledge base, so a large body is not read for a refusal."""
+    async with _audited(ctx, "documents.upload", kb_id=kb_id) as event:
+        # An empty upload only checks that the caller manages this knowledge base.
+        await ctx.knowledge.ingest_files(ctx.principal, kb_id, [])
+        files = await read_files()
+        results = await ctx.knowledge.ingest_files(ctx.principal, kb_id, files)
+        event.document_ids = [str(r.id) for r in results if r.id is not None]
+        outcome: dict[str, Any] = {"files": len(results)}
+        for result in results:
+            key = "duplicate" if result.duplicate else result.status
+            outcome[key] = int(outcome.get(key, 0)) + 1
+        event.detail |= outcome
+    return results
+
+
+async def list_documents(ctx: KnowledgeContext, kb_id: uuid.UUID) -> list[DocumentOut]:
+    async with _audited(ctx, "documents.list", kb_id=kb_id) as event:
+        documents = await ctx.knowledge.list_documents(ctx.principal, kb_id)
+        event.detail["count"] = len(documents)
+    return documents
+
+
+async def delete_document(ctx: KnowledgeContext, kb_id: uuid.UUID, document_id: uuid.UUID) -> None:
+    async with _audited(ctx, "document.delete", kb_id=kb_id, status=204) as event:
+        event.document_ids = [str(document_id)]
+        await ctx.knowledge.delete_document(ctx.principal, kb_id, document_id)
+
+
+async def reindex_document(
+    ctx: KnowledgeContext, kb_id: uuid.UUID, document_id: uuid.UUID
+) -> IngestResult:
+    async with _audited(ctx, "document.reindex", kb_id=kb_id) as event:
+        event.document_ids = [str(document_id)]
+        result = await ctx.knowledge.reindex_document(ctx.principal, kb_id, document_id)
+        event.detail["status"] = result.status
+    return result

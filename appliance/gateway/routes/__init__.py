@@ -1,1 +1,0 @@
-"""HTTP routes: each handler is a few lines that call into the gateway's services."""
