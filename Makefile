@@ -47,7 +47,7 @@ test-deploy: bootstrap
 chaos: up
 	rm -rf var/chaos/results
 	CHAOS_SCALE=full $(VENV_BIN)/python -m pytest tests/chaos --junitxml=var/chaos/junit.xml; \
-	status=$$?; $(VENV_BIN)/python -m tests.chaos.report; exit $$status
+	status=$$?; $(VENV_BIN)/python -m bench.reliability.report; exit $$status
 
 # The web UI in a real browser (Debian's chromium) against the running appliance.
 .PHONY: e2e screenshots
@@ -55,4 +55,4 @@ e2e: up
 	$(VENV_BIN)/python -m pytest tests/e2e
 
 screenshots: up
-	$(VENV_BIN)/python -m tests.e2e.screenshots
+	$(VENV_BIN)/python -m bench.screenshots

@@ -19,21 +19,21 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRAC
 export VLLM_USE_FLASHINFER_SAMPLER=0
 export DEADLINE=$(( $(date +%s) + ${BUDGET_S:-540} ))
 RATE=${RATE:-100}
-# shellcheck source=tests/gpu/serve_lib.sh
-source "$REPO/tests/gpu/serve_lib.sh"
-[ -f /tmp/model/config.json ] || python3 tests/gpu/make_dummy_model.py /tmp/model /tmp/tok
+# shellcheck source=bench/gpu/serve_lib.sh
+source "$REPO/bench/gpu/serve_lib.sh"
+[ -f /tmp/model/config.json ] || python3 bench/gpu/make_dummy_model.py /tmp/model /tmp/tok
 
 gw() {  # gw NAME CONCURRENCY PROMPTS [extra]: bench through the gateway
   BASE_URL=http://127.0.0.1:8080 OPENAI_API_KEY=$(cat /tmp/gwroot/token) bench "$@"
 }
 
-PLANNER=$(python3 tests/gpu/render_profile.py fp8 2>> "$BLOG")
+PLANNER=$(python3 bench/gpu/render_profile.py fp8 2>> "$BLOG")
 # shellcheck disable=SC2086  # the rendered command is shlex-quoted plain words
 serve_start fp8_planner $PLANNER
 if [ "$READY" = 1 ]; then
   rm -rf /tmp/gwroot && mkdir -p /tmp/gwroot && chmod 755 /tmp/gwroot
   t0=$(date +%s)
-  setsid env PYTHONPATH=/tmp/gwsite:/tmp/site:$REPO python3 tests/gpu/gateway_stack.py \
+  setsid env PYTHONPATH=/tmp/gwsite:/tmp/site:$REPO python3 bench/gpu/gateway_stack.py \
     /tmp/gwroot http://127.0.0.1:8000 8080 /tmp/gwroot/token > "$OUT/gateway.log" 2>&1 &
   GPID=$!
   for _ in $(seq 1 120); do
@@ -50,7 +50,7 @@ if [ "$READY" = 1 ]; then
     gw fp8_gateway_c64 64 128 --request-rate "$RATE"
     bench fp8_direct_c64_again 64 128 --request-rate "$RATE"
     gw fp8_gateway_c64_burst 64 128
-    PYTHONPATH=/tmp/gwsite:/tmp/site:$REPO python3 tests/gpu/audit_count.py /tmp/gwroot \
+    PYTHONPATH=/tmp/gwsite:/tmp/site:$REPO python3 bench/gpu/audit_count.py /tmp/gwroot \
       2>&1 | tee -a "$BLOG" > "$OUT/audit.txt"
   else
     echo "gateway did not start" | tee -a "$BLOG"
@@ -60,7 +60,7 @@ if [ "$READY" = 1 ]; then
 fi
 serve_stop
 
-PLANNER=$(python3 tests/gpu/render_profile.py bf16 2>> "$BLOG")
+PLANNER=$(python3 bench/gpu/render_profile.py bf16 2>> "$BLOG")
 for LABEL in bf16_default bf16_planner; do
   if (( $(date +%s) + ${MIN_LEFT_S:-150} > DEADLINE )); then
     echo "[$LABEL] skipped: under ${MIN_LEFT_S:-150} s left" | tee -a "$BLOG"; continue
@@ -78,4 +78,4 @@ for LABEL in bf16_default bf16_planner; do
   fi
   serve_stop
 done
-python3 tests/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_gateway.md"
+python3 bench/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_gateway.md"

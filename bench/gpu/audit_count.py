@@ -3,7 +3,7 @@
 Every benchmark request through the gateway must have left a committed ``chat.begin`` and a
 ``chat.end`` row, and the chain must verify with the checkpoint key's public half.
 
-    python3 tests/gpu/audit_count.py ROOT    (ROOT as given to gateway_stack.py)
+    python3 bench/gpu/audit_count.py ROOT    (ROOT as given to gateway_stack.py)
 """
 
 from __future__ import annotations

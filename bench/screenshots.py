@@ -10,15 +10,15 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.conftest import (
+from tests.support.e2e import (
     ANSWER_TIMEOUT_MS,
     CHROMIUM,
     CHROMIUM_ARGS,
     WHOLE_ANSWER_TIMEOUT_MS,
     keycloak_sign_in,
 )
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "ops" / "screenshots"
 SCREEN = {"width": 1366, "height": 768}
 

@@ -11,13 +11,13 @@ export PYTHONPATH=/tmp/site:$REPO PYTHONUNBUFFERED=1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1
 export VLLM_USE_FLASHINFER_SAMPLER=0   # flashinfer is not shipped: native top-p sampler
 export DEADLINE=$(( $(date +%s) + ${BUDGET_S:-560} ))
-python3 tests/gpu/make_dummy_model.py /tmp/model /tmp/tok
-PLANNER=$(python3 tests/gpu/render_profile.py "$MODE" 2>> "$OUT/bench.log")
+python3 bench/gpu/make_dummy_model.py /tmp/model /tmp/tok
+PLANNER=$(python3 bench/gpu/render_profile.py "$MODE" 2>> "$OUT/bench.log")
 echo "planner profile: $PLANNER" | tee -a "$OUT/bench.log"
 Q=(); [ "$MODE" = fp8 ] && Q=(--quantization fp8)
 # shellcheck disable=SC2086  # the rendered command is shlex-quoted plain words
-GREEDY=1 bash tests/gpu/serve_bench.sh "${MODE}_planner" $PLANNER
-bash tests/gpu/serve_bench.sh "${MODE}_default" python3 -m vllm.entrypoints.openai.api_server \
+GREEDY=1 bash bench/gpu/serve_bench.sh "${MODE}_planner" $PLANNER
+bash bench/gpu/serve_bench.sh "${MODE}_default" python3 -m vllm.entrypoints.openai.api_server \
   --model /tmp/model --tokenizer /tmp/tok --load-format dummy "${Q[@]}" \
   --served-model-name r1q7b --host 127.0.0.1 --port 8000
-python3 tests/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_$MODE.md"
+python3 bench/gpu/summarize.py "$OUT/results" "$OUT/results.jsonl" | tee "$OUT/summary_$MODE.md"

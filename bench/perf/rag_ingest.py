@@ -1,6 +1,6 @@
 """Ingestion throughput without the database: parsing pages/s, chunking chunks/s, embedding.
 
-Run: ``.venv/bin/python tests/perf/rag_ingest.py [--pages 200] [--embed 64]``
+Run: ``.venv/bin/python -m bench.perf.rag_ingest [--pages 200] [--embed 64]``
 
 A PDF of ``--pages`` text pages (each about 1,800 characters, a dense A4 page) and a DOCX
 of the same text are generated in memory, then parsed and chunked the way ingestion does

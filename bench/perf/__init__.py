@@ -1,0 +1,4 @@
+"""Benchmarks on this machine against the local runtime: the gateway's added latency
+(``gateway_overhead``, with ``overhead_load`` and ``overhead_report``) and RAG retrieval
+quality, latency and ingestion (``rag_*``). Each writes or quotes a page of
+``ops/benchmarks/``; run them as ``python -m bench.perf.<name>``."""

@@ -1,0 +1,234 @@
+"""One section of the report per scenario it knows (the load scenarios and the backup
+drill); any other scenario gets a table of the figures it recorded (``section_generic``), so
+a new scenario shows up without a change here. A new dedicated section goes in ``SECTIONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from appliance.settings import LimitSettings
+from bench.reliability.figures import checks_lines, fmt, table
+from bench.reliability.plots import plot_ramp, plot_timeseries
+
+
+def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
+    o = f.get("overload", {})
+    lines = [
+        f"Open-loop ramp against a gateway of two workers (as the runtime runs it) in front "
+        f"of a stub that answers at once, so the gateway, its audit commits and the shared "
+        f"cores are the limit. Capacity (the most answers per second at any step): "
+        f"**{fmt(f.get('capacity_per_s'))} requests/s**; the highest rate answered in full "
+        f"with accepted p99 within {fmt(f.get('latency_target_ms'))} ms: "
+        f"{fmt(f.get('capacity_within_target_per_s'))} requests/s (load generator, stub, "
+        f"PostgreSQL and gateway on the same {fmt(f.get('machine', {}).get('cpus'))} cores). "
+        f"Added latency = gateway minus the stub called directly at the same rate in the "
+        f"same run. {busy(f)}",
+        "",
+        *table(
+            (
+                [
+                    s["offered_per_s"],
+                    s["sent_per_s"],
+                    s["ok_per_s"],
+                    s["shed"],
+                    s["errors"],
+                    s["accepted"]["p50_ms"],
+                    s["accepted"]["p99_ms"],
+                    _minus(s["accepted"]["p50_ms"], s["direct"]["p50_ms"]),
+                    _minus(s["accepted"]["p99_ms"], s["direct"]["p99_ms"]),
+                    s["send_lag_p99_ms"],
+                ]
+                for s in f.get("ramp", [])
+            ),
+            [
+                "offered/s",
+                "sent/s",
+                "200/s",
+                "refused",
+                "failed",
+                "p50 ms",
+                "p99 ms",
+                "added p50",
+                "added p99",
+                "client lag p99",
+            ],
+        ),
+        "",
+        f"3x capacity ({fmt(o.get('offered_per_s'))} requests/s offered for "
+        f"{fmt(o.get('duration_s'))} s; the client sent {fmt(o.get('sent_per_s'))}/s, firing "
+        f"p99 {fmt(o.get('send_lag_p99_ms'))} ms late{client_limited(o)}): "
+        f"{fmt(o.get('requests'))} requests, "
+        f"{fmt(o.get('ok'))} answered, {fmt(o.get('shed'))} refused "
+        f"({fmt(o.get('by_code'))}), {fmt(o.get('errors'))} failed. Refusals p50/p99 "
+        f"{fmt(o.get('refused', {}).get('p50_ms'))}/{fmt(o.get('refused', {}).get('p99_ms'))} "
+        f"ms (target p99 {fmt(f.get('shed_p99_target_ms'))} ms); accepted p50/p99 "
+        f"{fmt(o.get('accepted', {}).get('p50_ms'))}/{fmt(o.get('accepted', {}).get('p99_ms'))}"
+        f" ms. Workers' RSS {fmt(o.get('rss_start_mib'))} MiB at the start, "
+        f"{fmt(o.get('rss_max_mib'))} at most, {fmt(o.get('rss_end_mib'))} at the end. Shed "
+        f"requests seen by clients: {fmt(f.get('client_saw_overloaded'))}; accounted for by "
+        f"the gateway's audited shed summaries: {fmt(f.get('audited_shed'))}.",
+    ]
+    lines += checks_lines(f)
+    lines += ["", *SHEDDING]
+    overload = plot_timeseries(
+        o.get("timeseries", {}),
+        "3x capacity: per-second throughput, latency, memory",
+        "load_overload.png",
+    )
+    for image in (plot_ramp(f), overload):
+        if image:
+            lines += ["", f"![{image}]({image})"]
+    return lines
+
+
+_LIMITS = LimitSettings()
+SHEDDING = [
+    "How the gateway sheds (`appliance/gateway/edge/shedding.py`, settings under `limits`): each "
+    "worker refuses a new request with 503 `overloaded` and `Retry-After: 1`, before "
+    "authentication or parsing, while more than `max_queued_per_worker` "
+    f"({_LIMITS.max_queued_per_worker}) requests wait "
+    "in the gateway itself (not yet handed to a backend: the audit commit included), more "
+    f"than `max_inflight_per_worker` ({_LIMITS.max_inflight_per_worker}) are open, or its "
+    f"event loop has run more than `max_loop_lag_ms` ({_LIMITS.max_loop_lag_ms:g} ms) late "
+    "twice in a row. Per-user (429) and per-backend (503 "
+    "`backends_busy`) limits apply after it. Shed requests have no authenticated user and "
+    "never reach a backend, so they get no audit row each (that write is what an overloaded "
+    "worker cannot afford, and an anonymous flood must not grow the log): each worker "
+    "audits one `system` event per 10 s with the count shed by reason, and the metric "
+    "`appliance_load_shed` counts them; this scenario checks that the audited counts add up "
+    "to the refusals the clients saw.",
+]
+
+
+def client_limited(run: Mapping[str, Any]) -> str:
+    """Whether the load generator itself fell behind (it shares the cores it loads)."""
+    behind = (run.get("send_lag_p99_ms") or 0) > 50 or (run.get("sent_per_s") or 0) < 0.95 * (
+        run.get("offered_per_s") or 0
+    )
+    return ", so the client's own share of the cores limited what it offered" if behind else ""
+
+
+def busy(figures: Mapping[str, Any]) -> str:
+    """The machine's load when the scenario began: above its core count, other work was
+    competing for the cores and the timings say more about that than about the gateway."""
+    load = figures.get("machine", {}).get("load_average_1m")
+    cpus = figures.get("machine", {}).get("cpus") or 1
+    if load is None:
+        return ""
+    verdict = "a busy machine: timings are pessimistic" if load > cpus else "a quiet machine"
+    nice = figures.get("machine", {}).get("load_generator_nice")
+    priority = f" The load generator ran at niceness {nice}." if nice else ""
+    return f"1-minute load average when it began: {load:.1f} on {cpus} cores ({verdict}).{priority}"
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def section_backend_bound(f: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"The stub streams slowly ({fmt(f.get('chunk_delay_ms'))} ms per chunk) and each of "
+        f"{fmt(f.get('workers'))} workers may keep {fmt(f.get('per_backend_inflight'))} "
+        f"requests on it: capacity {fmt(f.get('capacity_per_s'))} streams/s, the backend "
+        f"(as a GPU in production) is the limit. Offered {fmt(f.get('offered_per_s'))}/s for "
+        f"{fmt(f.get('duration_s'))} s: {fmt(f.get('requests'))} requests, {fmt(f.get('ok'))} "
+        f"streamed in full, {fmt(f.get('shed'))} refused ({fmt(f.get('by_code'))}), "
+        f"{fmt(f.get('errors'))} failed. Refusals p50/p99 "
+        f"{fmt(f['refused']['p50_ms'])}/{fmt(f['refused']['p99_ms'])} ms; accepted streams "
+        f"p50/p99 {fmt(f['accepted']['p50_ms'])}/{fmt(f['accepted']['p99_ms'])} ms. "
+        f"{busy(f)}",
+    ]
+    lines += checks_lines(f)
+    image = plot_timeseries(
+        f.get("timeseries", {}), "Backend-bound, 3x capacity", "load_backend_bound.png"
+    )
+    return [*lines, "", f"![{image}]({image})"] if image else lines
+
+
+def section_fairness(f: Mapping[str, Any]) -> list[str]:
+    users = f.get("users", {})
+    lines = [
+        f"`per_user_concurrency` {fmt(f.get('per_user_concurrency'))} per worker, "
+        f"{fmt(f.get('workers'))} workers; each stream holds its slot {fmt(f.get('hold_s'))} s. "
+        f"{f.get('greedy_user')} offers {fmt(f.get('greedy_offered_per_s'))} requests/s "
+        f"(about three times their share), the others "
+        f"{fmt(f.get('polite_offered_per_s'))}/s each, for {fmt(f.get('duration_s'))} s. "
+        f"The share allows the greedy user at most {fmt(f.get('greedy_bound_ok'))} answers.",
+        "",
+        *table(
+            (
+                [
+                    name,
+                    u["requests"],
+                    u["ok"],
+                    u["by_status"].get("429", 0),
+                    u["by_status"].get("503", 0),
+                    u["share_of_served"],
+                    u["accepted"]["p99_ms"],
+                ]
+                for name, u in users.items()
+            ),
+            ["user", "requests", "answered", "429", "503", "share of answers", "p99 ms"],
+        ),
+    ]
+    return lines + checks_lines(f)
+
+
+def section_e2e(f: Mapping[str, Any]) -> list[str]:
+    a = f.get("accepted", {})
+    lines = [
+        f"{fmt(f.get('users'))} users chatting one request at a time each through the "
+        f"running appliance ({f.get('gateway')}) to the real CPU vLLM ({f.get('model')}), "
+        f"`max_tokens` {fmt(f.get('max_tokens'))}: {fmt(f.get('requests'))} requests in "
+        f"{fmt(f.get('wall_s'))} s ({fmt(f.get('ok_per_s'))} answered/s), statuses "
+        f"{fmt(f.get('by_status'))}; latency p50/p90/p99 {fmt(a.get('p50_ms'))}/"
+        f"{fmt(a.get('p90_ms'))}/{fmt(a.get('p99_ms'))} ms.",
+    ]
+    return lines + checks_lines(f)
+
+
+def section_backup(f: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"A gateway audited {fmt(f.get('load_per_s'))} requests/s for {fmt(f.get('load_s'))} s "
+        f"into a scratch database; mid-load it was dumped with the nightly backup's command "
+        f"(`pg_dump -Fc`, {fmt(f.get('dump_bytes'))} bytes, {fmt(f.get('backup_s'))} s) and "
+        f"restored with `pg_restore --exit-on-error` into a new database in "
+        f"**{fmt(f.get('restore_s'))} s**.",
+        "",
+        f"- audit events in the source at the end: {fmt(f.get('events_in_source'))}; committed "
+        f"before the backup started: {fmt(f.get('events_before_backup'))}; in the restore: "
+        f"{fmt(f.get('events_restored'))}; pre-backup events missing: "
+        f"**{fmt(f.get('events_lost'))}**; restored rows differing from the source: "
+        f"{fmt(f.get('differing_rows'))}",
+        f"- restored chain: {fmt(f.get('restored_checkpoints'))} checkpoints, "
+        f"{fmt(f.get('restored_signatures_verified'))} signatures verified",
+        f"- data-loss window of this backup: {fmt(f.get('loss_window_events'))} events "
+        f"committed after its snapshot, spanning **{fmt(f.get('loss_window_s'))} s** up to "
+        f"the end of the load (a restore from it loses what happened after the snapshot; "
+        f"the nightly timer bounds that to a day unless dumps are taken more often)",
+    ]
+    return lines + checks_lines(f)
+
+
+def section_generic(f: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for key, value in f.items():
+        if key in ("scenario", "scale", "recorded_at", "checks", "issue_checks"):
+            continue
+        if isinstance(value, dict):
+            # One level of nesting as dotted names; deeper values print compactly.
+            rows += [[f"{key}.{k}", v] for k, v in value.items()]
+        else:
+            rows.append([key, value])
+    return [*table(rows, ["figure", "value"]), *checks_lines(f)]
+
+
+SECTIONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]]]] = {
+    "load_gateway": ("Load: ramp to saturation, then 3x capacity", section_load_gateway),
+    "load_backend_bound": ("Load: backend-bound overload", section_backend_bound),
+    "load_fairness": ("Load: one greedy user against their share", section_fairness),
+    "load_e2e_vllm": ("Load: end to end through the real model", section_e2e),
+    "backup_drill": ("Backup and restore drill under load", section_backup),
+}
