@@ -1,0 +1,163 @@
+"""Asking a question, with the gateway and the conversation store replaced by fakes: the chat
+window shows the reasoning open while the model thinks and collapsed once it answers, the
+answer is stored with its reasoning and sources, a refusal reads as a sentence, and a
+stopped answer is kept and marked as stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from webui.answer_view import ChatDelta
+from webui.chat import Answerer, Frame
+from webui.gateway_client import GatewayError
+from webui.history import StoredMessage
+from webui.i18n import AI_LABEL, Lang
+from webui.services import Services
+from webui.sessions import Session
+
+SESSION = cast(Session, SimpleNamespace(identity=SimpleNamespace(subject="user-1")))
+SOURCE = {"index": 1, "document_name": "a.md", "text": "650 元", "score": 0.7}
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.conversations: dict[str, list[StoredMessage]] = {}
+
+    async def create(self, owner: str, title: str) -> str:
+        self.conversations[f"{owner}/{title}"] = []
+        return f"{owner}/{title}"
+
+    async def append(self, owner: str, conversation_id: str, message: StoredMessage) -> bool:
+        self.conversations[conversation_id].append(message)
+        return True
+
+    async def messages(self, owner: str, conversation_id: str) -> list[StoredMessage]:
+        return list(self.conversations[conversation_id])
+
+
+class FakeGateway:
+    """Streams ``deltas``, then raises ``error`` or, with ``hang``, keeps generating."""
+
+    def __init__(
+        self, deltas: list[ChatDelta], error: GatewayError | None = None, *, hang: bool = False
+    ) -> None:
+        self.deltas, self.error, self.hang = deltas, error, hang
+        self.requests: list[dict[str, Any]] = []
+
+    async def first_model(self, token: str) -> str:
+        return "deepseek-r1"
+
+    async def stream_chat(
+        self, token: str, request: dict[str, Any]
+    ) -> AsyncGenerator[ChatDelta, None]:
+        assert token == "user-token"
+        self.requests.append(request)
+        for delta in self.deltas:
+            yield delta
+        if self.error is not None:
+            raise self.error
+        if self.hang:
+            await asyncio.Event().wait()
+
+
+def _answerer(gateway: FakeGateway, store: FakeStore, lang: Lang = Lang.ZH) -> Answerer:
+    async def token(session: Session) -> str:
+        return "user-token"
+
+    services = SimpleNamespace(
+        store=store, gateway=gateway, token=token, settings=SimpleNamespace(max_tokens=64)
+    )
+    return Answerer(cast(Services, services), lang)
+
+
+STREAM = [
+    ChatDelta(reasoning="用户问"),
+    ChatDelta(reasoning="上限。"),
+    ChatDelta(content="650 元。"),
+    ChatDelta(citations=[SOURCE]),
+]
+
+
+async def _frames(answerer: Answerer, question: str, kb_ids: list[str]) -> list[Frame]:
+    return [frame async for frame in answerer.ask(SESSION, "", question, kb_ids)]
+
+
+async def test_an_answer_streams_with_its_reasoning_then_is_stored_with_its_sources() -> None:
+    store, gateway = FakeStore(), FakeGateway(STREAM)
+    frames = await _frames(_answerer(gateway, store), "  住宿上限？ ", ["kb-1"])
+
+    question = {"role": "user", "content": "住宿上限？"}
+    # Before the first token: the question alone.
+    assert frames[0].chatbot == [question] and not frames[0].done
+    # While the model reasons: one open block.
+    thinking = frames[2].chatbot[1]
+    assert thinking["content"] == "用户问上限。"
+    assert thinking["metadata"] == {"title": "思考中…", "status": "pending"}
+    # Once it answers: the block collapses, the answer is labelled, the source follows.
+    final = frames[-1]
+    assert final.done and final.conversation_id == "user-1/住宿上限？"
+    reasoning, answer, source = final.chatbot[1:]
+    assert reasoning["metadata"]["status"] == "done"
+    assert reasoning["metadata"]["title"].startswith("已深度思考")
+    assert answer["content"] == f"650 元。\n\n<sub>{AI_LABEL}</sub>"
+    assert source["metadata"]["title"] == "[1] a.md"
+
+    stored = store.conversations["user-1/住宿上限？"]
+    assert stored[0] == StoredMessage("user", "住宿上限？")
+    assert (stored[1].content, stored[1].reasoning) == ("650 元。", "用户问上限。")
+    assert stored[1].citations[0]["document_name"] == "a.md"
+    assert "score" not in stored[1].citations[0]
+
+    [request] = gateway.requests
+    assert request == {
+        "model": "deepseek-r1",
+        "messages": [question],
+        "max_tokens": 64,
+        "rag": {"kb_ids": ["kb-1"]},
+    }
+
+
+async def test_without_knowledge_bases_the_request_asks_for_no_retrieval() -> None:
+    gateway = FakeGateway([ChatDelta(content="Paris.")])
+    await _frames(_answerer(gateway, FakeStore(), Lang.EN), "Capital of France?", [])
+    assert "rag" not in gateway.requests[0]
+
+
+async def test_a_refusal_ends_the_stream_with_a_sentence_and_stores_no_answer() -> None:
+    store = FakeStore()
+    gateway = FakeGateway([], GatewayError(429, "quota", retry_after=12))
+    frames = await _frames(_answerer(gateway, store, Lang.EN), "Q", [])
+
+    final = frames[-1]
+    assert final.done
+    assert final.chatbot[-1] == {
+        "role": "assistant",
+        "content": "⚠️ Too many requests or today's quota is used up; please retry in 12 s.",
+    }
+    assert store.conversations["user-1/Q"] == [StoredMessage("user", "Q")]
+
+
+async def test_a_stopped_answer_is_kept_and_marked_as_stopped() -> None:
+    store = FakeStore()
+    gateway = FakeGateway([ChatDelta(reasoning="想"), ChatDelta(content="一半")], hang=True)
+    half_shown = asyncio.Event()
+
+    async def show() -> None:
+        async for frame in _answerer(gateway, store).ask(SESSION, "", "问题", []):
+            if any("一半" in str(bubble["content"]) for bubble in frame.chatbot):
+                half_shown.set()
+
+    task = asyncio.create_task(show())
+    await asyncio.wait_for(half_shown.wait(), timeout=10)
+    task.cancel()  # what the stop button does
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [_, answer] = store.conversations["user-1/问题"]
+    assert answer.content == "一半\n\n（已停止生成）"
+    assert answer.reasoning == "想"
