@@ -10,8 +10,10 @@ from layers below it, never upwards:
 3. ``rag`` (knowledge bases and retrieval) and ``sizing`` (GPU sizing, vLLM launch
    profiles, the load benchmark); ``provision`` (Ansible runs, the offline bundle, what a
    node launches) builds on ``sizing``.
-4. ``gateway``: the FastAPI service, the one place that enforces policy and audits.
+4. ``gateway``: the FastAPI service, the one place that enforces policy and audits; it
+   uses layers 1 to 3 and ``rag``.
 5. ``runtime`` (the local all-in-one stack) and ``cli`` (the ``appliance`` command) on top.
+   They start the gateway and the web UI as processes and never import their code.
 
 Two deliberate exceptions: ``db.migrations`` imports every package's models so that Alembic
 sees every table, and the web UI (``webui``, beside this package) imports only what it needs:

@@ -7,7 +7,8 @@ and ``render-launch``, which the ``vllm`` role calls), ``bundle_cmds`` and ``kb_
 command parses its arguments, calls one function of the package that does the work, and
 turns that package's domain errors into a clear message and a non-zero exit.
 
-The top layer: it may import any package of the appliance; nothing imports it. A new
+The top layer: it may import the packages below it (``runtime``, ``provision``, ``sizing``,
+``audit``, ``db``, ``settings``), never the gateway's code, and nothing imports it. A new
 command goes in the ``<area>_cmds`` module of its area (a new area registers in ``main``);
 its logic goes in that area's package, not here. Command names are an interface: the
 playbooks, the runbooks and the tests call them, so renaming one means changing those too.

@@ -8,9 +8,10 @@ under ``var/``, ``secrets`` generates and keeps passwords (mode 0600), ``endpoin
 ``var/endpoints.json`` for tests and scripts, and ``demo_users`` and ``demo_kb`` seed the
 demo accounts and knowledge base. ``realm/`` is the Keycloak realm deployments import too.
 
-A top layer: it may import anything below (``audit`` for the checkpoint key, ``sizing``
-for vLLM's launch profile, ``settings``) but nothing imports it except ``cli``. A new local
-service gets its own ``<service>_service`` module and a step in ``stack``; a new port or URL
-goes in ``endpoints``; a new file under ``var/`` in ``paths``; a new demo user in
-``demo_users``.
+A top layer: it may import the packages below (``audit`` for the checkpoint key, ``sizing``
+for vLLM's launch profile), but never the gateway's or the web UI's code: it starts them
+as processes (``python -m uvicorn ...``, ``python -m webui``). Nothing imports it except
+``cli``. A new local service gets its own ``<service>_service`` module and a step in
+``stack``; a new port or URL goes in ``endpoints``; a new file under ``var/`` in ``paths``;
+a new demo user in ``demo_users``.
 """
