@@ -208,16 +208,25 @@ def provision(paths: RuntimePaths) -> DatabaseUrls:
                 )
             )
     with _superuser(paths, DATABASE) as conn:
-        db, gateway = sql.Identifier(DATABASE), sql.Identifier(GATEWAY_ROLE)
-        for statement in (
-            sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
-            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
-            sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
-            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, gateway),
-            sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(gateway),
-        ):
-            conn.execute(statement)
+        grant_gateway(conn, DATABASE, GATEWAY_ROLE)
     return database_urls(paths)
+
+
+def grant_gateway(
+    conn: psycopg.Connection[tuple[object, ...]], database: str, gateway_role: str
+) -> None:
+    """pgvector and the gateway role's grants, run as the superuser on ``database``: the
+    gateway may connect and use the public schema but create nothing (the migrations grant
+    per table). The tests' scratch databases are granted by this same function."""
+    db, gateway = sql.Identifier(database), sql.Identifier(gateway_role)
+    for statement in (
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
+        sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, gateway),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(gateway),
+    ):
+        conn.execute(statement)
 
 
 def database_urls(paths: RuntimePaths) -> DatabaseUrls:

@@ -1,10 +1,9 @@
 """Databases made like the appliance's own: one way to create one, grant and drop it.
 
 Every scratch database of the tests and benchmarks is created here, on the local runtime's
-cluster or on a throwaway one, with the same owner, pgvector extension and least-privilege
-grants for the gateway role that ``appliance/runtime/postgres_service.py`` gives the
-``appliance`` database (the runtime's ``provision`` works on its own cluster's fixed
-database and port, so it cannot make these).
+cluster or on a throwaway one, with the same owner, and granted by the runtime's own
+``grant_gateway`` (``appliance/runtime/postgres_service.py``): pgvector and the gateway
+role's least privileges, exactly as the ``appliance`` database gets them.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from appliance.runtime.postgres_service import SYSTEM_USER
+from appliance.runtime.postgres_service import SYSTEM_USER, grant_gateway
 
 Superuser = Callable[[str], psycopg.Connection[Any]]
 
@@ -32,25 +31,12 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def grant(conn: psycopg.Connection[Any], name: str, gateway_role: str) -> None:
-    """pgvector and the gateway role's grants, on a connection to database ``name``: it may
-    connect and use the public schema but create nothing; the migrations grant per table."""
-    db, gateway = sql.Identifier(name), sql.Identifier(gateway_role)
-    for statement in (
-        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
-        sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
-        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, gateway),
-        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(gateway),
-    ):
-        conn.execute(statement)
-
-
 def create_database(
     superuser: Superuser, name: str, *, owner: str, gateway: str, template: str | None = None
 ) -> None:
-    """Create database ``name`` owned by ``owner`` (a copy of ``template`` if given) and
-    grant it as :func:`grant` does; ``superuser`` connects as ``postgres`` to a database."""
+    """Create database ``name`` owned by ``owner`` (a copy of ``template`` if given), with
+    pgvector and the gateway role's grants as the runtime gives its own database
+    (``grant_gateway``); ``superuser`` connects as ``postgres`` to a database."""
     statement = sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(
         sql.Identifier(name), sql.Identifier(owner)
     )
@@ -59,7 +45,7 @@ def create_database(
     with superuser("postgres") as conn:
         conn.execute(statement)
     with superuser(name) as conn:
-        grant(conn, name, gateway)
+        grant_gateway(conn, name, gateway)
 
 
 def drop_database(superuser: Superuser, name: str) -> None:
