@@ -2,8 +2,8 @@
 
 A gateway of our own audits a steady open-loop load into a scratch database made like the
 appliance's (:mod:`tests.support.postgres.scratch`), which already holds some history
-(written by the product's audit writer; 30,000 events at full scale). Mid-load the database is dumped
-with the command of the nightly backup (``appliance-pg-backup``: ``pg_dump -Fc`` to a
+(written by the product's audit writer; 30,000 events at full scale). Mid-load the database
+is dumped with the command of the nightly backup (``appliance-pg-backup``: ``pg_dump -Fc`` to a
 ``.part`` file, then renamed), as the ``postgres`` superuser. The dump is restored with the restore
 playbook's ``pg_restore --exit-on-error`` as the superuser into a new, empty database (not
 ``--create --clean``: the drill must not replace the database it backed up), and then:
