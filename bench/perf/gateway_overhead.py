@@ -35,6 +35,7 @@ from tests.support.paths import REPO, SETTINGS_FILE, load_endpoints
 from tests.support.postgres.databases import Cluster
 from tests.support.process import free_port
 from tests.support.stubs import STUB
+from tests.support.tokens import Tokens
 
 STUB_PORT, GATEWAY_PORT = free_port(), free_port()
 STUB_URL, GATEWAY_URL = f"http://127.0.0.1:{STUB_PORT}", f"http://127.0.0.1:{GATEWAY_PORT}"
@@ -78,23 +79,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
             pass
         time.sleep(0.3)
     sys.exit(f"{url} did not become ready; see {log}")
-
-
-def fetch_token(endpoints: dict[str, Any]) -> str:
-    keycloak = endpoints["keycloak"]
-    user = next(u for u in endpoints["users"] if u["username"] == BENCH_USER)
-    response = httpx.post(
-        f"{keycloak['issuer']}/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": keycloak["dev_client_id"],
-            "username": user["username"],
-            "password": user["password"],
-        },
-        timeout=10,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def prepare_database(endpoints: dict[str, Any]) -> str:
@@ -156,12 +140,13 @@ def main() -> None:
         wait_http(f"{STUB_URL}/health", stub, WORK / "stub.log")
         wait_http(f"{GATEWAY_URL}/readyz", gateway, WORK / "gateway.log")
         rows_before = count_audit_rows(database_url)
-        token = fetch_token(endpoints)
+        tokens = Tokens(endpoints)
+        token = tokens(BENCH_USER)
         # Warm-up: connection pools, JWKS, first audit commits; not measured.
         asyncio.run(drive(GATEWAY_URL, token, model, False, 4, 100))
         asyncio.run(drive(STUB_URL, None, model, False, 4, 100))
         for round_no in range(args.rounds):
-            token = fetch_token(endpoints)  # a fresh one per round: tokens live minutes
+            token = tokens(BENCH_USER)  # renewed when near expiry: tokens live minutes
             for mode in ("plain", "stream"):
                 for conc, count in REQUESTS.items():
                     direct, gw = results.setdefault((mode, conc), (Run(), Run()))
