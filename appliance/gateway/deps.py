@@ -74,7 +74,8 @@ def require_role(role: Role, purpose: str) -> Callable[..., Awaitable[Principal]
     return guard
 
 
-StaffPrincipal = Annotated[Principal, Depends(require_role(Role.STAFF, "chat with the model"))]
+require_staff = require_role(Role.STAFF, "chat with the model")
+StaffPrincipal = Annotated[Principal, Depends(require_staff)]
 AuditorPrincipal = Annotated[
     Principal, Depends(require_role(Role.AUDITOR, "read or verify the audit log"))
 ]

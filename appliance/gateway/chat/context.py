@@ -1,6 +1,6 @@
 """What serving a chat needs besides its body: the caller and the collaborators.
 
-A route builds a :class:`ChatContext` with the :data:`CurrentChat` dependency (which also
+A route builds a :class:`ChatContext` with the ``CurrentChat`` dependency (which also
 authorizes: only staff may chat), so :mod:`~appliance.gateway.chat.serving` and
 :mod:`~appliance.gateway.chat.relay` see neither the HTTP request nor ``app.state``.
 Client disconnects need no request either: :class:`~appliance.gateway.chat.relay.RelayResponse`
@@ -18,7 +18,7 @@ import aiohttp
 from fastapi import Depends, Request
 
 from appliance.auth.principal import Principal
-from appliance.gateway.deps import StaffPrincipal, State
+from appliance.gateway.deps import get_state, require_staff
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.edge.metrics import GatewayMetrics
 from appliance.gateway.edge.shedding import handed_to_backend
@@ -45,7 +45,11 @@ class ChatContext:
     handed_to_backend: Callable[[], None]
 
 
-async def chat_context(request: Request, principal: StaffPrincipal, state: State) -> ChatContext:
+async def chat_context(request: Request) -> ChatContext:
+    """Authorize (staff only) and gather what the chat needs. One dependency that calls the
+    guard itself rather than a chain of three: FastAPI resolves it on every chat."""
+    principal = await require_staff(request)
+    state = get_state(request)
     return ChatContext(
         caller=Caller.of(request, principal),
         principal=principal,
