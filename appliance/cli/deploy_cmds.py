@@ -2,7 +2,10 @@
 
 Each command runs one playbook through ansible-runner with a live progress line (current
 host and task, ok/changed/failed counts), prints a per-host summary, saves the full Ansible
-log, and exits non-zero naming the failing host, task and message.
+log, and exits non-zero naming the failing host, task and message. The commands that change
+nodes (and preflight) first check the inventory and the vault on the controller
+(``appliance.provision.site_checks``) and stop before any node is touched; those that run
+the preflight role print every node's report after the run; status prints a table.
 ``appliance render-launch`` is what the ``vllm`` role calls to get a node's vLLM replicas.
 """
 
@@ -16,10 +19,18 @@ import typer
 from rich.console import Console
 
 from appliance.cli import runtime_cmds
+from appliance.cli.site_status import (
+    plain,
+    preflight_lines,
+    service_rows,
+    status_table,
+    summary,
+)
 from appliance.errors import InvalidRequest
 from appliance.provision.events import RunTracker
 from appliance.provision.node_launch_plan import NodeFacts, render
 from appliance.provision.runner import RunRequest, RunResult, run_playbook
+from appliance.provision.site_checks import check_inventory
 
 Inventory = Annotated[
     Path, typer.Option("-i", "--inventory", help="Ansible inventory directory or file.")
@@ -46,8 +57,33 @@ def _extravars(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def check_site(what: str, request: RunRequest) -> None:
+    """The controller-side checks; every problem listed, then exit 1 before any node is touched."""
+    try:
+        problems = check_inventory(
+            request.inventory, request.vault_password_file, request.extravars
+        )
+    except InvalidRequest as exc:
+        console.print(f"[red]error: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    if not problems:
+        return
+    console.print(
+        f"{what}: the inventory {request.inventory} is not ready "
+        f"({len(problems)} problem{'s' if len(problems) != 1 else ''}); no node was touched:",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    for problem in problems:
+        console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
 def report(result: RunResult, what: str) -> None:
     """Summary, log location, and the exit status (1 on failure, naming host/task/message)."""
+    for line in preflight_lines(result.tracker.artifacts):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for line in result.tracker.summary_lines():
         console.print(line, highlight=False)
     console.print(f"full log: {result.log_file}", highlight=False)
@@ -55,14 +91,31 @@ def report(result: RunResult, what: str) -> None:
         console.print(f"[green]{what}: done[/green]")
         return
     for failure in result.tracker.failures:
-        console.print(f"[red]{failure}[/red]", highlight=False)
+        console.print(f"[red]{plain(str(failure))}[/red]", highlight=False)
     if not result.tracker.failures:
         console.print(f"[red]{what}: ansible-playbook ended {result.status} (rc={result.rc})[/red]")
     raise typer.Exit(1)
 
 
-def _run(playbook: str, what: str, inventory: Path, **kwargs: Any) -> None:
+def report_status(result: RunResult) -> None:
+    """The status table and its summary line; exit 1 when a service is not healthy."""
+    rows = service_rows(result.tracker.artifacts)
+    out = Console()
+    if rows:
+        out.print(status_table(rows))
+        out.print(summary(rows), highlight=False)
+    for failure in result.tracker.failures:
+        console.print(f"[red]{plain(str(failure))}[/red]", highlight=False)
+    console.print(f"full log: {result.log_file}", highlight=False)
+    if not result.ok or not rows or not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+    console.print("[green]status: done[/green]")
+
+
+def _run(playbook: str, what: str, inventory: Path, *, check: bool = False, **kwargs: Any) -> None:
     request = RunRequest(playbook=playbook, inventory=inventory, **kwargs)
+    if check:
+        check_site(what, request)
     try:
         with console.status(f"{what}: starting") as status:
 
@@ -73,7 +126,10 @@ def _run(playbook: str, what: str, inventory: Path, **kwargs: Any) -> None:
     except InvalidRequest as exc:
         console.print(f"[red]error: {exc.message}[/red]")
         raise typer.Exit(1) from exc
-    report(result, what)
+    if playbook == "status":
+        report_status(result)
+    else:
+        report(result, what)
 
 
 def _common(
@@ -92,7 +148,8 @@ def preflight(
     extra_var: ExtraVars = None,
 ) -> None:  # fmt: skip
     """Check every node (OS, CPU, memory, disk, GPUs, ports, time, DNS); changes nothing."""
-    _run("preflight", "preflight", **_common(inventory, vault_password_file, limit, extra_var))
+    common = _common(inventory, vault_password_file, limit, extra_var)
+    _run("preflight", "preflight", check=True, **common)
 
 
 def deploy(
@@ -101,7 +158,8 @@ def deploy(
     tags: Annotated[str | None, typer.Option(help="Only these role phases.")] = None,
 ) -> None:  # fmt: skip
     """Install or converge the whole appliance (site.yml)."""
-    _run("site", "deploy", tags=tags, **_common(inventory, vault_password_file, limit, extra_var))
+    common = _common(inventory, vault_password_file, limit, extra_var)
+    _run("site", "deploy", check=True, tags=tags, **common)
 
 
 def add_gpu_node(
@@ -111,7 +169,8 @@ def add_gpu_node(
 
     Every GPU node is planned and converged, since the gateway's backend list is built from
     all their replicas; the nodes already serving are left running as they are."""
-    _run("add-gpu-node", "add-gpu-node", **_common(inventory, vault_password_file, None, extra_var))
+    common = _common(inventory, vault_password_file, None, extra_var)
+    _run("add-gpu-node", "add-gpu-node", check=True, **common)
 
 
 def status(
@@ -121,7 +180,8 @@ def status(
     ] = None,
     vault_password_file: VaultFile = None,
 ) -> None:
-    """Whether each service answers (the deployed site with -i, else the local runtime)."""
+    """Every node's services: state, health check, version and model (the deployed site with
+    -i, else the local runtime); exits 1 unless all are healthy."""
     if inventory is None:
         runtime_cmds.status()
         return
@@ -132,7 +192,9 @@ def upgrade(
     inventory: Inventory, vault_password_file: VaultFile = None, extra_var: ExtraVars = None,
 ) -> None:  # fmt: skip
     """Back up, then upgrade the control node and one GPU node at a time."""
-    _run("upgrade", "upgrade", **_common(inventory, vault_password_file, None, extra_var))
+    _run(
+        "upgrade", "upgrade", check=True, **_common(inventory, vault_password_file, None, extra_var)
+    )
 
 
 def backup(

@@ -69,6 +69,9 @@ class RunTracker:
     hosts: dict[str, HostCounts] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     stats_seen: bool = False
+    # What the plays handed back with set_stats (aggregated over hosts): the preflight
+    # report under "preflight_report", the status table under "appliance_status".
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
     def handle(self, event: dict[str, Any]) -> None:
         name = str(event.get("event", ""))
@@ -110,6 +113,7 @@ class RunTracker:
     def _stats(self, data: dict[str, Any]) -> None:
         """The play recap is authoritative: take its numbers over our running count."""
         self.stats_seen = True
+        self.artifacts = dict(data.get("artifact_data") or {})
         fields = {
             "ok": "ok",
             "changed": "changed",
