@@ -2,12 +2,15 @@
 
 Verify reads the live database (any role that may SELECT the audit tables) or a plain-SQL
 ``pg_dump`` file with no database at all, and exits 0 when the chain is intact, 1 with the
-first broken position otherwise, so scripts and cron jobs can act on it.
+first broken position otherwise, so scripts and cron jobs can act on it. On a deployed
+control node it needs no arguments: the database URL and the checkpoint key come from the
+settings file the gateway role renders (``/etc/appliance/appliance.env``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +21,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from appliance.audit.checkpoint import generate_key, load_public_key
 from appliance.audit.verify import VerifyReport
 from appliance.audit.verify_db import verify_dump, verify_url
-from appliance.settings import load_settings
+from appliance.settings import Settings, load_settings
 
 audit_app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
+
+# The gateway's settings on a deployed node (playbooks/roles/gateway/templates/etc/appliance).
+NODE_SETTINGS_FILE = Path("/etc/appliance/appliance.env")
+
+
+def _settings(node_settings: Path = NODE_SETTINGS_FILE) -> Settings:
+    """The settings verify falls back on: ``APPLIANCE_SETTINGS_FILE`` when set (the services
+    and the local runtime), else the node's settings file when there is one (an admin's shell
+    on the control node has no environment), else the defaults (the local runtime's)."""
+    if os.environ.get("APPLIANCE_SETTINGS_FILE") or not node_settings.is_file():
+        return load_settings()
+    return Settings(_env_file=node_settings)
 
 
 def _public_keys(files: list[Path], key_file_setting: str) -> list[Ed25519PublicKey]:
@@ -49,9 +64,13 @@ def _report(report: VerifyReport, as_json: bool) -> None:
 
 
 def _verify(
-    *, database_url: str | None, dump: Path | None, public_keys: list[Path]
+    *,
+    database_url: str | None,
+    dump: Path | None,
+    public_keys: list[Path],
+    node_settings: Path = NODE_SETTINGS_FILE,
 ) -> VerifyReport:
-    settings = load_settings()
+    settings = _settings(node_settings)
     keys = _public_keys(public_keys, settings.audit.checkpoint_key_file)
     if dump is not None:
         return verify_dump(dump, public_keys=keys)
