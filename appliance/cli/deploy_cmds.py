@@ -101,6 +101,8 @@ def report_status(result: RunResult) -> None:
     """The status table and its summary line; exit 1 when a service is not healthy."""
     rows = service_rows(result.tracker.artifacts)
     out = Console()
+    if not out.is_terminal:
+        out = Console(width=200)  # a pipe or a log: one line per row, never wrapped
     if rows:
         out.print(status_table(rows))
         out.print(summary(rows), highlight=False)

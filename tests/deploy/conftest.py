@@ -87,7 +87,9 @@ def site(
         ssh_key,
         {
             "appliance_offline": True,
-            "appliance_bundle_archive": str(nodes.WORK / "bundle.tar"),
+            # The bundle as built (unpacked, "delivered on a disk"): the controller-side
+            # checks read its manifest and model; the nodes already hold it, so it is not copied.
+            "appliance_bundle_archive": str(built),
             "appliance_bundle_dir": deployed.BUNDLE_DIR,
             "appliance_public_hostname": deployed.HOSTNAME,
             # Containers: the host owns the clock and the kernel settings.

@@ -1,13 +1,16 @@
 """Preflight against booted nodes: a node that is too small fails with the right message
-before anything is installed, through the `appliance` CLI."""
+before anything is installed, and an inventory whose vault is the unedited example is
+refused on the controller before any node is touched, through the `appliance` CLI."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from appliance.provision.site_checks import SECRETS
 from tests.support.deploy import nodes
 
 # The first test builds the base root filesystem and the bundle and boots the nodes.
@@ -48,6 +51,28 @@ def test_too_small_node_fails_before_anything_is_installed(
         assert probe.returncode == 1, f"{node.name} was changed before preflight passed"
 
 
+def test_unedited_vault_is_refused_before_any_node_changes(
+    cluster: nodes.Cluster, ssh_key: Path, tmp_path: Path
+) -> None:
+    """The runbook's cp of vault.yml.example, not edited: every secret named, nothing run."""
+    control, gpu = cluster
+    inventory = nodes.write_inventory(tmp_path / "inv", [control], [gpu], ssh_key, {})
+    example = nodes.ROOT / "inventory" / "cluster" / "group_vars" / "all" / "vault.yml.example"
+    shutil.copy(example, inventory / "group_vars" / "all" / "vault.yml")
+
+    for command in ("preflight", "deploy"):
+        result = _appliance(command, "-i", str(inventory))
+        assert result.returncode == 1, result.stdout + result.stderr
+        err = " ".join(result.stderr.split())
+        assert "no node was touched" in err, err
+        for name in SECRETS:
+            assert f"{name} still holds the placeholder '<openssl rand -hex 24>'" in err, err
+        assert "full log:" not in err  # ansible-runner never started
+    for node in (control, gpu):
+        probe = node.ssh("test -e /etc/appliance || test -e /opt/appliance", ssh_key)
+        assert probe.returncode == 1, f"{node.name} was changed although the vault was refused"
+
+
 def test_fit_nodes_pass_preflight_with_a_report(
     cluster: nodes.Cluster, ssh_key: Path, vault_password: Path, tmp_path: Path
 ) -> None:
@@ -59,6 +84,12 @@ def test_fit_nodes_pass_preflight_with_a_report(
     )
     assert result.returncode == 0, result.stderr
     assert "preflight: done" in result.stderr
+    # Every node's report on the terminal, in plain text, before the summary.
+    for node in ("control1", "gpu1"):
+        assert f"preflight report for {node}:" in result.stderr
+    assert "\x1b[" not in result.stderr
+    report = result.stderr.split("preflight report for gpu1:")[1]
+    assert "memory" in report and "all 2 nodes resolve" in report
     log = result.stderr.split("full log:")[1].split()[0]
     text = Path(log).read_text()
     assert "memory" in text and "all 2 nodes resolve" in text

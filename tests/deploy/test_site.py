@@ -82,14 +82,14 @@ def test_status_reports_every_service(site: Site, vault_password: Path) -> None:
     result = deployed.appliance(
         "status", "-i", str(inventory), f"--vault-password-file={vault_password}"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "status: done" in result.stderr
-    log = Path(result.stderr.split("full log:")[1].split()[0]).read_text()
-    assert (
-        "units (postgresql keycloak gateway webui nginx): active active active active active"
-        in (log)
-    ), log[-3000:]
-    assert "gateway /readyz: 200" in log
+    rows = {tuple(line.split()[:2]): line.split() for line in result.stdout.splitlines()}
+    for service in ("postgresql", "keycloak", "gateway", "webui", "nginx"):
+        assert rows[("control1", service)][2:4] == ["active", "healthy"], result.stdout
+    assert rows[("gpu1", "vllm-0")][2:4] == ["active", "healthy"], result.stdout
+    assert rows[("gpu1", "vllm-0")][-1] == bundle.MODEL_NAME, result.stdout
+    assert "6 of 6 services healthy on 2 nodes" in result.stdout
 
 
 def _served(node: nodes.Node, cluster: nodes.Cluster) -> float:
