@@ -45,8 +45,22 @@ class KeycloakSettings(BaseModel):
     audience: str = "appliance-gateway"
     # Clients whose tokens are accepted (checked against `azp`).
     allowed_clients: list[str] = Field(
-        default_factory=lambda: ["appliance-webui", "appliance-dev", "appliance-gateway"]
+        default_factory=lambda: [
+            "appliance-webui",
+            "appliance-dev",
+            "appliance-gateway",
+            "appliance-cli",
+        ]
     )
+    # Integration clients (`appliance clients add`) are named with this prefix; their
+    # client-credentials tokens are accepted too. Empty: no integration clients.
+    service_client_prefix: str = "svc-"
+    # The gateway's own service-account client for account management (/api/admin/accounts).
+    # Without a secret those routes answer 503.
+    accounts_client_id: str = "appliance-accounts"
+    accounts_client_secret: SecretStr = SecretStr("")
+    # Keycloak's base URL for its admin API as the gateway reaches it. Empty: the issuer's.
+    admin_url: str = ""
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "PS256"])
     leeway_s: int = 30
     jwks_min_refresh_interval_s: float = 30.0

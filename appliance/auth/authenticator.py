@@ -53,6 +53,7 @@ class Authenticator:
             allowed_clients=self._allowed_clients,
             algorithms=self._algorithms,
             leeway_s=self._settings.leeway_s,
+            service_client_prefix=self._settings.service_client_prefix,
         )
 
     async def aclose(self) -> None:

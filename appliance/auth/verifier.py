@@ -180,13 +180,29 @@ def _check_time(claims: Mapping[str, Any], leeway_s: float, now: float) -> None:
         raise Unauthenticated("The access token is not valid yet.", code="token_not_yet_valid")
 
 
+def _client_allowed(azp: object, allowed: frozenset[str], service_prefix: str) -> bool:
+    """A listed client, or an integration client named with the service prefix."""
+    if not isinstance(azp, str):
+        return False
+    return azp in allowed or bool(
+        service_prefix and azp.startswith(service_prefix) and len(azp) > len(service_prefix)
+    )
+
+
 def _check_audience(
-    claims: Mapping[str, Any], audience: str, allowed_clients: Iterable[str]
+    claims: Mapping[str, Any],
+    audience: str,
+    allowed_clients: Iterable[str],
+    service_prefix: str = "",
 ) -> None:
-    """`azp`, when present, must be an allowed client; then `aud` or `azp` must name us."""
+    """`azp`, when present, must be an allowed client; then `aud` or `azp` must name us.
+
+    An integration client (``service_prefix``) is allowed by `azp` but must still name the
+    gateway in `aud`: its tokens carry the audience mapper ``appliance clients add`` gives it.
+    """
     allowed = frozenset(allowed_clients)
     azp = claims.get("azp")
-    if azp is not None and azp not in allowed:
+    if azp is not None and not _client_allowed(azp, allowed, service_prefix):
         raise Unauthenticated(
             "The access token was issued to a client that may not call this service.",
             code="bad_audience",
@@ -232,6 +248,7 @@ def verify_access_token(
     algorithms: Iterable[str],
     leeway_s: float,
     now: float | None = None,
+    service_client_prefix: str = "",
 ) -> Principal:
     """Return the caller behind a valid access token, or raise ``Unauthenticated``."""
     header = read_header(token, algorithms)
@@ -244,5 +261,5 @@ def verify_access_token(
     if claims.get("iss") != issuer:
         raise Unauthenticated("The access token comes from another issuer.", code="bad_issuer")
     _check_time(claims, leeway_s, time.time() if now is None else now)
-    _check_audience(claims, audience, allowed_clients)
+    _check_audience(claims, audience, allowed_clients, service_client_prefix)
     return _principal(claims)

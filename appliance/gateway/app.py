@@ -22,6 +22,7 @@ from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
 from appliance.db.session import create_engine_from_settings, create_session_factory
 from appliance.gateway import health, me
+from appliance.gateway.admin import accounts
 from appliance.gateway.admin import routes as admin
 from appliance.gateway.auditor import routes as auditor
 from appliance.gateway.chat import routes as chat
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shed=lambda reason: app.state.metrics.shed.labels(reason).inc(),
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    for module in (health, chat, embeddings, me, auditor, admin, knowledge):
+    for module in (health, chat, embeddings, me, auditor, admin, accounts, knowledge):
         app.include_router(module.router)
     # Bodies that their routes read themselves are documented from these models.
     install_openapi(

@@ -53,12 +53,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.audit": _DATA,
     "appliance.rag": _DATA | {"appliance.auth", "appliance.rag.config"},
     "appliance.sizing": _BASE,
+    # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
+    "appliance.identity": _BASE | {"appliance.auth"},
     "appliance.provision": _BASE | {"appliance.sizing"},
     "appliance.gateway": _DOMAIN | _GATEWAY_ALL,
     "appliance.gateway.app": _DOMAIN | _GATEWAY_ALL,
     "appliance.gateway.chat": _DOMAIN | _GATEWAY_WIRING | {"appliance.gateway.knowledge"},
     "appliance.gateway.knowledge": _DOMAIN | _GATEWAY_WIRING,
-    "appliance.gateway.admin": _DOMAIN | _GATEWAY_WIRING,
+    "appliance.gateway.admin": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.auditor": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
@@ -69,7 +71,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.quota": _DOMAIN,
     # The local stack starts the gateway and the web UI as processes, never imports them.
     "appliance.runtime": _DOMAIN | {"appliance.sizing"},
-    "appliance.cli": _DOMAIN | {"appliance.sizing", "appliance.provision", "appliance.runtime"},
+    "appliance.cli": _DOMAIN
+    | {"appliance.sizing", "appliance.provision", "appliance.runtime", "appliance.identity"},
     # The web UI reaches everything else through the gateway's HTTP API.
     "webui": frozenset({"appliance.db", "appliance.audit"}),
     # Tests and benchmarks may use the product; suites share helpers only through tests.support.

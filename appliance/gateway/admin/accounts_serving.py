@@ -1,0 +1,189 @@
+"""Account management: users, department groups, roles and API clients.
+
+Each function checks the 三员分立 rule first (:mod:`appliance.identity.policy`), then
+commits its intent through :meth:`AccountsContext.begin` before Keycloak is asked for
+anything (see :mod:`.accounts_context`). One-time passwords and client secrets go back to
+the caller and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from appliance.errors import ApplianceError
+from appliance.gateway.admin.accounts_context import AccountsContext
+from appliance.identity import policy
+from appliance.identity.schemas import (
+    ClientCredentials,
+    ClientOut,
+    GroupOut,
+    ImportRow,
+    NewClient,
+    NewUser,
+    OneTimePassword,
+    RoleChange,
+    UserOut,
+)
+
+
+async def list_users(ctx: AccountsContext) -> list[UserOut]:
+    ctx.require_manager("users.list")
+    directory = await ctx.directory()
+    users = await ctx.call(directory.list_users)
+    await ctx.read("users.list", count=len(users))
+    return users
+
+
+async def add_user(ctx: AccountsContext, new: NewUser) -> OneTimePassword:
+    detail = {"target": new.username, "roles": sorted(new.roles), "department": new.department}
+    async with ctx.change("user.add", **detail) as change:
+        policy.check_new_account_roles(ctx.principal, new.roles)
+        directory = await ctx.directory()
+        await ctx.begin(change)
+        user_id, password = await ctx.call(directory.add_user, new)
+        change.detail["target_id"] = user_id
+    return OneTimePassword(username=new.username, password=password)
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+
+
+async def import_users(ctx: AccountsContext, rows: list[dict[str, object]]) -> list[ImportRow]:
+    """Each row on its own: a bad row is reported with its reason and the rest go on.
+
+    Even a failing audit store fails the rows one by one rather than the whole request,
+    so the one-time passwords of the rows already created are not lost.
+    """
+    ctx.require_manager("users.import")
+    results: list[ImportRow] = []
+    for number, raw in enumerate(rows, start=1):
+        username = str(raw.get("username") or "")
+        try:
+            new = NewUser.model_validate(raw)
+        except ValidationError as exc:
+            results.append(
+                ImportRow(
+                    row=number,
+                    username=username,
+                    ok=False,
+                    error="invalid_row",
+                    message=_reason(exc),
+                )
+            )
+            continue
+        try:
+            created = await add_user(ctx, new)
+        except ApplianceError as exc:
+            results.append(
+                ImportRow(
+                    row=number, username=new.username, ok=False, error=exc.code, message=exc.message
+                )
+            )
+            continue
+        results.append(
+            ImportRow(row=number, username=new.username, ok=True, password=created.password)
+        )
+    return results
+
+
+async def set_enabled(ctx: AccountsContext, username: str, enabled: bool) -> UserOut:
+    action = "user.enable" if enabled else "user.disable"
+    async with ctx.change(action, target=username) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        user_id = await ctx.call(directory.user_id, username)
+        change.detail["target_id"] = user_id
+        if not enabled:
+            policy.check_disable(ctx.principal, user_id)
+        await ctx.begin(change)
+        await ctx.call(directory.set_enabled, user_id, enabled)
+        user = await ctx.call(directory.get_user, username)
+    return user
+
+
+async def reset_password(ctx: AccountsContext, username: str) -> OneTimePassword:
+    async with ctx.change("user.reset_password", target=username) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        user_id = await ctx.call(directory.user_id, username)
+        change.detail["target_id"] = user_id
+        await ctx.begin(change)
+        password = await ctx.call(directory.reset_password, user_id)
+    return OneTimePassword(username=username, password=password)
+
+
+async def change_roles(ctx: AccountsContext, username: str, body: RoleChange) -> UserOut:
+    """Grant and revoke realm roles; the administrator roles are the secadmin's."""
+    detail = {"target": username, "grant": sorted(body.grant), "revoke": sorted(body.revoke)}
+    async with ctx.change("user.roles", **detail) as change:
+        policy.check_role_change(ctx.principal, None, [*body.grant, *body.revoke])
+        directory = await ctx.directory()
+        user_id = await ctx.call(directory.user_id, username)
+        change.detail["target_id"] = user_id
+        policy.check_role_change(ctx.principal, user_id, [*body.grant, *body.revoke])
+        await ctx.begin(change)
+        roles = await ctx.call(directory.change_roles, user_id, body.grant, body.revoke)
+        change.detail["roles_after"] = roles
+        user = await ctx.call(directory.get_user, username)
+    return user
+
+
+async def list_groups(ctx: AccountsContext) -> list[GroupOut]:
+    ctx.require_manager("groups.list")
+    directory = await ctx.directory()
+    groups = await ctx.call(directory.list_groups)
+    await ctx.read("groups.list", count=len(groups))
+    return groups
+
+
+async def add_group(ctx: AccountsContext, path: str) -> GroupOut:
+    async with ctx.change("group.add", target=path) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        await ctx.begin(change)
+        change.detail["target_id"] = await ctx.call(directory.add_group, path)
+    return GroupOut(path=path, members=0)
+
+
+async def add_member(ctx: AccountsContext, group: str, username: str) -> UserOut:
+    async with ctx.change("group.add_member", target=username, group=group) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        user_id = await ctx.call(directory.user_id, username)
+        change.detail["target_id"] = user_id
+        await ctx.call(directory.group_id, group)
+        await ctx.begin(change)
+        await ctx.call(directory.add_member, user_id, group)
+        user = await ctx.call(directory.get_user, username)
+    return user
+
+
+async def list_clients(ctx: AccountsContext) -> list[ClientOut]:
+    ctx.require_manager("clients.list")
+    directory = await ctx.directory()
+    clients = await ctx.call(directory.list_clients)
+    await ctx.read("clients.list", count=len(clients))
+    return clients
+
+
+async def add_client(ctx: AccountsContext, new: NewClient) -> ClientCredentials:
+    async with ctx.change("client.add", department=new.department) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        change.detail["target"] = directory.client_id_for(new.name)
+        await ctx.begin(change)
+        client_id, secret = await ctx.call(directory.add_client, new)
+    return ClientCredentials(
+        client_id=client_id, client_secret=secret, token_url=directory.token_url
+    )
+
+
+async def disable_client(ctx: AccountsContext, client_id: str) -> None:
+    async with ctx.change("client.disable", target=client_id) as change:
+        policy.require_manager(ctx.principal)
+        directory = await ctx.directory()
+        await ctx.begin(change)
+        await ctx.call(directory.set_client_enabled, client_id, False)
