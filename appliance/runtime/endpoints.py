@@ -22,6 +22,10 @@ REALM = "appliance"
 ISSUER = f"{KEYCLOAK_URL}/realms/{REALM}"
 DEV_CLIENT_ID = "appliance-dev"
 WEBUI_CLIENT_ID = "appliance-webui"
+# Administrators sign in to the CLI with their own password (direct access grant).
+CLI_CLIENT_ID = "appliance-cli"
+# The gateway's own service-account client for account management.
+ACCOUNTS_CLIENT_ID = "appliance-accounts"
 
 
 def endpoints(paths: RuntimePaths) -> dict[str, Any]:
@@ -39,6 +43,7 @@ def endpoints(paths: RuntimePaths) -> dict[str, Any]:
             "issuer": ISSUER,
             "dev_client_id": DEV_CLIENT_ID,
             "webui_client_id": WEBUI_CLIENT_ID,
+            "cli_client_id": CLI_CLIENT_ID,
             "webui_client_secret": (
                 webui_secret.read_text(encoding="utf-8").strip() if webui_secret.exists() else None
             ),

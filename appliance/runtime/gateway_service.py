@@ -12,7 +12,7 @@ import os
 import subprocess
 
 from appliance.audit.checkpoint import generate_key
-from appliance.runtime import postgres_service, process
+from appliance.runtime import keycloak_service, postgres_service, process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, VLLM_URL
 from appliance.runtime.paths import RuntimePaths
 from appliance.runtime.secrets import write_private
@@ -45,6 +45,12 @@ def render_settings(paths: RuntimePaths) -> dict[str, str]:
         "APPLIANCE_KEYCLOAK__ISSUER": ISSUER,
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": checkpoint_key(paths),
     }
+    # Saved by keycloak_service.configure_local, which `appliance up` runs before this.
+    accounts_secret = paths.secret(keycloak_service.ACCOUNTS_SECRET_FILE)
+    if accounts_secret.exists():
+        values["APPLIANCE_KEYCLOAK__ACCOUNTS_CLIENT_SECRET"] = accounts_secret.read_text(
+            encoding="utf-8"
+        ).strip()
     text = "# Rendered by `appliance up`; rewritten on every start.\n" + "".join(
         f"{name}={value}\n" for name, value in values.items()
     )
@@ -101,7 +107,6 @@ def start(paths: RuntimePaths) -> bool:
     """Start the gateway unless it already answers; returns whether it was started now."""
     if is_ready():
         return False
-    process.stop_pid_file(paths.pid(SERVICE))
     argv = [
         str(paths.project_bin / "python"),
         "-m", "uvicorn",
@@ -112,16 +117,14 @@ def start(paths: RuntimePaths) -> bool:
         "--no-server-header",
         "--no-access-log",
     ]  # fmt: skip
-    log_file = paths.log(SERVICE)
-    process.start_detached(
-        argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=_settings_env(paths)
-    )
-    process.wait_until(
-        is_ready,
+    process.launch(
+        paths,
+        SERVICE,
+        argv,
         what="gateway",
+        ready=is_ready,
         timeout_s=START_TIMEOUT_S,
-        log_file=log_file,
-        pid_file=paths.pid(SERVICE),
+        env=_settings_env(paths),
     )
     return True
 

@@ -4,6 +4,11 @@
 Dev mode keeps its own H2 store under ``var/keycloak``, which is fine for a single-machine
 demo. What exists only locally (the ``appliance-dev`` direct-grant client and the demo users)
 is added through the admin API after start, so the realm file never carries it.
+
+Keycloak imports the realm file only when the realm does not exist yet, so a client added
+to the file later (``appliance-cli``, ``appliance-accounts``) would never reach an existing
+install: every ``appliance up`` creates the realm file's clients that are missing, and gives
+the accounts client's service account its realm-management roles.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from keycloak import KeycloakAdmin
 from appliance.runtime import process
 from appliance.runtime.demo_users import DEMO_USERS, DemoUser
 from appliance.runtime.endpoints import (
+    ACCOUNTS_CLIENT_ID,
     DEV_CLIENT_ID,
     ISSUER,
     KEYCLOAK_URL,
@@ -37,6 +43,8 @@ ADMIN_USER = "admin"
 START_TIMEOUT_S = 240.0
 REALM_FILE = "appliance-realm.json"
 DEV_CLIENT_FILE = "local-dev-client.json"
+# The name of the file under var/secrets/, read by gateway_service.render_settings.
+ACCOUNTS_SECRET_FILE = "keycloak_accounts_client_secret"  # noqa: S105
 
 
 def _realm_resource(name: str) -> str:
@@ -114,7 +122,33 @@ def configure_local(paths: RuntimePaths) -> None:
         raise process.ServiceError(f"realm {REALM} has no client {WEBUI_CLIENT_ID}")
     secret: dict[str, Any] = admin.get_client_secrets(webui_uuid)
     write_private(paths.secret("keycloak_webui_client_secret"), str(secret["value"]) + "\n")
+    ensure_realm_clients(paths, admin)
     _ensure_users(paths, admin)
+
+
+def ensure_realm_clients(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
+    """Create the realm file's clients that an older import lacks; give the accounts
+    client's service account its realm-management roles (as the file's ``users`` entry
+    does on a fresh import) and save that client's secret for the gateway's settings."""
+    realm: dict[str, Any] = json.loads(_realm_resource(REALM_FILE))
+    for client in realm.get("clients", []):
+        if admin.get_client_id(client["clientId"]) is None:
+            admin.create_client(client, skip_exists=True)
+    accounts_uuid = admin.get_client_id(ACCOUNTS_CLIENT_ID)
+    if accounts_uuid is None:
+        raise process.ServiceError(f"realm {REALM} has no client {ACCOUNTS_CLIENT_ID}")
+    management = admin.get_client_id("realm-management")
+    if management is None:
+        raise process.ServiceError(f"realm {REALM} has no realm-management client")
+    account = admin.get_client_service_account_user(accounts_uuid)
+    for user in realm.get("users", []):
+        if user.get("serviceAccountClientId") != ACCOUNTS_CLIENT_ID:
+            continue
+        wanted = user["clientRoles"]["realm-management"]
+        roles = [admin.get_client_role(management, name) for name in wanted]
+        admin.assign_client_role(account["id"], management, roles)
+    secret: dict[str, Any] = admin.get_client_secrets(accounts_uuid)
+    write_private(paths.secret(ACCOUNTS_SECRET_FILE), str(secret["value"]) + "\n")
 
 
 def _ensure_users(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
