@@ -129,8 +129,9 @@ class GatewayClient:
     async def audit_export(self, token: str, filters: Mapping[str, str | int]) -> bytes:
         return (await self._request("GET", "/api/audit/export", token, params=filters)).content
 
-    async def audit_verify(self, token: str) -> dict[str, Any]:
-        return await self._json("POST", "/api/audit/verify", token)
+    async def audit_verify(self, token: str, *, skip_signatures: bool = False) -> dict[str, Any]:
+        body = {"skip_signatures": skip_signatures}
+        return await self._json("POST", "/api/audit/verify", token, json=body)
 
     async def backends(self, token: str) -> dict[str, Any]:
         return await self._json("GET", "/api/admin/backends", token)

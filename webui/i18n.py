@@ -104,6 +104,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "col_tokens": ("tokens", "Tokens"),
     "col_prompt": ("提问", "Prompt"),
     "events_found": ("共 {n} 条（最新的在前）", "{n} events, newest first"),
+    "skip_signatures": ("跳过签名校验（仅限开发环境）", "Skip signatures (development only)"),
+    "verify_unsigned": (
+        "⚠️ 未校验检查点签名：能改写数据库的人可能已同时改写审计链及其检查点。",
+        "⚠️ Checkpoint signatures were NOT verified: whoever can write to the database could "
+        "have rewritten the chain and its checkpoints.",
+    ),
     "verify_ok": (
         "✅ 审计链完整：已校验 {count} 条记录，签名检查点 {signed} 个。",
         "✅ The chain is intact: {count} records checked, {signed} signed checkpoints.",

@@ -126,6 +126,9 @@ class AuditTab:
             csv = gr.Button(t("export_csv", lang), elem_id="audit-export-csv")
             jsonl = gr.Button(t("export_jsonl", lang), elem_id="audit-export-jsonl")
             verify = gr.Button(t("verify", lang), elem_id="audit-verify")
+            skip_signatures = gr.Checkbox(
+                label=t("skip_signatures", lang), value=False, elem_id="audit-skip-signatures"
+            )
         status = gr.Markdown(elem_id="audit-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -157,7 +160,7 @@ class AuditTab:
         table.select(self._open, [events], [detail])
         csv.click(self._export_csv, filters, [download, status])
         jsonl.click(self._export_jsonl, filters, [download, status])
-        verify.click(self._verify, None, [status])
+        verify.click(self._verify, [skip_signatures], [status])
 
     async def _token(self, request: gr.Request) -> str:
         try:
@@ -217,12 +220,19 @@ class AuditTab:
     async def _export_jsonl(self, data: dict[Any, Any], request: gr.Request) -> Any:
         return await self._export("jsonl", data, request)
 
-    async def _verify(self, request: gr.Request) -> str:
+    async def _verify(self, skip_signatures: bool, request: gr.Request) -> str:
         token = await self._token(request)
         try:
-            report = await self.services.gateway.audit_verify(token)
+            report = await self.services.gateway.audit_verify(
+                token, skip_signatures=skip_signatures
+            )
         except GatewayError as error:
             raise gr.Error(error.message) from error
+        # A verification without signatures proves less: say so above the verdict.
+        warning = t("verify_unsigned", self.lang) + "\n\n" if report.get("warning") else ""
+        return warning + self._verdict(report)
+
+    def _verdict(self, report: dict[str, Any]) -> str:
         if report.get("ok"):
             return t(
                 "verify_ok",

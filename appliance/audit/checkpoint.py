@@ -7,7 +7,8 @@ heads. Keys are identified by the SHA-256 of their raw public bytes.
 
 With no key configured (development only: settings refuse that in production) checkpoints
 are still written, with ``alg = "none"`` and an empty signature: they still pin the head
-against truncation of the tail, but prove nothing against someone who can also rewrite them.
+against truncation of the tail, but prove nothing against someone who can also rewrite them,
+so the verifier refuses them unless told to skip signatures (``appliance.audit.verify``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,17 @@ The first broken position is reported with a reason an auditor can act on:
 - ``inserted``: a row that is not part of the chain sits at this position (duplicate seq,
   broken link, or later rows renumbered upwards to make room);
 - ``reordered``: rows carry each other's positions;
-- ``bad_checkpoint_signature``: a checkpoint is not signed by a trusted key.
+- ``bad_checkpoint_signature``: a checkpoint is unsigned, signed by a key that is not
+  trusted, or its signature does not match;
+- ``missing_checkpoint``: the writer places a checkpoint at every multiple of
+  ``checkpoint_every`` (``appliance.audit.store``), and one of them is gone;
+- ``head_not_checkpointed``: the head lies ``checkpoint_every`` rows or more past the last
+  checkpoint, so the tail is pinned by nothing (the last due checkpoint is gone).
+
+Signatures are required unless the caller skips them explicitly (``skip_signatures``, a
+development chain with unsigned checkpoints): without them, whoever can rewrite the rows
+can rewrite the checkpoints too, and deleting the checkpoints must not make a re-hashed
+chain verify either.
 
 Classification looks at the neighbourhood of the first failure only; everything after it is
 unverified, whatever it contains.
@@ -39,6 +49,17 @@ class Reason(StrEnum):
     INSERTED = "inserted"
     REORDERED = "reordered"
     BAD_CHECKPOINT = "bad_checkpoint_signature"
+    MISSING_CHECKPOINT = "missing_checkpoint"
+    HEAD_NOT_CHECKPOINTED = "head_not_checkpointed"
+
+
+# What AuditSettings.checkpoint_every defaults to: the spacing the writer uses unless the
+# settings say otherwise. Callers that know the writer's setting pass it.
+DEFAULT_CHECKPOINT_EVERY = 1000
+SKIPPED_SIGNATURES_WARNING = (
+    "checkpoint signatures were NOT verified (skip_signatures): whoever can write to the "
+    "database could have rewritten the chain and its checkpoints"
+)
 
 
 @dataclass(slots=True)
@@ -52,6 +73,11 @@ class VerifyReport:
     head_hash: str = GENESIS_HASH
     checkpoints: int = 0
     signed_checkpoints_verified: int = 0
+    signatures_skipped: bool = False
+
+    @property
+    def warning(self) -> str:
+        return SKIPPED_SIGNATURES_WARNING if self.signatures_skipped else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +90,8 @@ class VerifyReport:
             "head_hash": self.head_hash,
             "checkpoints": self.checkpoints,
             "signed_checkpoints_verified": self.signed_checkpoints_verified,
+            "signatures_skipped": self.signatures_skipped,
+            "warning": self.warning,
         }
 
 
@@ -158,42 +186,81 @@ def _walk(
     return count, prev_seq, prev_hash, None
 
 
+def _signature_failure(ring: dict[str, Ed25519PublicKey], seq: int, cp: RowLike) -> _Failure | None:
+    """Why checkpoint ``seq`` cannot be trusted, or None when a trusted key signed it."""
+    if cp["alg"] == UNSIGNED:
+        return _Failure(seq, Reason.BAD_CHECKPOINT, f"checkpoint {seq} is unsigned")
+    key_fingerprint = str(cp["key_fingerprint"])
+    if key_fingerprint not in ring:
+        return _Failure(
+            seq,
+            Reason.BAD_CHECKPOINT,
+            f"checkpoint {seq} is signed by an unknown key ({key_fingerprint[:16]})",
+        )
+    if signature_valid(
+        ring,
+        seq=seq,
+        head_hash=str(cp["head_hash"]),
+        created_at=cp["created_at"],
+        signature=str(cp["signature"]),
+        key_fingerprint=key_fingerprint,
+    ):
+        return None
+    return _Failure(seq, Reason.BAD_CHECKPOINT, f"checkpoint {seq} signature invalid")
+
+
+def _due_failure(present: Iterable[int], head_seq: int | None, every: int) -> _Failure | None:
+    """The first checkpoint the writer must have placed (``appliance.audit.store``) that is
+    not there: in the middle of the chain a hole, at the end an unpinned head."""
+    if every <= 0 or head_seq is None:
+        return None
+    have = set(present)
+    missing = next((s for s in range(every, head_seq + 1, every) if s not in have), None)
+    if missing is None:
+        return None
+    if missing + every > head_seq:
+        last = max((s for s in have if s < missing), default=0)
+        return _Failure(
+            missing,
+            Reason.HEAD_NOT_CHECKPOINTED,
+            f"head {head_seq} is {head_seq - last} rows past the last checkpoint ({last}); "
+            f"the one due at {missing} is missing",
+        )
+    return _Failure(missing, Reason.MISSING_CHECKPOINT, f"checkpoint due at row {missing} missing")
+
+
 def verify_rows(
     rows: Iterable[RowLike],
     *,
     public_keys: Iterable[Ed25519PublicKey] = (),
     checkpoints: Iterable[RowLike] = (),
-    require_signatures: bool = False,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    skip_signatures: bool = False,
 ) -> VerifyReport:
     """Verify a chain (rows in ascending seq) and its checkpoints; report the first break.
 
-    Signed checkpoints are checked against ``public_keys``; with ``require_signatures`` an
-    unsigned checkpoint or one signed by an unknown key is a failure too.
+    Every checkpoint must be signed by one of ``public_keys``, and one must exist at every
+    multiple of ``checkpoint_every`` (the writer's setting; 0: none are written) up to the
+    head. ``skip_signatures`` accepts unsigned checkpoints (and any, with no keys given):
+    development chains only; the report then carries a warning.
     """
     ring = key_ring(public_keys)
     by_seq = {int(c["seq"]): c for c in checkpoints}
     # Heads are compared only against checkpoints that are signed by a trusted key, or that
-    # cannot be checked (unsigned, or no keys given) when signatures are not required.
+    # cannot be checked (unsigned, or no keys given) when signatures are skipped.
     trusted: dict[int, RowLike] = {}
     failures: list[_Failure] = []
     verified = 0
     for seq, cp in sorted(by_seq.items()):
-        if not require_signatures and (cp["alg"] == UNSIGNED or not ring):
+        if skip_signatures and (cp["alg"] == UNSIGNED or not ring):
             trusted[seq] = cp
-        elif signature_valid(
-            ring,
-            seq=seq,
-            head_hash=str(cp["head_hash"]),
-            created_at=cp["created_at"],
-            signature=str(cp["signature"]),
-            key_fingerprint=str(cp["key_fingerprint"]),
-        ):
+            continue
+        bad = _signature_failure(ring, seq, cp)
+        if bad is None:
             trusted[seq] = cp
             verified += 1
         elif not failures:
-            failures.append(
-                _Failure(seq, Reason.BAD_CHECKPOINT, f"checkpoint {seq} signature invalid")
-            )
+            failures.append(bad)
     count, head_seq, head_hash, chain_failure = _walk(iter(rows), trusted)
     if chain_failure is not None:
         failures.append(chain_failure)
@@ -202,6 +269,9 @@ def verify_rows(
         failures.append(
             _Failure(missing, Reason.DELETED, f"rows from {missing} to {max(trusted)} missing")
         )
+    due = _due_failure(by_seq, head_seq, checkpoint_every)
+    if due is not None:
+        failures.append(due)
     report = VerifyReport(
         ok=not failures,
         count=count,
@@ -209,6 +279,7 @@ def verify_rows(
         head_hash=head_hash,
         checkpoints=len(by_seq),
         signed_checkpoints_verified=verified,
+        signatures_skipped=skip_signatures,
     )
     if failures:
         first = min(failures, key=lambda f: f.seq)

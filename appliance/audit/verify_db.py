@@ -1,4 +1,8 @@
-"""Verifying the live chain in PostgreSQL (streamed) or a ``pg_dump`` copy (offline)."""
+"""Verifying the live chain in PostgreSQL (streamed) or a ``pg_dump`` copy (offline).
+
+Each entry point takes the trusted public keys, the writer's ``checkpoint_every`` and the
+explicit ``skip_signatures`` switch, and hands them to ``verify_rows`` unchanged.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.chain import STORED_FIELDS
 from appliance.audit.dump import read_dump
-from appliance.audit.verify import VerifyReport, verify_rows
+from appliance.audit.verify import DEFAULT_CHECKPOINT_EVERY, VerifyReport, verify_rows
 
 _ROWS_SQL = f"SELECT {', '.join(STORED_FIELDS)} FROM audit_events ORDER BY seq"  # noqa: S608
 _CHECKPOINTS_SQL = (
@@ -27,7 +31,13 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def verify_url(url: str, *, public_keys: Iterable[Ed25519PublicKey] = ()) -> VerifyReport:
+def verify_url(
+    url: str,
+    *,
+    public_keys: Iterable[Ed25519PublicKey] = (),
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    skip_signatures: bool = False,
+) -> VerifyReport:
     """Verify the chain at ``url``; rows stream through a server-side cursor."""
     with psycopg.connect(libpq_url(url), row_factory=dict_row, connect_timeout=5) as conn:
         # One snapshot for checkpoints and rows, so concurrent appends cannot confuse them.
@@ -36,17 +46,46 @@ def verify_url(url: str, *, public_keys: Iterable[Ed25519PublicKey] = ()) -> Ver
         with conn.cursor(name="audit_verify") as cur:
             cur.itersize = 2000
             cur.execute(_ROWS_SQL)
-            return verify_rows(cur, public_keys=public_keys, checkpoints=checkpoints)
+            return verify_rows(
+                cur,
+                public_keys=public_keys,
+                checkpoints=checkpoints,
+                checkpoint_every=checkpoint_every,
+                skip_signatures=skip_signatures,
+            )
 
 
 async def verify_database(
-    engine: AsyncEngine, *, public_keys: Iterable[Ed25519PublicKey] = ()
+    engine: AsyncEngine,
+    *,
+    public_keys: Iterable[Ed25519PublicKey] = (),
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    skip_signatures: bool = False,
 ) -> VerifyReport:
     """Verify the chain the engine points at, off the event loop."""
     url = engine.url.render_as_string(hide_password=False)
-    return await asyncio.to_thread(verify_url, url, public_keys=list(public_keys))
+    return await asyncio.to_thread(
+        verify_url,
+        url,
+        public_keys=list(public_keys),
+        checkpoint_every=checkpoint_every,
+        skip_signatures=skip_signatures,
+    )
 
 
-def verify_dump(path: Path, *, public_keys: Iterable[Ed25519PublicKey] = ()) -> VerifyReport:
+def verify_dump(
+    path: Path,
+    *,
+    public_keys: Iterable[Ed25519PublicKey] = (),
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    skip_signatures: bool = False,
+) -> VerifyReport:
+    """Verify a plain-SQL ``pg_dump`` copy, offline, exactly as the live chain."""
     events, checkpoints = read_dump(path)
-    return verify_rows(events, public_keys=public_keys, checkpoints=checkpoints)
+    return verify_rows(
+        events,
+        public_keys=public_keys,
+        checkpoints=checkpoints,
+        checkpoint_every=checkpoint_every,
+        skip_signatures=skip_signatures,
+    )

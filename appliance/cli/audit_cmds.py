@@ -47,6 +47,8 @@ def _public_keys(files: list[Path], key_file_setting: str) -> list[Ed25519Public
 
 
 def _report(report: VerifyReport, as_json: bool) -> None:
+    if report.warning:
+        typer.secho(f"WARNING: {report.warning}", fg=typer.colors.YELLOW, err=True)
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
     elif report.ok:
@@ -69,17 +71,25 @@ def _verify(
     dump: Path | None,
     public_keys: list[Path],
     node_settings: Path = NODE_SETTINGS_FILE,
+    checkpoint_every: int | None = None,
+    skip_signatures: bool = False,
 ) -> VerifyReport:
     settings = _settings(node_settings)
     keys = _public_keys(public_keys, settings.audit.checkpoint_key_file)
+    every = settings.audit.checkpoint_every if checkpoint_every is None else checkpoint_every
     if dump is not None:
-        return verify_dump(dump, public_keys=keys)
+        return verify_dump(
+            dump, public_keys=keys, checkpoint_every=every, skip_signatures=skip_signatures
+        )
     url = database_url or settings.database_url.get_secret_value()
-    return verify_url(url, public_keys=keys)
+    return verify_url(
+        url, public_keys=keys, checkpoint_every=every, skip_signatures=skip_signatures
+    )
 
 
 @audit_app.command()
 def verify(
+    *,
     database_url: Annotated[
         str | None, typer.Option(help="Database to verify; default: the settings' one.")
     ] = None,
@@ -90,13 +100,34 @@ def verify(
         list[Path] | None,
         typer.Option(help="Trusted checkpoint public key (PEM); repeatable."),
     ] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(help="The writer's audit.checkpoint_every; default: the settings' one."),
+    ] = None,
+    skip_signatures: Annotated[
+        bool,
+        typer.Option(
+            "--skip-signatures",
+            help="Accept unsigned checkpoints (development chains only); prints a warning.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check every row's hash, the links between rows and the signed checkpoints."""
+    """Check every row's hash, the links between rows and the signed checkpoints.
+
+    Every checkpoint must be signed by a trusted key, and one must exist every
+    ``checkpoint_every`` rows up to the head; ``--skip-signatures`` waives the signatures only.
+    """
     if database_url is not None and dump is not None:
         raise typer.BadParameter("give --database-url or --dump, not both")
     try:
-        report = _verify(database_url=database_url, dump=dump, public_keys=public_key or [])
+        report = _verify(
+            database_url=database_url,
+            dump=dump,
+            public_keys=public_key or [],
+            checkpoint_every=checkpoint_every,
+            skip_signatures=skip_signatures,
+        )
     except (OSError, ValueError, psycopg.Error) as exc:
         typer.secho(f"error: cannot read the audit log: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc

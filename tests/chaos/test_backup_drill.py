@@ -191,7 +191,7 @@ def test_backup_under_load_restores_every_committed_event(
         samples = loadgen.run(drill())
         time.sleep(1.0)  # the last "end" events linger up to 20 ms before their commit
         source_events = events(source)
-        source_verified = verify_url(source.owner_url)
+        source_verified = verify_url(source.owner_url, public_keys=[load_public_key(key_file)])
 
         began = time.perf_counter()
         restore(marks["dump"], target)

@@ -39,12 +39,12 @@ async def test_signed_checkpoints_catch_a_forged_one(
     await writer.stop()
     assert writer.stats.checkpoints == 3
     public = load_public_key(key.with_name("checkpoint.pem.pub"))
-    report = await verify_database(engine, public_keys=[public])
+    report = await verify_database(engine, public_keys=[public], checkpoint_every=10)
     assert report.ok and report.signed_checkpoints_verified == 3
     with scratch_db.superuser() as conn:
         conn.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
         conn.execute("UPDATE audit_checkpoints SET head_hash = repeat('a', 64) WHERE seq = 20")
-    forged = await verify_database(engine, public_keys=[public])
+    forged = await verify_database(engine, public_keys=[public], checkpoint_every=10)
     assert (forged.ok, forged.first_bad_seq, forged.reason) == (
         False,
         20,
@@ -65,7 +65,8 @@ async def test_checkpoints_reveal_a_truncated_tail(
     with scratch_db.superuser() as conn:
         conn.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
         conn.execute("DELETE FROM audit_events WHERE seq >= 8")
-    report = await verify_database(engine)
+    # Unsigned checkpoints (no key configured): only with signatures skipped explicitly.
+    report = await verify_database(engine, checkpoint_every=5, skip_signatures=True)
     assert (report.first_bad_seq, report.reason) == (8, "deleted")
 
 

@@ -39,7 +39,7 @@ async def test_two_writers_build_one_unbroken_chain(scratch_db: ScratchDb) -> No
     await writer_a.stop()
     await writer_b.stop()
     assert len(set(seqs_a) | set(seqs_b)) == 800
-    report = await verify_database(engine_a)
+    report = await verify_database(engine_a, checkpoint_every=0)  # the writers' setting
     assert report.ok, report
     assert report.count == 1600 and report.head_seq == 1600
     for writer in (writer_a, writer_b):

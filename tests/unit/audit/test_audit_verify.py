@@ -147,8 +147,11 @@ def test_signed_checkpoints_verify_with_the_right_key_only() -> None:
     key = Ed25519PrivateKey.generate()
     rows = make_chain(random.Random(7), 30)
     checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
-    good = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
+    good = verify_rows(
+        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    )
     assert good.ok and good.signed_checkpoints_verified == 3
+    assert not good.signatures_skipped and not good.warning
     stranger = Ed25519PrivateKey.generate().public_key()
     bad = verify_rows(rows, checkpoints=checkpoints, public_keys=[stranger])
     assert (bad.first_bad_seq, bad.reason) == (10, Reason.BAD_CHECKPOINT)
@@ -171,23 +174,111 @@ def test_a_rewritten_chain_no_longer_matches_its_checkpoint() -> None:
     rows[13]["prompt"] = "rewritten"
     seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
     assert verify_rows(rows).ok
-    report = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
+    report = verify_rows(
+        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    )
     assert (report.first_bad_seq, report.reason) == (11, Reason.EDITED)
 
 
 def test_a_truncated_tail_is_found_through_checkpoints() -> None:
     rows = make_chain(random.Random(10), 30)
     checkpoints = _checkpoints(rows, CheckpointSigner(None), 10)
-    report = verify_rows(rows[:25], checkpoints=checkpoints)
+    report = verify_rows(
+        rows[:25], checkpoints=checkpoints, checkpoint_every=10, skip_signatures=True
+    )
     assert (report.first_bad_seq, report.reason) == (26, Reason.DELETED)
 
 
-def test_unsigned_checkpoints_fail_when_signatures_are_required() -> None:
+def test_unsigned_checkpoints_fail_unless_signatures_are_skipped() -> None:
     rows = make_chain(random.Random(11), 10)
     checkpoints = _checkpoints(rows, CheckpointSigner(None), 5)
-    assert verify_rows(rows, checkpoints=checkpoints).ok
-    report = verify_rows(rows, checkpoints=checkpoints, require_signatures=True)
-    assert (report.first_bad_seq, report.reason) == (5, Reason.BAD_CHECKPOINT)
+    skipped = verify_rows(rows, checkpoints=checkpoints, checkpoint_every=5, skip_signatures=True)
+    assert skipped.ok and skipped.signatures_skipped
+    assert "NOT verified" in skipped.warning and skipped.to_dict()["warning"] == skipped.warning
+    report = verify_rows(rows, checkpoints=checkpoints, checkpoint_every=5)
+    assert (report.ok, report.first_bad_seq, report.reason) == (False, 5, Reason.BAD_CHECKPOINT)
+    assert report.message == "checkpoint 5 is unsigned"
+    # Keys do not help an unsigned checkpoint.
+    key = Ed25519PrivateKey.generate().public_key()
+    with_key = verify_rows(rows, checkpoints=checkpoints, public_keys=[key], checkpoint_every=5)
+    assert (with_key.first_bad_seq, with_key.reason) == (5, Reason.BAD_CHECKPOINT)
+
+
+def test_a_checkpoint_signed_by_an_unknown_key_fails() -> None:
+    rows = make_chain(random.Random(13), 20)
+    checkpoints = _checkpoints(rows, CheckpointSigner(Ed25519PrivateKey.generate()), 10)
+    trusted = Ed25519PrivateKey.generate().public_key()
+    report = verify_rows(rows, checkpoints=checkpoints, public_keys=[trusted], checkpoint_every=10)
+    assert (report.ok, report.first_bad_seq, report.reason) == (False, 10, Reason.BAD_CHECKPOINT)
+    assert "unknown key" in report.message
+    # No keys at all: nothing is trusted, so every checkpoint is unknown.
+    keyless = verify_rows(rows, checkpoints=checkpoints, checkpoint_every=10)
+    assert (keyless.first_bad_seq, keyless.reason) == (10, Reason.BAD_CHECKPOINT)
+
+
+def test_deleting_the_checkpoints_does_not_hide_a_rehashed_edit() -> None:
+    """The attack the signatures exist for: edit, re-hash, and drop the checkpoints."""
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(14), 35)
+    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    rows[13]["prompt"] = "rewritten"
+    seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
+    keys = [key.public_key()]
+    kept = [c for c in checkpoints if c["seq"] < 14]
+    report = verify_rows(rows, checkpoints=kept, public_keys=keys, checkpoint_every=10)
+    assert (report.ok, report.first_bad_seq, report.reason) == (
+        False,
+        20,
+        Reason.MISSING_CHECKPOINT,
+    )
+    # Replacing them by unsigned copies of the new heads fails on the first copy.
+    forged = [c for c in _checkpoints(rows, CheckpointSigner(None), 10) if c["seq"] >= 14]
+    replaced = verify_rows(
+        rows, checkpoints=[*kept, *forged], public_keys=keys, checkpoint_every=10
+    )
+    assert (replaced.first_bad_seq, replaced.reason) == (20, Reason.BAD_CHECKPOINT)
+
+
+def test_a_missing_checkpoint_in_the_middle_is_named() -> None:
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(15), 45)
+    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != 20]
+    report = verify_rows(
+        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    )
+    assert (report.ok, report.first_bad_seq, report.reason) == (
+        False,
+        20,
+        Reason.MISSING_CHECKPOINT,
+    )
+    assert report.message == "checkpoint due at row 20 missing"
+
+
+def test_a_head_past_the_last_checkpoint_is_named() -> None:
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(16), 37)
+    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != 30]
+    report = verify_rows(
+        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    )
+    assert (report.ok, report.first_bad_seq, report.reason) == (
+        False,
+        30,
+        Reason.HEAD_NOT_CHECKPOINTED,
+    )
+    assert "head 37 is 17 rows past the last checkpoint (20)" in report.message
+    # Fewer than checkpoint_every rows after the last checkpoint is the normal state.
+    assert verify_rows(
+        rows[:29], checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    ).ok
+
+
+def test_skipping_signatures_still_requires_the_checkpoints() -> None:
+    rows = make_chain(random.Random(17), 25)
+    report = verify_rows(rows, checkpoint_every=10, skip_signatures=True)
+    assert (report.first_bad_seq, report.reason) == (10, Reason.MISSING_CHECKPOINT)
+    # checkpoint_every 0: the writer places none, so none are due.
+    assert verify_rows(rows, checkpoint_every=0).ok
 
 
 def test_report_recomputes_hash_the_same_way_as_the_writer() -> None:

@@ -25,7 +25,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What verify_url was asked for, instead of a database."""
     calls: dict[str, Any] = {}
 
-    def fake_verify_url(url: str, *, public_keys: list[Any]) -> VerifyReport:
+    def fake_verify_url(url: str, *, public_keys: list[Any], **_: Any) -> VerifyReport:
         calls["url"], calls["keys"] = url, public_keys
         return VerifyReport(ok=True, count=0)
 
