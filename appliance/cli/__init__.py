@@ -3,7 +3,9 @@
 ``main`` builds the app and each area registers its commands from ``<area>_cmds``:
 ``runtime_cmds`` (``up``, ``down``, ``status``), ``audit_cmds``, ``db_cmds``, ``plan_cmds``
 (``plan``), ``bench_cmds`` (``bench``), ``deploy_cmds`` (``preflight``, ``deploy``, ...,
-and ``render-launch``, which the ``vllm`` role calls), ``bundle_cmds`` and ``kb_cmds``. A
+and ``render-launch``, which the ``vllm`` role calls; ``site_status`` renders what their
+playbooks hand back: the status table and the preflight reports), ``bundle_cmds`` and
+``kb_cmds``. A
 command parses its arguments, calls one function of the package that does the work, and
 turns that package's domain errors into a clear message and a non-zero exit.
 
