@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from appliance.errors import ApplianceError
+from appliance.runtime.paths import RuntimePaths
 
 
 class ServiceError(ApplianceError):
@@ -148,3 +149,32 @@ def wait_until(
         if time.monotonic() > deadline:
             raise ServiceError(f"{what} was not ready after {timeout_s:.0f} s; see {log_file}")
         time.sleep(interval_s)
+
+
+def launch(
+    paths: RuntimePaths,
+    service: str,
+    argv: Sequence[str],
+    *,
+    what: str,
+    ready: Callable[[], bool],
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    interval_s: float = 1.0,
+) -> None:
+    """Start ``service`` afresh and wait until ``ready``: the one way every local service is
+    started. A leftover process of it (pid file of a run that was not stopped) is stopped
+    first, so two never fight over one port; its output goes to ``var/log/<service>.log``."""
+    pid_file = paths.pid(service)
+    log_file = paths.log(service)
+    stop_pid_file(pid_file)
+    start_detached(argv, pid_file=pid_file, log_file=log_file, env=env, cwd=cwd)
+    wait_until(
+        ready,
+        what=what,
+        timeout_s=timeout_s,
+        log_file=log_file,
+        pid_file=pid_file,
+        interval_s=interval_s,
+    )

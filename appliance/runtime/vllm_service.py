@@ -66,16 +66,15 @@ def start(paths: RuntimePaths) -> bool:
             f"vLLM or the demo model is not installed ({paths.vllm_python}, {paths.model_dir}):"
             " run `make bootstrap`"
         )
-    process.stop_pid_file(paths.pid(SERVICE))
     argv, env = command(paths)
-    log_file = paths.log(SERVICE)
-    process.start_detached(argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=env)
-    process.wait_until(
-        is_ready,
+    process.launch(
+        paths,
+        SERVICE,
+        argv,
         what="vLLM",
+        ready=is_ready,
         timeout_s=START_TIMEOUT_S,
-        log_file=log_file,
-        pid_file=paths.pid(SERVICE),
+        env=env,
         interval_s=2.0,
     )
     return True

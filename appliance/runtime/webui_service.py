@@ -23,7 +23,6 @@ def start(paths: RuntimePaths) -> bool:
     """Start the web UI unless it already answers; returns whether it was started now."""
     if is_ready():
         return False
-    process.stop_pid_file(paths.pid(SERVICE))
     env = {
         "APPLIANCE_WEBUI_PUBLIC_URL": WEBUI_URL,
         "APPLIANCE_WEBUI_GATEWAY_URL": GATEWAY_URL,
@@ -39,20 +38,15 @@ def start(paths: RuntimePaths) -> bool:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
     }
-    log_file = paths.log(SERVICE)
-    process.start_detached(
+    process.launch(
+        paths,
+        SERVICE,
         [str(paths.project_bin / "python"), "-m", "webui"],
-        pid_file=paths.pid(SERVICE),
-        log_file=log_file,
+        what="web UI",
+        ready=is_ready,
+        timeout_s=START_TIMEOUT_S,
         env=env,
         cwd=paths.root,
-    )
-    process.wait_until(
-        is_ready,
-        what="web UI",
-        timeout_s=START_TIMEOUT_S,
-        log_file=log_file,
-        pid_file=paths.pid(SERVICE),
     )
     return True
 
