@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -52,7 +53,7 @@ class DatabaseUrls:
     owner: str
 
 
-def _as_postgres(argv: Sequence[str]) -> list[str]:
+def as_postgres(argv: Sequence[str]) -> list[str]:
     """Run a server binary as the ``postgres`` system user when we are root."""
     if os.geteuid() == 0:
         return ["runuser", "-u", SYSTEM_USER, "--", *argv]
@@ -61,7 +62,7 @@ def _as_postgres(argv: Sequence[str]) -> list[str]:
 
 def _run(argv: Sequence[str], *, what: str, log_hint: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(  # noqa: S603 - fixed argv built here
-        _as_postgres(argv),
+        as_postgres(argv),
         capture_output=True,
         text=True,
         check=False,
@@ -72,10 +73,37 @@ def _run(argv: Sequence[str], *, what: str, log_hint: str) -> subprocess.Complet
     return result
 
 
-def _chown_to_postgres(*paths: os.PathLike[str]) -> None:
+def chown_to_postgres(*paths: os.PathLike[str]) -> None:
     if os.geteuid() == 0:
         for path in paths:
             shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
+
+
+def initdb_argv(data: Path, *extra: str) -> list[str]:
+    """initdb of an appliance cluster: peer for the superuser's socket, scram over TCP."""
+    return [
+        f"{PG_BIN}/initdb",
+        "-D",
+        str(data),
+        "--username",
+        SYSTEM_USER,
+        "--auth-local=peer",
+        "--auth-host=scram-sha-256",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+        *extra,
+    ]
+
+
+def write_config(data: Path, conf: str) -> None:
+    """Our pg_hba.conf and pg_ident.conf in place of initdb's; ``conf`` appended to
+    postgresql.conf. The runtime's cluster and the tests' scratch clusters both use it, so
+    a scratch cluster admits exactly whom the appliance's does."""
+    (data / "pg_hba.conf").write_text(PG_HBA, encoding="utf-8")
+    (data / "pg_ident.conf").write_text(PG_IDENT, encoding="utf-8")
+    with (data / "postgresql.conf").open("a", encoding="utf-8") as postgresql_conf:
+        postgresql_conf.write(conf)
+    chown_to_postgres(data / "pg_hba.conf", data / "pg_ident.conf", data / "postgresql.conf")
 
 
 def is_running(paths: RuntimePaths) -> bool:
@@ -93,37 +121,16 @@ def _init_cluster(paths: RuntimePaths) -> None:
     pg_root = paths.pg_data.parent
     pg_root.mkdir(parents=True, exist_ok=True)
     paths.pg_data.mkdir(mode=0o700, exist_ok=True)
-    _chown_to_postgres(pg_root, paths.pg_data)
-    _run(
-        [
-            f"{PG_BIN}/initdb",
-            "-D",
-            str(paths.pg_data),
-            "--username",
-            SYSTEM_USER,
-            "--auth-local=peer",
-            "--auth-host=scram-sha-256",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        ],
-        what="initdb",
-        log_hint=str(paths.log("postgres")),
-    )
-    (paths.pg_data / "pg_hba.conf").write_text(PG_HBA, encoding="utf-8")
-    (paths.pg_data / "pg_ident.conf").write_text(PG_IDENT, encoding="utf-8")
-    with (paths.pg_data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write(
-            "\n# Local runtime of the appliance: loopback only.\n"
-            f"listen_addresses = '{HOST}'\n"
-            f"port = {PORT}\n"
-            f"unix_socket_directories = '{paths.pg_socket_dir}'\n"
-            "unix_socket_permissions = 0700\n"
-            "password_encryption = 'scram-sha-256'\n"
-        )
-    _chown_to_postgres(
-        paths.pg_data / "pg_hba.conf",
-        paths.pg_data / "pg_ident.conf",
-        paths.pg_data / "postgresql.conf",
+    chown_to_postgres(pg_root, paths.pg_data)
+    _run(initdb_argv(paths.pg_data), what="initdb", log_hint=str(paths.log("postgres")))
+    write_config(
+        paths.pg_data,
+        "\n# Local runtime of the appliance: loopback only.\n"
+        f"listen_addresses = '{HOST}'\n"
+        f"port = {PORT}\n"
+        f"unix_socket_directories = '{paths.pg_socket_dir}'\n"
+        "unix_socket_permissions = 0700\n"
+        "password_encryption = 'scram-sha-256'\n",
     )
 
 
@@ -136,7 +143,7 @@ def start(paths: RuntimePaths) -> bool:
     paths.pg_socket_dir.mkdir(parents=True, exist_ok=True)
     log_file = paths.log("postgres")
     log_file.touch()
-    _chown_to_postgres(paths.pg_socket_dir, log_file)
+    chown_to_postgres(paths.pg_socket_dir, log_file)
     _run(
         [
             f"{PG_BIN}/pg_ctl",

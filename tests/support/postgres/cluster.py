@@ -7,7 +7,6 @@ here touches the shared services of the running appliance, which other work depe
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import signal
@@ -26,24 +25,17 @@ from appliance.runtime.postgres_service import (
     GATEWAY_ROLE,
     OWNER_ROLE,
     PG_BIN,
-    PG_HBA,
-    PG_IDENT,
     SYSTEM_USER,
+    as_postgres,
+    chown_to_postgres,
+    initdb_argv,
+    write_config,
 )
 from tests.support.paths import REPO
 from tests.support.postgres.databases import create_database
 from tests.support.process import free_port
 
 CHAOS_VAR = REPO / "var" / "chaos"
-
-
-def _as_postgres(argv: Sequence[str]) -> list[str]:
-    return ["runuser", "-u", SYSTEM_USER, "--", *argv] if os.geteuid() == 0 else list(argv)
-
-
-def chown_to_postgres(path: Path) -> None:
-    if os.geteuid() == 0:
-        shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
 
 
 class ScratchPostgres:
@@ -76,7 +68,7 @@ class ScratchPostgres:
 
     def _run(self, argv: Sequence[str], timeout_s: float = 120) -> None:
         result = subprocess.run(
-            _as_postgres(argv), capture_output=True, text=True, check=False, timeout=timeout_s
+            as_postgres(argv), capture_output=True, text=True, check=False, timeout=timeout_s
         )
         if result.returncode != 0:
             raise AssertionError(f"{argv[0]} failed: {result.stderr.strip()} (see {self.log})")
@@ -87,22 +79,18 @@ class ScratchPostgres:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
             chown_to_postgres(path)
         # 1 MB WAL segments: a small volume is then filled by data, not by preallocated WAL.
-        self._run([f"{PG_BIN}/initdb", "-D", str(self.data), "--username", SYSTEM_USER,
-                   "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8",
-                   "--locale=C.UTF-8", "--wal-segsize=1"])  # fmt: skip
-        (self.data / "pg_hba.conf").write_text(PG_HBA, encoding="utf-8")
-        (self.data / "pg_ident.conf").write_text(PG_IDENT, encoding="utf-8")
-        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(
-                "listen_addresses = '127.0.0.1'\n"
-                f"port = {self.port}\n"
-                f"unix_socket_directories = '{self.socket_dir}'\n"
-                "password_encryption = 'scram-sha-256'\n"
-                "shared_buffers = '32MB'\n"
-                "max_connections = 200\n"
-                "min_wal_size = '4MB'\n"
-                "max_wal_size = '16MB'\n" + "".join(f"{line}\n" for line in self.settings)
-            )
+        self._run(initdb_argv(self.data, "--wal-segsize=1"))
+        write_config(
+            self.data,
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {self.port}\n"
+            f"unix_socket_directories = '{self.socket_dir}'\n"
+            "password_encryption = 'scram-sha-256'\n"
+            "shared_buffers = '32MB'\n"
+            "max_connections = 200\n"
+            "min_wal_size = '4MB'\n"
+            "max_wal_size = '16MB'\n" + "".join(f"{line}\n" for line in self.settings),
+        )
         self.start()
         self._provision()
         migrate = subprocess.run(
