@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,30 +27,33 @@ _TABLE = AuditEventRow.__table__
 _COLUMNS = [_TABLE.c[name] for name in STORED_FIELDS]
 
 
-def _filtered(
-    *,
-    user: str | None,
-    department: str | None,
-    event_type: str | None,
-    outcome: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    after_seq: int | None,
-) -> Select[Any]:
+class EventFilters(TypedDict, total=False):
+    """What an auditor may narrow the log to; every key left out (or None) matches all."""
+
+    user: str | None
+    department: str | None
+    event_type: str | None
+    outcome: str | None
+    since: datetime | None
+    until: datetime | None
+    after_seq: int | None
+
+
+def _filtered(filters: EventFilters) -> Select[Any]:
     query = select(*_COLUMNS).order_by(_TABLE.c.seq)
-    if user is not None:
+    if (user := filters.get("user")) is not None:
         query = query.where(_TABLE.c.actor_username == user)
-    if department is not None:
+    if (department := filters.get("department")) is not None:
         query = query.where(_TABLE.c.actor_groups.contains([department]))
-    if event_type is not None:
+    if (event_type := filters.get("event_type")) is not None:
         query = query.where(_TABLE.c.event_type == event_type)
-    if outcome is not None:
+    if (outcome := filters.get("outcome")) is not None:
         query = query.where(_TABLE.c.outcome == outcome)
-    if since is not None:
+    if (since := filters.get("since")) is not None:
         query = query.where(_TABLE.c.created_at >= since)
-    if until is not None:
+    if (until := filters.get("until")) is not None:
         query = query.where(_TABLE.c.created_at < until)
-    if after_seq is not None:
+    if (after_seq := filters.get("after_seq")) is not None:
         query = query.where(_TABLE.c.seq > after_seq)
     return query
 
@@ -62,27 +65,10 @@ def _jsonable(row: Any) -> dict[str, Any]:
 
 
 async def list_events(
-    engine: AsyncEngine,
-    *,
-    user: str | None = None,
-    department: str | None = None,
-    event_type: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    after_seq: int | None = None,
+    engine: AsyncEngine, *, limit: int = 100, **filters: Unpack[EventFilters]
 ) -> list[dict[str, Any]]:
     """One page of events in ascending seq; pass the last seq as ``after_seq`` for the next."""
-    query = _filtered(
-        user=user,
-        department=department,
-        event_type=event_type,
-        outcome=outcome,
-        since=since,
-        until=until,
-        after_seq=after_seq,
-    ).limit(max(1, min(limit, MAX_PAGE)))
+    query = _filtered(filters).limit(max(1, min(limit, MAX_PAGE)))
     async with engine.connect() as conn:
         result = await conn.execute(query)
         return [_jsonable(row) for row in result]
@@ -101,27 +87,10 @@ def _csv_cell(value: Any) -> Any:
 
 
 async def export_events(
-    engine: AsyncEngine,
-    *,
-    fmt: Literal["jsonl", "csv"],
-    user: str | None = None,
-    department: str | None = None,
-    event_type: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after_seq: int | None = None,
+    engine: AsyncEngine, *, fmt: Literal["jsonl", "csv"], **filters: Unpack[EventFilters]
 ) -> AsyncIterator[bytes]:
     """Every matching event as JSON Lines or CSV (with a header row), streamed."""
-    query = _filtered(
-        user=user,
-        department=department,
-        event_type=event_type,
-        outcome=outcome,
-        since=since,
-        until=until,
-        after_seq=after_seq,
-    ).execution_options(yield_per=EXPORT_PARTITION)
+    query = _filtered(filters).execution_options(yield_per=EXPORT_PARTITION)
     if fmt == "csv":
         yield _csv_line(list(STORED_FIELDS))
     async with engine.connect() as conn:
