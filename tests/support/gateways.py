@@ -32,50 +32,45 @@ def chat_body(model: str, *, stream: bool = False, **extra: Any) -> dict[str, An
     }
 
 
-class Gateway(Process):
-    """A second gateway process (one worker) with its own settings overrides."""
-
-    def __init__(self, settings_env: Mapping[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
-        if SETTINGS_FILE.exists():
-            env["APPLIANCE_SETTINGS_FILE"] = str(SETTINGS_FILE)
-        argv = [
-            sys.executable, "-m", "uvicorn", "--factory", APP,
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-        ]  # fmt: skip
-        super().__init__(f"gateway-{self.port}", argv, env)
-        wait_until(
-            lambda: not self.alive() or answers(f"{self.url}/readyz"),
-            f"gateway on {self.url}",
-        )
-        if not self.alive():
-            raise AssertionError(f"gateway exited, see {self.log_path}")
-
-
 class GatewayProcess(Process):
-    """The gateway under uvicorn, as the runtime starts it (``--workers``), on its own port."""
+    """The gateway under uvicorn, as the runtime starts it (``--workers``), on its own port
+    with its own settings overrides; returned once it is ready.
 
-    def __init__(self, settings_env: Mapping[str, str], *, workers: int = 1) -> None:
+    ``settings_file``: whether the running appliance's settings file (``var/appliance.env``)
+    fills in what the overrides leave out; ``uvicorn_args`` go after the usual ones.
+    """
+
+    def __init__(
+        self,
+        settings_env: Mapping[str, str],
+        *,
+        workers: int = 1,
+        name: str = "chaos-gateway",
+        timeout_s: float = 120,
+        settings_file: bool = True,
+        uvicorn_args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
         env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
-        if SETTINGS_FILE.exists():
+        if settings_file and SETTINGS_FILE.exists():
             env["APPLIANCE_SETTINGS_FILE"] = str(SETTINGS_FILE)
         argv = [
             sys.executable, "-m", "uvicorn", "--factory", APP,
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", *uvicorn_args,
         ]  # fmt: skip
         if workers > 1:
             argv += ["--workers", str(workers)]
-        super().__init__(f"chaos-gateway-{self.port}", argv, env)
-        self.workers = workers
-        self.wait_ready()
+        super().__init__(f"{name}-{self.port}", argv, env)
+        self.wait_ready(timeout_s)
+
+    def ready(self) -> bool:
+        return answers(f"{self.url}/readyz", 2)
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         wait_until(
-            lambda: not self.alive() or answers(f"{self.url}/readyz", 2),
+            lambda: not self.alive() or self.ready(),
             f"gateway on {self.url}",
             timeout_s,
         )
@@ -107,31 +102,29 @@ def gateway_env(database: ScratchPostgres, backends: Sequence[str], **extra: str
     }
 
 
-class WorkersGateway(Process):
+class Gateway(GatewayProcess):
+    """A second gateway process (one worker) with its own settings overrides."""
+
+    def __init__(self, settings_env: Mapping[str, str]) -> None:
+        super().__init__(settings_env, name="gateway", timeout_s=60)
+
+
+class WorkersGateway(GatewayProcess):
     """A gateway run as the local runtime runs it: uvicorn with several worker processes
-    (``appliance/runtime/gateway_service.py``), on a free port, with settings overrides."""
+    (``appliance/runtime/gateway_service.py``), on a free port, with settings overrides;
+    ready once every worker serves."""
 
     def __init__(self, settings_env: Mapping[str, str], workers: int = 2) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
-        argv = [
-            sys.executable, "-m", "uvicorn", "--factory", APP,
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-            "--no-server-header", "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        super().__init__(f"chaos-gateway-{self.port}", argv, env)
-        wait_until(
-            lambda: not self.alive() or self._workers_ready(workers),
-            f"gateway on {self.url}",
-            timeout_s=120,
+        super().__init__(
+            settings_env,
+            workers=workers,
+            settings_file=False,
+            uvicorn_args=("--no-server-header", "--log-level", "warning"),
         )
-        if not self.alive():
-            raise AssertionError(f"gateway exited, see {self.log_path}")
 
-    def _workers_ready(self, workers: int) -> bool:
+    def ready(self) -> bool:
         children = psutil.Process(self.proc.pid).children()
         # Every worker must be serving, not only the first one up: probe a few times.
-        return len(children) >= workers and all(
-            answers(f"{self.url}/readyz") for _ in range(2 * workers)
+        return len(children) >= self.workers and all(
+            answers(f"{self.url}/readyz") for _ in range(2 * self.workers)
         )
