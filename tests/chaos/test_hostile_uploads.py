@@ -196,29 +196,25 @@ def test_hostile_uploads_are_refused_or_contained(
         kb_id = created.json()["id"]
         try:
             content_type = f"multipart/form-data; boundary={BOUNDARY}"
-            too_big = client.post(
-                f"/api/kb/{kb_id}/documents",
-                headers={**editor, "content-type": content_type},
-                content=_multipart([(b"huge.txt", b"x" * (MAX_UPLOAD_BYTES + 1))]),
-            )
+
+            def upload_parts(parts: list[tuple[bytes, bytes]]) -> httpx.Response:
+                return client.post(
+                    f"/api/kb/{kb_id}/documents",
+                    headers={**editor, "content-type": content_type},
+                    content=_multipart(parts),
+                )
+
+            too_big = upload_parts([(b"huge.txt", b"x" * (MAX_UPLOAD_BYTES + 1))])
             figures["whole_upload_over_limit_status"] = too_big.status_code
             assert too_big.status_code == 413, too_big.text
             assert too_big.json()["error"]["code"] == "payload_too_large"
             # A part header beyond python-multipart's bound (4 KiB a line) makes the body
             # unparseable: the whole upload is refused, and nothing of it is kept.
-            giant = client.post(
-                f"/api/kb/{kb_id}/documents",
-                headers={**editor, "content-type": content_type},
-                content=_multipart([(b"ok.txt", b"fine"), (b"n" * 5000 + b".txt", b"x")]),
-            )
+            giant = upload_parts([(b"ok.txt", b"fine"), (b"n" * 5000 + b".txt", b"x")])
             figures["name_over_header_bound_status"] = giant.status_code
             assert giant.status_code == 400, giant.text
             assert giant.json()["error"]["type"] == "invalid_request_error"
-            upload = client.post(
-                f"/api/kb/{kb_id}/documents",
-                headers={**editor, "content-type": content_type},
-                content=_multipart([(name, data) for _, name, data, _ in cases]),
-            )
+            upload = upload_parts([(name, data) for _, name, data, _ in cases])
             assert upload.status_code == 200, upload.text
             results = upload.json()["documents"]
             assert len(results) == len(cases)

@@ -35,43 +35,39 @@ async def chain(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     yield engine
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE audit_events SET prompt = 'x' WHERE seq = 3",
-        "DELETE FROM audit_events WHERE seq = 3",
-        "TRUNCATE audit_events",
-        "UPDATE audit_checkpoints SET head_hash = 'x'",
-        "DELETE FROM audit_checkpoints",
-    ],
-)
+EVENT_CHANGES = [
+    "UPDATE audit_events SET prompt = 'x' WHERE seq = 3",
+    "DELETE FROM audit_events WHERE seq = 3",
+    "TRUNCATE audit_events",
+]
+CHECKPOINT_CHANGES = [
+    "UPDATE audit_checkpoints SET head_hash = 'x'",
+    "DELETE FROM audit_checkpoints",
+]
+
+
+def _refused(url: str, statement: str, match: str | None = None) -> None:
+    """``statement``, run as the role of ``url``, fails for want of privilege."""
+    with (
+        psycopg.connect(url.replace("+psycopg", "")) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match=match),
+    ):
+        conn.execute(statement)
+
+
+@pytest.mark.parametrize("statement", EVENT_CHANGES + CHECKPOINT_CHANGES)
 async def test_gateway_role_cannot_change_audit_rows(
     scratch_db: ScratchDb, chain: AsyncEngine, statement: str
 ) -> None:
-    with (
-        psycopg.connect(scratch_db.gateway_url.replace("+psycopg", "")) as conn,
-        pytest.raises(psycopg.errors.InsufficientPrivilege),
-    ):
-        conn.execute(statement)
+    _refused(scratch_db.gateway_url, statement)
     assert (await verify_database(chain)).count == 2 * N_REQUESTS
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE audit_events SET prompt = 'x' WHERE seq = 3",
-        "DELETE FROM audit_events WHERE seq = 3",
-        "TRUNCATE audit_events",
-    ],
-)
+@pytest.mark.parametrize("statement", EVENT_CHANGES)
 async def test_trigger_refuses_changes_even_by_the_owner(
     scratch_db: ScratchDb, chain: AsyncEngine, statement: str
 ) -> None:
-    with (
-        psycopg.connect(scratch_db.owner_url.replace("+psycopg", "")) as conn,
-        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
-    ):
-        conn.execute(statement)
+    _refused(scratch_db.owner_url, statement, match="append-only")
 
 
 def _edit(conn: psycopg.Connection[Any]) -> None:

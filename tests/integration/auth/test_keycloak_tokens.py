@@ -61,6 +61,13 @@ async def test_real_access_token_gives_roles_and_groups(
     assert principal.roles & admin_roles == set(expected["roles"])
 
 
+async def _refusal(authenticator: Authenticator, token: str) -> str:
+    """The code of the ``Unauthenticated`` that ``token`` as a bearer token is refused with."""
+    with pytest.raises(Unauthenticated) as caught:
+        await authenticator.authenticate(f"Bearer {token}")
+    return caught.value.code
+
+
 async def test_payload_tampered_real_token_is_refused(
     keycloak_endpoints: dict[str, Any], authenticator: Authenticator
 ) -> None:
@@ -69,22 +76,16 @@ async def test_payload_tampered_real_token_is_refused(
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["realm_access"] = {"roles": ["auditor", "secadmin", "sysadmin"]}
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticator.authenticate(f"Bearer {header}.{forged}.{signature}")
-    assert caught.value.code == "bad_signature"
+    assert await _refusal(authenticator, f"{header}.{forged}.{signature}") == "bad_signature"
 
 
 async def test_real_id_and_refresh_tokens_are_not_access_tokens(
     keycloak_endpoints: dict[str, Any], authenticator: Authenticator
 ) -> None:
     tokens = await password_grant(keycloak_endpoints, "zhang.wei")
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticator.authenticate(f"Bearer {tokens['id_token']}")
-    assert caught.value.code == "wrong_token_type"
+    assert await _refusal(authenticator, tokens["id_token"]) == "wrong_token_type"
     # Keycloak signs refresh tokens with the realm's HMAC key: refused before any lookup.
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticator.authenticate(f"Bearer {tokens['refresh_token']}")
-    assert caught.value.code == "bad_algorithm"
+    assert await _refusal(authenticator, tokens["refresh_token"]) == "bad_algorithm"
 
 
 async def test_real_jwks_is_fetched_once_for_many_tokens(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import pytest
 
@@ -11,25 +11,37 @@ from tests.support.gateways import Gateway
 from tests.support.stubs import Stub
 
 
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_P = ParamSpec("_P")
+_S = TypeVar("_S", bound=_Stoppable)
+
+
+def _started(start: Callable[_P, _S]) -> Iterator[Callable[_P, _S]]:
+    """``start`` for the test to call as often as it likes; all it started is stopped after."""
+    started: list[_S] = []
+
+    def start_and_track(*args: _P.args, **kwargs: _P.kwargs) -> _S:
+        process = start(*args, **kwargs)
+        started.append(process)
+        return process
+
+    yield start_and_track
+    for process in started:
+        process.stop()
+
+
 @pytest.fixture
 def stubs(served_model: str) -> Iterator[Callable[[], Stub]]:
     """Start stub backends on demand; all stopped after the test."""
-    started: list[Stub] = []
-
-    def start() -> Stub:
-        stub = Stub(served_model)
-        started.append(stub)
-        return stub
-
-    yield start
-    for stub in started:
-        stub.stop()
+    yield from _started(lambda: Stub(served_model))
 
 
 @pytest.fixture
 def spawn_gateway(services: dict[str, Any]) -> Iterator[Callable[..., Gateway]]:
     """Start extra gateway processes against the real database and Keycloak."""
-    started: list[Gateway] = []
 
     def spawn(backends: list[str], **settings: str | int | float) -> Gateway:
         env = {
@@ -38,10 +50,6 @@ def spawn_gateway(services: dict[str, Any]) -> Iterator[Callable[..., Gateway]]:
             "APPLIANCE_BACKENDS": ",".join(backends),
         }
         env |= {f"APPLIANCE_{key.upper()}": str(value) for key, value in settings.items()}
-        gateway = Gateway(env)
-        started.append(gateway)
-        return gateway
+        return Gateway(env)
 
-    yield spawn
-    for gateway in started:
-        gateway.stop()
+    yield from _started(spawn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,34 @@ def _sse_events(response: httpx.Response) -> list[str]:
     return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
 
 
+def _chat(gateway: Gateway, tokens: Tokens, model: str, *, stream: bool = False) -> httpx.Response:
+    """One chat completion as zhang.wei, a staff member."""
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json=chat_body(model, stream=stream),
+        headers=tokens.headers("zhang.wei"),
+        timeout=30,
+    )
+
+
+def _chat_stream(
+    gateway: Gateway, tokens: Tokens, model: str, *, timeout: float
+) -> AbstractContextManager[httpx.Response]:
+    """A streamed chat completion as zhang.wei, read as it arrives."""
+    return httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json=chat_body(model, stream=True),
+        headers=tokens.headers("zhang.wei"),
+        timeout=timeout,
+    )
+
+
+def _backends(gateway: Gateway, admin: dict[str, str]) -> list[dict[str, Any]]:
+    """The replicas as a sysadmin sees them (``/api/admin/backends``)."""
+    return list(httpx.get(f"{gateway.url}/api/admin/backends", headers=admin).json()["backends"])
+
+
 def test_audit_store_down_refuses_with_503_and_nothing_reaches_the_backend(
     services: dict[str, Any],
     stubs: Callable[[], Stub],
@@ -41,16 +70,12 @@ def test_audit_store_down_refuses_with_503_and_nothing_reaches_the_backend(
     target = urlsplit(services["database_url"])
     proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
     gateway = spawn_gateway([stub.url], database_url=_via_proxy(services["database_url"], proxy))
-    headers = tokens.headers("zhang.wei")
-    url = f"{gateway.url}/v1/chat/completions"
-    assert httpx.post(url, json=chat_body(stub.model), headers=headers).status_code == 200
+    assert _chat(gateway, tokens, stub.model).status_code == 200
     served = stub.chat_requests()
 
     proxy.cut()
     for stream in (False, True):
-        refused = httpx.post(
-            url, json=chat_body(stub.model, stream=stream), headers=headers, timeout=30
-        )
+        refused = _chat(gateway, tokens, stub.model, stream=stream)
         assert refused.status_code == 503
         assert refused.headers["Retry-After"]
         assert refused.json()["error"]["code"] == "audit_unavailable"
@@ -75,12 +100,7 @@ def test_failing_backend_before_first_byte_fails_over(
     # A backend that is gone altogether: requests keep succeeding on the other one.
     broken.stop()
     for stream in (False, True):
-        response = httpx.post(
-            f"{gateway.url}/v1/chat/completions",
-            json=chat_body(good.model, stream=stream),
-            headers=tokens.headers("zhang.wei"),
-            timeout=30,
-        )
+        response = _chat(gateway, tokens, good.model, stream=stream)
         assert response.status_code == 200
 
 
@@ -90,13 +110,7 @@ def test_backend_killed_mid_stream_ends_with_clean_error_and_is_audited(
     stub = stubs()
     gateway = spawn_gateway([stub.url])
     stub.control(die_after_chunks=3)
-    with httpx.stream(
-        "POST",
-        f"{gateway.url}/v1/chat/completions",
-        json=chat_body(stub.model, stream=True),
-        headers=tokens.headers("zhang.wei"),
-        timeout=30,
-    ) as response:
+    with _chat_stream(gateway, tokens, stub.model, timeout=30) as response:
         assert response.status_code == 200
         request_id = response.headers["x-request-id"]
         events = _sse_events(response)
@@ -140,16 +154,9 @@ def test_client_disconnect_aborts_upstream_and_is_audited(
     admin = tokens.headers(tokens.with_role("sysadmin"))
 
     def in_flight() -> int:
-        listing = httpx.get(f"{gateway.url}/api/admin/backends", headers=admin).json()
-        return int(listing["backends"][0]["in_flight"])
+        return int(_backends(gateway, admin)[0]["in_flight"])
 
-    with httpx.stream(
-        "POST",
-        f"{gateway.url}/v1/chat/completions",
-        json=chat_body(stub.model, stream=True),
-        headers=tokens.headers("zhang.wei"),
-        timeout=60,
-    ) as response:
+    with _chat_stream(gateway, tokens, stub.model, timeout=60) as response:
         request_id = response.headers["x-request-id"]
         chunks = response.iter_raw()  # kept referenced: a dropped iterator closes the stream
         next(chunks)
@@ -167,19 +174,13 @@ def test_hung_backend_is_marked_unhealthy_and_avoided(
     admin = tokens.headers(tokens.with_role("sysadmin"))
 
     def health() -> dict[str, bool]:
-        listing = httpx.get(f"{gateway.url}/api/admin/backends", headers=admin).json()
-        return {b["url"]: b["healthy"] for b in listing["backends"]}
+        return {b["url"]: b["healthy"] for b in _backends(gateway, admin)}
 
     hung.proc.send_signal(signal.SIGSTOP)
     try:
         wait_until(lambda: health() == {hung.url: False, good.url: True}, "hung backend down", 15)
         for _ in range(3):
-            response = httpx.post(
-                f"{gateway.url}/v1/chat/completions",
-                json=chat_body(good.model),
-                headers=tokens.headers("zhang.wei"),
-                timeout=30,
-            )
+            response = _chat(gateway, tokens, good.model)
             assert response.status_code == 200
     finally:
         hung.proc.send_signal(signal.SIGCONT)
