@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from appliance.cli import (
+    accounts_cmds,
     audit_cmds,
     bench_cmds,
     bundle_cmds,
@@ -29,3 +30,4 @@ bench_cmds.register(app)
 deploy_cmds.register(app)
 bundle_cmds.register(app)
 kb_cmds.register(app)
+accounts_cmds.register(app)

@@ -2,8 +2,8 @@
 
 The gateway connects with its own confidential client ``appliance-accounts`` (service
 account with the realm-management roles ``manage-users``, ``view-users``, ``query-groups``,
-``view-clients`` and ``manage-clients``), never with the master realm's admin. The calls
-block, so the gateway runs them in a worker thread. Keycloak's errors become domain errors
+``view-clients``, ``manage-clients``, and ``view-realm`` to look roles up), never with the
+master realm's admin. The calls block, so the gateway runs them in a worker thread. Keycloak's errors become domain errors
 here: 404 ``NotFound``, 409 ``Conflict``, anything else ``UpstreamError``.
 """
 
