@@ -4,7 +4,8 @@ It runs as its own process (``python -m webui``) on 127.0.0.1:7860 and holds eac
 tokens server-side; the browser only ever gets a signed, HttpOnly session cookie.
 
 ``app`` builds the FastAPI app around the Gradio Blocks (``ui`` and its tabs ``ui_chat``,
-``ui_audit``, ``ui_knowledge``, ``ui_admin``); ``auth``, ``oidc`` and ``sessions`` sign users
+``ui_audit``, ``ui_knowledge``, ``ui_admin``, each a ``tab.Tab``, which gets a handler the
+signed-in user or the error that says why not); ``auth``, ``oidc`` and ``sessions`` sign users
 in and keep their tokens; ``services`` holds what handlers share; ``gateway_client`` is the
 one way to the model, the audit log and the admin data; ``chat`` streams an answer and
 stores it; ``answer_view`` renders every answer (reasoning block, answer, citations, the
@@ -17,5 +18,5 @@ conversations table) and ``audit``'s event types (for the audit filters); everyt
 goes through the gateway's HTTP API with the user's own token, so policy, quotas and audit
 apply to the UI as to any other client. A new string goes in ``i18n``; a change to how an
 answer looks in ``answer_view``; a new gateway call in ``gateway_client``; a new tab in a
-``ui_*`` module wired in ``ui``.
+``ui_*`` module (a ``Tab`` subclass) wired in ``ui``.
 """

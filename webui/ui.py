@@ -11,7 +11,8 @@ from typing import Any
 import gradio as gr
 
 from webui.i18n import Lang, t
-from webui.services import Services, SessionExpired
+from webui.services import Services
+from webui.tab import signed_in
 from webui.ui_admin import AdminTab
 from webui.ui_audit import AuditTab
 from webui.ui_chat import ChatTab
@@ -67,10 +68,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 admin = AdminTab(services, lang)
 
         async def on_load(request: gr.Request) -> tuple[Any, ...]:
-            try:
-                session = services.require(request)
-            except SessionExpired as exc:
-                raise gr.Error(t("err_session", lang)) from exc
+            session = signed_in(services, request, lang)
             who = session.identity
             first = "chat" if who.can_chat else "audit" if who.is_auditor else "admin"
             conversations, quota, kbs = (

@@ -10,8 +10,9 @@ from typing import Any
 import gradio as gr
 
 from webui.gateway_client import GatewayError
-from webui.i18n import Lang, t
-from webui.services import Services, SessionExpired
+from webui.i18n import t
+from webui.services import SessionExpired
+from webui.tab import Tab
 
 _COLUMN_KEYS = (
     "col_backend", "col_healthy", "col_inflight", "col_queued", "col_models", "col_last_error"
@@ -22,10 +23,8 @@ _USER_KEYS = (
 _DEPARTMENT_KEYS = ("col_department", "col_users", "col_tokens_today", "col_requests_today")
 
 
-class AdminTab:
-    def __init__(self, services: Services, lang: Lang) -> None:
-        self.services = services
-        self.lang = lang
+class AdminTab(Tab):
+    def _build(self) -> None:
         lang = self.lang
         with gr.Row():
             gr.Markdown(f"### {t('backends', lang)}")

@@ -13,18 +13,17 @@ from webui.answer_view import export_markdown, to_chatbot
 from webui.chat import Answerer
 from webui.gateway_client import GatewayError
 from webui.i18n import AI_LABEL, Lang, t
-from webui.services import Services, SessionExpired
+from webui.services import Services
 from webui.sessions import Session
+from webui.tab import Tab
 
 
-class ChatTab:
+class ChatTab(Tab):
     """Builds the tab's components and wires its events; ``load`` fills it for a user."""
 
     def __init__(self, services: Services, lang: Lang) -> None:
-        self.services = services
-        self.lang = lang
         self.answerer = Answerer(services, lang)
-        self._build()
+        super().__init__(services, lang)
 
     def _build(self) -> None:
         lang = self.lang
@@ -223,9 +222,3 @@ class ChatTab:
         path = folder / f"conversation-{conversation_id[:8]}.md"
         path.write_text(export_markdown(title, messages, self.lang), encoding="utf-8")
         return gr.File(value=str(path), visible=True)
-
-    def _session(self, request: gr.Request) -> Session:
-        try:
-            return self.services.require(request)
-        except SessionExpired as exc:
-            raise gr.Error(t("err_session", self.lang)) from exc

@@ -18,8 +18,8 @@ import gradio as gr
 
 from webui.gateway_client import GatewayError
 from webui.i18n import Lang, known, t
-from webui.services import Services, SessionExpired
 from webui.sessions import Identity, Session
+from webui.tab import Tab
 
 # While a document is still queued or processing the table refreshes itself this often.
 POLL_S = 3.0
@@ -69,12 +69,7 @@ def progress_html(done: int, total: int, name: str, lang: Lang) -> str:
     return f'<progress value="{done}" max="{total}"></progress> {html.escape(text)}'
 
 
-class KnowledgeTab:
-    def __init__(self, services: Services, lang: Lang) -> None:
-        self.services = services
-        self.lang = lang
-        self._build()
-
+class KnowledgeTab(Tab):
     def _build(self) -> None:
         lang = self.lang
         with gr.Row(equal_height=False):
@@ -141,13 +136,7 @@ class KnowledgeTab:
         delete.click(self._delete, [self.kb, self.document], [self.status, *listing])
 
     async def _token(self, request: gr.Request) -> tuple[Session, str]:
-        try:
-            session = self.services.require(request)
-            if not session.identity.is_kb_editor:
-                raise gr.Error(t("kb_err_forbidden", self.lang))
-            return session, await self.services.token(session)
-        except SessionExpired as exc:
-            raise gr.Error(t("err_session", self.lang)) from exc
+        return await self._access(request, lambda who: who.is_kb_editor, "kb_err_forbidden")
 
     def _refused(self, error: GatewayError) -> gr.Error:
         key = f"kb_err_{error.code}"
