@@ -199,7 +199,8 @@ def users_import(
     table = Table("row", "username", "result", "one-time password / reason", title="Import")
     for row in results:
         outcome = "[green]created[/green]" if row["ok"] else f"[red]{row['error']}[/red]"
-        table.add_row(str(row["row"]), row["username"], outcome, row["password"] or row["message"])
+        shown = row.get("password") or row.get("message") or ""
+        table.add_row(str(row["row"]), row["username"], outcome, shown)
     console.print(table)
     failed = sum(1 for row in results if not row["ok"])
     console.print(f"{len(results) - failed} created, {failed} failed")
