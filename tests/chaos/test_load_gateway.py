@@ -50,6 +50,8 @@ SHED_P99_MS = 200.0
 RSS_GROWTH_MIB = 200.0
 # Short scale runs beside other suites on two cores: timings only have to be sane there.
 SANITY = 1.0 if full_scale() else 15.0
+# Chunks in the stub's streamed answer: a stream holds its backend slot this many delays.
+STREAM_CHUNKS = 7
 
 
 def machine() -> dict[str, Any]:
@@ -93,6 +95,13 @@ def start_gateway(
     }
     env |= {f"APPLIANCE_LIMITS__{key.upper()}": str(value) for key, value in limits.items()}
     return WorkersGateway(env)
+
+
+def slow_streams(stub: Stub, chunk_ms: int) -> float:
+    """Space the stub's streamed chunks ``chunk_ms`` apart; returns how long one stream then
+    holds its backend slot, in seconds."""
+    stub.control(chunk_delay_ms=chunk_ms)
+    return STREAM_CHUNKS * chunk_ms / 1000
 
 
 def shed_in_audit(db: scratch.ScratchDb, since_seq: int) -> int:
@@ -243,8 +252,7 @@ def test_backend_bound_overload_is_refused_fast(
 ) -> None:
     # Each stream holds its backend slot for 7 chunks x 20 ms; two workers x 8 slots.
     chunk_ms, slots, workers = 20, 8, 2
-    stub.control(chunk_delay_ms=chunk_ms)
-    hold_s = 7 * chunk_ms / 1000
+    hold_s = slow_streams(stub, chunk_ms)
     capacity = workers * slots / hold_s
     gateway = start_gateway(
         services, load_db, stub, per_user_concurrency=100_000, per_backend_inflight=slots
@@ -306,8 +314,7 @@ def test_one_user_cannot_take_more_than_their_share(
     users: dict[str, str],
 ) -> None:
     chunk_ms, share, workers = 25, 4, 2
-    stub.control(chunk_delay_ms=chunk_ms)
-    hold_s = 7 * chunk_ms / 1000
+    hold_s = slow_streams(stub, chunk_ms)
     gateway = start_gateway(services, load_db, stub, per_user_concurrency=share)
     greedy, *polite = list(users)
     duration_s = scaled(5, 20)

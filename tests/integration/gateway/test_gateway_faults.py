@@ -104,11 +104,19 @@ def test_failing_backend_before_first_byte_fails_over(
         assert response.status_code == 200
 
 
-def test_backend_killed_mid_stream_ends_with_clean_error_and_is_audited(
-    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
-) -> None:
+@pytest.fixture
+def stub_gateway(
+    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway]
+) -> tuple[Stub, Gateway]:
+    """One stub backend and a gateway that has only it."""
     stub = stubs()
-    gateway = spawn_gateway([stub.url])
+    return stub, spawn_gateway([stub.url])
+
+
+def test_backend_killed_mid_stream_ends_with_clean_error_and_is_audited(
+    stub_gateway: tuple[Stub, Gateway], tokens: Tokens
+) -> None:
+    stub, gateway = stub_gateway
     stub.control(die_after_chunks=3)
     with _chat_stream(gateway, tokens, stub.model, timeout=30) as response:
         assert response.status_code == 200
@@ -130,10 +138,9 @@ def test_backend_killed_mid_stream_ends_with_clean_error_and_is_audited(
 
 
 def test_official_client_sees_mid_stream_failure_as_an_error(
-    stubs: Callable[[], Stub], spawn_gateway: Callable[..., Gateway], tokens: Tokens
+    stub_gateway: tuple[Stub, Gateway], tokens: Tokens
 ) -> None:
-    stub = stubs()
-    gateway = spawn_gateway([stub.url])
+    stub, gateway = stub_gateway
     stub.control(die_after_chunks=2)
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=tokens("zhang.wei"))
     stream = client.chat.completions.create(

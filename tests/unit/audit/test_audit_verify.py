@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.audit.chain import HASHED_FIELDS, row_hash, seal
 from appliance.audit.checkpoint import CheckpointSigner
-from appliance.audit.verify import Reason, verify_rows
+from appliance.audit.verify import Reason, VerifyReport, verify_rows
 from tests.support.audit_chain import make_chain, random_row
 
 Rows = list[dict[str, Any]]
@@ -143,13 +143,26 @@ def _checkpoints(rows: Rows, signer: CheckpointSigner, every: int) -> Rows:
     return out
 
 
+def _verify_signed(rows: Rows, checkpoints: Rows, key: Ed25519PrivateKey) -> VerifyReport:
+    """Verify as the auditor does: ``key``'s public half trusted, a checkpoint due every 10."""
+    return verify_rows(
+        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
+    )
+
+
+def _signed_but_one(seed: int, n_rows: int, dropped: int) -> tuple[Rows, Rows, Ed25519PrivateKey]:
+    """A chain of ``n_rows`` with signed checkpoints every 10 rows but the one at ``dropped``."""
+    key = Ed25519PrivateKey.generate()
+    rows = make_chain(random.Random(seed), n_rows)
+    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != dropped]
+    return rows, checkpoints, key
+
+
 def test_signed_checkpoints_verify_with_the_right_key_only() -> None:
     key = Ed25519PrivateKey.generate()
     rows = make_chain(random.Random(7), 30)
     checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
-    good = verify_rows(
-        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
-    )
+    good = _verify_signed(rows, checkpoints, key)
     assert good.ok and good.signed_checkpoints_verified == 3
     assert not good.signatures_skipped and not good.warning
     stranger = Ed25519PrivateKey.generate().public_key()
@@ -174,9 +187,7 @@ def test_a_rewritten_chain_no_longer_matches_its_checkpoint() -> None:
     rows[13]["prompt"] = "rewritten"
     seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
     assert verify_rows(rows).ok
-    report = verify_rows(
-        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
-    )
+    report = _verify_signed(rows, checkpoints, key)
     assert (report.first_bad_seq, report.reason) == (11, Reason.EDITED)
 
 
@@ -240,12 +251,8 @@ def test_deleting_the_checkpoints_does_not_hide_a_rehashed_edit() -> None:
 
 
 def test_a_missing_checkpoint_in_the_middle_is_named() -> None:
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(15), 45)
-    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != 20]
-    report = verify_rows(
-        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
-    )
+    rows, checkpoints, key = _signed_but_one(15, 45, dropped=20)
+    report = _verify_signed(rows, checkpoints, key)
     assert (report.ok, report.first_bad_seq, report.reason) == (
         False,
         20,
@@ -255,12 +262,8 @@ def test_a_missing_checkpoint_in_the_middle_is_named() -> None:
 
 
 def test_a_head_past_the_last_checkpoint_is_named() -> None:
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(16), 37)
-    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != 30]
-    report = verify_rows(
-        rows, checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
-    )
+    rows, checkpoints, key = _signed_but_one(16, 37, dropped=30)
+    report = _verify_signed(rows, checkpoints, key)
     assert (report.ok, report.first_bad_seq, report.reason) == (
         False,
         30,
@@ -268,9 +271,7 @@ def test_a_head_past_the_last_checkpoint_is_named() -> None:
     )
     assert "head 37 is 17 rows past the last checkpoint (20)" in report.message
     # Fewer than checkpoint_every rows after the last checkpoint is the normal state.
-    assert verify_rows(
-        rows[:29], checkpoints=checkpoints, public_keys=[key.public_key()], checkpoint_every=10
-    ).ok
+    assert _verify_signed(rows[:29], checkpoints, key).ok
 
 
 def test_skipping_signatures_still_requires_the_checkpoints() -> None:
