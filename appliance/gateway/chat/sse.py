@@ -32,6 +32,16 @@ def add_reasoning_alias(part: dict[str, Any]) -> bool:
     return False
 
 
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    """``data`` parsed, when it is a JSON object; None for anything else, which the gateway
+    then forwards untouched rather than failing the answer."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def sse_event(payload: dict[str, Any] | bytes) -> bytes:
     data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     return b"data: " + data + EVENT_END
@@ -94,11 +104,8 @@ class AnswerCapture:
         if data == DONE:
             self.done = True
             return data
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return data
-        if not isinstance(chunk, dict):
+        chunk = _json_object(data)
+        if chunk is None:
             return data
         if "error" in chunk:
             self.error = chunk["error"]
@@ -144,11 +151,8 @@ class AnswerCapture:
 
     def message_body(self, body: bytes) -> bytes:
         """A complete non-streaming completion in, the body to return out."""
-        try:
-            completion = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return body
-        if not isinstance(completion, dict):
+        completion = _json_object(body)
+        if completion is None:
             return body
         self._take_usage(completion.get("usage"))
         changed = False
