@@ -12,20 +12,19 @@ debootstrap, systemd-nspawn and ssh, which `make bootstrap` installs.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.support.deploy import bundle, deployed, nodes
+from tests.support.deploy import bundle, deployed, nodes, runbook
 from tests.support.deploy.deployed import Site
 
 # The online single-node install first (its node and mirror are gone when it ends), then
 # preflight refusals (on cluster nodes where nothing is installed yet), then the deployed
 # site's tests, then the restore onto a fresh control node, which ends the site.
-MODULE_ORDER = ("test_online", "test_preflight", "test_site", "test_backup_restore")
+MODULE_ORDER = ("test_online", "test_preflight", "test_site", "test_browser", "test_backup_restore")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,42 +64,31 @@ def cluster(ssh_key: Path, built: Path) -> Iterator[nodes.Cluster]:
 
 @pytest.fixture(scope="session")
 def vault_password() -> Path:
-    return nodes.WORK / "vault-password"
+    """The runbook's ``~/.appliance-vault-pass``, in the controller home of the test run."""
+    return runbook.VAULT_PASSWORD
 
 
 @pytest.fixture(scope="session")
-def site(
-    cluster: nodes.Cluster,
-    built: Path,
-    ssh_key: Path,
-    vault_password: Path,
-) -> Site:
-    """`appliance deploy` from the offline bundle: (inventory, vault secrets, the run)."""
+def site(cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Path) -> Site:
+    """`appliance deploy` from the offline bundle of a copy of inventory/cluster made as the
+    install runbook says: (inventory, vault secrets, the run)."""
     for node in cluster:
         bundle.place(built, node.rootfs, deployed.BUNDLE_DIR)
     # Under var/deploy/, left after the run: its artifacts/ holds the CA and the backups.
-    shutil.rmtree(nodes.WORK / "inventory", ignore_errors=True)
-    inventory = nodes.write_inventory(
-        nodes.WORK / "inventory",
-        [cluster.control],
-        [cluster.gpu],
-        ssh_key,
-        {
+    inventory = nodes.WORK / "inventory"
+    secrets_ = runbook.make_site(
+        "cluster",
+        inventory,
+        {"control": [cluster.control], "vllm": [cluster.gpu]},
+        runbook.site_settings(ssh_key, cluster.control)
+        | {
             "appliance_offline": True,
             # The bundle as built (unpacked, "delivered on a disk"): the controller-side
-            # checks read its manifest and model; the nodes already hold it, so it is not copied.
+            # checks read its manifest and model; the nodes already hold it at the example's
+            # appliance_bundle_dir, so it is not copied.
             "appliance_bundle_archive": str(built),
-            "appliance_bundle_dir": deployed.BUNDLE_DIR,
-            "appliance_public_hostname": deployed.HOSTNAME,
-            # Containers: the host owns the clock and the kernel settings.
-            "common_time_sync": False,
-            "common_manage_sysctl": False,
-            "nginx_tls_extra_sans": [f"IP:{cluster.control.address}"],
-            "vllm_model_name": bundle.MODEL_NAME,
-            "vllm_served_model_name": bundle.MODEL_NAME,
         },
     )
-    secrets_ = nodes.write_vault(inventory, vault_password)
     first = deployed.deploy(inventory, vault_password)
     deployed.require_ok(first, cluster, cluster.key)
     deployed.add_user(cluster.control, ssh_key, secrets_["vault_keycloak_admin_password"])

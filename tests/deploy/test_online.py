@@ -21,7 +21,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.support.deploy import bundle, deployed, directory, nodes
+from tests.support.deploy import bundle, deployed, directory, nodes, runbook
 from tests.support.deploy.directory import Directory, Person
 from tests.support.deploy.mirror import MIRROR_ADDRESS, NETNS, MirrorNode, ensure_mirror
 
@@ -59,48 +59,37 @@ def staff_directory(mirror_node: MirrorNode) -> Iterator[Directory]:
 def online(
     mirror_node: MirrorNode, staff_directory: Directory, ssh_key: Path, vault_password: Path
 ) -> Iterator[tuple[Path, dict[str, str]]]:
-    """`appliance deploy` of the single node from the mirrors: (inventory, vault secrets)."""
+    """`appliance deploy` of the single node from the mirrors, on a copy of
+    inventory/single-node made as the install runbook says: (inventory, vault secrets)."""
     mirror = mirror_node.mirror
     # Online, the appliance wheel is built from this checkout on the controller.
     shutil.rmtree(nodes.WORK / "wheels", ignore_errors=True)
     SINGLE.boot(ssh_key, f"{SINGLE.address} {SINGLE.name}\n")
     try:
         SINGLE.wait_ssh(ssh_key)
-        path = nodes.WORK / "inventory-online"
-        shutil.rmtree(path, ignore_errors=True)
-        inventory = nodes.write_inventory(
-            path,
-            [SINGLE],
-            [SINGLE],
-            ssh_key,
-            {
-                "appliance_offline": False,
-                "common_apt_sources": [f"deb {mirror.url('debian')} bookworm main"],
-                "common_apt_trusted_key": mirror.signing_key,
-                "common_pip_index_url": mirror.url("simple/"),
-                "keycloak_download_url": mirror.url(f"files/{mirror.keycloak_zip}"),
-                "postgresql_pgvector_source_mirror": mirror.url("debian"),
-                "postgresql_pgvector_source_suite": "bookworm",
-                "vllm_model_archive_url": mirror.url(f"files/{mirror.model_archive}"),
-                "vllm_model_archive_checksum": f"sha256:{mirror.model_sha256}",
-                "vllm_model_name": bundle.MODEL_NAME,
-                "vllm_served_model_name": bundle.MODEL_NAME,
-                "keycloak_ldap_enabled": True,
-                "keycloak_ldap_vendor": "other",
-                "keycloak_ldap_url": staff_directory.url,
-                "keycloak_ldap_bind_dn": directory.BIND_DN,
-                "keycloak_ldap_users_dn": directory.PEOPLE_DN,
-                "keycloak_ldap_departments_dn": directory.DEPARTMENTS_DN,
-                "keycloak_ldap_roles_dn": directory.ROLES_DN,
-                "appliance_public_hostname": deployed.HOSTNAME,
-                "common_time_sync": False,
-                "common_manage_sysctl": False,
-                "nginx_tls_extra_sans": [f"IP:{SINGLE.address}"],
-            },
-        )
-        vault = nodes.write_vault(
+        inventory = nodes.WORK / "inventory-online"
+        settings = {
+            "common_apt_sources": [f"deb {mirror.url('debian')} bookworm main"],
+            "common_apt_trusted_key": mirror.signing_key,
+            "common_pip_index_url": mirror.url("simple/"),
+            "keycloak_download_url": mirror.url(f"files/{mirror.keycloak_zip}"),
+            "postgresql_pgvector_source_mirror": mirror.url("debian"),
+            "postgresql_pgvector_source_suite": "bookworm",
+            "vllm_model_archive_url": mirror.url(f"files/{mirror.model_archive}"),
+            "vllm_model_archive_checksum": f"sha256:{mirror.model_sha256}",
+            "keycloak_ldap_enabled": True,
+            "keycloak_ldap_vendor": "other",
+            "keycloak_ldap_url": staff_directory.url,
+            "keycloak_ldap_bind_dn": directory.BIND_DN,
+            "keycloak_ldap_users_dn": directory.PEOPLE_DN,
+            "keycloak_ldap_departments_dn": directory.DEPARTMENTS_DN,
+            "keycloak_ldap_roles_dn": directory.ROLES_DN,
+        }
+        vault = runbook.make_site(
+            "single-node",
             inventory,
-            vault_password,
+            {"control": [SINGLE], "vllm": [SINGLE]},
+            runbook.site_settings(ssh_key, SINGLE) | settings,
             {"vault_keycloak_ldap_bind_password": staff_directory.bind_password},
         )
         first = deployed.deploy(inventory, vault_password)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from openai import OpenAI
 
-from tests.support.deploy import bundle, deployed, nodes
+from tests.support.deploy import bundle, deployed, nodes, runbook
 from tests.support.deploy.deployed import Site
 
 # Installing both nodes from nothing takes 10-25 minutes on a shared 2-core machine.
@@ -160,9 +159,7 @@ def test_upgrade_backs_up_first_and_keeps_serving(
     inventory, _, _ = site
     backups = inventory / "artifacts" / "backups"
     before = set(backups.iterdir()) if backups.exists() else set()
-    settings_file = inventory / "group_vars" / "all" / "main.yml"
-    settings = yaml.safe_load(settings_file.read_text())
-    settings_file.write_text(yaml.safe_dump(settings | {"vllm_context": 2048}))
+    runbook.edit_variables(inventory, {"vllm_context": 2048})
     started = time.time()
 
     outcomes: list[str] = []

@@ -62,20 +62,31 @@ def ca(inventory: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(inventory / "artifacts" / "internal-ca.crt"))
 
 
-def add_user(control: nodes.Node, key: Path, admin_password: str) -> None:
-    """li.na: staff and kb-editor in /dept/finance, with a password we know."""
+def add_user(
+    control: nodes.Node,
+    key: Path,
+    admin_password: str,
+    user: str = USER,
+    password: str = PASSWORD,
+    roles: tuple[str, ...] = ("staff", "kb-editor"),
+    group: str | None = FINANCE,
+) -> None:
+    """A Keycloak user with a password we know, made with kcadm on the control node as the
+    install runbook shows; by default li.na, staff and kb-editor in /dept/finance."""
     kcadm = "/opt/keycloak/current/bin/kcadm.sh"
     cfg = "--config /root/.kcadm.config"
+    groups = f""" -s 'groups=["{group}"]'""" if group else ""
+    first, _, last = user.title().partition(".")
     script = " && ".join(
         [
             f"{kcadm} config credentials {cfg} --server http://127.0.0.1:8180/auth "
             f"--realm master --user admin --password {admin_password}",
-            f"{kcadm} create users {cfg} -r appliance -s username={USER} -s enabled=true "
-            f"-s firstName=Li -s lastName=Na -s email={USER}@test.internal -s emailVerified=true "
-            f"""-s 'groups=["{FINANCE}"]'""",
-            f"{kcadm} set-password {cfg} -r appliance --username {USER} --new-password {PASSWORD}",
-            f"{kcadm} add-roles {cfg} -r appliance --uusername {USER} "
-            "--rolename staff --rolename kb-editor",
+            f"{kcadm} create users {cfg} -r appliance -s username={user} -s enabled=true "
+            f"-s firstName={first} -s lastName={last} -s email={user}@test.internal "
+            f"-s emailVerified=true{groups}",
+            f"{kcadm} set-password {cfg} -r appliance --username {user} --new-password {password}",
+            f"{kcadm} add-roles {cfg} -r appliance --uusername {user} "
+            + " ".join(f"--rolename {role}" for role in roles),
         ]
     )
     result = control.ssh(script, key)
