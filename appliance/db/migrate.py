@@ -18,7 +18,7 @@ FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s"
 
 
 def alembic_config(url: str) -> Config:
-    """Alembic config for this package's migrations against ``url`` (owner role)."""
+    """Alembic config for this package's migrations against ``url`` (the migrations' login)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", FILE_TEMPLATE)

@@ -63,7 +63,7 @@ def _settings_env(paths: RuntimePaths) -> dict[str, str]:
 
 
 def migrate(paths: RuntimePaths) -> str:
-    """Run ``appliance db upgrade`` as the schema owner; returns what it printed.
+    """Run ``appliance db upgrade`` as the migrations' login; returns what it printed.
 
     Raises ``ServiceError`` when the migrations fail (the gateway must not start on a
     schema it does not expect). A checkout without the ``db`` commands (an older one) gets a

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from appliance.db import roles
 from appliance.runtime.paths import RuntimePaths
 from appliance.runtime.process import ServiceError
 from appliance.runtime.secrets import password
@@ -26,8 +27,6 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 HOST = "127.0.0.1"
 PORT = 55432
 DATABASE = "appliance"
-OWNER_ROLE = "appliance_owner"
-GATEWAY_ROLE = "appliance_gateway"
 SYSTEM_USER = "postgres"
 
 PG_HBA = """\
@@ -47,7 +46,8 @@ superuser   root             postgres
 
 @dataclass(frozen=True, slots=True)
 class DatabaseUrls:
-    """SQLAlchemy URLs (psycopg 3 driver) of the two application roles."""
+    """SQLAlchemy URLs (psycopg 3 driver) of the runtime's two logins: the gateway's and
+    the migrations' (``owner``: its sessions act as the NOLOGIN owner role)."""
 
     gateway: str
     owner: str
@@ -185,55 +185,36 @@ def _superuser(paths: RuntimePaths, dbname: str) -> psycopg.Connection[tuple[obj
 
 
 def provision(paths: RuntimePaths) -> DatabaseUrls:
-    """Roles, database, pgvector and the gateway's grants; safe to run on every start.
+    """Roles, database, pgvector and grants as :mod:`appliance.db.roles` declares them; safe
+    to run on every start.
 
-    The owner role owns the database (and so the public schema) and runs the migrations;
-    the gateway role may connect and use the schema but create nothing. What the gateway
-    may do on each table is decided by the migrations.
+    The NOLOGIN owner role owns the database (and so the public schema); the migrations run
+    as the migrator login, whose sessions act as the owner; the gateway role may connect and
+    use the schema but create nothing. What the gateway may do on each table is decided by
+    the migrations. Only the two logins the runtime uses get passwords.
     """
-    owner_pw = password(paths.secret("pg_owner_password"))
-    gateway_pw = password(paths.secret("pg_gateway_password"))
     with _superuser(paths, "postgres") as conn:
-        for role, secret in ((OWNER_ROLE, owner_pw), (GATEWAY_ROLE, gateway_pw)):
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            verb = "ALTER" if exists else "CREATE"
+        for statement in roles.cluster_sql():
+            conn.execute(statement)
+        for role, secret in (
+            (roles.MIGRATOR, password(paths.secret("pg_owner_password"))),
+            (roles.GATEWAY, password(paths.secret("pg_gateway_password"))),
+        ):
             conn.execute(
-                sql.SQL(
-                    verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-                ).format(sql.Identifier(role), sql.Literal(secret))
-            )
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                    sql.Identifier(DATABASE), sql.Identifier(OWNER_ROLE)
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(secret)
                 )
             )
-        else:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(
-                    sql.Identifier(DATABASE), sql.Identifier(OWNER_ROLE)
+                    sql.Identifier(DATABASE), sql.Identifier(roles.OWNER)
                 )
             )
     with _superuser(paths, DATABASE) as conn:
-        grant_gateway(conn, DATABASE, GATEWAY_ROLE)
+        for statement in roles.database_sql(DATABASE):
+            conn.execute(statement)
     return database_urls(paths)
-
-
-def grant_gateway(
-    conn: psycopg.Connection[tuple[object, ...]], database: str, gateway_role: str
-) -> None:
-    """pgvector and the gateway role's grants, run as the superuser on ``database``: the
-    gateway may connect and use the public schema but create nothing (the migrations grant
-    per table). The tests' scratch databases are granted by this same function."""
-    db, gateway = sql.Identifier(database), sql.Identifier(gateway_role)
-    for statement in (
-        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
-        sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
-        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, gateway),
-        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(gateway),
-    ):
-        conn.execute(statement)
 
 
 def database_urls(paths: RuntimePaths) -> DatabaseUrls:
@@ -241,6 +222,6 @@ def database_urls(paths: RuntimePaths) -> DatabaseUrls:
     gateway_pw = password(paths.secret("pg_gateway_password"))
     base = f"{HOST}:{PORT}/{DATABASE}"
     return DatabaseUrls(
-        gateway=f"postgresql+psycopg://{GATEWAY_ROLE}:{gateway_pw}@{base}",
-        owner=f"postgresql+psycopg://{OWNER_ROLE}:{owner_pw}@{base}",
+        gateway=f"postgresql+psycopg://{roles.GATEWAY}:{gateway_pw}@{base}",
+        owner=f"postgresql+psycopg://{roles.MIGRATOR}:{owner_pw}@{base}",
     )

@@ -70,7 +70,7 @@ def test_endpoints_file_has_the_shared_shape(endpoints: dict[str, Any]) -> None:
     assert endpoints["database_url"].startswith(
         "postgresql+psycopg://appliance_gateway:"
     ) and endpoints["database_url"].endswith("@127.0.0.1:55432/appliance")
-    assert endpoints["owner_database_url"].startswith("postgresql+psycopg://appliance_owner:")
+    assert endpoints["owner_database_url"].startswith("postgresql+psycopg://appliance_migrator:")
     assert endpoints["superuser_socket_dir"] == str(VAR / "pg" / "run")
     users = endpoints["users"]
     assert {u["username"] for u in users} >= {
@@ -180,7 +180,7 @@ def test_keycloak_rejects_a_wrong_password(endpoints: dict[str, Any]) -> None:
 def test_postgres_rejects_password_less_and_superuser_tcp_logins(
     endpoints: dict[str, Any],
 ) -> None:
-    for user in ("appliance_gateway", "appliance_owner", "postgres"):
+    for user in ("appliance_gateway", "appliance_migrator", "appliance_owner", "postgres"):
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(host="127.0.0.1", port=55432, user=user, dbname="appliance")
     with pytest.raises(psycopg.OperationalError, match="rejects"):

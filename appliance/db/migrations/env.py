@@ -1,7 +1,9 @@
-"""Alembic environment: runs migrations online with the owner role's URL.
+"""Alembic environment: runs migrations online with the migrations' login's URL.
 
 The URL comes from the Alembic config (set by ``appliance.db.migrate``), never from a file
-in the repository, so no credentials live next to the migrations.
+in the repository, so no credentials live next to the migrations. The session acts as the
+NOLOGIN owner role (``SET ROLE``), so every table, trigger and default privilege the
+migrations create belongs to the owner, never to a login (:mod:`appliance.db.roles`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import appliance.audit.models  # noqa: F401  (registers the audit tables on the metadata)
+from appliance.db import roles
 from appliance.db.base import Base
 from appliance.rag import models as _rag_models  # noqa: F401  (knowledge-base tables)
 
@@ -22,6 +25,8 @@ def run_migrations_online() -> None:
         raise RuntimeError("no database URL given to the migrations")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        connection.exec_driver_sql(f"SET ROLE {roles.OWNER}")
+        connection.commit()  # the setting outlives this transaction; the migrations' own follow
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()

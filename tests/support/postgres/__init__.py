@@ -4,7 +4,7 @@
 runtime's cluster through :class:`~tests.support.postgres.databases.Cluster`, or any
 cluster a superuser can reach); ``scratch`` makes migrated scratch databases from
 ``var/endpoints.json``; ``cluster`` runs a throwaway cluster that a fault scenario may stop,
-freeze or starve of disk. May import ``appliance.runtime.postgres_service`` (roles, binaries,
-authentication rules) and ``appliance.db``. How a database is granted is decided once, by
-the runtime's ``grant_gateway``: the appliance's own database and every scratch one share it.
+freeze or starve of disk. May import ``appliance.runtime.postgres_service`` (binaries,
+authentication rules) and ``appliance.db``. Roles and grants are decided once, by
+``appliance.db.roles``: the appliance's own database and every scratch one share them.
 """

@@ -20,10 +20,9 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from appliance.db import roles
 from appliance.runtime.postgres_service import (
     DATABASE,
-    GATEWAY_ROLE,
-    OWNER_ROLE,
     PG_BIN,
     SYSTEM_USER,
     as_postgres,
@@ -56,14 +55,16 @@ class ScratchPostgres:
         self.log = root / "postgres.log"
         self.port = free_port()
         self._passwords = {
-            OWNER_ROLE: secrets.token_urlsafe(24),
-            GATEWAY_ROLE: secrets.token_urlsafe(24),
+            roles.MIGRATOR: secrets.token_urlsafe(24),
+            roles.GATEWAY: secrets.token_urlsafe(24),
         }
         base = f"127.0.0.1:{self.port}/{DATABASE}"
         self.gateway_url = (
-            f"postgresql+psycopg://{GATEWAY_ROLE}:{self._passwords[GATEWAY_ROLE]}@{base}"
+            f"postgresql+psycopg://{roles.GATEWAY}:{self._passwords[roles.GATEWAY]}@{base}"
         )
-        self.owner_url = f"postgresql+psycopg://{OWNER_ROLE}:{self._passwords[OWNER_ROLE]}@{base}"
+        # The migrations' login; its sessions act as the NOLOGIN owner role.
+        migrator = self._passwords[roles.MIGRATOR]
+        self.owner_url = f"postgresql+psycopg://{roles.MIGRATOR}:{migrator}@{base}"
         self.owner_dsn = self.owner_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
     def _run(self, argv: Sequence[str], timeout_s: float = 120) -> None:
@@ -110,13 +111,15 @@ class ScratchPostgres:
 
     def _provision(self) -> None:
         with self._superuser("postgres") as conn:
+            for statement in roles.cluster_sql():
+                conn.execute(statement)
             for role, secret in self._passwords.items():
                 conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                         sql.Identifier(role), sql.Literal(secret)
                     )
                 )
-        create_database(self._superuser, DATABASE, owner=OWNER_ROLE, gateway=GATEWAY_ROLE)
+        create_database(self._superuser, DATABASE)
 
     def start(self) -> None:
         self.log.touch()
@@ -155,7 +158,8 @@ class ScratchPostgres:
                 proc.send_signal(signal.SIGCONT)
 
     def connect(self) -> psycopg.Connection[Any]:
-        """A connection as the schema owner (reads every audit row)."""
+        """A connection as the migrations' login, acting as the schema owner (reads every
+        audit row)."""
         return psycopg.connect(self.owner_dsn, connect_timeout=5, autocommit=True)
 
     def halt(self) -> None:

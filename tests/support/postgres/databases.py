@@ -1,9 +1,9 @@
 """Databases made like the appliance's own: one way to create one, grant and drop it.
 
 Every scratch database of the tests and benchmarks is created here, on the local runtime's
-cluster or on a throwaway one, with the same owner, and granted by the runtime's own
-``grant_gateway`` (``appliance/runtime/postgres_service.py``): pgvector and the gateway
-role's least privileges, exactly as the ``appliance`` database gets them.
+cluster or on a throwaway one, owned by the NOLOGIN owner role and granted by
+:func:`appliance.db.roles.database_sql`: pgvector and each login's least privileges, exactly
+as the ``appliance`` database gets them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from appliance.runtime.postgres_service import SYSTEM_USER, grant_gateway
+from appliance.db import roles
+from appliance.runtime.postgres_service import SYSTEM_USER
 
 Superuser = Callable[[str], psycopg.Connection[Any]]
 
@@ -31,21 +32,20 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def create_database(
-    superuser: Superuser, name: str, *, owner: str, gateway: str, template: str | None = None
-) -> None:
-    """Create database ``name`` owned by ``owner`` (a copy of ``template`` if given), with
-    pgvector and the gateway role's grants as the runtime gives its own database
-    (``grant_gateway``); ``superuser`` connects as ``postgres`` to a database."""
+def create_database(superuser: Superuser, name: str, *, template: str | None = None) -> None:
+    """Create database ``name`` (a copy of ``template`` if given) owned, granted and with
+    pgvector as the runtime makes its own (:mod:`appliance.db.roles`); ``superuser``
+    connects as ``postgres`` to a database. The roles must exist already."""
     statement = sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(
-        sql.Identifier(name), sql.Identifier(owner)
+        sql.Identifier(name), sql.Identifier(roles.OWNER)
     )
     if template:
         statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with superuser("postgres") as conn:
         conn.execute(statement)
     with superuser(name) as conn:
-        grant_gateway(conn, name, gateway)
+        for granted in roles.database_sql(name):
+            conn.execute(granted)
 
 
 def drop_database(superuser: Superuser, name: str) -> None:
@@ -82,13 +82,7 @@ class Cluster:
 
     def create(self, name: str, template: str | None = None) -> ScratchDb:
         """A new database like the appliance's (see :func:`create_database`)."""
-        create_database(
-            self.superuser,
-            name,
-            owner=make_url(self.owner_url).username or "",
-            gateway=make_url(self.gateway_url).username or "",
-            template=template,
-        )
+        create_database(self.superuser, name, template=template)
         return ScratchDb(self, name)
 
     def drop(self, name: str) -> None:
@@ -97,7 +91,8 @@ class Cluster:
 
 @dataclass(frozen=True)
 class ScratchDb:
-    """One database of a :class:`Cluster`, with the URLs of its two application roles."""
+    """One database of a :class:`Cluster`, with the URLs of its two logins (``owner``: the
+    migrations' login, whose sessions act as the NOLOGIN owner role)."""
 
     cluster: Cluster
     name: str

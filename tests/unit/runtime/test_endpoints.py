@@ -32,7 +32,7 @@ def test_database_urls_carry_the_generated_passwords(paths: RuntimePaths) -> Non
         f"postgresql+psycopg://appliance_gateway:{gateway_pw}@127.0.0.1:55432/appliance"
     )
     assert written["owner_database_url"].startswith(
-        f"postgresql+psycopg://appliance_owner:{owner_pw}@"
+        f"postgresql+psycopg://appliance_migrator:{owner_pw}@"
     )
     # A second write reuses the same passwords.
     assert endpoints.write(paths)["database_url"] == written["database_url"]

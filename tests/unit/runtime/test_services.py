@@ -21,7 +21,7 @@ def test_the_gateway_settings_file_is_owner_only_and_names_its_database_and_keys
     assert values["APPLIANCE_ENVIRONMENT"] == "development"
     assert values["APPLIANCE_DATABASE_URL"].startswith("postgresql+psycopg://appliance_gateway:")
     assert values["APPLIANCE_MIGRATION_DATABASE_URL"].startswith(
-        "postgresql+psycopg://appliance_owner:"
+        "postgresql+psycopg://appliance_migrator:"
     )
     assert values["APPLIANCE_BACKENDS"] == "http://127.0.0.1:8011"
     key = paths.secret("audit_checkpoint_key.pem")
