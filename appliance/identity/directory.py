@@ -3,8 +3,9 @@
 The gateway connects with its own confidential client ``appliance-accounts`` (service
 account with the realm-management roles ``manage-users``, ``view-users``, ``query-groups``,
 ``view-clients``, ``manage-clients``, and ``view-realm`` to look roles up), never with the
-master realm's admin. The calls block, so the gateway runs them in a worker thread. Keycloak's errors become domain errors
-here: 404 ``NotFound``, 409 ``Conflict``, anything else ``UpstreamError``.
+master realm's admin. The calls block, so the gateway runs them in a worker thread.
+Keycloak's errors become domain errors here: 404 ``NotFound``, 409 ``Conflict``, anything
+else ``UpstreamError``.
 """
 
 from __future__ import annotations

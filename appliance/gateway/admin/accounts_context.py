@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from appliance.audit.events import EventType, Outcome
+from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.auth.principal import Principal
 from appliance.errors import ApplianceError, AuditUnavailable, Forbidden
 from appliance.gateway.deps import CurrentPrincipal, State
@@ -59,14 +59,16 @@ class AccountsContext:
         """Run a blocking directory call off the event loop."""
         return await asyncio.to_thread(fn, *args)
 
-    def _event(self, change: Change, outcome: Outcome, status: int, **extra: Any) -> Any:
+    def _event(
+        self, change: Change, outcome: Outcome, status: int | None, **extra: Any
+    ) -> AuditEvent:
         event = self.caller.event(EventType.ADMIN_ACTION, outcome, http_status=status)
         event.detail = {"action": change.action, **change.detail, **extra}
         return event
 
     async def begin(self, change: Change) -> None:
         """Commit the intent; the change may be made only after this returns."""
-        await self.audit.commit(self._event(change, Outcome.PENDING, 0, phase="begin"))
+        await self.audit.commit(self._event(change, Outcome.PENDING, None, phase="begin"))
         change.begun = True
 
     @asynccontextmanager
