@@ -7,18 +7,19 @@ from layers below it, never upwards:
    embeds ``rag.config``'s plain settings models and nothing else of the packages above.
 2. ``db`` (engine, sessions, declarative base, migrations), then ``auth`` (access tokens)
    and ``audit`` (the tamper-evident log, on ``db``).
-3. ``rag`` (knowledge bases and retrieval) and ``sizing`` (GPU sizing, vLLM launch
+3. ``rag`` (knowledge bases and retrieval), ``conversations`` (each user's saved chats, on
+   ``db``) and ``sizing`` (GPU sizing, vLLM launch
    profiles, the load benchmark); ``provision`` (Ansible runs, the offline bundle, what a
    node launches) builds on ``sizing``.
 4. ``gateway``: the FastAPI service, the one place that enforces policy and audits; it
-   uses layers 1 to 3 and ``rag``.
+   uses layers 1 to 3, ``rag`` and ``conversations``.
 5. ``runtime`` (the local all-in-one stack) and ``cli`` (the ``appliance`` command) on top.
    They start the gateway and the web UI as processes and never import their code.
 
 Two deliberate exceptions: ``db.migrations`` imports every package's models so that Alembic
-sees every table, and the web UI (``webui``, beside this package) imports only what it needs:
-``db``'s base and engine and ``audit``'s event types; everything else it gets through the
-gateway's HTTP API.
+sees every table, and the web UI (``webui``, beside this package) imports only ``audit``'s
+event types; everything else, its users' conversations included, it gets through the
+gateway's HTTP API, so it holds no database credentials.
 
 Where a change goes: a setting in ``settings.py`` (and the template Ansible renders it
 from, in ``playbooks/roles/gateway``); a table as a model in its package plus a migration in

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     ADMIN_ACTION = "admin.action"
     KB_ACTION = "kb.action"
+    CONVERSATION_ACTION = "conversation.action"
     SYSTEM = "system"
 
 

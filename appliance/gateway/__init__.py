@@ -6,8 +6,9 @@
 - ``app``: the app factory and lifespan (builds the long-lived objects, includes routers).
 - The routes, one package per concern, each a thin route module over its serving code:
   ``chat`` (``/v1/models``, ``/v1/chat/completions``: admission, retrieval for ``rag``,
-  relay to vLLM), ``knowledge`` (``/api/kb`` and ``/v1/embeddings``), ``admin`` (the
-  sysadmin's ``/api/admin``), ``auditor`` (the auditor's ``/api/audit``), and the modules
+  relay to vLLM), ``knowledge`` (``/api/kb`` and ``/v1/embeddings``), ``conversations``
+  (each user's own ``/api/conversations``, where the web UI keeps its chats), ``admin``
+  (the sysadmin's ``/api/admin``), ``auditor`` (the auditor's ``/api/audit``), and the modules
   ``health`` (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me``
   (``/api/me``). ``chat`` may import ``knowledge`` (a ``rag`` chat checks knowledge-base
   access the same way); no other route package imports another.

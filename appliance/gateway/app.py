@@ -27,6 +27,7 @@ from appliance.gateway.admin import routes as admin
 from appliance.gateway.auditor import routes as auditor
 from appliance.gateway.chat import routes as chat
 from appliance.gateway.chat.protocol import ChatCompletionBody, document_chat_limits
+from appliance.gateway.conversations import routes as conversations
 from appliance.gateway.edge.errors import install_error_handler
 from appliance.gateway.edge.metrics import build_metrics
 from appliance.gateway.edge.middleware import RequestContextMiddleware
@@ -133,7 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shed=lambda reason: app.state.metrics.shed.labels(reason).inc(),
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    for module in (health, chat, embeddings, me, auditor, admin, accounts, knowledge):
+    routers = (health, chat, embeddings, me, auditor, admin, accounts, knowledge, conversations)
+    for module in routers:
         app.include_router(module.router)
     # Bodies that their routes read themselves are documented from these models.
     install_openapi(

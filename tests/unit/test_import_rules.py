@@ -20,7 +20,13 @@ REPO = Path(__file__).resolve().parents[2]
 # The shared foundation every layer may use.
 _BASE = frozenset({"appliance", "appliance.errors", "appliance.settings"})
 _DATA = _BASE | {"appliance.db"}
-_DOMAIN = _DATA | {"appliance.auth", "appliance.audit", "appliance.rag", "appliance.rag.config"}
+_DOMAIN = _DATA | {
+    "appliance.auth",
+    "appliance.audit",
+    "appliance.rag",
+    "appliance.rag.config",
+    "appliance.conversations",
+}
 
 # Inside the gateway: edge, replicas and quota at the bottom; state and deps above them;
 # one package per concern above those (chat may use knowledge's access checks); app on top.
@@ -32,6 +38,7 @@ _GATEWAY_CONCERNS = frozenset(
     {
         "appliance.gateway.chat",
         "appliance.gateway.knowledge",
+        "appliance.gateway.conversations",
         "appliance.gateway.admin",
         "appliance.gateway.auditor",
         "appliance.gateway.health",
@@ -52,6 +59,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.auth": _BASE,
     "appliance.audit": _DATA,
     "appliance.rag": _DATA | {"appliance.auth", "appliance.rag.config"},
+    # Each user's saved conversations: tables and queries; the gateway serves them.
+    "appliance.conversations": _DATA,
     "appliance.sizing": _BASE,
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
@@ -60,6 +69,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.app": _DOMAIN | _GATEWAY_ALL,
     "appliance.gateway.chat": _DOMAIN | _GATEWAY_WIRING | {"appliance.gateway.knowledge"},
     "appliance.gateway.knowledge": _DOMAIN | _GATEWAY_WIRING,
+    "appliance.gateway.conversations": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.admin": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.auditor": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,

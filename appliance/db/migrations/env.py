@@ -11,7 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import appliance.audit.models  # noqa: F401  (registers the audit tables on the metadata)
+from appliance.audit import models as _audit_models  # noqa: F401  (the audit tables)
+from appliance.conversations import models as _conversation_models  # noqa: F401
 from appliance.db import roles
 from appliance.db.base import Base
 from appliance.rag import models as _rag_models  # noqa: F401  (knowledge-base tables)

@@ -41,7 +41,7 @@ _DESCRIPTIONS = {
     400: "The request is invalid (OpenAI's invalid_request_error).",
     401: "No, or no valid, bearer token; the refusal is audited.",
     403: "The caller lacks the role or group this needs; audited.",
-    404: "No such model, knowledge base or document for this caller.",
+    404: "No such model, knowledge base, document or conversation for this caller.",
     409: "It clashes with what exists (a knowledge base of that name).",
     413: "The body exceeds the configured size limit.",
     422: "A path, query or body field failed validation.",

@@ -4,8 +4,9 @@ Revision ID: 2026_11_28_conversations
 Revises: 2026_11_28_knowledge_bases
 Create Date: 2026-11-28
 
-These are the web UI's working copy of a user's chats, for the sidebar; the audit log
-stays the record of what was asked. The gateway role gets SELECT/INSERT/UPDATE/DELETE on
+These are each user's saved chats, for the web UI's sidebar, served by the gateway at
+``/api/conversations`` (``appliance.conversations``); the audit log stays the record of
+what was asked. The gateway role gets SELECT/INSERT/UPDATE/DELETE on
 them from the default privileges the audit migration set up.
 """
 
