@@ -1,6 +1,6 @@
 """The web UI's ASGI app: the sign-in routes beside one Gradio app per language.
 
-``create_app`` builds everything once (HTTP client, database engine, session store) and
+``create_app`` builds everything once (HTTP client, session store, gateway client) and
 ``main`` serves it on loopback; an appliance never opens a public tunnel (no ``share``).
 """
 
@@ -14,24 +14,21 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from appliance.db.session import create_engine
 from webui.auth import RequireSession, router
 from webui.config import WebUISettings
+from webui.conversations import Conversations
 from webui.gateway_client import GatewayClient
 from webui.i18n import Lang
 from webui.oidc import OIDCClient
 from webui.services import Services
 from webui.sessions import CookieSigner, SessionStore
-from webui.store import ConversationStore
 from webui.ui import CSS, FONTS, MONO_FONTS, build_ui
-
-DB_POOL_SIZE = 4
 
 
 def create_app(settings: WebUISettings | None = None) -> FastAPI:
     settings = settings or WebUISettings()
     http = httpx.AsyncClient(timeout=settings.http_timeout_s)
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=DB_POOL_SIZE)
+    gateway = GatewayClient(settings.gateway_url, http, chat_timeout_s=settings.chat_timeout_s)
     services = Services(
         settings=settings,
         sessions=SessionStore(),
@@ -43,15 +40,14 @@ def create_app(settings: WebUISettings | None = None) -> FastAPI:
             redirect_uri=settings.public_url.rstrip("/") + "/callback",
             http=http,
         ),
-        gateway=GatewayClient(settings.gateway_url, http, chat_timeout_s=settings.chat_timeout_s),
-        store=ConversationStore(engine),
+        gateway=gateway,
+        conversations=Conversations(gateway),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await http.aclose()
-        await engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services

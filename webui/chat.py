@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from webui.answer_view import PartialAnswer, answer_bubbles, to_chatbot
+from webui.conversations import title_from
 from webui.gateway_client import GatewayError
 from webui.history import StoredMessage, to_upstream
 from webui.i18n import Lang, t
 from webui.services import Services
 from webui.sessions import Session
-from webui.store import title_from
 
 
 def friendly_error(error: GatewayError, lang: Lang) -> str:
@@ -51,10 +51,10 @@ class Answerer:
         self, session: Session, conversation_id: str, question: str, kb_ids: list[str]
     ) -> AsyncIterator[Frame]:
         """Store the question (starting a conversation if needed), then stream the answer."""
-        store, owner = self._services.store, session.identity.subject
+        conversations, token = self._services.conversations, await self._services.token(session)
         if not conversation_id:
-            conversation_id = await store.create(owner, title_from(question))
-        await store.append(owner, conversation_id, StoredMessage("user", question.strip()))
+            conversation_id = await conversations.create(token, title_from(question))
+        await conversations.append(token, conversation_id, StoredMessage("user", question.strip()))
         async for frame in self.answer(session, conversation_id, kb_ids):
             yield frame
 
@@ -65,8 +65,10 @@ class Answerer:
         knowledge bases (if any), and store it with its citations. If the stream
         is abandoned (the stop button cancels this generator), the partial answer is stored,
         marked as stopped, and closing the gateway stream aborts the generation upstream."""
-        services, lang, owner = self._services, self._lang, session.identity.subject
-        history = await services.store.messages(owner, conversation_id)
+        services, lang = self._services, self._lang
+        history = await services.conversations.messages(
+            await services.token(session), conversation_id
+        )
         shown = to_chatbot(history, lang)
         partial, finished = PartialAnswer(), False
         yield Frame(shown + answer_bubbles(partial.message(), lang, thinking=True), conversation_id)
@@ -95,5 +97,7 @@ class Answerer:
                 message = partial.message()
                 if not finished:
                     message = replace(message, content=f"{message.content}\n\n{t('stopped', lang)}")
-                await services.store.append(owner, conversation_id, message)
+                # A fresh token: the answer may have streamed for longer than one lasts.
+                token = await services.token(session)
+                await services.conversations.append(token, conversation_id, message)
         yield Frame(shown + answer_bubbles(partial.message(), lang), conversation_id, done=True)

@@ -1,5 +1,10 @@
 """The web UI's settings: where the gateway and Keycloak are, and its own secrets.
 
+Its only secrets are its OIDC client secret and the session cookie's signing key: it holds
+no database credentials (its users' conversations are the gateway's, reached with each
+user's own token), so a compromised web UI cannot read or write the audit log or the
+knowledge bases behind the gateway's back.
+
 Read from ``APPLIANCE_WEBUI_*`` environment variables (the local runtime and Ansible set
 them). Secrets are read from files under ``var/secrets`` so they never sit in a process
 listing or a committed file.
@@ -10,7 +15,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SESSION_KEY_BYTES = 32
@@ -29,10 +33,6 @@ class WebUISettings(BaseSettings):
     client_secret_file: Path = Path("var/secrets/keycloak_webui_client_secret")
     # Signs the session cookie; generated on first start when missing.
     session_key_file: Path = Path("var/secrets/webui_session_key")
-    # The conversation store (the web UI's own tables), SQLAlchemy URL.
-    database_url: SecretStr = SecretStr(
-        "postgresql+psycopg://appliance_gateway@127.0.0.1:55432/appliance"
-    )
     # Refresh the access token when it has less than this many seconds left.
     refresh_margin_s: int = 60
     http_timeout_s: float = 10.0

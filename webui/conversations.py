@@ -1,67 +1,29 @@
-"""Conversation history in PostgreSQL, per user.
+"""A user's conversations for the sidebar and the chat window, kept by the gateway.
 
-Every query is filtered by the owner's token subject inside SQL, so a user can only ever
-list, read, change or delete their own conversations, whatever id the browser sends.
+The web UI holds no database credentials: it lists, opens, renames and deletes a user's
+conversations, and files each question and answer, through the gateway's
+``/api/conversations`` with that user's own access token. The gateway filters every query
+by the token's subject and audits every change; here the answers become the
+:class:`~webui.history.StoredMessage` the chat window and the export render.
+
+A conversation that is not (or no longer) the user's answers 404; as before, opening it
+shows nothing and renaming or deleting it changes nothing, so a stale sidebar entry is
+harmless. Any other refusal (the audit store down, the gateway unreachable) is raised as
+:class:`~webui.gateway_client.GatewayError`.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import (
-    CheckConstraint,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    Text,
-    UniqueConstraint,
-    delete,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
-
-from appliance.db.base import Base
+from webui.gateway_client import GatewayClient, GatewayError
 from webui.history import StoredMessage
 
 TITLE_MAX = 60
-
-
-class ConversationRow(Base):
-    __tablename__ = "conversations"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    owner_subject: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class MessageRow(Base):
-    __tablename__ = "conversation_messages"
-    __table_args__ = (
-        CheckConstraint("role IN ('user', 'assistant')", name="role"),
-        UniqueConstraint("conversation_id", "position"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
-    position: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(Text)
-    content: Mapped[str] = mapped_column(Text)
-    reasoning: Mapped[str | None] = mapped_column(Text)
-    thought_seconds: Mapped[float | None] = mapped_column(Float)
-    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+NOT_FOUND = 404
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,131 +32,88 @@ class ConversationSummary:
     title: str
 
 
-def _parse_id(conversation_id: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(conversation_id)
-    except ValueError:
-        return None
-
-
 def title_from(question: str) -> str:
     """A sidebar title from the first question: its first line, shortened."""
     first = question.strip().splitlines()[0] if question.strip() else ""
     return first[:TITLE_MAX] or "…"
 
 
-class ConversationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+def _stored(message: dict[str, Any]) -> StoredMessage:
+    return StoredMessage(
+        str(message["role"]),
+        str(message["content"]),
+        str(message.get("reasoning") or ""),
+        message.get("thought_seconds"),
+        tuple(message.get("citations") or ()),
+    )
 
-    async def _owned(self, db: AsyncSession, owner: str, conversation_id: str) -> uuid.UUID | None:
-        cid = _parse_id(conversation_id)
-        if cid is None:
-            return None
-        found = await db.scalar(
-            select(ConversationRow.id).where(
-                ConversationRow.id == cid, ConversationRow.owner_subject == owner
-            )
-        )
-        return found
 
-    async def listing(self, owner: str) -> list[ConversationSummary]:
-        async with self._sessions() as db:
-            rows = await db.execute(
-                select(ConversationRow.id, ConversationRow.title)
-                .where(ConversationRow.owner_subject == owner)
-                .order_by(ConversationRow.updated_at.desc())
-            )
-            return [ConversationSummary(str(row.id), row.title) for row in rows]
+def _wire(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "content": message.content,
+        "reasoning": message.reasoning,
+        "thought_seconds": message.thought_seconds,
+        "citations": list(message.citations),
+    }
 
-    async def create(self, owner: str, title: str) -> str:
-        async with self._sessions.begin() as db:
-            row = ConversationRow(owner_subject=owner, title=title[:TITLE_MAX])
-            db.add(row)
-        return str(row.id)
 
-    async def rename(self, owner: str, conversation_id: str, title: str) -> bool:
-        cid = _parse_id(conversation_id)
-        if cid is None or not title.strip():
+async def _unless_gone(call: Awaitable[T]) -> T | None:
+    """The call's answer, or None when the conversation is not (or no longer) the user's."""
+    try:
+        return await call
+    except GatewayError as error:
+        if error.status != NOT_FOUND:
+            raise
+        return None
+
+
+class Conversations:
+    """The gateway's conversation routes as the chat tab uses them; ``token`` is always the
+    signed-in user's own access token. An empty id (no conversation yet) names nothing."""
+
+    def __init__(self, gateway: GatewayClient) -> None:
+        self._gateway = gateway
+
+    async def listing(self, token: str) -> list[ConversationSummary]:
+        listed = await self._gateway.conversations(token)
+        return [ConversationSummary(str(c["id"]), str(c["title"])) for c in listed]
+
+    async def create(self, token: str, title: str) -> str:
+        created = await self._gateway.create_conversation(token, title[:TITLE_MAX])
+        return str(created["id"])
+
+    async def rename(self, token: str, conversation_id: str, title: str) -> bool:
+        if not conversation_id or not title.strip():
             return False
-        async with self._sessions.begin() as db:
-            result = await db.execute(
-                update(ConversationRow)
-                .where(ConversationRow.id == cid, ConversationRow.owner_subject == owner)
-                .values(title=title.strip()[:TITLE_MAX])
-            )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        call = self._gateway.rename_conversation(token, conversation_id, title.strip())
+        return await _unless_gone(call) is not None
 
-    async def delete(self, owner: str, conversation_id: str) -> bool:
-        cid = _parse_id(conversation_id)
-        if cid is None:
+    async def delete(self, token: str, conversation_id: str) -> bool:
+        if not conversation_id:
             return False
-        async with self._sessions.begin() as db:
-            result = await db.execute(
-                delete(ConversationRow).where(
-                    ConversationRow.id == cid, ConversationRow.owner_subject == owner
-                )
-            )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        call = self._gateway.delete_conversation(token, conversation_id)
+        return await _unless_gone(_done(call)) is not None
 
-    async def messages(self, owner: str, conversation_id: str) -> list[StoredMessage]:
-        async with self._sessions() as db:
-            cid = await self._owned(db, owner, conversation_id)
-            if cid is None:
-                return []
-            rows = await db.scalars(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == cid)
-                .order_by(MessageRow.position)
-            )
-            return [
-                StoredMessage(
-                    r.role,
-                    r.content,
-                    r.reasoning or "",
-                    r.thought_seconds,
-                    tuple(r.citations or ()),
-                )
-                for r in rows
-            ]
+    async def messages(self, token: str, conversation_id: str) -> list[StoredMessage]:
+        if not conversation_id:
+            return []
+        found = await _unless_gone(self._gateway.conversation(token, conversation_id))
+        listed = (found or {}).get("messages") or ()
+        return [_stored(m) for m in listed if isinstance(m, dict)]
 
-    async def append(self, owner: str, conversation_id: str, message: StoredMessage) -> bool:
-        async with self._sessions.begin() as db:
-            cid = await self._owned(db, owner, conversation_id)
-            if cid is None:
-                return False
-            last = await db.scalar(
-                select(func.max(MessageRow.position)).where(MessageRow.conversation_id == cid)
-            )
-            db.add(
-                MessageRow(
-                    conversation_id=cid,
-                    position=(last or 0) + 1,
-                    role=message.role,
-                    content=message.content,
-                    reasoning=message.reasoning or None,
-                    thought_seconds=message.thought_seconds,
-                    citations=list(message.citations) or None,
-                )
-            )
-            await db.execute(
-                update(ConversationRow)
-                .where(ConversationRow.id == cid)
-                .values(updated_at=func.now())
-            )
-        return True
+    async def append(self, token: str, conversation_id: str, message: StoredMessage) -> bool:
+        if not conversation_id:
+            return False
+        call = self._gateway.append_message(token, conversation_id, _wire(message))
+        return await _unless_gone(call) is not None
 
-    async def drop_last_answer(self, owner: str, conversation_id: str) -> None:
+    async def drop_last_answer(self, token: str, conversation_id: str) -> None:
         """Remove the trailing assistant message (before regenerating it)."""
-        async with self._sessions.begin() as db:
-            cid = await self._owned(db, owner, conversation_id)
-            if cid is None:
-                return
-            last = await db.scalar(
-                select(MessageRow)
-                .where(MessageRow.conversation_id == cid)
-                .order_by(MessageRow.position.desc())
-                .limit(1)
-            )
-            if last is not None and last.role == "assistant":
-                await db.delete(last)
+        if conversation_id:
+            await _unless_gone(self._gateway.drop_last_answer(token, conversation_id))
+
+
+async def _done(call: Awaitable[None]) -> bool:
+    await call
+    return True

@@ -1,7 +1,8 @@
 """The web UI's client of the gateway's HTTP API: its only way to the model, the audit log,
-the knowledge bases and the admin data. Every call carries the signed-in user's own access
-token, so the gateway's policy, quotas and audit apply to the web UI exactly as to any other
-client. What a streamed chunk means for the chat window is ``webui.answer_view``'s to say."""
+the knowledge bases, the users' conversations and the admin data. Every call carries the
+signed-in user's own access token, so the gateway's policy, quotas and audit apply to the
+web UI exactly as to any other client. What a streamed chunk means for the chat window is
+``webui.answer_view``'s to say."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import httpx
 
 from webui.answer_view import ChatDelta, delta_from_chunk
+
+CONVERSATIONS = "/api/conversations"
 
 
 class GatewayError(Exception):
@@ -170,6 +173,36 @@ class GatewayClient:
 
     async def delete_document(self, token: str, kb_id: str, document_id: str) -> None:
         await self._request("DELETE", f"/api/kb/{kb_id}/documents/{document_id}", token)
+
+    async def conversations(self, token: str) -> list[dict[str, Any]]:
+        """The user's own conversations, most recently used first."""
+        body = (await self._request("GET", CONVERSATIONS, token)).json()
+        return _listed(body, "conversations")
+
+    async def create_conversation(self, token: str, title: str) -> dict[str, Any]:
+        return await self._json("POST", CONVERSATIONS, token, json={"title": title})
+
+    async def conversation(self, token: str, conversation_id: str) -> dict[str, Any]:
+        """One of the user's conversations with its messages in order."""
+        return await self._json("GET", f"{CONVERSATIONS}/{conversation_id}", token)
+
+    async def rename_conversation(
+        self, token: str, conversation_id: str, title: str
+    ) -> dict[str, Any]:
+        path = f"{CONVERSATIONS}/{conversation_id}"
+        return await self._json("PATCH", path, token, json={"title": title})
+
+    async def delete_conversation(self, token: str, conversation_id: str) -> None:
+        await self._request("DELETE", f"{CONVERSATIONS}/{conversation_id}", token)
+
+    async def append_message(
+        self, token: str, conversation_id: str, message: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        path = f"{CONVERSATIONS}/{conversation_id}/messages"
+        return await self._json("POST", path, token, json=dict(message))
+
+    async def drop_last_answer(self, token: str, conversation_id: str) -> None:
+        await self._request("DELETE", f"{CONVERSATIONS}/{conversation_id}/last-answer", token)
 
 
 def _listed(body: Any, key: str) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Pure, so the two rules that matter are easy to read and test: what is kept of an answer
 (its reasoning, how long that took, and the passages it cites), and that the reasoning
 never goes back to the model. How a stored conversation looks on screen or in an export is
-``webui.answer_view``; where it is stored is ``webui.store``.
+``webui.answer_view``; where it is kept is ``webui.conversations`` (the gateway).
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import gradio as gr
 
 from webui.config import WebUISettings
+from webui.conversations import Conversations
 from webui.gateway_client import GatewayClient
 from webui.oidc import OIDCClient, OIDCError
 from webui.sessions import CookieSigner, Session, SessionStore
-from webui.store import ConversationStore
 
 SESSION_COOKIE = "webui_session"
 LOGIN_COOKIE = "webui_login"
@@ -30,7 +30,7 @@ class Services:
     signer: CookieSigner
     oidc: OIDCClient
     gateway: GatewayClient
-    store: ConversationStore
+    conversations: Conversations
 
     def session_for(self, signed_cookie: str | None) -> Session | None:
         return self.sessions.get(self.signer.unsign(signed_cookie))

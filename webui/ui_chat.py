@@ -12,6 +12,7 @@ import gradio as gr
 from webui.answer_view import export_markdown, to_chatbot
 from webui.chat import Answerer
 from webui.gateway_client import GatewayError
+from webui.history import StoredMessage
 from webui.i18n import AI_LABEL, Lang, t
 from webui.services import Services
 from webui.sessions import Session
@@ -114,8 +115,19 @@ class ChatTab(Tab):
         export.click(self._export, [self.conversation_id], [export_file])
 
     async def _choices(self, session: Session, selected: str) -> gr.Radio:
-        listed = await self.services.store.listing(session.identity.subject)
+        listed = await self.services.conversations.listing(await self.services.token(session))
         return gr.Radio(choices=[(c.title, c.id) for c in listed], value=selected or None)
+
+    async def _user(self, request: gr.Request) -> tuple[Session, str]:
+        """The signed-in user and their access token, for the conversation routes."""
+        return await self._access(request, lambda _: True, "err_session")
+
+    async def _titled(self, token: str, conversation_id: str) -> tuple[list[StoredMessage], str]:
+        """A conversation's messages and its title (empty when it is not the user's)."""
+        conversations = self.services.conversations
+        messages = await conversations.messages(token, conversation_id)
+        titles = {c.id: c.title for c in await conversations.listing(token)}
+        return messages, titles.get(conversation_id, "")
 
     async def _quota(self, session: Session) -> str:
         try:
@@ -183,8 +195,8 @@ class ChatTab(Tab):
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not conversation_id:
             return
-        session = self._session(request)
-        await self.services.store.drop_last_answer(session.identity.subject, conversation_id)
+        session, token = await self._user(request)
+        await self.services.conversations.drop_last_answer(token, conversation_id)
         frames = self.answerer.answer(session, conversation_id, kb_ids or [])
         async for update in self._stream(session, frames):
             yield update
@@ -194,30 +206,26 @@ class ChatTab(Tab):
     ) -> tuple[list[dict[str, Any]], str, str]:
         if not conversation_id:
             return [], "", ""
-        session = self._session(request)
-        owner = session.identity.subject
-        messages = await self.services.store.messages(owner, conversation_id)
-        titles = {c.id: c.title for c in await self.services.store.listing(owner)}
-        return to_chatbot(messages, self.lang), conversation_id, titles.get(conversation_id, "")
+        _, token = await self._user(request)
+        messages, title = await self._titled(token, conversation_id)
+        return to_chatbot(messages, self.lang), conversation_id, title
 
     async def _rename(self, conversation_id: str, title: str, request: gr.Request) -> Any:
-        session = self._session(request)
-        await self.services.store.rename(session.identity.subject, conversation_id, title)
+        session, token = await self._user(request)
+        await self.services.conversations.rename(token, conversation_id, title)
         return await self._choices(session, conversation_id)
 
     async def _delete(self, conversation_id: str, request: gr.Request) -> tuple[Any, ...]:
-        session = self._session(request)
-        await self.services.store.delete(session.identity.subject, conversation_id)
+        session, token = await self._user(request)
+        await self.services.conversations.delete(token, conversation_id)
         return [], "", await self._choices(session, "")
 
     async def _export(self, conversation_id: str, request: gr.Request) -> Any:
         if not conversation_id:
             return gr.File(visible=False)
-        session = self._session(request)
-        owner = session.identity.subject
-        messages = await self.services.store.messages(owner, conversation_id)
-        titles = {c.id: c.title for c in await self.services.store.listing(owner)}
-        title = titles.get(conversation_id, conversation_id)
+        _, token = await self._user(request)
+        messages, title = await self._titled(token, conversation_id)
+        title = title or conversation_id
         folder = Path(tempfile.mkdtemp(prefix="webui-export-"))
         path = folder / f"conversation-{conversation_id[:8]}.md"
         path.write_text(export_markdown(title, messages, self.lang), encoding="utf-8")

@@ -1,13 +1,15 @@
 """The web UI for the local runtime: ``python -m webui`` on 127.0.0.1:7860.
 
 It signs users in through Keycloak as the confidential client ``appliance-webui`` (its
-secret was saved by the Keycloak step) and keeps conversations in PostgreSQL as the
-gateway's least-privilege role.
+secret was saved by the Keycloak step) and reaches everything else, its users'
+conversations included, through the gateway with each user's own token. Its environment
+names its two secrets (the client secret and the session key) and no database: a
+compromised web UI cannot read or write the audit log or the knowledge bases directly.
 """
 
 from __future__ import annotations
 
-from appliance.runtime import postgres_service, process
+from appliance.runtime import process
 from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, WEBUI_CLIENT_ID, WEBUI_URL
 from appliance.runtime.paths import RuntimePaths
 
@@ -19,18 +21,15 @@ def is_ready() -> bool:
     return process.answers(f"{WEBUI_URL}/healthz")
 
 
-def start(paths: RuntimePaths) -> bool:
-    """Start the web UI unless it already answers; returns whether it was started now."""
-    if is_ready():
-        return False
-    env = {
+def environment(paths: RuntimePaths) -> dict[str, str]:
+    """The web UI's settings (``APPLIANCE_WEBUI_*``) and the switches that keep it offline."""
+    return {
         "APPLIANCE_WEBUI_PUBLIC_URL": WEBUI_URL,
         "APPLIANCE_WEBUI_GATEWAY_URL": GATEWAY_URL,
         "APPLIANCE_WEBUI_ISSUER": ISSUER,
         "APPLIANCE_WEBUI_CLIENT_ID": WEBUI_CLIENT_ID,
         "APPLIANCE_WEBUI_CLIENT_SECRET_FILE": str(paths.secret("keycloak_webui_client_secret")),
         "APPLIANCE_WEBUI_SESSION_KEY_FILE": str(paths.secret("webui_session_key")),
-        "APPLIANCE_WEBUI_DATABASE_URL": postgres_service.database_urls(paths).gateway,
         # The CPU demo model writes a few tokens a second: keep its answers short enough
         # that a cited answer (citations arrive after the last token) comes within minutes.
         "APPLIANCE_WEBUI_MAX_TOKENS": "256",
@@ -38,6 +37,12 @@ def start(paths: RuntimePaths) -> bool:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
     }
+
+
+def start(paths: RuntimePaths) -> bool:
+    """Start the web UI unless it already answers; returns whether it was started now."""
+    if is_ready():
+        return False
     process.launch(
         paths,
         SERVICE,
@@ -45,7 +50,7 @@ def start(paths: RuntimePaths) -> bool:
         what="web UI",
         ready=is_ready,
         timeout_s=START_TIMEOUT_S,
-        env=env,
+        env=environment(paths),
         cwd=paths.root,
     )
     return True

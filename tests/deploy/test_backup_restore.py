@@ -64,7 +64,8 @@ def test_backup_then_restore_on_a_fresh_control_node(
     vault = f"--vault-password-file={vault_password}"
 
     # What users make: a finance knowledge base with a document, found by search, and a
-    # conversation filed by the web UI's store; each call leaves audit rows.
+    # conversation filed through the gateway as the web UI files it; each call leaves audit
+    # rows.
     client, token = _client(site, cluster)
     owner = deployed.subject(token)
     made = client.post(
@@ -80,9 +81,7 @@ def test_backup_then_restore_on_a_fresh_control_node(
     [document] = upload.json()["documents"]
     assert document["status"] not in ("failed", "rejected") and document["chunks"] >= 1, document
     assert any(TAG in str(hit["text"]) for hit in _search(client, kb_id))
-    conversation = deployed.conversations(
-        cluster.control, ssh_key, "save", owner, TITLE, "Who approves travel claims?", PHRASE
-    )
+    conversation = deployed.save_conversation(client, TITLE, "Who approves travel claims?", PHRASE)
     audit_before = deployed.psql(
         cluster.control, ssh_key, "SELECT count(*), max(seq) FROM audit_events"
     )
@@ -129,9 +128,9 @@ def test_backup_then_restore_on_a_fresh_control_node(
     assert listed.status_code == 200, listed.text
     assert kb_id in {kb["id"] for kb in listed.json()["knowledge_bases"]}
     assert any(TAG in str(hit["text"]) for hit in _search(client, kb_id))
-    saved = deployed.conversations(control, ssh_key, "list", owner)
+    saved = deployed.conversations(client)
     assert {"id": conversation, "title": TITLE,
-            "messages": [["user", "Who approves travel claims?"], ["assistant", PHRASE]]} in saved  # type: ignore[operator]  # fmt: skip
+            "messages": [["user", "Who approves travel claims?"], ["assistant", PHRASE]]} in saved  # fmt: skip
 
     # The audit log: every row up to the backup came back, new rows (the search above)
     # extend the restored chain, and the whole of it verifies on the node.

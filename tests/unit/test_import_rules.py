@@ -84,7 +84,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.cli": _DOMAIN
     | {"appliance.sizing", "appliance.provision", "appliance.runtime", "appliance.identity"},
     # The web UI reaches everything else through the gateway's HTTP API.
-    "webui": frozenset({"appliance.db", "appliance.audit"}),
+    "webui": frozenset({"appliance.audit"}),
     # Tests and benchmarks may use the product; suites share helpers only through tests.support.
     "tests": frozenset({"appliance", "webui", "tests.support"}),
     "tests.support": frozenset({"appliance", "webui"}),

@@ -143,51 +143,29 @@ def psql(control: nodes.Node, key: Path, sql: str) -> list[str]:
     return result.stdout.split("\n")[:-1] if result.stdout else []
 
 
-# The web UI's own conversation store (webui.store), run on the control node with the web
-# UI's database settings, exactly as the web UI files a chat.
-_CONVERSATIONS = r"""
-import asyncio, json, sys
-from sqlalchemy.ext.asyncio import create_async_engine
-from webui.history import StoredMessage
-from webui.store import ConversationStore
-
-def url():
-    for line in open("/etc/appliance/webui.env"):
-        if line.startswith("APPLIANCE_WEBUI_DATABASE_URL="):
-            return line.split("=", 1)[1].strip()
-
-async def main(action, owner, *rest):
-    engine = create_async_engine(url())
-    store = ConversationStore(engine)
-    if action == "save":
-        title, question, answer = rest
-        cid = await store.create(owner, title)
-        await store.append(owner, cid, StoredMessage("user", question))
-        await store.append(owner, cid, StoredMessage("assistant", answer, reasoning="..."))
-        out = cid
-    else:
-        out = []
-        for item in await store.listing(owner):
-            messages = await store.messages(owner, item.id)
-            out.append({"id": item.id, "title": item.title,
-                        "messages": [[m.role, m.content] for m in messages]})
-    await engine.dispose()
-    print(json.dumps(out, ensure_ascii=False))
-
-asyncio.run(main(*sys.argv[1:]))
-"""
+def save_conversation(client: httpx.Client, title: str, question: str, answer: str) -> str:
+    """File a conversation through the gateway's ``/api/conversations`` exactly as the web
+    UI does (the client carries the user's own token); returns its id."""
+    made = client.post("/api/conversations", json={"title": title})
+    assert made.status_code == 201, made.text
+    conversation_id = str(made.json()["id"])
+    for message in (
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer, "reasoning": "..."},
+    ):
+        added = client.post(f"/api/conversations/{conversation_id}/messages", json=message)
+        assert added.status_code == 201, added.text
+    return conversation_id
 
 
-def conversations(control: nodes.Node, key: Path, *args: str) -> object:
-    """``save OWNER TITLE QUESTION ANSWER`` (returns the id) or ``list OWNER``."""
-    import shlex  # noqa: PLC0415
-
-    script = shlex.quote(_CONVERSATIONS)
-    argv = " ".join(shlex.quote(a) for a in args)
-    result = control.ssh(
-        f"printf %s {script} > /root/conversations.py && "
-        f"/opt/appliance/venv/bin/python /root/conversations.py {argv}",
-        key,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+def conversations(client: httpx.Client) -> list[dict[str, object]]:
+    """The token's user's conversations with their messages as ``[role, content]`` pairs."""
+    listed = client.get("/api/conversations")
+    assert listed.status_code == 200, listed.text
+    out: list[dict[str, object]] = []
+    for item in listed.json()["conversations"]:
+        found = client.get(f"/api/conversations/{item['id']}")
+        assert found.status_code == 200, found.text
+        messages = [[m["role"], m["content"]] for m in found.json()["messages"]]
+        out.append({"id": item["id"], "title": item["title"], "messages": messages})
+    return out

@@ -1,4 +1,4 @@
-"""Asking a question, with the gateway and the conversation store replaced by fakes: the chat
+"""Asking a question, with the gateway and its conversation routes replaced by fakes: the chat
 window shows the reasoning open while the model thinks and collapsed once it answers, the
 answer is stored with its reasoning and sources, a refusal reads as a sentence, and a
 stopped answer is kept and marked as stopped."""
@@ -25,18 +25,23 @@ SOURCE = {"index": 1, "document_name": "a.md", "text": "650 元", "score": 0.7}
 
 
 class FakeStore:
+    """The gateway's conversation routes, each called with the user's own token."""
+
     def __init__(self) -> None:
         self.conversations: dict[str, list[StoredMessage]] = {}
 
-    async def create(self, owner: str, title: str) -> str:
-        self.conversations[f"{owner}/{title}"] = []
-        return f"{owner}/{title}"
+    async def create(self, token: str, title: str) -> str:
+        assert token == "user-token"
+        self.conversations[f"user-1/{title}"] = []
+        return f"user-1/{title}"
 
-    async def append(self, owner: str, conversation_id: str, message: StoredMessage) -> bool:
+    async def append(self, token: str, conversation_id: str, message: StoredMessage) -> bool:
+        assert token == "user-token"
         self.conversations[conversation_id].append(message)
         return True
 
-    async def messages(self, owner: str, conversation_id: str) -> list[StoredMessage]:
+    async def messages(self, token: str, conversation_id: str) -> list[StoredMessage]:
+        assert token == "user-token"
         return list(self.conversations[conversation_id])
 
 
@@ -70,7 +75,7 @@ def _answerer(gateway: FakeGateway, store: FakeStore, lang: Lang = Lang.ZH) -> A
         return "user-token"
 
     services = SimpleNamespace(
-        store=store, gateway=gateway, token=token, settings=SimpleNamespace(max_tokens=64)
+        conversations=store, gateway=gateway, token=token, settings=SimpleNamespace(max_tokens=64)
     )
     return Answerer(cast(Services, services), lang)
 
