@@ -10,9 +10,10 @@ from layers below it, never upwards:
 3. ``rag`` (knowledge bases and retrieval), ``conversations`` (each user's saved chats, on
    ``db``) and ``sizing`` (GPU sizing, vLLM launch
    profiles, the load benchmark); ``provision`` (Ansible runs, the offline bundle, what a
-   node launches) builds on ``sizing``.
+   node launches) builds on ``sizing``; ``identity`` (accounts in Keycloak: the 三员分立
+   rules and the admin API calls) builds on ``auth``.
 4. ``gateway``: the FastAPI service, the one place that enforces policy and audits; it
-   uses layers 1 to 3, ``rag`` and ``conversations``.
+   uses layers 1 to 3, ``rag``, ``conversations`` and (its ``admin`` package) ``identity``.
 5. ``runtime`` (the local all-in-one stack) and ``cli`` (the ``appliance`` command) on top.
    They start the gateway and the web UI as processes and never import their code.
 

@@ -8,10 +8,11 @@
   ``chat`` (``/v1/models``, ``/v1/chat/completions``: admission, retrieval for ``rag``,
   relay to vLLM), ``knowledge`` (``/api/kb`` and ``/v1/embeddings``), ``conversations``
   (each user's own ``/api/conversations``, where the web UI keeps its chats), ``admin``
-  (the sysadmin's ``/api/admin``), ``auditor`` (the auditor's ``/api/audit``), and the modules
-  ``health`` (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me``
-  (``/api/me``). ``chat`` may import ``knowledge`` (a ``rag`` chat checks knowledge-base
-  access the same way); no other route package imports another.
+  (the sysadmin's ``/api/admin``, accounts included, on ``appliance.identity``),
+  ``auditor`` (the auditor's ``/api/audit``), and the modules ``health`` (``/healthz``,
+  ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me`` (``/api/me``). ``chat`` may
+  import ``knowledge`` (a ``rag`` chat checks knowledge-base access the same way); no
+  other route package imports another.
 - ``deps`` (who may call: ``CurrentPrincipal``, ``StaffPrincipal``, ...) and ``state`` (the
   process's long-lived objects on ``app.state.gateway``). Serving code never reads
   ``app.state``: a dependency builds it a small typed context (``ChatContext``, ...).
