@@ -20,8 +20,10 @@ def find_audit_event(
     request_id: str,
     event_type: str,
     timeout_s: float = 30.0,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
-    """Page through the auditor API until the event of ``request_id`` shows up.
+    """Page through the auditor API until the event of ``request_id`` shows up (with that
+    ``outcome`` when given: a change's committed intent is ``pending``, its result follows).
 
     End events are group-committed after the response, so the test polls for them.
     """
@@ -39,7 +41,7 @@ def find_audit_event(
         response.raise_for_status()
         page = response.json()
         for event in page["events"]:
-            if event["request_id"] == request_id:
+            if event["request_id"] == request_id and outcome in (None, event["outcome"]):
                 return dict(event)
         if page["events"]:
             params["after_seq"] = str(page["events"][-1]["seq"])

@@ -5,6 +5,12 @@ groups' knowledge bases, a kb-editor manages their department's; an unreadable o
 never 403). Every call here, allowed or refused, leaves a ``kb.action`` audit event naming
 the knowledge base and the documents involved; a search records the chunk ids it returned
 and is committed before the results leave, so nothing is disclosed without its audit record.
+
+A change (create, delete, upload, delete a document, reindex) is fail-closed, in the order
+chat and the account routes use: its intent (outcome ``pending``, ``phase: begin``) is
+committed first, and if the audit store cannot take it the caller gets 503
+``audit_unavailable`` and nothing changes; then the change; then its outcome
+(``phase: end``, or ``failed`` when it was refused before it began).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from fastapi import Depends, Request
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.auth.principal import Principal
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, AuditUnavailable
 from appliance.gateway.deps import CurrentPrincipal, State
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
@@ -87,13 +93,72 @@ async def _audited(
     await ctx.audit.commit(event)
 
 
+@dataclass(slots=True)
+class _Change:
+    """One change's outcome event, filled in as it goes, and whether its intent is stored."""
+
+    ctx: KnowledgeContext
+    event: AuditEvent
+    begun: bool = False
+
+    async def begin(self) -> None:
+        """Commit the intent; the change may be made only after this returns (else 503)."""
+        intent = self.ctx.caller.event(
+            EventType.KB_ACTION,
+            Outcome.PENDING,
+            document_ids=list(self.event.document_ids),
+            detail={**self.event.detail, "phase": "begin"},
+        )
+        await self.ctx.audit.commit(intent)
+        self.begun = True
+
+
+@asynccontextmanager
+async def _changed(
+    ctx: KnowledgeContext, action: str, *, kb_id: uuid.UUID | None = None, status: int = 200
+) -> AsyncIterator[_Change]:
+    """Audit one change: the operation calls ``begin()`` right before it changes anything;
+    the outcome (ok, denied or error) is recorded after it, or after a refusal."""
+    event = ctx.caller.event(EventType.KB_ACTION, Outcome.OK, http_status=status)
+    event.detail = {"action": action}
+    if kb_id is not None:
+        event.detail["kb_id"] = str(kb_id)
+    change = _Change(ctx, event)
+    try:
+        yield change
+    except AuditUnavailable:
+        if change.begun:  # the intent is stored: the outcome must follow it
+            _finish(change, Outcome.ERROR, 503, error=AuditUnavailable.code)
+        raise
+    except ApplianceError as exc:
+        denied = exc.status_code in (403, 404)
+        _finish(change, Outcome.DENIED if denied else Outcome.ERROR, exc.status_code, exc.code)
+        raise
+    except Exception:
+        _finish(change, Outcome.ERROR, 500, error="internal_error")
+        raise
+    if not change.begun:
+        raise RuntimeError(f"{action} changed nothing it had announced")  # a coding error
+    _finish(change, Outcome.OK, status)
+
+
+def _finish(change: _Change, outcome: Outcome, status: int, error: str = "") -> None:
+    event = change.event
+    event.outcome, event.http_status = outcome, status
+    event.detail["phase"] = "end" if change.begun else "failed"
+    if error:
+        event.detail["error"] = error
+    change.ctx.audit.submit(event)
+
+
 async def create_kb(
     ctx: KnowledgeContext, name: str, group: str | None, description: str
 ) -> KnowledgeBaseOut:
-    async with _audited(ctx, "kb.create", status=201) as event:
-        event.detail |= {"name": name, "group": group}
+    async with _changed(ctx, "kb.create", status=201) as change:
+        change.event.detail |= {"name": name, "group": group}
+        await change.begin()
         kb = await ctx.knowledge.create_kb(ctx.principal, name, group, description)
-        event.detail["kb_id"] = str(kb.id)
+        change.event.detail["kb_id"] = str(kb.id)
     return kb
 
 
@@ -124,9 +189,10 @@ async def get_kb(ctx: KnowledgeContext, kb_id: uuid.UUID) -> KnowledgeBaseOut:
 
 
 async def delete_kb(ctx: KnowledgeContext, kb_id: uuid.UUID) -> None:
-    async with _audited(ctx, "kb.delete", kb_id=kb_id, status=204) as event:
+    async with _changed(ctx, "kb.delete", kb_id=kb_id, status=204) as change:
         documents = await ctx.knowledge.list_documents(ctx.principal, kb_id)
-        event.document_ids = [str(doc.id) for doc in documents]
+        change.event.document_ids = [str(doc.id) for doc in documents]
+        await change.begin()
         await ctx.knowledge.delete_kb(ctx.principal, kb_id)
 
 
@@ -137,17 +203,19 @@ async def upload_documents(
 ) -> list[IngestResult]:
     """Index each file; ``read_files`` is called only once the caller may manage the
     knowledge base, so a large body is not read for a refusal."""
-    async with _audited(ctx, "documents.upload", kb_id=kb_id) as event:
+    async with _changed(ctx, "documents.upload", kb_id=kb_id) as change:
         # An empty upload only checks that the caller manages this knowledge base.
         await ctx.knowledge.ingest_files(ctx.principal, kb_id, [])
         files = await read_files()
+        change.event.detail["names"] = [file.name for file in files]
+        await change.begin()
         results = await ctx.knowledge.ingest_files(ctx.principal, kb_id, files)
-        event.document_ids = [str(r.id) for r in results if r.id is not None]
+        change.event.document_ids = [str(r.id) for r in results if r.id is not None]
         outcome: dict[str, Any] = {"files": len(results)}
         for result in results:
             key = "duplicate" if result.duplicate else result.status
             outcome[key] = int(outcome.get(key, 0)) + 1
-        event.detail |= outcome
+        change.event.detail |= outcome
     return results
 
 
@@ -159,16 +227,18 @@ async def list_documents(ctx: KnowledgeContext, kb_id: uuid.UUID) -> list[Docume
 
 
 async def delete_document(ctx: KnowledgeContext, kb_id: uuid.UUID, document_id: uuid.UUID) -> None:
-    async with _audited(ctx, "document.delete", kb_id=kb_id, status=204) as event:
-        event.document_ids = [str(document_id)]
+    async with _changed(ctx, "document.delete", kb_id=kb_id, status=204) as change:
+        change.event.document_ids = [str(document_id)]
+        await change.begin()
         await ctx.knowledge.delete_document(ctx.principal, kb_id, document_id)
 
 
 async def reindex_document(
     ctx: KnowledgeContext, kb_id: uuid.UUID, document_id: uuid.UUID
 ) -> IngestResult:
-    async with _audited(ctx, "document.reindex", kb_id=kb_id) as event:
-        event.document_ids = [str(document_id)]
+    async with _changed(ctx, "document.reindex", kb_id=kb_id) as change:
+        change.event.document_ids = [str(document_id)]
+        await change.begin()
         result = await ctx.knowledge.reindex_document(ctx.principal, kb_id, document_id)
-        event.detail["status"] = result.status
+        change.event.detail["status"] = result.status
     return result

@@ -83,6 +83,7 @@ def test_editor_upload_reports_each_file(
         tokens,
         request_id=uploaded.headers["x-request-id"],
         event_type="kb.action",
+        outcome="ok",
     )
     assert good["id"] in event["document_ids"]
 
