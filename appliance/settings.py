@@ -43,11 +43,12 @@ class KeycloakSettings(BaseModel):
     jwks_url: str = ""
     # Audience the gateway requires in `aud` (or as `azp` for tokens of its own clients).
     audience: str = "appliance-gateway"
-    # Clients whose tokens are accepted (checked against `azp`).
+    # Clients whose tokens are accepted (checked against `azp`). The local runtime's
+    # password-grant client (`appliance-dev`) is not among them: the runtime's settings file
+    # adds it (appliance/runtime/gateway_service.py), so no other install accepts it.
     allowed_clients: list[str] = Field(
         default_factory=lambda: [
             "appliance-webui",
-            "appliance-dev",
             "appliance-gateway",
             "appliance-cli",
         ]

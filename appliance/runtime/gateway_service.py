@@ -8,14 +8,16 @@ Ansible renders on a deployed node.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 
 from appliance.audit.checkpoint import generate_key
 from appliance.runtime import keycloak_service, postgres_service, process
-from appliance.runtime.endpoints import GATEWAY_URL, ISSUER, VLLM_URL
+from appliance.runtime.endpoints import DEV_CLIENT_ID, GATEWAY_URL, ISSUER, VLLM_URL
 from appliance.runtime.paths import RuntimePaths
 from appliance.runtime.secrets import write_private
+from appliance.settings import KeycloakSettings
 
 SERVICE = "gateway"
 APP_MODULE = "appliance.gateway.app"
@@ -24,6 +26,12 @@ START_TIMEOUT_S = 120.0
 # with two workers against about 300 with one (ops/benchmarks/gateway-overhead.md).
 WORKERS = 2
 MIGRATION_TIMEOUT_S = 300.0
+
+
+def local_allowed_clients() -> str:
+    """The clients the local gateway accepts, as the settings file spells a list: the
+    defaults plus the runtime's password-grant client, which only a local install has."""
+    return json.dumps([*KeycloakSettings().allowed_clients, DEV_CLIENT_ID], separators=(",", ":"))
 
 
 def checkpoint_key(paths: RuntimePaths) -> str:
@@ -43,6 +51,7 @@ def render_settings(paths: RuntimePaths) -> dict[str, str]:
         "APPLIANCE_MIGRATION_DATABASE_URL": urls.owner,
         "APPLIANCE_BACKENDS": VLLM_URL,
         "APPLIANCE_KEYCLOAK__ISSUER": ISSUER,
+        "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": checkpoint_key(paths),
     }
     # Saved by keycloak_service.configure_local, which `appliance up` runs before this.

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from appliance.audit.checkpoint import generate_key
 from appliance.runtime import postgres_service as postgres
+from appliance.runtime.gateway_service import local_allowed_clients
 from appliance.runtime.paths import RuntimePaths
 from tests.support.auth.local_idp import LocalIdp
 
@@ -123,6 +124,8 @@ def main(root: Path, backend: str, port: int, token_file: Path) -> None:
         "APPLIANCE_MIGRATION_DATABASE_URL": urls.owner,
         "APPLIANCE_BACKENDS": backend,
         "APPLIANCE_KEYCLOAK__ISSUER": idp.issuer,
+        # The bench token is the runtime's password-grant client's, as locally.
+        "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": str(key_file),
         "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": "256",
         "APPLIANCE_LIMITS__PER_BACKEND_INFLIGHT": "256",

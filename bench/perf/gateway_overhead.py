@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from appliance.db.migrate import upgrade
+from appliance.runtime.gateway_service import local_allowed_clients
 from bench.perf.overhead_load import Run, audit_gaps, count_audit_rows, drive
 from bench.perf.overhead_report import profile_summary, render, verdicts, write_report
 from tests.support.paths import REPO, SETTINGS_FILE, load_endpoints
@@ -115,6 +116,8 @@ def main() -> None:
         "APPLIANCE_SETTINGS_FILE": str(SETTINGS_FILE),
         "APPLIANCE_BACKENDS": STUB_URL,
         "APPLIANCE_DATABASE_URL": bench_url,
+        # The bench user's token is the runtime's password-grant client's.
+        "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         # One bench user drives up to 64 parallel requests; the per-user limits would
         # (rightly) answer 429, which is not what is measured here.
         "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": "1000",

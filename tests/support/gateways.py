@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from appliance.runtime.gateway_service import local_allowed_clients
 from tests.support.paths import SETTINGS_FILE
 from tests.support.process import Process, answers, free_port, wait_until
 
@@ -53,7 +54,13 @@ class GatewayProcess(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        env = {"APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5", **settings_env}
+        # The tests' tokens come from the runtime's password-grant client, which only the
+        # local runtime's settings accept (appliance/runtime/gateway_service.py).
+        env = {
+            "APPLIANCE_BACKEND_HEALTH_INTERVAL_S": "0.5",
+            "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
+            **settings_env,
+        }
         if settings_file and SETTINGS_FILE.exists():
             env["APPLIANCE_SETTINGS_FILE"] = str(SETTINGS_FILE)
         argv = [

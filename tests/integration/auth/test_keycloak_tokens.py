@@ -12,6 +12,7 @@ from keycloak import KeycloakOpenID
 
 from appliance.auth.authenticator import Authenticator
 from appliance.errors import Unauthenticated
+from appliance.runtime.gateway_service import local_allowed_clients
 from appliance.settings import KeycloakSettings
 
 pytestmark = pytest.mark.services
@@ -41,7 +42,12 @@ async def password_grant(
 
 @pytest.fixture
 async def authenticator(keycloak_endpoints: dict[str, Any]) -> AsyncIterator[Authenticator]:
-    auth = Authenticator(KeycloakSettings(issuer=keycloak_endpoints["keycloak"]["issuer"]))
+    # The dev client's tokens, accepted as the local runtime's settings accept them.
+    settings = KeycloakSettings(
+        issuer=keycloak_endpoints["keycloak"]["issuer"],
+        allowed_clients=json.loads(local_allowed_clients()),
+    )
+    auth = Authenticator(settings)
     yield auth
     await auth.aclose()
 

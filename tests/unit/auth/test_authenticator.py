@@ -12,7 +12,7 @@ from appliance.auth.authenticator import Authenticator
 from appliance.errors import Unauthenticated
 from appliance.settings import KeycloakSettings
 from tests.support.auth.local_idp import LocalIdp
-from tests.support.auth.mint import Mint, access_claims
+from tests.support.auth.mint import ALLOWED_CLIENTS, Mint, access_claims
 
 
 @pytest.fixture
@@ -26,7 +26,8 @@ def idp(rsa_key: rsa.RSAPrivateKey) -> Iterator[LocalIdp]:
 
 @pytest.fixture
 async def authenticator(idp: LocalIdp) -> AsyncIterator[Authenticator]:
-    auth = Authenticator(KeycloakSettings(issuer=idp.issuer))
+    # The minted tokens are the local dev client's, which only the runtime's settings allow.
+    auth = Authenticator(KeycloakSettings(issuer=idp.issuer, allowed_clients=[*ALLOWED_CLIENTS]))
     yield auth
     await auth.aclose()
 
