@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.capture import event_to_row
 from appliance.audit.checkpoint import CheckpointSigner, signer_from_file
-from appliance.audit.events import AuditEvent
+from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.audit.reconcile import interrupted_ends
 from appliance.audit.store import RECONCILE_LOCK_KEY, append_locked
 from appliance.errors import AuditUnavailable
@@ -37,6 +39,11 @@ MAX_SUBMIT_ATTEMPTS = 5
 MAX_QUEUE = 100_000
 WRITE_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 2
+PROBE_TIMEOUT_S = 2.0
+# Inserts no row, but PostgreSQL still checks, at executor start, what a real append needs:
+# INSERT on audit_events for this role, and a transaction that may write (not a read-only
+# database or a standby). Rolled back, it leaves nothing behind and takes no chain lock.
+_PROBE_SQL = text("INSERT INTO audit_events SELECT * FROM audit_events WHERE false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,9 @@ class AuditWriter:
         self._dropped = 0
         self._checkpoints = 0
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        # Whether the last batch failed to commit; cleared by the next one that commits.
+        self._last_write_failed = False
+        self._resuming = asyncio.Lock()
         # Durable commits waiting in the queue, and a signal for a lingering batch.
         self._commits_queued = 0
         self._commit_arrived = asyncio.Event()
@@ -117,6 +127,39 @@ class AuditWriter:
         await self._task
         self._task = None
         await self._discard_connection()
+
+    async def unready_reason(self) -> str | None:
+        """Why events cannot be committed now, or None: for ``/readyz``.
+
+        The writer is stopped, the store refuses a write (a rolled-back probe: the database
+        is read-only, unreachable, or the role lacks INSERT), or its last batch failed and
+        a real event still cannot be committed. That event (``system``, reason
+        ``audit_writes_resumed``) is written only after a failure, and marks in the log
+        where writing resumed; without it a failed gateway that gets no traffic would stay
+        not-ready for ever.
+        """
+        if self._task is None or self._task.done():
+            return "audit_writer_stopped"
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S), self._engine.connect() as conn:
+                await conn.execute(_PROBE_SQL)
+                await conn.rollback()
+        except DB_ERRORS as exc:
+            log.warning("audit: the store refuses writes: %s", exc)
+            return "audit_store_refuses_writes"
+        async with self._resuming:
+            if self._last_write_failed:
+                resumed = AuditEvent(
+                    EventType.SYSTEM,
+                    Outcome.OK,
+                    request_id=str(uuid.uuid4()),
+                    detail={"reason": "audit_writes_resumed"},
+                )
+                try:
+                    await self.commit(resumed)
+                except AuditUnavailable:
+                    return "audit_last_write_failed"
+        return None
 
     def _row(self, event: AuditEvent) -> dict[str, Any]:
         return event_to_row(event, mode=self._settings.capture, writer_id=self.writer_id)
@@ -202,10 +245,12 @@ class AuditWriter:
             )
         except BATCH_ERRORS as exc:
             self._failures += 1
+            self._last_write_failed = True
             log.error("audit batch of %d failed: %s", len(batch), exc)
             await self._retry_or_fail(batch, final=final)
             return
         self._batches += 1
+        self._last_write_failed = False
         self._committed += len(batch)
         for pending, seq in zip(batch, seqs, strict=True):
             if pending.future is not None and not pending.future.done():

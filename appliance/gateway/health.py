@@ -36,6 +36,10 @@ class Readiness(BaseModel):
     status: str
     database: bool
     backends: int
+    # Whether the audit writer can commit: every audited request needs it (fail-closed).
+    audit: bool
+    # Why not ready, as a code (the first that applies); null when ready.
+    reason: str | None
 
 
 @router.get("/healthz", response_model=Liveness)
@@ -56,14 +60,33 @@ async def _database_ok(state: State) -> bool:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Not ready: no database or backend."}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "Not ready: no database, no audit writes, or no healthy backend.",
+        }
+    },
 )
 async def readyz(state: State) -> Response:
-    """Readiness: the database answers and at least one backend is healthy. Public."""
+    """Readiness: the database answers, the audit log takes writes and at least one
+    backend is healthy. Public. A gateway whose audit store refuses writes would refuse
+    every audited request (503 ``audit_unavailable``), so it is not ready either."""
     database = await _database_ok(state)
+    audit_reason = await state.audit.unready_reason() if database else "database_unreachable"
     backends = sum(1 for replica in state.pool.replicas if replica.healthy)
-    ready = database and backends > 0
-    body = {"status": "ready" if ready else "not_ready", "database": database, "backends": backends}
+    reason = (
+        "database_unreachable"
+        if not database
+        else audit_reason or (None if backends > 0 else "no_healthy_backend")
+    )
+    ready = reason is None
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "database": database,
+        "backends": backends,
+        "audit": audit_reason is None,
+        "reason": reason,
+    }
     return Response(
         orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
     )

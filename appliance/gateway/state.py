@@ -34,6 +34,8 @@ class AuditSink(Protocol):
 
     def submit(self, event: AuditEvent) -> None: ...
 
+    async def unready_reason(self) -> str | None: ...
+
 
 @dataclass(slots=True)
 class GatewayState:
