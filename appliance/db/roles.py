@@ -139,8 +139,9 @@ def state_query(database: str, names: RoleNames = RoleNames()) -> str:
     return (
         "SELECT md5(concat_ws('|',"  # noqa: S608
         " (SELECT string_agg(concat_ws(',', rolname, rolcanlogin, rolinherit, rolsuper,"
-        " rolcreatedb, rolcreaterole, rolpassword IS NULL, rolconfig::text), ';'"
-        " ORDER BY rolname) FROM pg_authid"
+        " rolcreatedb, rolcreaterole, rolpassword IS NULL, (SELECT setconfig::text"
+        " FROM pg_db_role_setting WHERE setrole = a.oid AND setdatabase = 0)), ';'"
+        " ORDER BY rolname) FROM pg_authid a"
         f" WHERE rolname IN ({listed})),"
         " (SELECT string_agg(concat_ws(',', m.roleid::regrole, m.member::regrole), ';'"
         " ORDER BY m.roleid, m.member) FROM pg_auth_members m"
