@@ -150,18 +150,27 @@ def _verify_signed(rows: Rows, checkpoints: Rows, key: Ed25519PrivateKey) -> Ver
     )
 
 
-def _signed_but_one(seed: int, n_rows: int, dropped: int) -> tuple[Rows, Rows, Ed25519PrivateKey]:
-    """A chain of ``n_rows`` with signed checkpoints every 10 rows but the one at ``dropped``."""
+def _signed_chain(seed: int, n_rows: int) -> tuple[Rows, Rows, Ed25519PrivateKey]:
+    """A chain of ``n_rows``, its checkpoints every 10 rows, and the key that signed them."""
     key = Ed25519PrivateKey.generate()
     rows = make_chain(random.Random(seed), n_rows)
-    checkpoints = [c for c in _checkpoints(rows, CheckpointSigner(key), 10) if c["seq"] != dropped]
-    return rows, checkpoints, key
+    return rows, _checkpoints(rows, CheckpointSigner(key), 10), key
+
+
+def _signed_but_one(seed: int, n_rows: int, dropped: int) -> tuple[Rows, Rows, Ed25519PrivateKey]:
+    """``_signed_chain`` without the checkpoint at row ``dropped``."""
+    rows, checkpoints, key = _signed_chain(seed, n_rows)
+    return rows, [c for c in checkpoints if c["seq"] != dropped], key
+
+
+def _rehash_edit(rows: Rows) -> None:
+    """Someone with the database but not the key edits row 14 and recomputes the chain."""
+    rows[13]["prompt"] = "rewritten"
+    seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
 
 
 def test_signed_checkpoints_verify_with_the_right_key_only() -> None:
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(7), 30)
-    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    rows, checkpoints, key = _signed_chain(7, 30)
     good = _verify_signed(rows, checkpoints, key)
     assert good.ok and good.signed_checkpoints_verified == 3
     assert not good.signatures_skipped and not good.warning
@@ -171,21 +180,15 @@ def test_signed_checkpoints_verify_with_the_right_key_only() -> None:
 
 
 def test_a_forged_checkpoint_is_found() -> None:
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(8), 30)
-    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
+    rows, checkpoints, key = _signed_chain(8, 30)
     checkpoints[1]["head_hash"] = "e" * 64
     report = verify_rows(rows, checkpoints=checkpoints, public_keys=[key.public_key()])
     assert (report.first_bad_seq, report.reason) == (20, Reason.BAD_CHECKPOINT)
 
 
 def test_a_rewritten_chain_no_longer_matches_its_checkpoint() -> None:
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(9), 30)
-    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
-    # Someone with the database but not the key edits row 14 and recomputes the chain.
-    rows[13]["prompt"] = "rewritten"
-    seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
+    rows, checkpoints, key = _signed_chain(9, 30)
+    _rehash_edit(rows)
     assert verify_rows(rows).ok
     report = _verify_signed(rows, checkpoints, key)
     assert (report.first_bad_seq, report.reason) == (11, Reason.EDITED)
@@ -229,11 +232,8 @@ def test_a_checkpoint_signed_by_an_unknown_key_fails() -> None:
 
 def test_deleting_the_checkpoints_does_not_hide_a_rehashed_edit() -> None:
     """The attack the signatures exist for: edit, re-hash, and drop the checkpoints."""
-    key = Ed25519PrivateKey.generate()
-    rows = make_chain(random.Random(14), 35)
-    checkpoints = _checkpoints(rows, CheckpointSigner(key), 10)
-    rows[13]["prompt"] = "rewritten"
-    seal(rows[13:], first_seq=14, prev_hash=rows[12]["row_hash"])
+    rows, checkpoints, key = _signed_chain(14, 35)
+    _rehash_edit(rows)
     keys = [key.public_key()]
     kept = [c for c in checkpoints if c["seq"] < 14]
     report = verify_rows(rows, checkpoints=kept, public_keys=keys, checkpoint_every=10)
