@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from appliance.runtime.paths import RuntimePaths
 from appliance.runtime.process import (
     ServiceError,
     answers,
+    launch,
     read_pid,
     start_detached,
     stop_pid_file,
@@ -133,3 +135,27 @@ def test_a_service_that_never_becomes_ready_times_out_naming_its_log(tmp_path: P
 
 def test_nothing_listening_does_not_answer() -> None:
     assert answers("http://127.0.0.1:9/healthz", timeout_s=0.5) is False
+
+
+def test_launch_replaces_a_leftover_and_returns_once_ready(tmp_path: Path) -> None:
+    paths = RuntimePaths(tmp_path)
+    pid_file, log_file = paths.pid("svc"), paths.log("svc")
+
+    def started() -> bool:
+        return log_file.exists() and "child up" in log_file.read_text(encoding="utf-8")
+
+    try:
+        launch(paths, "svc", [sys.executable, "-c", CHILD], what="svc", ready=started, timeout_s=20)
+        leftover = read_pid(pid_file)
+        assert leftover is not None and started()
+        log_file.unlink()
+        launch(paths, "svc", [sys.executable, "-c", CHILD], what="svc", ready=started, timeout_s=20)
+        current = read_pid(pid_file)
+        assert current is not None and current != leftover
+        assert _group_members(leftover) == []
+        assert os.getsid(current) == current
+    finally:
+        stop_pid_file(pid_file, timeout_s=5.0)
+    with pytest.raises(ServiceError, match=f"svc exited during start-up; see {log_file}"):
+        launch(paths, "svc", [sys.executable, "-c", "raise SystemExit(3)"], what="svc",
+               ready=lambda: False, timeout_s=20, interval_s=0.05)  # fmt: skip
