@@ -10,9 +10,9 @@ It runs against this test's OWN gateway process (the current code) in front of t
 stub backend, so generated chats never reach the slow CPU vLLM; PostgreSQL and Keycloak
 are the shared ones and the tokens are real. Three runs, one per role, so role-gated routes
 are exercised by a caller who may use them: li.na (staff, kb-editor of /dept/finance) for
-the OpenAI surface and the knowledge bases, liu.yang (auditor) for ``/api/audit``, chen.jie
-(sysadmin) for ``/api/admin`` and ``/metrics``; schemathesis's ``ignored_auth`` check also
-replays cases without the token.
+the OpenAI surface, her own conversations and the knowledge bases, liu.yang (auditor) for
+``/api/audit``, chen.jie (sysadmin) for ``/api/admin`` and ``/metrics``; schemathesis's
+``ignored_auth`` check also replays cases without the token.
 
 What is left out, and why:
 
@@ -54,7 +54,7 @@ CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance"]
 # gets a fresh token (they live 5 minutes). The audit routes read the whole log per call
 # (export streams every row), so they get fewer.
 RUNS = [
-    ("li.na", r"^/(healthz|readyz|v1/|api/me)", (4, 130)),
+    ("li.na", r"^/(healthz|readyz|v1/|api/me|api/conversations)", (4, 130)),
     ("li.na", r"^/api/kb", (4, 130)),
     ("liu.yang", r"^/api/audit/", (2, 40)),
     ("chen.jie", r"^/(api/admin/|metrics)", (3, 120)),
@@ -78,6 +78,23 @@ def _throwaway_kb(client: httpx.Client, headers: dict[str, str]) -> tuple[str, s
     uploaded = client.post(f"/api/kb/{kb_id}/documents", headers=headers, files=files)
     assert uploaded.status_code == 200, uploaded.text
     return kb_id, str(uploaded.json()["documents"][0]["id"])
+
+
+def _conversation_ids(client: httpx.Client, headers: dict[str, str]) -> set[str]:
+    listed = client.get("/api/conversations", headers=headers)
+    assert listed.status_code == 200, listed.text
+    return {c["id"] for c in listed.json()["conversations"]}
+
+
+def _throwaway_conversation(client: httpx.Client, headers: dict[str, str]) -> str:
+    created = client.post("/api/conversations", headers=headers, json={"title": "chaos-schema"})
+    assert created.status_code == 201, created.text
+    conversation_id = str(created.json()["id"])
+    message = {"role": "user", "content": "A throwaway question for generated requests."}
+    path = f"/api/conversations/{conversation_id}/messages"
+    added = client.post(path, headers=headers, json=message)
+    assert added.status_code == 201, added.text
+    return conversation_id
 
 
 def _kb_ids(client: httpx.Client, headers: dict[str, str]) -> set[str]:
@@ -167,6 +184,8 @@ def test_generated_requests_get_documented_answers(
         schema_file.write_text(document.text)
         shared_before = _shared_state(client, editor)
         kb_id, document_id = _throwaway_kb(client, editor)
+        conversations_before = _conversation_ids(client, editor)
+        conversation_id = _throwaway_conversation(client, editor)
         models = client.get("/v1/models", headers=editor).json()["data"]
         hook_env = {
             "SCHEMATHESIS_HOOKS": "tests.support.hostile_st_hooks",
@@ -174,6 +193,7 @@ def test_generated_requests_get_documented_answers(
             "CHAOS_ST_EMBEDDING_MODEL": "intfloat/multilingual-e5-small",
             "CHAOS_ST_KB_ID": kb_id,
             "CHAOS_ST_DOCUMENT_ID": document_id,
+            "CHAOS_ST_CONVERSATION_ID": conversation_id,
         }
         runs: dict[str, Any] = {}
         created = [kb_id]
@@ -189,7 +209,12 @@ def test_generated_requests_get_documented_answers(
             # Only what this run made: other tests create knowledge bases as li.na too.
             for leftover in created:
                 client.delete(f"/api/kb/{leftover}", headers=tokens.headers("li.na"))
+            # li.na's conversations from before the run are left alone; the run's go.
+            made = _conversation_ids(client, tokens.headers("li.na")) - conversations_before
+            for leftover in made:
+                client.delete(f"/api/conversations/{leftover}", headers=tokens.headers("li.na"))
         assert not set(created) & _kb_ids(client, tokens.headers("li.na"))
+        assert _conversation_ids(client, tokens.headers("li.na")) == conversations_before
         assert _shared_state(client, tokens.headers("li.na")) == shared_before
     log = gateway.log_path.read_text(errors="replace")
     unhandled = log.count("unhandled error in request")

@@ -3,9 +3,9 @@
 
 Purely random model names and ids are all answered 404 before any real work happens. So
 some generated chat and embedding bodies name the served models, and some generated paths
-name a throwaway knowledge base and its document (created for the run, deletable by it),
-which takes the cases past the 404 into validation, admission, retrieval and the stub
-backend. The identifiers come from the environment the test sets.
+name a throwaway knowledge base and its document, or a throwaway conversation (created for
+the run, deletable by it), which takes the cases past the 404 into validation, admission,
+retrieval and the stub backend. The identifiers come from the environment the test sets.
 
 schemathesis also reuses ids it saw in responses (``GET /api/kb`` lists the shared demo
 knowledge bases other tests rely on). A request that would change a knowledge base
@@ -30,6 +30,7 @@ _MODELS = {
 _IDS = {
     "kb_id": os.environ.get("CHAOS_ST_KB_ID", ""),
     "document_id": os.environ.get("CHAOS_ST_DOCUMENT_ID", ""),
+    "conversation_id": os.environ.get("CHAOS_ST_CONVERSATION_ID", ""),
 }
 _MUTATING = {
     ("DELETE", "/api/kb/{kb_id}"),
@@ -39,6 +40,15 @@ _MUTATING = {
 }
 # Knowledge bases this run may change: the throwaway one, and those it creates.
 OWN_KB_IDS = {_IDS["kb_id"]} - {""}
+# Conversations are the caller's own, but the caller may have some from other tests: a
+# change is sent only for the throwaway conversation or one this run created.
+_CONVERSATION_CHANGES = {
+    ("PATCH", "/api/conversations/{conversation_id}"),
+    ("DELETE", "/api/conversations/{conversation_id}"),
+    ("POST", "/api/conversations/{conversation_id}/messages"),
+    ("DELETE", "/api/conversations/{conversation_id}/last-answer"),
+}
+OWN_CONVERSATION_IDS = {_IDS["conversation_id"]} - {""}
 
 
 def _is_uuid(value: object) -> bool:
@@ -70,15 +80,22 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    if (case.method.upper(), case.operation.path) == ("POST", "/api/kb") and (
-        response.status_code == 201
-    ):
-        OWN_KB_IDS.add(str(response.json()["id"]))
+    created = {"/api/kb": OWN_KB_IDS, "/api/conversations": OWN_CONVERSATION_IDS}
+    own = created.get(case.operation.path)
+    if own is not None and case.method.upper() == "POST" and response.status_code == 201:
+        own.add(str(response.json()["id"]))
 
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    if (case.method.upper(), case.operation.path) not in _MUTATING:
+    operation = (case.method.upper(), case.operation.path)
+    if operation in _CONVERSATION_CHANGES:
+        conversation_id = str((case.path_parameters or {}).get("conversation_id"))
+        if _is_uuid(conversation_id) and conversation_id not in OWN_CONVERSATION_IDS:
+            swapped = str(uuid.uuid5(uuid.NAMESPACE_URL, conversation_id))
+            case.path_parameters["conversation_id"] = swapped
+        return
+    if operation not in _MUTATING:
         return
     kb_id = str((case.path_parameters or {}).get("kb_id"))
     if _is_uuid(kb_id) and kb_id not in OWN_KB_IDS:

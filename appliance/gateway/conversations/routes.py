@@ -25,7 +25,8 @@ from appliance.gateway.conversations.serving import CurrentConversations
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
-# Ids are matched as UUIDs in the paths: one that is not a UUID names nothing (404).
+# Ids are matched as UUIDs in the paths: one that is not a UUID names nothing (404). A body
+# that is not JSON at all is 400, one that does not fit its model 422.
 
 
 @router.get("", responses=errors(*AUTHENTICATED))
@@ -34,7 +35,7 @@ async def list_conversations(ctx: CurrentConversations) -> ConversationList:
     return ConversationList(conversations=await serving.list_conversations(ctx))
 
 
-@router.post("", status_code=201, responses=errors(*AUTHENTICATED, 422))
+@router.post("", status_code=201, responses=errors(*AUTHENTICATED, 400, 422))
 async def create_conversation(body: NewConversation, ctx: CurrentConversations) -> ConversationOut:
     return await serving.create_conversation(ctx, body.title)
 
@@ -47,7 +48,7 @@ async def get_conversation(
     return await serving.get_conversation(ctx, conversation_id)
 
 
-@router.patch("/{conversation_id:uuid}", responses=errors(*AUTHENTICATED, 404, 422))
+@router.patch("/{conversation_id:uuid}", responses=errors(*AUTHENTICATED, 400, 404, 422))
 async def rename_conversation(
     conversation_id: uuid.UUID, body: Rename, ctx: CurrentConversations
 ) -> ConversationOut:
@@ -63,7 +64,7 @@ async def delete_conversation(conversation_id: uuid.UUID, ctx: CurrentConversati
 @router.post(
     "/{conversation_id:uuid}/messages",
     status_code=201,
-    responses=errors(*AUTHENTICATED, 404, 422),
+    responses=errors(*AUTHENTICATED, 400, 404, 422),
 )
 async def append_message(
     conversation_id: uuid.UUID, body: NewMessage, ctx: CurrentConversations
