@@ -5,6 +5,10 @@
 - Granting or revoking an administrator role (``sysadmin``, ``secadmin``, ``auditor``)
   needs the security administrator (``secadmin``); a sysadmin cannot make an auditor, nor
   a new sysadmin, so no single administrator can both act and hide the trace.
+- An administrator's account (holding ``sysadmin``, ``secadmin`` or ``auditor``) is
+  disabled or enabled only by the secadmin, and its password is never reset here (Keycloak's
+  console on the node): otherwise the sysadmin could take over or silence the secadmin or
+  an auditor.
 - Nobody changes their own roles or disables their own account.
 
 Every refusal is a :class:`~appliance.errors.Forbidden` with the code
@@ -32,6 +36,14 @@ ORDINARY_RULE = (
 ADMIN_RULE = (
     "三员分立: granting or revoking sysadmin, secadmin or auditor needs the security"
     " administrator (secadmin)."
+)
+ADMIN_ACCOUNT_RULE = (
+    "三员分立: an administrator's account (sysadmin, secadmin, auditor) is disabled or enabled"
+    " only by the security administrator (secadmin)."
+)
+ADMIN_RESET_RULE = (
+    "三员分立: an administrator's password (sysadmin, secadmin, auditor) is not reset through"
+    " the appliance; use Keycloak's console on the node."
 )
 SELF_ROLES_RULE = "三员分立: nobody may change their own roles."
 SELF_DISABLE_RULE = "三员分立: nobody may disable their own account."
@@ -79,7 +91,27 @@ def check_new_account_roles(principal: Principal, roles: Iterable[str]) -> None:
         raise Forbidden(ADMIN_RULE, code=RULE_CODE)
 
 
-def check_disable(principal: Principal, target_subject: str) -> None:
-    require_manager(principal)
-    if target_subject == principal.subject:
+def require_account_manager(principal: Principal) -> None:
+    """Before an account is looked up: only the sysadmin or the secadmin get further."""
+    if not (principal.has_role(Role.SYSADMIN) or principal.has_role(Role.SECADMIN)):
+        raise Forbidden(MANAGE_RULE, code=RULE_CODE)
+
+
+def check_enable(
+    principal: Principal, target_subject: str, target_roles: Iterable[str], *, enabled: bool
+) -> None:
+    """Disabling or enabling: ordinary accounts are the sysadmin's, administrators' the
+    secadmin's, one's own nobody's."""
+    if not enabled and target_subject == principal.subject:
         raise Forbidden(SELF_DISABLE_RULE, code=RULE_CODE)
+    if frozenset(target_roles) & ADMIN_ROLES:
+        if not principal.has_role(Role.SECADMIN):
+            raise Forbidden(ADMIN_ACCOUNT_RULE, code=RULE_CODE)
+        return
+    require_manager(principal)
+
+
+def check_reset_password(principal: Principal, target_roles: Iterable[str]) -> None:
+    require_manager(principal)
+    if frozenset(target_roles) & ADMIN_ROLES:
+        raise Forbidden(ADMIN_RESET_RULE, code=RULE_CODE)

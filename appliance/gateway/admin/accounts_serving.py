@@ -92,14 +92,13 @@ async def import_users(ctx: AccountsContext, rows: list[dict[str, object]]) -> l
 async def set_enabled(ctx: AccountsContext, username: str, enabled: bool) -> UserOut:
     action = "user.enable" if enabled else "user.disable"
     async with ctx.change(action, target=username) as change:
-        policy.require_manager(ctx.principal)
+        policy.require_account_manager(ctx.principal)
         directory = await ctx.directory()
-        user_id = await ctx.call(directory.user_id, username)
-        change.detail["target_id"] = user_id
-        if not enabled:
-            policy.check_disable(ctx.principal, user_id)
+        target = await ctx.call(directory.get_user, username)
+        change.detail["target_id"] = target.id
+        policy.check_enable(ctx.principal, target.id, target.roles, enabled=enabled)
         await ctx.begin(change)
-        await ctx.call(directory.set_enabled, user_id, enabled)
+        await ctx.call(directory.set_enabled, target.id, enabled)
         user = await ctx.call(directory.get_user, username)
     return user
 
@@ -108,10 +107,11 @@ async def reset_password(ctx: AccountsContext, username: str) -> OneTimePassword
     async with ctx.change("user.reset_password", target=username) as change:
         policy.require_manager(ctx.principal)
         directory = await ctx.directory()
-        user_id = await ctx.call(directory.user_id, username)
-        change.detail["target_id"] = user_id
+        target = await ctx.call(directory.get_user, username)
+        change.detail["target_id"] = target.id
+        policy.check_reset_password(ctx.principal, target.roles)
         await ctx.begin(change)
-        password = await ctx.call(directory.reset_password, user_id)
+        password = await ctx.call(directory.reset_password, target.id)
     return OneTimePassword(username=username, password=password)
 
 

@@ -285,6 +285,18 @@ def test_separation_of_duties_for_roles(
     # The secadmin may; but not the ordinary roles, which are the sysadmin's.
     granted = cli.change_roles(admin_api(SECADMIN), username, grant=["auditor"])
     assert granted["roles"] == ["auditor", "staff"]
+    # An administrator's account is the secadmin's to disable, and nobody's to reset.
+    for action in ("disable", "reset-password"):
+        taken = _post(gateway, tokens, SYSADMIN, f"/users/{username}/{action}")
+        assert taken.status_code == 403, action
+        assert taken.json()["error"]["code"] == "separation_of_duties"
+    assert cli.set_enabled(admin_api(SECADMIN), username, enabled=False)["enabled"] is False
+    with pytest.raises(GatewayError) as not_the_sysadmins:
+        cli.set_enabled(admin_api(SYSADMIN), username, enabled=True)
+    assert "secadmin" in not_the_sysadmins.value.message
+    assert cli.set_enabled(admin_api(SECADMIN), username, enabled=True)["enabled"] is True
+    with pytest.raises(GatewayError):
+        cli.reset_password(admin_api(SECADMIN), username)
     with pytest.raises(GatewayError) as ordinary:
         cli.change_roles(admin_api(SECADMIN), username, grant=["kb-editor"])
     assert ordinary.value.status == 403 and "sysadmin" in ordinary.value.message

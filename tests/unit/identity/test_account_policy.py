@@ -55,7 +55,8 @@ def test_only_the_sysadmin_manages_accounts(actor: Principal) -> None:
     for check in (
         lambda: policy.require_manager(actor),
         lambda: policy.check_new_account_roles(actor, ["staff"]),
-        lambda: policy.check_disable(actor, TARGET),
+        lambda: policy.check_enable(actor, TARGET, ["staff"], enabled=False),
+        lambda: policy.check_reset_password(actor, ["staff"]),
     ):
         with pytest.raises(Forbidden) as refused:
             check()
@@ -63,10 +64,33 @@ def test_only_the_sysadmin_manages_accounts(actor: Principal) -> None:
 
 
 def test_nobody_disables_themselves() -> None:
-    policy.check_disable(SYSADMIN, TARGET)
+    policy.check_enable(SYSADMIN, TARGET, ["staff"], enabled=False)
+    for actor in (SYSADMIN, SECADMIN):
+        with pytest.raises(Forbidden) as refused:
+            policy.check_enable(actor, actor.subject, sorted(actor.roles), enabled=False)
+        assert refused.value.message == policy.SELF_DISABLE_RULE
+
+
+@pytest.mark.parametrize("role", ["sysadmin", "secadmin", "auditor"])
+def test_administrators_accounts_are_the_secadmins_and_their_passwords_nobodys(
+    role: str,
+) -> None:
+    for enabled in (False, True):
+        with pytest.raises(Forbidden) as refused:
+            policy.check_enable(SYSADMIN, TARGET, [role], enabled=enabled)
+        assert refused.value.message == policy.ADMIN_ACCOUNT_RULE
+        policy.check_enable(SECADMIN, TARGET, [role], enabled=enabled)
+    for actor in (SYSADMIN, SECADMIN):
+        with pytest.raises(Forbidden) as refused:
+            policy.check_reset_password(actor, ["staff", role])
+    policy.check_reset_password(SYSADMIN, ["staff", "kb-editor"])
+
+
+def test_staff_get_no_further_than_the_first_check() -> None:
     with pytest.raises(Forbidden) as refused:
-        policy.check_disable(SYSADMIN, SYSADMIN.subject)
-    assert refused.value.message == policy.SELF_DISABLE_RULE
+        policy.require_account_manager(_who("staff", "kb-editor"))
+    assert refused.value.message == policy.MANAGE_RULE
+    policy.require_account_manager(SECADMIN)
 
 
 def test_unknown_role_is_invalid_not_forbidden() -> None:
