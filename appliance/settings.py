@@ -162,6 +162,9 @@ class Settings(BaseSettings):
                 raise ValueError("database_url needs a real password outside development")
             if not self.audit.checkpoint_key_file:
                 raise ValueError("audit.checkpoint_key_file is required outside development")
+            # Without checkpoints nothing the database cannot rewrite pins the chain.
+            if self.audit.checkpoint_every <= 0:
+                raise ValueError("audit.checkpoint_every must be positive outside development")
         return self
 
 
