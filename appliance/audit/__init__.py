@@ -14,5 +14,7 @@ May import ``errors``, ``settings`` and ``db``; never ``gateway``, ``auth`` or `
 gateway passes in who the caller is). A new event type goes in ``events``; a new stored
 column in ``models`` with a migration in ``appliance/db/migrations/versions``, but read
 ``chain`` first: its canonical form covers every column, and rows already written must
-still verify; a new way for auditors to search or export in ``query``.
+still verify; a new way for auditors to search or export in ``query``; a new check of
+the chain in ``verify``, which requires a signed checkpoint at every multiple of
+``checkpoint_every`` where ``store`` places them: change the two together.
 """
