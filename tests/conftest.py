@@ -2,7 +2,9 @@
 
 Tests find the services through ``var/endpoints.json``, written by ``appliance up``. If that
 file is missing or the gateway does not answer, the session runs ``appliance up`` itself
-(it is idempotent), so a plain ``pytest`` works on a fresh checkout. Tokens come from
+(it is idempotent), so a plain ``pytest`` works on a fresh checkout. The demo users who chat
+start each session with an unspent daily quota (``tests/support/demo_quota.py``), so the
+suite passes on an appliance that has served a day of use as on a fresh one. Tokens come from
 Keycloak's real token endpoint with the local dev client (password grant), cached per user
 until shortly before they expire.
 """
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.demo_quota import renew_spent_demo_users
 from tests.support.paths import REPO, load_endpoints
 from tests.support.process import answers
 from tests.support.tokens import Tokens
@@ -51,6 +54,8 @@ def services() -> dict[str, Any]:
         found = load_endpoints()
     if not _identity_up(found):
         pytest.fail("`appliance up` finished but Keycloak or var/endpoints.json is missing")
+    # Nothing the day's earlier use of this appliance spent may refuse a test's chat.
+    renew_spent_demo_users(found)
     return found
 
 

@@ -165,6 +165,28 @@ def _ensure_users(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
         save_json_secrets(secrets_file, passwords)
 
 
+def renew_demo_user(paths: RuntimePaths, username: str) -> str:
+    """Delete a demo user and create it again with the same password, roles and groups;
+    returns its new id. The new account is a new token subject, so nothing the old one used
+    today counts against its daily token quota (which is summed per subject from audit
+    rows, and those are never deleted): the tests start from unspent quotas this way."""
+    user = next(demo for demo in DEMO_USERS if demo.username == username)
+    admin = _admin(paths)
+    old_id = admin.get_user_id(username)
+    if old_id is not None:
+        admin.delete_user(old_id)
+    user_id = _create_user(admin, user)
+    passwords = json_secrets(paths.secret("demo_users.json"))
+    admin.set_user_password(user_id, passwords[username], temporary=False)
+    return user_id
+
+
+def demo_user_id(paths: RuntimePaths, username: str) -> str | None:
+    """The Keycloak id (the tokens' ``sub``) of a demo user, None when it does not exist."""
+    user_id: str | None = _admin(paths).get_user_id(username)
+    return user_id
+
+
 def _create_user(admin: KeycloakAdmin, user: DemoUser) -> str:
     user_id: str = admin.create_user(
         {
