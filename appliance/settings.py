@@ -75,15 +75,18 @@ class LimitSettings(BaseModel):
     max_messages: int = 256
     max_tokens_cap: int = 8192
     default_max_tokens: int = 1024
-    # Chats one user may have open at once (429 beyond). Counted by each gateway worker
-    # on its own: with N workers (the runtime and the gateway role run 2) a user may hold
-    # up to N times this.
+    # Chats one user may have open at once (429 beyond), across every worker and gateway on
+    # the database: each chat leases a slot in PostgreSQL (appliance/gateway/quota/slots.py).
     per_user_concurrency: int = 4
+    # How long a slot outlives a gateway process killed while holding it (renewed every
+    # third of this while the chat runs).
+    concurrency_lease_s: float = 30.0
     # Prompt plus completion tokens per user and day, summed from the audit log (all
     # workers, all gateways: one figure).
     daily_token_quota: int = 200_000
     # Requests one worker sends to one backend at once (503 backends_busy beyond); a
-    # backend sees at most N workers times this.
+    # backend sees at most workers times gateways times this, by design (see
+    # appliance/gateway/replicas/pool.py).
     per_backend_inflight: int = 64
     upstream_connect_timeout_s: float = 3.0
     upstream_read_timeout_s: float = 300.0

@@ -37,6 +37,7 @@ from appliance.gateway.knowledge import embeddings
 from appliance.gateway.knowledge import routes as knowledge
 from appliance.gateway.knowledge.routes import UploadForm
 from appliance.gateway.quota.admission import Admission
+from appliance.gateway.quota.slots import SlotLeases
 from appliance.gateway.quota.usage import usage_loader
 from appliance.gateway.replicas.client import replica_session
 from appliance.gateway.replicas.pool import ReplicaPool
@@ -71,8 +72,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     embedder = build_embedder(settings.rag.embedding)
     knowledge = KnowledgeService(create_session_factory(engine), embedder, settings.rag)
+    slots = SlotLeases(
+        engine, holder=default_writer_id(), lease_s=settings.limits.concurrency_lease_s
+    )
     await writer.start()
     await pool.start()
+    slots.start()
     # Loads jieba and the embedding model before the first request rather than during it.
     await knowledge.warm_up()
     shedder: LoadShedder = app.state.shedder
@@ -89,6 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             per_user_concurrency=settings.limits.per_user_concurrency,
             daily_token_quota=settings.limits.daily_token_quota,
             load_usage=usage_loader(engine),
+            slots=slots,
         ),
         metrics=app.state.metrics,
         knowledge=knowledge,
@@ -100,6 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await shedder.stop(writer.submit)
         await pool.stop()
+        await slots.stop()
         await writer.stop()
         await embedder.aclose()
         await authenticator.aclose()

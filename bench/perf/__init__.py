@@ -1,4 +1,5 @@
 """Benchmarks on this machine against the local runtime: the gateway's added latency
-(``gateway_overhead``, with ``overhead_load`` and ``overhead_report``) and RAG retrieval
+(``gateway_overhead``, with ``overhead_load`` and ``overhead_report``), what a concurrency
+slot in PostgreSQL costs (``admission_slots``), and RAG retrieval
 quality, latency and ingestion (``rag_*``). Each writes or quotes a page of
 ``ops/benchmarks/``; run them as ``python -m bench.perf.<name>``."""

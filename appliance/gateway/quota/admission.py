@@ -1,16 +1,19 @@
 """Per-user admission: a concurrent-request cap and a daily token quota (429 + Retry-After).
 
+The concurrency cap holds across every worker and gateway on one database: each admitted
+chat leases one of the user's slots through a :class:`SlotStore`, in production
+:class:`~appliance.gateway.quota.slots.SlotLeases` (a table in PostgreSQL; its docstring
+says how, what it costs and how it fails). :class:`LocalSlots` counts in this process
+only, for tests and tools without a database.
+
 The daily quota needs no table of its own: the audit log already records every finished
 chat with its token counts, so a user's usage today is the sum of their ``chat.end``
 tokens since local midnight. That sum is read at a user's first request of the day and
 then kept in memory, incremented as this process's chats finish, and re-read from the
-database every ``resync_s`` seconds.
-
-With several workers (or gateways) each process sees the others' usage only at its next
-re-read, so a user can overshoot the quota by at most what the other processes served in
-one resync interval, plus the answers already in flight when the quota ran out. The
-concurrency cap is per process for the same reason: the hot path never waits on a shared
-counter. Both approximations err by a bounded amount and never lock anyone out wrongly.
+database every ``resync_s`` seconds. With several workers (or gateways) each process sees
+the others' usage only at its next re-read, so a user can overshoot the quota by at most
+what the other processes served in one resync interval, plus the answers already in
+flight when the quota ran out: a bounded error that never locks anyone out wrongly.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from appliance.errors import RateLimited
 
@@ -39,6 +43,44 @@ def seconds_until_tomorrow() -> int:
     return max(1, int((tomorrow - now).total_seconds()) + 1)
 
 
+class SlotStore(Protocol):
+    """Where concurrency slots are leased: ``claim`` returns a lease, or None when the
+    subject holds ``limit`` already; ``release`` gives one back and must not block."""
+
+    async def claim(self, subject: str, limit: int) -> object | None: ...
+
+    def release(self, lease: object) -> None: ...
+
+    async def settle(self) -> bool:
+        """Wait for releases still on their way; True if there were any."""
+        ...
+
+
+class LocalSlots:
+    """Slots counted in this process only (tests, tools without a database)."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, int] = {}
+
+    async def claim(self, subject: str, limit: int) -> object | None:
+        active = self._active.get(subject, 0)
+        if active >= limit:
+            return None
+        self._active[subject] = active + 1
+        return subject
+
+    def release(self, lease: object) -> None:
+        subject = str(lease)
+        active = self._active.get(subject, 1) - 1
+        if active > 0:
+            self._active[subject] = active
+        else:
+            self._active.pop(subject, None)
+
+    async def settle(self) -> bool:
+        return False
+
+
 @dataclass(slots=True)
 class _Usage:
     day: date
@@ -54,12 +96,15 @@ class Admission:
         daily_token_quota: int,
         load_usage: UsageLoader,
         resync_s: float = 30.0,
+        slots: SlotStore | None = None,
     ) -> None:
         self.per_user_concurrency = per_user_concurrency
         self.daily_token_quota = daily_token_quota
         self._load_usage = load_usage
         self._resync_s = resync_s
-        self._active: dict[str, int] = {}
+        self._slots: SlotStore = slots if slots is not None else LocalSlots()
+        # The leases this process holds, per subject: a release frees any one of them.
+        self._held: dict[str, list[object]] = {}
         self._usage: dict[str, _Usage] = {}
         self._loading: dict[str, asyncio.Task[_Usage]] = {}
 
@@ -99,23 +144,26 @@ class Admission:
                 retry_after_s=seconds_until_tomorrow(),
                 code="daily_quota_exceeded",
             )
-        active = self._active.get(subject, 0)
-        if active >= self.per_user_concurrency:
+        lease = await self._slots.claim(subject, self.per_user_concurrency)
+        if lease is None and await self._slots.settle():
+            # A chat of this process that just ended had not reached the store yet.
+            lease = await self._slots.claim(subject, self.per_user_concurrency)
+        if lease is None:
             raise RateLimited(
                 f"At most {self.per_user_concurrency} concurrent requests per user; wait for "
                 "one to finish.",
                 retry_after_s=1,
                 code="too_many_concurrent_requests",
             )
-        self._active[subject] = active + 1
+        self._held.setdefault(subject, []).append(lease)
 
     def release(self, subject: str, tokens: int) -> None:
         """Free the subject's slot and count the tokens its chat used."""
-        active = self._active.get(subject, 1) - 1
-        if active > 0:
-            self._active[subject] = active
-        else:
-            self._active.pop(subject, None)
+        held = self._held.get(subject)
+        if held:
+            self._slots.release(held.pop())
+            if not held:
+                del self._held[subject]
         usage = self._usage.get(subject)
         if usage is not None and tokens:
             usage.tokens += tokens

@@ -7,8 +7,18 @@ Health is checked actively (``GET /health`` then ``GET /v1/models`` every interv
 with a short timeout, so a hung backend is caught by the timeout, not only a dead one) and
 passively (a connection failure while forwarding marks the backend down at once). A backend
 is marked down after two failed checks in a row, so one slow answer does not flap it, and
-back up after one good check. In-flight counts are per process: with several workers each
-one caps its own share, which keeps the hot path free of cross-process coordination.
+back up after one good check.
+
+In-flight counts are per process, on purpose (unlike the per-user cap, which is shared
+through PostgreSQL: ``appliance.gateway.quota.slots``). The cap guards one replica's queue,
+not anyone's share: vLLM itself runs at most ``--max-num-seqs`` sequences at once (the
+sizing plan's ``max_num_seqs``) and keeps the rest in its own waiting queue, where a
+request holds no KV cache until scheduled. ``per_backend_inflight`` only bounds how deep
+that queue may grow before the gateway answers 503 ``backends_busy`` rather than letting
+requests queue into timeouts, so a replica seeing workers × gateways × the cap is sized
+for, not a breach (the setting's comment says so). Counting globally would add a database
+round trip to every backend pick and every failover, and the least-outstanding choice
+would still be made on counts that are stale by the time the request arrives.
 """
 
 from __future__ import annotations
