@@ -1,6 +1,7 @@
-"""One section of the report per scenario it knows (the load scenarios and the backup
-drill); any other scenario gets a table of the figures it recorded (``section_generic``), so
-a new scenario shows up without a change here. A new dedicated section goes in ``SECTIONS``.
+"""One section of the report per scenario it knows (the load scenarios, the backup drill
+and the audit tampering); any other scenario gets a table of the figures it recorded
+(``section_generic``), so a new scenario shows up without a change here. A new dedicated
+section goes in ``SECTIONS``.
 """
 
 from __future__ import annotations
@@ -212,6 +213,36 @@ def section_backup(f: Mapping[str, Any]) -> list[str]:
     return lines + checks_lines(f)
 
 
+def section_hostile_audit(f: Mapping[str, Any]) -> list[str]:
+    tried = f.get("tried_per_kind", {})
+    detected = f.get("detected_per_kind", {})
+    undetected = f.get("undetected_per_kind", {})
+    inherent = f.get("undetectable_by_design_per_kind", {})
+    rows = [
+        [kind, n, detected.get(kind, 0), undetected.get(kind, 0), inherent.get(kind, 0)]
+        for kind, n in sorted(tried.items())
+    ]
+    return [
+        f"{fmt(f.get('tamperings'))} tamperings of a copy of the live audit log "
+        f"({fmt(f.get('copy_rows'))} rows, {fmt(f.get('copy_signed_checkpoints'))} signed "
+        f"checkpoints), as a database superuser without the signing key would make them: "
+        f"in memory, and {fmt(f.get('superuser_tamperings'))} in SQL on a scratch database "
+        f"with the append-only triggers disabled (`db_*`). Every kind the verifier can "
+        f"detect (deleted or unsigned checkpoints included, since signed checkpoints are "
+        f"required) must be detected: {fmt(sum(undetected.values()))} were not. Cutting rows "
+        f"after the last checkpoint and re-hashing rows after it stay undetectable without "
+        f"an external anchor of the head (a later piece of work); they are counted apart, "
+        f"bounded by the rows after the last checkpoint (here "
+        f"{fmt(f.get('rows_after_last_checkpoint'))}, always fewer than checkpoint_every = "
+        f"{fmt(f.get('checkpoint_every'))}). Found at the right row: "
+        f"{fmt(f.get('located_at_the_right_row'))}; edited `pg_dump` lines detected: "
+        f"{fmt(f.get('dump_detected'))} of {fmt(f.get('dump_tamperings'))}.",
+        "",
+        *table(rows, ["kind", "tried", "detected", "undetected", "undetectable by design"]),
+        *checks_lines(f),
+    ]
+
+
 def section_generic(f: Mapping[str, Any]) -> list[str]:
     rows = []
     for key, value in f.items():
@@ -231,4 +262,5 @@ SECTIONS: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]]]] = {
     "load_fairness": ("Load: one greedy user against their share", section_fairness),
     "load_e2e_vllm": ("Load: end to end through the real model", section_e2e),
     "backup_drill": ("Backup and restore drill under load", section_backup),
+    "hostile_audit_tamper": ("Hostile: tampering with the audit log", section_hostile_audit),
 }

@@ -5,7 +5,9 @@ and free ports (``process``), gateways (``gateways``), the stub OpenAI backend (
 ``stub_openai``), a TCP proxy that can cut a service away (``proxy``), PostgreSQL
 (``postgres/``: scratch databases made like the appliance's own, throwaway clusters), Keycloak
 tokens of the demo users (``tokens``), locally signed tokens and a local IdP (``auth/``),
-audit lookups and events (``audit``, ``audit_events``, ``audit_chain``), load generators
+audit lookups and events (``audit``, ``audit_events``, ``audit_chain``), a superuser's
+tampering with an audit log copy, in memory and on a scratch database (``audit_tamper``,
+``audit_superuser``), load generators
 (``load/``), a loop filesystem (``loopfs``), the hostile-input plumbing (``hostile``), the
 browser tests' constants (``e2e``), booted Debian nodes (``deploy/``), and the chaos
 scenarios' results recorder (``record``).
