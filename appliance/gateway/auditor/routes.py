@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Query, Request
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, StrictBool
 from starlette.responses import Response, StreamingResponse
 
 from appliance.audit.checkpoint import load_public_key
@@ -94,7 +94,8 @@ class VerifyRequest(BaseModel):
     """Options of a verification; the body may be left out."""
 
     # Accept unsigned checkpoints (a development chain); the answer carries a warning.
-    skip_signatures: bool = False
+    # Strict: waiving a control takes a literal true, never a 1 or a "yes".
+    skip_signatures: StrictBool = False
 
 
 _EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
