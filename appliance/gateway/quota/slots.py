@@ -61,12 +61,14 @@ _CLAIM = text(
     WITH no_fsync AS (
         -- The statement's own transaction commits without waiting for the WAL flush.
         SELECT set_config('synchronous_commit', 'off', true) AS setting
+    ), live AS (
+        SELECT slot FROM admission_slots
+        WHERE subject = :subject AND expires_at > clock_timestamp()
     ), pick AS (
-        SELECT n FROM generate_series(0, CAST(:limit AS integer) - 1) AS n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM admission_slots AS t
-            WHERE t.subject = :subject AND t.slot = n AND t.expires_at > clock_timestamp()
-        )
+        -- The lowest free slot is 0 or just above a live one: the work grows with the
+        -- chats the user has open, not with the limit.
+        SELECT n FROM (SELECT 0 AS n UNION SELECT slot + 1 FROM live) AS candidate
+        WHERE n < CAST(:limit AS integer) AND n NOT IN (SELECT slot FROM live)
         ORDER BY n
         LIMIT 1
     ), taken AS (
