@@ -88,6 +88,14 @@ class _Usage:
     loaded_at: float
 
 
+# After the slot store says a subject is full, this process refuses that subject without
+# asking again for this long (unless one of its own chats of that subject ends first): a
+# user firing requests in a loop costs the database ten claims a second per worker, not
+# one per request. A slot another process frees is seen at most this late; the 429's
+# Retry-After (1 s) is longer.
+FULL_FOR_S = 0.1
+
+
 class Admission:
     def __init__(
         self,
@@ -105,6 +113,8 @@ class Admission:
         self._slots: SlotStore = slots if slots is not None else LocalSlots()
         # The leases this process holds, per subject: a release frees any one of them.
         self._held: dict[str, list[object]] = {}
+        # Subject -> when the slot store last said it was full (time.monotonic()).
+        self._full_at: dict[str, float] = {}
         self._usage: dict[str, _Usage] = {}
         self._loading: dict[str, asyncio.Task[_Usage]] = {}
 
@@ -144,10 +154,17 @@ class Admission:
                 retry_after_s=seconds_until_tomorrow(),
                 code="daily_quota_exceeded",
             )
-        lease = await self._slots.claim(subject, self.per_user_concurrency)
-        if lease is None and await self._slots.settle():
-            # A chat of this process that just ended had not reached the store yet.
+        lease = None
+        full_at = self._full_at.get(subject)
+        if full_at is None or time.monotonic() - full_at >= FULL_FOR_S:
             lease = await self._slots.claim(subject, self.per_user_concurrency)
+            if lease is None and await self._slots.settle():
+                # A chat of this process that just ended had not reached the store yet.
+                lease = await self._slots.claim(subject, self.per_user_concurrency)
+            if lease is None:
+                self._full_at[subject] = time.monotonic()
+            else:
+                self._full_at.pop(subject, None)
         if lease is None:
             raise RateLimited(
                 f"At most {self.per_user_concurrency} concurrent requests per user; wait for "
@@ -161,6 +178,7 @@ class Admission:
         """Free the subject's slot and count the tokens its chat used."""
         held = self._held.get(subject)
         if held:
+            self._full_at.pop(subject, None)
             self._slots.release(held.pop())
             if not held:
                 del self._held[subject]
