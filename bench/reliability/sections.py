@@ -151,10 +151,11 @@ def section_backend_bound(f: Mapping[str, Any]) -> list[str]:
 def section_fairness(f: Mapping[str, Any]) -> list[str]:
     users = f.get("users", {})
     lines = [
-        f"`per_user_concurrency` {fmt(f.get('per_user_concurrency'))} per worker, "
-        f"{fmt(f.get('workers'))} workers; each stream holds its slot {fmt(f.get('hold_s'))} s. "
+        f"`per_user_concurrency` {fmt(f.get('per_user_concurrency'))} across all "
+        f"{fmt(f.get('workers'))} workers (slots leased in PostgreSQL); each stream holds its "
+        f"slot {fmt(f.get('hold_s'))} s. "
         f"{f.get('greedy_user')} offers {fmt(f.get('greedy_offered_per_s'))} requests/s "
-        f"(about three times their share), the others "
+        f"(about six times their share), the others "
         f"{fmt(f.get('polite_offered_per_s'))}/s each, for {fmt(f.get('duration_s'))} s. "
         f"The share allows the greedy user at most {fmt(f.get('greedy_bound_ok'))} answers.",
         "",
