@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal
-from appliance.errors import ApplianceError, AuditUnavailable, Forbidden
+from appliance.errors import Forbidden
 from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 from appliance.identity import policy
@@ -34,15 +35,6 @@ from appliance.identity.directory import Directory
 from appliance.settings import KeycloakSettings
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Change:
-    """What one change records: its action and target, and whether it has begun."""
-
-    action: str
-    detail: dict[str, Any] = field(default_factory=dict)
-    begun: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,42 +51,18 @@ class AccountsContext:
         """Run a blocking directory call off the event loop."""
         return await asyncio.to_thread(fn, *args)
 
-    def _event(
-        self, change: Change, outcome: Outcome, status: int | None, **extra: Any
-    ) -> AuditEvent:
-        event = self.caller.event(EventType.ADMIN_ACTION, outcome, http_status=status)
-        event.detail = {"action": change.action, **change.detail, **extra}
-        return event
-
-    async def begin(self, change: Change) -> None:
-        """Commit the intent; the change may be made only after this returns."""
-        await self.audit.commit(self._event(change, Outcome.PENDING, None, phase="begin"))
-        change.begun = True
-
     @asynccontextmanager
-    async def change(self, action: str, **detail: Any) -> AsyncIterator[Change]:
+    async def change(self, action: str, **detail: Any) -> AsyncIterator[AuditedChange]:
         """Audit one change: refusals, the committed intent, and the outcome."""
-        change = Change(action, dict(detail))
+        change = AuditedChange.of(self.caller, self.audit, EventType.ADMIN_ACTION, action, **detail)
         try:
-            yield change
+            async with change.recording(denied_statuses=(), unrecorded=(Forbidden,)):
+                yield change
         except Forbidden as exc:
             denied = self.caller.event(EventType.ACCESS_DENIED, Outcome.DENIED, http_status=403)
-            denied.detail = {"action": action, **change.detail, "rule": exc.message}
+            denied.detail = {**change.detail, "rule": exc.message}
             self.audit.submit(denied)
             raise
-        except AuditUnavailable:
-            raise
-        except ApplianceError as exc:
-            self._finish(change, Outcome.ERROR, exc.status_code, error=exc.code)
-            raise
-        except Exception:
-            self._finish(change, Outcome.ERROR, 500, error="internal_error")
-            raise
-        self._finish(change, Outcome.OK, 200)
-
-    def _finish(self, change: Change, outcome: Outcome, status: int, **extra: Any) -> None:
-        phase = "end" if change.begun else "failed"
-        self.audit.submit(self._event(change, outcome, status, phase=phase, **extra))
 
     def require_manager(self, action: str) -> None:
         """Listings are the sysadmin's too; a refusal is audited like a refused change."""

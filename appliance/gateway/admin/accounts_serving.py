@@ -1,7 +1,7 @@
 """Account management: users, department groups, roles and API clients.
 
 Each function checks the 三员分立 rule first (:mod:`appliance.identity.policy`), then
-commits its intent through :meth:`AccountsContext.begin` before Keycloak is asked for
+commits its intent through :meth:`AuditedChange.begin` before Keycloak is asked for
 anything (see :mod:`.accounts_context`). One-time passwords and client secrets go back to
 the caller and nowhere else.
 """
@@ -39,7 +39,7 @@ async def add_user(ctx: AccountsContext, new: NewUser) -> OneTimePassword:
     async with ctx.change("user.add", **detail) as change:
         policy.check_new_account_roles(ctx.principal, new.roles)
         directory = await ctx.directory()
-        await ctx.begin(change)
+        await change.begin()
         user_id, password = await ctx.call(directory.add_user, new)
         change.detail["target_id"] = user_id
     return OneTimePassword(username=new.username, password=password)
@@ -97,7 +97,7 @@ async def set_enabled(ctx: AccountsContext, username: str, enabled: bool) -> Use
         target = await ctx.call(directory.get_user, username)
         change.detail["target_id"] = target.id
         policy.check_enable(ctx.principal, target.id, target.roles, enabled=enabled)
-        await ctx.begin(change)
+        await change.begin()
         await ctx.call(directory.set_enabled, target.id, enabled)
         user = await ctx.call(directory.get_user, username)
     return user
@@ -110,7 +110,7 @@ async def reset_password(ctx: AccountsContext, username: str) -> OneTimePassword
         target = await ctx.call(directory.get_user, username)
         change.detail["target_id"] = target.id
         policy.check_reset_password(ctx.principal, target.roles)
-        await ctx.begin(change)
+        await change.begin()
         password = await ctx.call(directory.reset_password, target.id)
     return OneTimePassword(username=username, password=password)
 
@@ -124,7 +124,7 @@ async def change_roles(ctx: AccountsContext, username: str, body: RoleChange) ->
         user_id = await ctx.call(directory.user_id, username)
         change.detail["target_id"] = user_id
         policy.check_role_change(ctx.principal, user_id, [*body.grant, *body.revoke])
-        await ctx.begin(change)
+        await change.begin()
         roles = await ctx.call(directory.change_roles, user_id, body.grant, body.revoke)
         change.detail["roles_after"] = roles
         user = await ctx.call(directory.get_user, username)
@@ -143,7 +143,7 @@ async def add_group(ctx: AccountsContext, path: str) -> GroupOut:
     async with ctx.change("group.add", target=path) as change:
         policy.require_manager(ctx.principal)
         directory = await ctx.directory()
-        await ctx.begin(change)
+        await change.begin()
         change.detail["target_id"] = await ctx.call(directory.add_group, path)
     return GroupOut(path=path, members=0)
 
@@ -155,7 +155,7 @@ async def add_member(ctx: AccountsContext, group: str, username: str) -> UserOut
         user_id = await ctx.call(directory.user_id, username)
         change.detail["target_id"] = user_id
         await ctx.call(directory.group_id, group)
-        await ctx.begin(change)
+        await change.begin()
         await ctx.call(directory.add_member, user_id, group)
         user = await ctx.call(directory.get_user, username)
     return user
@@ -174,7 +174,7 @@ async def add_client(ctx: AccountsContext, new: NewClient) -> ClientCredentials:
         policy.require_manager(ctx.principal)
         directory = await ctx.directory()
         change.detail["target"] = directory.client_id_for(new.name)
-        await ctx.begin(change)
+        await change.begin()
         client_id, secret = await ctx.call(directory.add_client, new)
     return ClientCredentials(
         client_id=client_id, client_secret=secret, token_url=directory.token_url
@@ -185,5 +185,5 @@ async def disable_client(ctx: AccountsContext, client_id: str) -> None:
     async with ctx.change("client.disable", target=client_id) as change:
         policy.require_manager(ctx.principal)
         directory = await ctx.directory()
-        await ctx.begin(change)
+        await change.begin()
         await ctx.call(directory.set_client_enabled, client_id, False)

@@ -23,7 +23,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.audit.events import EventType
 from appliance.conversations.schemas import (
     ConversationDetail,
     ConversationOut,
@@ -32,8 +32,8 @@ from appliance.conversations.schemas import (
 )
 from appliance.conversations.service import ConversationService
 from appliance.db.session import create_session_factory
-from appliance.errors import ApplianceError, AuditUnavailable
 from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 
@@ -60,25 +60,6 @@ async def conversation_context(
 CurrentConversations = Annotated[ConversationContext, Depends(conversation_context)]
 
 
-@dataclass(slots=True)
-class _Change:
-    """One change's outcome event, filled in as it goes, and whether its intent is stored."""
-
-    ctx: ConversationContext
-    event: AuditEvent
-    begun: bool = False
-
-    async def begin(self) -> None:
-        """Commit the intent; the change may be made only after this returns (else 503)."""
-        intent = self.ctx.caller.event(
-            EventType.CONVERSATION_ACTION,
-            Outcome.PENDING,
-            detail={**self.event.detail, "phase": "begin"},
-        )
-        await self.ctx.audit.commit(intent)
-        self.begun = True
-
-
 @asynccontextmanager
 async def _changed(
     ctx: ConversationContext,
@@ -87,37 +68,17 @@ async def _changed(
     conversation_id: uuid.UUID | None = None,
     status: int = 200,
     **detail: object,
-) -> AsyncIterator[_Change]:
+) -> AsyncIterator[AuditedChange]:
     """Audit one change whose intent is committed first: the outcome (ok, denied or error)
     is recorded after it, or 503 and nothing else when the intent cannot be stored."""
-    event = ctx.caller.event(EventType.CONVERSATION_ACTION, Outcome.OK, http_status=status)
-    event.detail = {"action": action, **detail}
+    change = AuditedChange.of(
+        ctx.caller, ctx.audit, EventType.CONVERSATION_ACTION, action, status=status, **detail
+    )
     if conversation_id is not None:
-        event.detail["conversation_id"] = str(conversation_id)
-    change = _Change(ctx, event)
+        change.detail["conversation_id"] = str(conversation_id)
     await change.begin()
-    try:
+    async with change.recording():
         yield change
-    except AuditUnavailable:
-        _finish(change, Outcome.ERROR, 503, error=AuditUnavailable.code)
-        raise
-    except ApplianceError as exc:
-        denied = exc.status_code in (403, 404)
-        _finish(change, Outcome.DENIED if denied else Outcome.ERROR, exc.status_code, exc.code)
-        raise
-    except Exception:
-        _finish(change, Outcome.ERROR, 500, error="internal_error")
-        raise
-    _finish(change, Outcome.OK, status)
-
-
-def _finish(change: _Change, outcome: Outcome, status: int, error: str = "") -> None:
-    event = change.event
-    event.outcome, event.http_status = outcome, status
-    event.detail["phase"] = "end"
-    if error:
-        event.detail["error"] = error
-    change.ctx.audit.submit(event)
 
 
 async def list_conversations(ctx: ConversationContext) -> list[ConversationOut]:

@@ -5,7 +5,8 @@ the worker is saturated), ``errors`` (the single translation of every failure in
 OpenAI's error shape, and ``InvalidParam``), ``body`` (the one way to read a bounded body
 and validate it into a model), ``caller`` (who is calling, stamped on audit events),
 ``openapi`` (the helpers routes use to document their statuses, and the document's
-builder) and ``metrics`` (the process's Prometheus registry).
+builder), ``audited_change`` (the intent-change-outcome order every audited change follows)
+and ``metrics`` (the process's Prometheus registry).
 
 May import: ``appliance.errors``, ``appliance.audit.events``, ``appliance.auth.principal``,
 ``appliance.settings`` and libraries; no other ``appliance.gateway`` package, so every

@@ -25,8 +25,9 @@ from fastapi import Depends, Request
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.auth.principal import Principal
-from appliance.errors import ApplianceError, AuditUnavailable
+from appliance.errors import ApplianceError
 from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 from appliance.rag.config import RagSettings
@@ -93,62 +94,17 @@ async def _audited(
     await ctx.audit.commit(event)
 
 
-@dataclass(slots=True)
-class _Change:
-    """One change's outcome event, filled in as it goes, and whether its intent is stored."""
-
-    ctx: KnowledgeContext
-    event: AuditEvent
-    begun: bool = False
-
-    async def begin(self) -> None:
-        """Commit the intent; the change may be made only after this returns (else 503)."""
-        intent = self.ctx.caller.event(
-            EventType.KB_ACTION,
-            Outcome.PENDING,
-            document_ids=list(self.event.document_ids),
-            detail={**self.event.detail, "phase": "begin"},
-        )
-        await self.ctx.audit.commit(intent)
-        self.begun = True
-
-
 @asynccontextmanager
 async def _changed(
     ctx: KnowledgeContext, action: str, *, kb_id: uuid.UUID | None = None, status: int = 200
-) -> AsyncIterator[_Change]:
+) -> AsyncIterator[AuditedChange]:
     """Audit one change: the operation calls ``begin()`` right before it changes anything;
     the outcome (ok, denied or error) is recorded after it, or after a refusal."""
-    event = ctx.caller.event(EventType.KB_ACTION, Outcome.OK, http_status=status)
-    event.detail = {"action": action}
+    change = AuditedChange.of(ctx.caller, ctx.audit, EventType.KB_ACTION, action, status=status)
     if kb_id is not None:
-        event.detail["kb_id"] = str(kb_id)
-    change = _Change(ctx, event)
-    try:
+        change.detail["kb_id"] = str(kb_id)
+    async with change.recording(must_begin=True):
         yield change
-    except AuditUnavailable:
-        if change.begun:  # the intent is stored: the outcome must follow it
-            _finish(change, Outcome.ERROR, 503, error=AuditUnavailable.code)
-        raise
-    except ApplianceError as exc:
-        denied = exc.status_code in (403, 404)
-        _finish(change, Outcome.DENIED if denied else Outcome.ERROR, exc.status_code, exc.code)
-        raise
-    except Exception:
-        _finish(change, Outcome.ERROR, 500, error="internal_error")
-        raise
-    if not change.begun:
-        raise RuntimeError(f"{action} changed nothing it had announced")  # a coding error
-    _finish(change, Outcome.OK, status)
-
-
-def _finish(change: _Change, outcome: Outcome, status: int, error: str = "") -> None:
-    event = change.event
-    event.outcome, event.http_status = outcome, status
-    event.detail["phase"] = "end" if change.begun else "failed"
-    if error:
-        event.detail["error"] = error
-    change.ctx.audit.submit(event)
 
 
 async def create_kb(
