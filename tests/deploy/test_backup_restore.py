@@ -129,8 +129,8 @@ def test_backup_then_restore_on_a_fresh_control_node(
     assert kb_id in {kb["id"] for kb in listed.json()["knowledge_bases"]}
     assert any(TAG in str(hit["text"]) for hit in _search(client, kb_id))
     saved = deployed.conversations(client)
-    assert {"id": conversation, "title": TITLE,
-            "messages": [["user", "Who approves travel claims?"], ["assistant", PHRASE]]} in saved  # fmt: skip
+    expected = [["user", "Who approves travel claims?"], ["assistant", PHRASE]]
+    assert {"id": conversation, "title": TITLE, "messages": expected} in saved
 
     # The audit log: every row up to the backup came back, new rows (the search above)
     # extend the restored chain, and the whole of it verifies on the node.
