@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from appliance.auth.password_grant import password_grant
 from appliance.runtime.endpoints import CLI_CLIENT_ID, GATEWAY_URL, REALM
 from appliance.runtime.paths import RuntimePaths
 
@@ -62,17 +63,8 @@ def issuer_url(option: str | None, gateway: str) -> str:
 
 def sign_in(issuer: str, username: str, password: str) -> str:
     """An access token for ``username`` from the ``appliance-cli`` client."""
-    response = httpx.post(
-        f"{issuer}/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": CLI_CLIENT_ID,
-            "username": username,
-            "password": password,
-            "scope": "openid",
-        },
-        timeout=TIMEOUT_S,
-    )
+    url, form = password_grant(issuer, CLI_CLIENT_ID, username, password, scope="openid")
+    response = httpx.post(url, data=form, timeout=TIMEOUT_S)
     if response.status_code != 200:
         try:
             body = response.json()

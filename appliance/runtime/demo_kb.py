@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import httpx
 
+from appliance.auth.password_grant import password_grant
 from appliance.runtime.demo_users import stored_passwords
 from appliance.runtime.endpoints import DEV_CLIENT_ID, GATEWAY_URL, ISSUER
 from appliance.runtime.paths import RuntimePaths
@@ -53,15 +54,8 @@ Claims are submitted in the finance system within 15 working days after the trip
 
 
 def _token(paths: RuntimePaths, client: httpx.Client) -> str:
-    response = client.post(
-        f"{ISSUER}/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": DEV_CLIENT_ID,
-            "username": EDITOR,
-            "password": stored_passwords(paths)[EDITOR],
-        },
-    )
+    url, form = password_grant(ISSUER, DEV_CLIENT_ID, EDITOR, stored_passwords(paths)[EDITOR])
+    response = client.post(url, data=form)
     response.raise_for_status()
     return str(response.json()["access_token"])
 
