@@ -34,10 +34,12 @@ router = APIRouter(prefix="/api/admin/accounts", tags=["accounts"])
 
 # Invalid (400), refused (403), unknown (404), exists (409), Keycloak (502), audit store (503).
 _CHANGE = errors(*AUTHENTICATED, 400, 403, 404, 409, 422, 502, 503)
+# A listing: refused (403), Keycloak (502), audit store (503).
+_LISTING = errors(*AUTHENTICATED, 403, 502, 503)
 _USERNAME = Path(pattern=USERNAME)
 
 
-@router.get("/users", responses=errors(*AUTHENTICATED, 403, 502, 503))
+@router.get("/users", responses=_LISTING)
 async def list_users(ctx: CurrentAccounts) -> list[UserOut]:
     """Every person's account: name, email, enabled, roles, departments, created."""
     return await serving.list_users(ctx)
@@ -79,7 +81,7 @@ async def change_roles(
     return await serving.change_roles(ctx, username, body)
 
 
-@router.get("/groups", responses=errors(*AUTHENTICATED, 403, 502, 503))
+@router.get("/groups", responses=_LISTING)
 async def list_groups(ctx: CurrentAccounts) -> list[GroupOut]:
     """The departments under ``/dept`` with their member counts."""
     return await serving.list_groups(ctx)
@@ -95,7 +97,7 @@ async def add_member(ctx: CurrentAccounts, body: NewMember) -> UserOut:
     return await serving.add_member(ctx, body.group, body.username)
 
 
-@router.get("/clients", responses=errors(*AUTHENTICATED, 403, 502, 503))
+@router.get("/clients", responses=_LISTING)
 async def list_clients(ctx: CurrentAccounts) -> list[ClientOut]:
     """The integration clients (service accounts) that may call the gateway."""
     return await serving.list_clients(ctx)

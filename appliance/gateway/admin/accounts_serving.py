@@ -8,11 +8,15 @@ the caller and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pydantic import ValidationError
 
 from appliance.errors import ApplianceError
 from appliance.gateway.admin.accounts_context import AccountsContext
 from appliance.identity import policy
+from appliance.identity.directory import Directory
 from appliance.identity.schemas import (
     ClientCredentials,
     ClientOut,
@@ -25,13 +29,22 @@ from appliance.identity.schemas import (
     UserOut,
 )
 
+T = TypeVar("T")
+
+
+async def _listed(
+    ctx: AccountsContext, action: str, method: Callable[[Directory], Callable[[], list[T]]]
+) -> list[T]:
+    """A listing: the manager rule, then the read, audited and committed before it leaves."""
+    ctx.require_manager(action)
+    directory = await ctx.directory()
+    items = await ctx.call(method(directory))
+    await ctx.read(action, count=len(items))
+    return items
+
 
 async def list_users(ctx: AccountsContext) -> list[UserOut]:
-    ctx.require_manager("users.list")
-    directory = await ctx.directory()
-    users = await ctx.call(directory.list_users)
-    await ctx.read("users.list", count=len(users))
-    return users
+    return await _listed(ctx, "users.list", lambda directory: directory.list_users)
 
 
 async def add_user(ctx: AccountsContext, new: NewUser) -> OneTimePassword:
@@ -132,11 +145,7 @@ async def change_roles(ctx: AccountsContext, username: str, body: RoleChange) ->
 
 
 async def list_groups(ctx: AccountsContext) -> list[GroupOut]:
-    ctx.require_manager("groups.list")
-    directory = await ctx.directory()
-    groups = await ctx.call(directory.list_groups)
-    await ctx.read("groups.list", count=len(groups))
-    return groups
+    return await _listed(ctx, "groups.list", lambda directory: directory.list_groups)
 
 
 async def add_group(ctx: AccountsContext, path: str) -> GroupOut:
@@ -162,11 +171,7 @@ async def add_member(ctx: AccountsContext, group: str, username: str) -> UserOut
 
 
 async def list_clients(ctx: AccountsContext) -> list[ClientOut]:
-    ctx.require_manager("clients.list")
-    directory = await ctx.directory()
-    clients = await ctx.call(directory.list_clients)
-    await ctx.read("clients.list", count=len(clients))
-    return clients
+    return await _listed(ctx, "clients.list", lambda directory: directory.list_clients)
 
 
 async def add_client(ctx: AccountsContext, new: NewClient) -> ClientCredentials:
