@@ -41,6 +41,7 @@ IssuerOpt = Annotated[
 AdminOpt = Annotated[
     str | None, typer.Option("--as", help="Administrator to sign in as (asked if not given).")
 ]
+RolesArg = Annotated[list[str], typer.Argument(help="staff, kb-editor, sysadmin, ...")]
 
 
 # Typed functions: what each command does, callable from tests with a Gateway. --------
@@ -242,28 +243,25 @@ def users_reset_password(
         console.print(_password_table([reset_password(gw, username)]))
 
 
-@users_app.command("grant")
-def users_grant(
-    username: str,
-    roles: Annotated[list[str], typer.Argument(help="staff, kb-editor, sysadmin, ...")],
-    gateway: GatewayOpt = None,
-    issuer: IssuerOpt = None,
-    admin: AdminOpt = None,
-) -> None:
-    """Grant roles (sysadmin, secadmin and auditor only by the secadmin)."""
-    _user_change(username, (gateway, issuer, admin), grant=roles, revoke=[])
+def _role_command(name: str, verb: str, *, granting: bool) -> None:
+    """Register ``users grant`` or ``users revoke``: the same arguments, the roles on one side."""
+
+    def command(
+        username: str,
+        roles: RolesArg,
+        gateway: GatewayOpt = None,
+        issuer: IssuerOpt = None,
+        admin: AdminOpt = None,
+    ) -> None:
+        grant, revoke = (roles, []) if granting else ([], roles)
+        _user_change(username, (gateway, issuer, admin), grant=grant, revoke=revoke)
+
+    command.__doc__ = f"{verb} roles (sysadmin, secadmin and auditor only by the secadmin)."
+    users_app.command(name)(command)
 
 
-@users_app.command("revoke")
-def users_revoke(
-    username: str,
-    roles: Annotated[list[str], typer.Argument(help="staff, kb-editor, sysadmin, ...")],
-    gateway: GatewayOpt = None,
-    issuer: IssuerOpt = None,
-    admin: AdminOpt = None,
-) -> None:
-    """Revoke roles (sysadmin, secadmin and auditor only by the secadmin)."""
-    _user_change(username, (gateway, issuer, admin), grant=[], revoke=roles)
+_role_command("grant", "Grant", granting=True)
+_role_command("revoke", "Revoke", granting=False)
 
 
 @groups_app.command("list")
