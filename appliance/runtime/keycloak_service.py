@@ -64,7 +64,6 @@ def start(paths: RuntimePaths) -> bool:
     kc_sh = home / "bin" / "kc.sh"
     if not kc_sh.exists():
         raise process.ServiceError(f"Keycloak is not installed at {home}: run `make bootstrap`")
-    process.stop_pid_file(paths.pid(SERVICE))
     import_dir = home / "data" / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     (import_dir / REALM_FILE).write_text(_realm_resource(REALM_FILE), encoding="utf-8")
@@ -85,14 +84,14 @@ def start(paths: RuntimePaths) -> bool:
         "--health-enabled=true",
         "--hostname-strict=false",
     ]
-    log_file = paths.log(SERVICE)
-    process.start_detached(argv, pid_file=paths.pid(SERVICE), log_file=log_file, env=env)
-    process.wait_until(
-        is_ready,
+    process.launch(
+        paths,
+        SERVICE,
+        argv,
         what="Keycloak",
+        ready=is_ready,
         timeout_s=START_TIMEOUT_S,
-        log_file=log_file,
-        pid_file=paths.pid(SERVICE),
+        env=env,
     )
     return True
 
