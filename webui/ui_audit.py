@@ -15,9 +15,8 @@ import gradio as gr
 
 from appliance.audit.events import EventType, Outcome
 from webui.gateway_client import GatewayError
-from webui.i18n import Lang, t
-from webui.services import Services, SessionExpired
-from webui.sessions import Session
+from webui.i18n import t
+from webui.tab import Tab
 
 # The gateway pages oldest first; the tab reads up to MAX_PAGES pages and shows the newest
 # SHOWN events, newest first, which is what an auditor looks at first.
@@ -87,12 +86,7 @@ def event_row(event: dict[str, Any]) -> list[Any]:
     ]
 
 
-class AuditTab:
-    def __init__(self, services: Services, lang: Lang) -> None:
-        self.services = services
-        self.lang = lang
-        self._build()
-
+class AuditTab(Tab):
     def _build(self) -> None:
         lang = self.lang
         anything = [(t("any", lang), "")]
@@ -163,13 +157,8 @@ class AuditTab:
         verify.click(self._verify, [skip_signatures], [status])
 
     async def _token(self, request: gr.Request) -> str:
-        try:
-            session: Session = self.services.require(request)
-            if not session.identity.is_auditor:
-                raise gr.Error(t("no_access_title", self.lang))
-            return await self.services.token(session)
-        except SessionExpired as exc:
-            raise gr.Error(t("err_session", self.lang)) from exc
+        _, token = await self._access(request, lambda who: who.is_auditor, "no_access_title")
+        return token
 
     def _filters(self, data: dict[Any, Any]) -> dict[str, str]:
         try:
