@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
 from appliance.runtime.gateway_service import local_allowed_clients
 from tests.support.paths import SETTINGS_FILE
 from tests.support.process import Process, answers, free_port, wait_until
+from tests.support.proxy import TcpProxy
 
 if TYPE_CHECKING:
     from tests.support.postgres.cluster import ScratchPostgres
@@ -135,3 +137,22 @@ class WorkersGateway(GatewayProcess):
         return len(children) >= self.workers and all(
             answers(f"{self.url}/readyz") for _ in range(2 * self.workers)
         )
+
+
+@contextlib.contextmanager
+def fragile_gateway(
+    settings_env: Mapping[str, str], database_url: str
+) -> Iterator[tuple[Gateway, TcpProxy]]:
+    """A gateway of its own whose connections to ``database_url`` pass through a proxy the
+    test can cut (``proxy.cut()``): the audit store goes down for it alone. Both are stopped
+    after."""
+    target = urlsplit(database_url)
+    proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
+    credentials = target.netloc.rpartition("@")[0]
+    proxied = urlunsplit(target._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
+    fragile = Gateway({**settings_env, "APPLIANCE_DATABASE_URL": proxied})
+    try:
+        yield fragile, proxy
+    finally:
+        fragile.stop()
+        proxy.close()

@@ -1,4 +1,5 @@
-"""Fixtures of the gateway tests: stub backends, gateways with their own limits, audit lookups."""
+"""Fixtures of the gateway tests: stub backends, gateways with their own limits or settings,
+audit lookups."""
 
 from __future__ import annotations
 
@@ -31,6 +32,23 @@ def _started(start: Callable[_P, _S]) -> Iterator[Callable[_P, _S]]:
     yield start_and_track
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def settings_env(services: dict[str, Any]) -> dict[str, str]:
+    """What a module's own gateway is given: the shared database and Keycloak."""
+    return {
+        "APPLIANCE_DATABASE_URL": services["database_url"],
+        "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
+    }
+
+
+@pytest.fixture(scope="module")
+def stub(served_model: str) -> Iterator[Stub]:
+    """The stub backend of a module's own gateway (a module may define its own instead)."""
+    started = Stub(served_model)
+    yield started
+    started.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -23,15 +22,13 @@ from keycloak import KeycloakAdmin
 from appliance.cli import accounts_cmds as cli
 from appliance.cli.gateway_session import Gateway as AdminApi
 from appliance.cli.gateway_session import GatewayError, sign_in
-from tests.support.gateways import Gateway, chat_body
-from tests.support.paths import REPO
-from tests.support.proxy import TcpProxy
+from tests.support.gateways import Gateway, chat_body, fragile_gateway
+from tests.support.keycloak_admin import accounts_client_secret, master_admin
 from tests.support.stubs import Stub
 
 if TYPE_CHECKING:
     from tests.support.tokens import Tokens
 
-SECRETS = REPO / "var" / "secrets"
 RUN = secrets.token_hex(3)
 SYSADMIN, SECADMIN, STAFF = "chen.jie", "zhao.min", "zhang.wei"
 
@@ -42,33 +39,12 @@ def _name(stem: str) -> str:
 
 @pytest.fixture(scope="module")
 def master(services: dict[str, Any]) -> KeycloakAdmin:
-    """Keycloak's own admin, to look behind the gateway's back and to clean up."""
-    return KeycloakAdmin(
-        server_url=services["keycloak"]["url"],
-        username="admin",
-        password=(SECRETS / "keycloak_admin_password").read_text().strip(),
-        realm_name=services["keycloak"]["realm"],
-        user_realm_name="master",
-    )
+    return master_admin(services)
 
 
 @pytest.fixture(scope="module")
-def accounts_env(services: dict[str, Any]) -> dict[str, str]:
-    secret_file = SECRETS / "keycloak_accounts_client_secret"
-    if not secret_file.exists():
-        pytest.fail("no accounts client secret: run `appliance up` once with this checkout")
-    return {
-        "APPLIANCE_DATABASE_URL": services["database_url"],
-        "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
-        "APPLIANCE_KEYCLOAK__ACCOUNTS_CLIENT_SECRET": secret_file.read_text().strip(),
-    }
-
-
-@pytest.fixture(scope="module")
-def stub(served_model: str) -> Iterator[Stub]:
-    started = Stub(served_model)
-    yield started
-    started.stop()
+def accounts_env(settings_env: dict[str, str]) -> dict[str, str]:
+    return {**settings_env, "APPLIANCE_KEYCLOAK__ACCOUNTS_CLIENT_SECRET": accounts_client_secret()}
 
 
 @pytest.fixture(scope="module")
@@ -404,12 +380,6 @@ def test_api_client_gets_a_token_and_chats(
     )
 
 
-def _via_proxy(database_url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(database_url)
-    credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
-
-
 def test_audit_store_down_refuses_with_503_and_changes_nothing(
     accounts_env: dict[str, str],
     stub: Stub,
@@ -418,15 +388,8 @@ def test_audit_store_down_refuses_with_503_and_changes_nothing(
     master: KeycloakAdmin,
     cleanup: dict[str, list[str]],
 ) -> None:
-    target = urlsplit(services["database_url"])
-    proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
-    env = {
-        **accounts_env,
-        "APPLIANCE_BACKENDS": stub.url,
-        "APPLIANCE_DATABASE_URL": _via_proxy(services["database_url"], proxy),
-    }
-    fragile = Gateway(env)
-    try:
+    env = {**accounts_env, "APPLIANCE_BACKENDS": stub.url}
+    with fragile_gateway(env, services["database_url"]) as (fragile, proxy):
         username = _name("dave")
         cleanup["users"].append(username)
         headers = tokens.headers(SYSADMIN)
@@ -443,6 +406,3 @@ def test_audit_store_down_refuses_with_503_and_changes_nothing(
         disable = httpx.post(f"{url}/users/{STAFF}/disable", headers=headers, timeout=60)
         assert disable.status_code == 503
         assert master.get_user(zhang)["enabled"] is True
-    finally:
-        fragile.stop()
-        proxy.close()

@@ -10,7 +10,6 @@ its ``skip_signatures`` switch are checked on the same gateway (this tree's code
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from appliance.db.migrate import upgrade
 from tests.support.kb import EDITOR, md_file
-from tests.support.postgres.databases import Cluster, ScratchDb
+from tests.support.postgres import scratch as scratch_db
+from tests.support.postgres.databases import ScratchDb
 
 if TYPE_CHECKING:
     from tests.support.gateways import Gateway
@@ -32,11 +31,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    cluster = Cluster.from_endpoints(services)
-    db = cluster.create(f"gw_fail_closed_{uuid.uuid4().hex[:10]}")
-    upgrade(db.owner_url, "head")
-    yield db
-    cluster.drop(db.name)
+    with scratch_db.temporary(services, "gw_fail_closed") as db:
+        yield db
 
 
 @pytest.fixture

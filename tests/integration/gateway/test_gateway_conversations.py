@@ -15,13 +15,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
-from tests.support.gateways import Gateway
-from tests.support.proxy import TcpProxy
+from tests.support.gateways import Gateway, fragile_gateway
 from tests.support.stubs import Stub
 
 if TYPE_CHECKING:
@@ -38,21 +36,6 @@ CITATION = {
     "section": "Hotels",
     "text": "Hotel stays are capped at 650 yuan a night.",
 }
-
-
-@pytest.fixture(scope="module")
-def settings_env(services: dict[str, Any]) -> dict[str, str]:
-    return {
-        "APPLIANCE_DATABASE_URL": services["database_url"],
-        "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
-    }
-
-
-@pytest.fixture(scope="module")
-def stub(served_model: str) -> Iterator[Stub]:
-    started = Stub(served_model)
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -280,12 +263,6 @@ def test_refuses_a_message_postgresql_cannot_store_and_an_id_that_is_no_uuid(
     assert owner.get(cid)["messages"] == []
 
 
-def _via_proxy(database_url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(database_url)
-    credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
-
-
 def test_audit_store_down_refuses_each_change_with_503_and_changes_nothing(
     settings_env: dict[str, str],
     stub: Stub,
@@ -294,15 +271,8 @@ def test_audit_store_down_refuses_each_change_with_503_and_changes_nothing(
     tokens: Tokens,
     owner: Api,
 ) -> None:
-    target = urlsplit(services["database_url"])
-    proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
-    env = {
-        **settings_env,
-        "APPLIANCE_BACKENDS": stub.url,
-        "APPLIANCE_DATABASE_URL": _via_proxy(services["database_url"], proxy),
-    }
-    fragile = Gateway(env)
-    try:
+    env = {**settings_env, "APPLIANCE_BACKENDS": stub.url}
+    with fragile_gateway(env, services["database_url"]) as (fragile, proxy):
         through_fragile = Api(fragile, tokens, OWNER)
         cid = through_fragile.create("Before the outage")["id"]
         owner.created.append(cid)
@@ -324,9 +294,6 @@ def test_audit_store_down_refuses_each_change_with_503_and_changes_nothing(
             assert refused.status_code == 503, (method, path, refused.text)
             assert refused.headers["Retry-After"]
             assert refused.json()["error"]["code"] == "audit_unavailable"
-    finally:
-        fragile.stop()
-        proxy.close()
 
     # Read through the healthy gateway: nothing changed, nothing was added.
     assert owner.get(cid) == before

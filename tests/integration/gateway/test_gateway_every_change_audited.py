@@ -18,7 +18,6 @@ every row refused as ``audit_unavailable``, and counts as refused.
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,20 +27,19 @@ import pytest
 from keycloak import KeycloakAdmin
 from psycopg import sql
 
-from appliance.db.migrate import upgrade
 from appliance.gateway.app import create_app
 from tests.integration.gateway.test_gateway_audit_fail_closed import audit_refused
 from tests.support.gateways import chat_body
 from tests.support.kb import EDITOR, md_file
-from tests.support.paths import REPO
-from tests.support.postgres.databases import Cluster, ScratchDb
+from tests.support.keycloak_admin import accounts_client_secret, master_admin
+from tests.support.postgres import scratch as scratch_db
+from tests.support.postgres.databases import ScratchDb
 
 if TYPE_CHECKING:
     from tests.support.gateways import Gateway
     from tests.support.stubs import Stub
     from tests.support.tokens import Tokens
 
-SECRETS = REPO / "var" / "secrets"
 RUN = secrets.token_hex(3)
 SYSADMIN, STAFF = "chen.jie", "zhang.wei"
 NEW_USER, NEW_CLIENT, NEW_GROUP = (
@@ -132,23 +130,13 @@ def test_every_mutating_route_has_an_entry() -> None:
 
 @pytest.fixture
 def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    cluster = Cluster.from_endpoints(services)
-    db = cluster.create(f"gw_every_change_{uuid.uuid4().hex[:10]}")
-    upgrade(db.owner_url, "head")
-    yield db
-    cluster.drop(db.name)
+    with scratch_db.temporary(services, "gw_every_change") as db:
+        yield db
 
 
 @pytest.fixture(scope="module")
 def master(services: dict[str, Any]) -> KeycloakAdmin:
-    """Keycloak's own admin, to look behind the gateway's back and to clean up."""
-    return KeycloakAdmin(
-        server_url=services["keycloak"]["url"],
-        username="admin",
-        password=(SECRETS / "keycloak_admin_password").read_text().strip(),
-        realm_name=services["keycloak"]["realm"],
-        user_realm_name="master",
-    )
+    return master_admin(services)
 
 
 @pytest.fixture
@@ -158,13 +146,10 @@ def stub(stubs: Callable[[], Stub]) -> Stub:
 
 @pytest.fixture
 def gateway(scratch: ScratchDb, stub: Stub, spawn_gateway: Callable[..., Gateway]) -> Gateway:
-    secret_file = SECRETS / "keycloak_accounts_client_secret"
-    if not secret_file.exists():
-        pytest.fail("no accounts client secret: run `appliance up` once with this checkout")
     return spawn_gateway(
         [stub.url],
         database_url=scratch.gateway_url,
-        keycloak__accounts_client_secret=secret_file.read_text().strip(),
+        keycloak__accounts_client_secret=accounts_client_secret(),
     )
 
 

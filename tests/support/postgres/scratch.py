@@ -9,14 +9,16 @@ the running gateway's writer, and a restore drill can create and drop databases 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from appliance.db.migrate import upgrade
 from appliance.runtime.postgres_service import PG_BIN
 from tests.support.postgres.databases import Cluster, ScratchDb
 
-__all__ = ["PG_BIN", "ScratchDb", "create", "drop", "unique_name"]
+__all__ = ["PG_BIN", "ScratchDb", "create", "drop", "temporary", "unique_name"]
 
 
 def create(endpoints: Mapping[str, Any], name: str, *, migrate: bool = True) -> ScratchDb:
@@ -38,3 +40,14 @@ def drop(db: ScratchDb) -> None:
 def unique_name(prefix: str) -> str:
     """One name per process: two runs at once must not drop each other's database."""
     return f"{prefix}_{os.getpid()}"
+
+
+@contextmanager
+def temporary(endpoints: Mapping[str, Any], prefix: str) -> Iterator[ScratchDb]:
+    """A migrated scratch database of a name no other run uses, dropped when done: for a
+    gateway whose audit store a test may break without touching the shared one."""
+    db = create(endpoints, f"{prefix}_{uuid.uuid4().hex[:10]}")
+    try:
+        yield db
+    finally:
+        drop(db)
