@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from appliance.auth.principal import Principal
+from appliance.auth.verifier import VerificationKey, verify_access_token
 
 ISSUER = "http://127.0.0.1:8180/realms/appliance"
 AUDIENCE = "appliance-gateway"
@@ -45,3 +48,17 @@ def access_claims(**overrides: Any) -> dict[str, Any]:
 
 
 Mint = Callable[..., str]
+
+
+def verify(token: str, keys: Mapping[str, VerificationKey], **options: Any) -> Principal:
+    """:func:`verify_access_token` with the settings these tokens are minted for (this
+    issuer, audience, clients and algorithms, 30 s of leeway); ``options`` override them."""
+    settings: dict[str, Any] = {
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "allowed_clients": ALLOWED_CLIENTS,
+        "algorithms": ALGORITHMS,
+        "leeway_s": 30,
+    }
+    settings.update(options)
+    return verify_access_token(token, keys=keys, **settings)

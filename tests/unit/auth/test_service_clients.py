@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.auth.verifier import VerificationKey, verify_access_token
+from appliance.auth.verifier import VerificationKey
 from appliance.errors import Unauthenticated
 from tests.support.auth.mint import (
-    ALGORITHMS,
-    ALLOWED_CLIENTS,
     AUDIENCE,
-    ISSUER,
     Mint,
     access_claims,
+    verify,
 )
 
 
 def _verify(token: str, keys: dict[str, VerificationKey], prefix: str = "svc-") -> str:
-    principal = verify_access_token(
-        token,
-        keys=keys,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        allowed_clients=ALLOWED_CLIENTS,
-        algorithms=ALGORITHMS,
-        leeway_s=30,
-        service_client_prefix=prefix,
-    )
-    return principal.client_id
+    return verify(token, keys, service_client_prefix=prefix).client_id
 
 
 def test_integration_client_with_our_audience_is_accepted(

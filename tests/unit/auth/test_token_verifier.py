@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jwt
 import pytest
@@ -18,31 +17,17 @@ from appliance.auth.verifier import (
     MAX_TOKEN_BYTES,
     VerificationKey,
     pinned_algorithms,
-    verify_access_token,
 )
 from appliance.errors import Unauthenticated
 from tests.support.auth.mint import (
-    ALGORITHMS,
-    ALLOWED_CLIENTS,
     AUDIENCE,
     ISSUER,
     Mint,
     access_claims,
     b64,
     b64json,
+    verify,
 )
-
-
-def verify(token: str, keys: dict[str, VerificationKey], **kwargs: Any) -> Any:
-    options: dict[str, Any] = {
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "allowed_clients": ALLOWED_CLIENTS,
-        "algorithms": ALGORITHMS,
-        "leeway_s": 30,
-    }
-    options.update(kwargs)
-    return verify_access_token(token, keys=keys, **options)
 
 
 def test_valid_rsa_token_gives_the_principal(mint: Mint, keys: dict[str, VerificationKey]) -> None:
