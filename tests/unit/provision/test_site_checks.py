@@ -79,6 +79,20 @@ def _model_key(site: Path, key: str) -> None:
     _edit(site / "group_vars" / "vllm.yml", 'vllm_model_key: ""', f'vllm_model_key: "{key}"')
 
 
+def _filled(
+    shape: str, tmp_path: Path, *, bundle_model: str | None = None, model_key: str | None = None
+) -> Path:
+    """A copy with its vault filled; offline from a bundle of ``bundle_model`` and with
+    ``vllm_model_key`` set when they are given."""
+    site = _copy(shape, tmp_path)
+    _fill_vault(site)
+    if bundle_model is not None:
+        _offline(site, _bundle(tmp_path, bundle_model))
+    if model_key is not None:
+        _model_key(site, model_key)
+    return site
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_unedited_vault_example_is_refused_naming_each_secret(shape: str, tmp_path: Path) -> None:
     problems = check_inventory(_copy(shape, tmp_path))
@@ -101,9 +115,7 @@ def test_missing_vault_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_edited_copy_passes(shape: str, tmp_path: Path) -> None:
-    site = _copy(shape, tmp_path)
-    _fill_vault(site)
-    assert check_inventory(site) == []
+    assert check_inventory(_filled(shape, tmp_path)) == []
 
 
 def test_weak_and_placeholder_passwords_are_refused(tmp_path: Path) -> None:
@@ -132,8 +144,7 @@ def test_password_rule() -> None:
 
 
 def test_unresolvable_host_is_refused(tmp_path: Path) -> None:
-    site = _copy("cluster", tmp_path)
-    _fill_vault(site)
+    site = _filled("cluster", tmp_path)
     _edit(site / "hosts.yml", "ansible_host: 192.0.2.22", "ansible_host: gpu2.site.invalid")
     assert check_inventory(site) == [
         "cannot resolve gpu2 (ansible_host gpu2.site.invalid) from the controller - add it to "
@@ -142,10 +153,7 @@ def test_unresolvable_host_is_refused(tmp_path: Path) -> None:
 
 
 def test_mismatched_model_key_is_refused(tmp_path: Path) -> None:
-    site = _copy("single-node", tmp_path)
-    _fill_vault(site)
-    _offline(site, _bundle(tmp_path, "deepseek-r1-awq"))
-    _model_key(site, "r1")
+    site = _filled("single-node", tmp_path, bundle_model="deepseek-r1-awq", model_key="r1")
     assert check_inventory(site) == [
         "appliance1: vllm_model_key 'r1' (DeepSeek-R1 671B) is not the bundle's model "
         "deepseek-r1-awq (R1-Distill-Qwen-32B, awq) - set vllm_model_key: distill-qwen-32b"
@@ -153,10 +161,8 @@ def test_mismatched_model_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_empty_model_key_with_a_known_bundle_model_is_refused(tmp_path: Path) -> None:
-    site = _copy("cluster", tmp_path)
-    _fill_vault(site)
+    site = _filled("cluster", tmp_path, bundle_model="r1q")
     _edit(site / "group_vars" / "vllm.yml", "vllm_model_name: deepseek-r1", "vllm_model_name: r1q")
-    _offline(site, _bundle(tmp_path, "r1q"))
     problems = check_inventory(site)
     assert problems == [
         "gpu1, gpu2: vllm_model_key is empty, so the planner would choose a model for 8xH20 "
@@ -166,9 +172,7 @@ def test_empty_model_key_with_a_known_bundle_model_is_refused(tmp_path: Path) ->
 
 
 def test_model_name_missing_from_the_bundle_is_refused(tmp_path: Path) -> None:
-    site = _copy("single-node", tmp_path)
-    _fill_vault(site)
-    _offline(site, _bundle(tmp_path, "other"))
+    site = _filled("single-node", tmp_path, bundle_model="other")
     assert check_inventory(site) == [
         "appliance1: vllm_model_name 'deepseek-r1-awq' is not in the bundle (it holds other) - "
         "set vllm_model_name to the bundle's model directory"
@@ -176,10 +180,9 @@ def test_model_name_missing_from_the_bundle_is_refused(tmp_path: Path) -> None:
 
 
 def test_offline_copy_with_the_bundle_model_and_an_encrypted_vault_passes(tmp_path: Path) -> None:
-    site = _copy("single-node", tmp_path)
-    _fill_vault(site)
-    _offline(site, _bundle(tmp_path, "deepseek-r1-awq"))
-    _model_key(site, "distill-qwen-32b")
+    site = _filled(
+        "single-node", tmp_path, bundle_model="deepseek-r1-awq", model_key="distill-qwen-32b"
+    )
     password = tmp_path / "vault-pass"
     password.write_text(secrets.token_hex(16) + "\n")
     vault = site / "group_vars" / "all" / "vault.yml"
