@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -81,6 +82,27 @@ def start_gateway(
         gateway.stop()
 
 
+@dataclass(frozen=True)
+class Scene:
+    """What each test drives: gateways started on demand (``start(workers)``) on the scratch
+    database ``db``, the slow backend's model, and the users' tokens."""
+
+    start: Callable[[int], GatewayProcess]
+    model: str
+    tokens: Tokens
+    db: scratch.ScratchDb
+
+
+@pytest.fixture
+def scene(
+    start_gateway: Callable[[int], GatewayProcess],
+    slow_stub: Stub,
+    tokens: Tokens,
+    limits_db: scratch.ScratchDb,
+) -> Scene:
+    return Scene(start_gateway, slow_stub.model, tokens, limits_db)
+
+
 def _stream(url: str, headers: dict[str, str], model: str, go: threading.Barrier) -> int:
     """Open one streamed chat once every caller is ready; read it to the end if accepted."""
     with httpx.Client(timeout=60) as client:
@@ -114,48 +136,31 @@ def _leases_of(db: scratch.ScratchDb) -> list[str]:
     return [str(holder) for (holder,) in rows]
 
 
-def _exactly_the_limit_twice(
-    urls: Sequence[str], tokens: Tokens, model: str, db: scratch.ScratchDb
-) -> None:
-    headers = tokens.headers(USER)
+def _exactly_the_limit_twice(urls: Sequence[str], scene: Scene) -> None:
+    headers = scene.tokens.headers(USER)
     for _ in range(2):
-        statuses = _at_once(urls, headers, model)
+        statuses = _at_once(urls, headers, scene.model)
         assert sorted(statuses) == [200] * LIMIT + [429] * (len(urls) - LIMIT)
         # Every slot is given back when its stream ends, so the next round starts empty.
-        wait_until(lambda: not _leases_of(db), "the slots to be released", timeout_s=5)
+        wait_until(lambda: not _leases_of(scene.db), "the slots to be released", timeout_s=5)
 
 
-def test_two_workers_admit_exactly_the_limit(
-    start_gateway: Callable[[int], GatewayProcess],
-    slow_stub: Stub,
-    tokens: Tokens,
-    limits_db: scratch.ScratchDb,
-) -> None:
-    gateway = start_gateway(2)
-    _exactly_the_limit_twice([gateway.url] * 6, tokens, slow_stub.model, limits_db)
+def test_two_workers_admit_exactly_the_limit(scene: Scene) -> None:
+    gateway = scene.start(2)
+    _exactly_the_limit_twice([gateway.url] * 6, scene)
 
 
-def test_two_gateways_on_one_database_admit_exactly_the_limit(
-    start_gateway: Callable[[int], GatewayProcess],
-    slow_stub: Stub,
-    tokens: Tokens,
-    limits_db: scratch.ScratchDb,
-) -> None:
-    first, second = start_gateway(1), start_gateway(1)
+def test_two_gateways_on_one_database_admit_exactly_the_limit(scene: Scene) -> None:
+    first, second = scene.start(1), scene.start(1)
     # Three each: counted per process, each gateway alone would accept two.
     urls = [first.url, second.url] * 3
-    _exactly_the_limit_twice(urls, tokens, slow_stub.model, limits_db)
+    _exactly_the_limit_twice(urls, scene)
 
 
-def test_slot_of_a_killed_worker_comes_back_within_the_lease(
-    start_gateway: Callable[[int], GatewayProcess],
-    slow_stub: Stub,
-    tokens: Tokens,
-    limits_db: scratch.ScratchDb,
-) -> None:
-    gateway = start_gateway(2)
-    headers = tokens.headers(USER)
-    body = chat_body(slow_stub.model, stream=True)
+def test_slot_of_a_killed_worker_comes_back_within_the_lease(scene: Scene) -> None:
+    gateway = scene.start(2)
+    headers = scene.tokens.headers(USER)
+    body = chat_body(scene.model, stream=True)
     url = f"{gateway.url}/v1/chat/completions"
     with contextlib.ExitStack() as streams:
         held = [
@@ -167,7 +172,7 @@ def test_slot_of_a_killed_worker_comes_back_within_the_lease(
             for _ in range(LIMIT)
         ]
         assert [response.status_code for response in held] == [200] * LIMIT
-        holders = _leases_of(limits_db)
+        holders = _leases_of(scene.db)
         assert len(holders) == LIMIT
         # Holders are host:pid:start; kill the worker that holds the first slot.
         victim = int(holders[0].rsplit(":", 2)[1])
@@ -175,16 +180,14 @@ def test_slot_of_a_killed_worker_comes_back_within_the_lease(
         killed_at = time.monotonic()
         survivors = [holder for holder in holders if int(holder.rsplit(":", 2)[1]) != victim]
         wait_until(
-            lambda: sorted(_leases_of(limits_db)) == sorted(survivors),
+            lambda: sorted(_leases_of(scene.db)) == sorted(survivors),
             "the killed worker's slots to lapse",
             timeout_s=LEASE_S + 5,
         )
         assert time.monotonic() - killed_at <= LEASE_S + 5
     wait_until(
         lambda: (
-            httpx.post(
-                url, json=chat_body(slow_stub.model), headers=headers, timeout=60
-            ).status_code
+            httpx.post(url, json=chat_body(scene.model), headers=headers, timeout=60).status_code
             == 200
         ),
         "the user to be admitted again",
