@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,40 @@ def find_audit_event(
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {event_type} audit event for request {request_id}")
             time.sleep(0.3)
+
+
+def request_events(
+    gateway_url: str,
+    tokens: Tokens,
+    request_id: str,
+    *,
+    query: Mapping[str, str],
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout_s: float = 30.0,
+) -> list[dict[str, Any]]:
+    """Every event of ``request_id`` among those ``query`` selects (``user``,
+    ``event_type``), read as an auditor, again until ``until(found)`` holds or the time runs
+    out: a change's outcome is written after the answer, so the test polls for it."""
+    since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    auditor = tokens.with_role("auditor")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        params = {**query, "since": since, "limit": "1000"}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = httpx.get(
+                f"{gateway_url}/api/audit/events",
+                params=params,
+                headers=tokens.headers(auditor),
+                timeout=30,
+            ).json()
+            found += [e for e in page["events"] if e["request_id"] == request_id]
+            if page["next_after_seq"] is None:
+                break
+            params["after_seq"] = str(page["next_after_seq"])
+        if until(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
 
 
 def audited_request_ids(

@@ -9,9 +9,7 @@ and what a test creates is deleted afterwards through the master realm's admin.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +20,7 @@ from keycloak import KeycloakAdmin
 from appliance.cli import accounts_cmds as cli
 from appliance.cli.gateway_session import Gateway as AdminApi
 from appliance.cli.gateway_session import GatewayError, sign_in
+from tests.support.audit import request_events
 from tests.support.gateways import Gateway, chat_body, fragile_gateway
 from tests.support.keycloak_admin import accounts_client_secret, master_admin
 from tests.support.stubs import Stub
@@ -105,25 +104,7 @@ def _audit_rows(
 ) -> list[dict[str, Any]]:
     """The events of one request, read back as an auditor (the outcome row is written
     after the answer, so poll)."""
-    since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
-    deadline = time.monotonic() + 30
-    while True:
-        params = {"user": actor, "since": since, "limit": "1000"}
-        found: list[dict[str, Any]] = []
-        while True:
-            page = httpx.get(
-                f"{gateway.url}/api/audit/events",
-                params=params,
-                headers=tokens.headers(tokens.with_role("auditor")),
-                timeout=30,
-            ).json()
-            found += [e for e in page["events"] if e["request_id"] == request_id]
-            if page["next_after_seq"] is None:
-                break
-            params["after_seq"] = str(page["next_after_seq"])
-        if until(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.3)
+    return request_events(gateway.url, tokens, request_id, query={"user": actor}, until=until)
 
 
 def _begin_and_end(rows: list[dict[str, Any]]) -> bool:

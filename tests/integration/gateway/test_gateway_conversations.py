@@ -10,15 +10,14 @@ intent cannot be committed is refused with 503 and changes nothing.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from tests.support.audit import request_events
 from tests.support.gateways import Gateway, fragile_gateway
 from tests.support.stubs import Stub
 
@@ -96,27 +95,14 @@ def _audit_rows(gateway: Gateway, tokens: Tokens, response: httpx.Response) -> l
     """The ``conversation.action`` events of the request that answered ``response``, read
     back as an auditor once both its intent and its outcome are there (the outcome is
     written after the answer, so poll)."""
-    request_id = response.headers["x-request-id"]
-    since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
-    auditor = tokens.with_role("auditor")
-    deadline = time.monotonic() + 30
-    while True:
-        params = {"event_type": "conversation.action", "since": since, "limit": "1000"}
-        found: list[dict[str, Any]] = []
-        while True:
-            page = httpx.get(
-                f"{gateway.url}/api/audit/events",
-                params=params,
-                headers=tokens.headers(auditor),
-                timeout=30,
-            ).json()
-            found += [e for e in page["events"] if e["request_id"] == request_id]
-            if page["next_after_seq"] is None:
-                break
-            params["after_seq"] = str(page["next_after_seq"])
-        if len(found) >= 2 or time.monotonic() > deadline:
-            return sorted(found, key=lambda e: int(e["seq"]))
-        time.sleep(0.3)
+    found = request_events(
+        gateway.url,
+        tokens,
+        response.headers["x-request-id"],
+        query={"event_type": "conversation.action"},
+        until=lambda rows: len(rows) >= 2,
+    )
+    return sorted(found, key=lambda e: int(e["seq"]))
 
 
 def _audited(
