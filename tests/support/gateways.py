@@ -139,6 +139,13 @@ class WorkersGateway(GatewayProcess):
         )
 
 
+def via_proxy(database_url: str, proxy: TcpProxy) -> str:
+    """``database_url`` with its host and port replaced by the proxy's."""
+    parts = urlsplit(database_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
+
+
 @contextlib.contextmanager
 def fragile_gateway(
     settings_env: Mapping[str, str], database_url: str
@@ -148,9 +155,7 @@ def fragile_gateway(
     after."""
     target = urlsplit(database_url)
     proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
-    credentials = target.netloc.rpartition("@")[0]
-    proxied = urlunsplit(target._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
-    fragile = Gateway({**settings_env, "APPLIANCE_DATABASE_URL": proxied})
+    fragile = Gateway({**settings_env, "APPLIANCE_DATABASE_URL": via_proxy(database_url, proxy)})
     try:
         yield fragile, proxy
     finally:

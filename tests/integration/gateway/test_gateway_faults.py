@@ -6,26 +6,20 @@ import signal
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import openai
 import pytest
 
 from tests.support.audit import find_audit_event
-from tests.support.gateways import Gateway, chat_body
+from tests.support.gateways import Gateway, chat_body, via_proxy
 from tests.support.process import wait_until
 from tests.support.proxy import TcpProxy
 from tests.support.stubs import Stub
 
 if TYPE_CHECKING:
     from tests.support.tokens import Tokens
-
-
-def _via_proxy(database_url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(database_url)
-    credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
 
 
 def _sse_events(response: httpx.Response) -> list[str]:
@@ -69,7 +63,7 @@ def test_audit_store_down_refuses_with_503_and_nothing_reaches_the_backend(
     stub = stubs()
     target = urlsplit(services["database_url"])
     proxy = TcpProxy(target.port or 5432, host=target.hostname or "127.0.0.1")
-    gateway = spawn_gateway([stub.url], database_url=_via_proxy(services["database_url"], proxy))
+    gateway = spawn_gateway([stub.url], database_url=via_proxy(services["database_url"], proxy))
     assert _chat(gateway, tokens, stub.model).status_code == 200
     served = stub.chat_requests()
 
