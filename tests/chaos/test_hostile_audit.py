@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg.rows import dict_row
 
@@ -60,6 +61,37 @@ _CHECKPOINTS_SQL = (
     "SELECT seq, head_hash, created_at, signature, key_fingerprint, alg "
     "FROM audit_checkpoints ORDER BY seq"
 )
+
+
+def _ensure_a_signed_checkpoint(services: Mapping[str, Any]) -> None:
+    """The copy must reach a signed checkpoint, whatever use the log has seen: on a fresh
+    install the log may hold fewer than ``checkpoint_every`` rows. Requests with a forged
+    token are refused and audited one row each, so sending them until the writer places its
+    next checkpoint extends the log the product's own way."""
+    url = libpq_url(str(services["database_url"]))
+    with psycopg.connect(url) as conn:
+        head = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
+        signed = conn.execute(
+            "SELECT count(*) FROM audit_checkpoints WHERE alg = %s AND seq <= %s",
+            (ED25519, SIGNED_REACH),
+        ).fetchone()
+    if signed and signed[0]:
+        return
+    missing = DEFAULT_CHECKPOINT_EVERY - int(head[0] if head else 0) % DEFAULT_CHECKPOINT_EVERY
+    forged = {"Authorization": "Bearer not.a.token"}
+    with httpx.Client(base_url=str(services["gateway_url"]), timeout=30) as client:
+        for _ in range(missing + 5):
+            assert client.get("/v1/models", headers=forged).status_code == 401
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM audit_checkpoints WHERE alg = %s", (ED25519,)
+            ).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(1)
+    raise AssertionError("no signed checkpoint after a checkpoint's worth of audited refusals")
 
 
 def _load_copy(url: str, limit: int) -> tuple[list[Row], list[Row]]:
@@ -174,6 +206,7 @@ def test_every_tampering_of_a_log_copy_is_detected(
 ) -> None:
     started = time.monotonic()
     keys = [load_public_key(PUBLIC_KEY)] if PUBLIC_KEY.exists() else []
+    _ensure_a_signed_checkpoint(services)
     rows, checkpoints = _load_copy(str(services["database_url"]), scaled(3000, 10000))
     baseline = _verify(rows, checkpoints, keys)
     assert baseline.ok, f"false alarm on the untouched copy: {baseline.to_dict()}"
