@@ -11,13 +11,10 @@ its ``skip_signatures`` switch are checked on the same gateway (this tree's code
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from tests.support.kb import EDITOR, md_file
 from tests.support.postgres import scratch as scratch_db
@@ -42,19 +39,6 @@ def gateway(
     spawn_gateway: Callable[..., Gateway],
 ) -> Gateway:
     return spawn_gateway([stubs().url], database_url=scratch.gateway_url)
-
-
-@contextmanager
-def audit_refused(db: ScratchDb) -> Iterator[None]:
-    """The gateway role may not append to the audit log while inside."""
-    role = sql.Identifier(make_url(db.gateway_url).username or "")
-    with db.superuser() as conn:
-        conn.execute(sql.SQL("REVOKE INSERT ON audit_events FROM {}").format(role))
-    try:
-        yield
-    finally:
-        with db.superuser() as conn:
-            conn.execute(sql.SQL("GRANT INSERT ON audit_events TO {}").format(role))
 
 
 def _scalar(db: ScratchDb, query: str, *params: object) -> Any:
@@ -85,7 +69,7 @@ def test_knowledge_base_changes_are_refused_and_change_nothing(
         stamp_sql = "SELECT updated_at FROM documents WHERE id = %s"
         stamp = _scalar(scratch, stamp_sql, doc_id)
 
-        with audit_refused(scratch):
+        with scratch_db.audit_refused(scratch):
             _refused(client.post("/api/kb", json={"name": "never", "group": "/dept/finance"}))
             _refused(
                 client.post(f"/api/kb/{kb_id}/documents", files=[md_file("b.md", "# B\n\nsecond")])
@@ -133,7 +117,7 @@ def test_readyz_is_not_ready_while_the_audit_store_refuses_writes(
         "audit": True,
         "reason": None,
     }
-    with audit_refused(scratch):
+    with scratch_db.audit_refused(scratch):
         refused = httpx.get(f"{gateway.url}/readyz", timeout=30)
         assert refused.status_code == 503
         body = refused.json()
@@ -148,7 +132,7 @@ def test_readyz_is_not_ready_after_a_failed_write_until_one_commits(
 ) -> None:
     """A refused write (a knowledge-base change's intent) marks the writer; readiness commits a
     marker event, which succeeds once the store takes writes again."""
-    with audit_refused(scratch):
+    with scratch_db.audit_refused(scratch):
         refused = httpx.post(
             f"{gateway.url}/api/kb",
             json={"name": "never", "group": "/dept/finance"},

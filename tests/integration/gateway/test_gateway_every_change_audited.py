@@ -28,7 +28,6 @@ from keycloak import KeycloakAdmin
 from psycopg import sql
 
 from appliance.gateway.app import create_app
-from tests.integration.gateway.test_gateway_audit_fail_closed import audit_refused
 from tests.support.gateways import chat_body
 from tests.support.kb import EDITOR, md_file
 from tests.support.keycloak_admin import accounts_client_secret, master_admin
@@ -286,7 +285,7 @@ def test_every_change_route_is_refused_and_changes_nothing_while_audit_is_down(
             before = (_database_state(scratch), _keycloak_state(master, targets.client_id))
             chats_before = stub.chat_requests()
             statuses: dict[str, tuple[int, str]] = {}
-            with audit_refused(scratch):
+            with scratch_db.audit_refused(scratch):
                 for key in operations:
                     answer = _call(client, tokens, key, ROUTES[key], targets, served_model)
                     statuses[key] = _answer(answer, ROUTES[key])

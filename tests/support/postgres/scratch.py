@@ -14,6 +14,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
 from appliance.db.migrate import upgrade
 from appliance.runtime.postgres_service import PG_BIN
 from tests.support.postgres.databases import Cluster, ScratchDb
@@ -51,3 +54,17 @@ def temporary(endpoints: Mapping[str, Any], prefix: str) -> Iterator[ScratchDb]:
         yield db
     finally:
         drop(db)
+
+
+@contextmanager
+def audit_refused(db: ScratchDb) -> Iterator[None]:
+    """The gateway role may not append to the audit log while inside: the audit store refuses
+    writes while every other table stays writable."""
+    role = sql.Identifier(make_url(db.gateway_url).username or "")
+    with db.superuser() as conn:
+        conn.execute(sql.SQL("REVOKE INSERT ON audit_events FROM {}").format(role))
+    try:
+        yield
+    finally:
+        with db.superuser() as conn:
+            conn.execute(sql.SQL("GRANT INSERT ON audit_events TO {}").format(role))
