@@ -9,12 +9,14 @@ inline ``!vault`` values and precedence).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import InvalidRequest
+from appliance.provision.runner import playbook_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,9 @@ def load_site(
     variable would fail on ones that need facts, e.g. ``ansible_facts``). Raises
     InvalidRequest when the inventory or the vault cannot be read.
     """
+    # The run's own configuration (ansible.cfg beside the playbooks: artifacts/ with the CA
+    # and backup dumps is never inventory), read by Ansible when it is first imported.
+    os.environ["ANSIBLE_CONFIG"] = str(playbook_dir() / "ansible.cfg")
     # Ansible is heavy to import; only the commands that read an inventory pay for it.
     from ansible.errors import AnsibleError  # noqa: PLC0415
     from ansible.inventory.manager import InventoryManager  # type: ignore[import-untyped]  # noqa: PLC0415

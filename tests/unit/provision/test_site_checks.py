@@ -118,6 +118,16 @@ def test_edited_copy_passes(shape: str, tmp_path: Path) -> None:
     assert check_inventory(_filled(shape, tmp_path)) == []
 
 
+def test_artifacts_beside_the_inventory_are_not_read_as_hosts(tmp_path: Path) -> None:
+    """After a backup, artifacts/ holds binary dumps: they are output, never inventory."""
+    site = _filled("cluster", tmp_path)
+    backups = site / "artifacts" / "backups" / "20261206T000000Z"
+    backups.mkdir(parents=True)
+    (backups / "appliance.dump").write_bytes(b"PGDMP\n\x01\x02\nstray words here\n")
+    (site / "artifacts" / "internal-ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    assert check_inventory(site) == []
+
+
 def test_weak_and_placeholder_passwords_are_refused(tmp_path: Path) -> None:
     site = _copy("single-node", tmp_path)
     values = _fill_vault(site)
