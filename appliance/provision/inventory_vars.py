@@ -9,14 +9,12 @@ inline ``!vault`` values and precedence).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import InvalidRequest
-from appliance.provision.runner import playbook_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +38,29 @@ def _render(templar: Any, value: Any) -> Any:
         return value
 
 
+# What Ansible never reads as inventory in a directory: the variable folders (read as
+# variables), artifacts/ (the CA and backup dumps; ``inventory_ignore_patterns`` in
+# playbooks/ansible.cfg) and its default ignored names.
+_NOT_INVENTORY = {"group_vars", "host_vars", "artifacts"}
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig",
+                     ".ini", ".cfg", ".retry")  # fmt: skip
+
+
+def inventory_sources(inventory: Path) -> list[str]:
+    """The inventory sources as the playbook run reads them: a file as is; a directory's
+    entries less what the run's configuration ignores. Passed explicitly because the ignore
+    pattern lives in the run's ansible.cfg, which an in-process read would not see."""
+    if not inventory.is_dir():
+        return [str(inventory.resolve())]
+    return [
+        str(entry.resolve())
+        for entry in sorted(inventory.iterdir())
+        if entry.name not in _NOT_INVENTORY
+        and not entry.name.startswith(".")
+        and not entry.name.endswith(_IGNORED_SUFFIXES)
+    ]
+
+
 def load_site(
     inventory: Path,
     vault_password_file: Path | None = None,
@@ -53,9 +74,6 @@ def load_site(
     variable would fail on ones that need facts, e.g. ``ansible_facts``). Raises
     InvalidRequest when the inventory or the vault cannot be read.
     """
-    # The run's own configuration (ansible.cfg beside the playbooks: artifacts/ with the CA
-    # and backup dumps is never inventory), read by Ansible when it is first imported.
-    os.environ["ANSIBLE_CONFIG"] = str(playbook_dir() / "ansible.cfg")
     # Ansible is heavy to import; only the commands that read an inventory pay for it.
     from ansible.errors import AnsibleError  # noqa: PLC0415
     from ansible.inventory.manager import InventoryManager  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -72,7 +90,7 @@ def load_site(
             secret = get_file_vault_secret(filename=str(vault_password_file), loader=loader)
             secret.load()
             loader.set_vault_secrets([("default", secret)])
-        manager = InventoryManager(loader=loader, sources=[str(inventory.resolve())])
+        manager = InventoryManager(loader=loader, sources=inventory_sources(inventory))
         variables = VariableManager(loader=loader, inventory=manager)
         if extravars:
             variables._extra_vars = dict(extravars)  # the CLI's -e, as Ansible applies them
