@@ -228,6 +228,8 @@ def test_ramp_to_saturation_then_three_times_capacity(
         "audited_shed": audited_shed,
         "client_saw_overloaded": overloaded,
         "requests": sum(s["requests"] for s in ramp_result.steps) + summary["requests"],
+        # Where the load generator fell behind, the report shows why instead of figures.
+        "invalid": loadgen.invalid_reasons(*ramp_result.steps, summary),
     }
     behaviour = {
         "refused with 429/503 under 3x": summary["shed"] > 0,
@@ -387,6 +389,7 @@ def test_one_user_cannot_take_more_than_their_share(
                 for name, summary in shares.items()
             },
             "requests": sum(s["requests"] for s in shares.values()),
+            "invalid": loadgen.invalid_reasons(*shares.values()),
             "checks": checks,
             "issue_checks": issue_checks,
             "passed": all(issue_checks.values()),

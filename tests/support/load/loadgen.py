@@ -7,8 +7,11 @@ waiting for its answer) slows down with the server and hides queueing; this one 
 so an overloaded gateway shows as late or refused answers, not as a lower offered rate.
 
 The generator shares the machine's cores with what it loads, so it also records how late
-it fired each request (``lag``) and the rate it really achieved in sending: a step whose
-sending fell behind says so in its figures instead of passing for the rate it asked for.
+it fired each request (``lag``) and the rate it really achieved in sending, and checks
+itself (:func:`validity`): a step sent p99 more than ``MAX_SEND_LAG_P99_MS`` behind its
+schedule, or with more requests in flight than its open-file limit allows connections, is
+marked invalid with the reason, and the report shows that reason instead of the gateway's
+figures: those would measure the client's starvation, not the gateway.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import threading
 import time
 from collections import Counter, defaultdict
@@ -30,6 +34,11 @@ import uvloop
 
 # Answers at or above this count as refused by the gateway's protection (429, 503).
 SHED_STATUSES = frozenset({429, 503})
+# A run whose requests left p99 later than this behind their schedule offered less than it
+# claims: its figures are the client's, not the gateway's.
+MAX_SEND_LAG_P99_MS = 50.0
+# Descriptors the process needs besides its connections (logs, the event loop, pipes).
+FD_RESERVE = 64
 T = TypeVar("T")
 
 
@@ -67,11 +76,69 @@ def latency_figures(samples: Sequence[Sample]) -> dict[str, float | None]:
     }
 
 
-def summarize(samples: Sequence[Sample], duration_s: float) -> dict[str, Any]:
-    """Counts by status, latency of accepted and refused requests, achieved rates."""
+def peak_in_flight(samples: Sequence[Sample]) -> int:
+    """The most requests open at once (each holds a connection, so a descriptor)."""
+    edges = sorted([(s.sent, 1) for s in samples] + [(s.done, -1) for s in samples])
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def open_files_limit() -> int:
+    """The process's soft RLIMIT_NOFILE: how many descriptors it may hold now."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft open-file limit to the hard one (no privilege needed); returns the
+    soft limit in force. An open loop holds one connection per request in flight, so under
+    overload the usual soft limit of 1,024 would fail requests in the client itself."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return open_files_limit()
+
+
+def validity(
+    samples: Sequence[Sample], fd_limit: int, max_lag_p99_ms: float = MAX_SEND_LAG_P99_MS
+) -> list[str]:
+    """Why these samples do not measure the server (empty when they do): the generator
+    fell behind its own schedule, or held more connections than its descriptors allow."""
+    reasons = []
+    lag = pct([(s.sent - s.due) * 1000 for s in samples], 99)
+    if lag is not None and lag > max_lag_p99_ms:
+        reasons.append(
+            f"the load generator sent p99 {lag:.0f} ms behind its schedule"
+            f" (bound {max_lag_p99_ms:.0f} ms)"
+        )
+    needed = peak_in_flight(samples) + FD_RESERVE
+    if needed > fd_limit:
+        reasons.append(
+            f"open-file limit {fd_limit} below the {needed} descriptors needed"
+            f" ({needed - FD_RESERVE} requests in flight + {FD_RESERVE})"
+        )
+    return reasons
+
+
+def invalid_reasons(*summaries: Mapping[str, Any]) -> list[str]:
+    """The distinct reasons any of ``summaries`` is invalid, in order."""
+    return list(dict.fromkeys(r for s in summaries for r in s.get("invalid", [])))
+
+
+def summarize(
+    samples: Sequence[Sample], duration_s: float, fd_limit: int | None = None
+) -> dict[str, Any]:
+    """Counts by status, latency of accepted and refused requests, achieved rates, and
+    whether the client kept its schedule (``valid``; ``invalid`` says why not), judged
+    against ``fd_limit`` (default: the process's current soft limit)."""
     ok = [s for s in samples if s.status == 200]
     shed = [s for s in samples if s.status in SHED_STATUSES]
     lags = [(s.sent - s.due) * 1000 for s in samples]
+    limit = open_files_limit() if fd_limit is None else fd_limit
+    invalid = validity(samples, limit)
     return {
         "requests": len(samples),
         "by_status": {str(k): v for k, v in sorted(Counter(s.status for s in samples).items())},
@@ -85,12 +152,16 @@ def summarize(samples: Sequence[Sample], duration_s: float) -> dict[str, Any]:
         "refused": latency_figures(shed),
         "send_lag_p50_ms": pct(lags, 50),
         "send_lag_p99_ms": pct(lags, 99),
+        "peak_in_flight": peak_in_flight(samples),
+        "open_files_limit": limit,
+        "valid": not invalid,
+        "invalid": invalid,
     }
 
 
 def timeseries(
     samples: Sequence[Sample], t0: float, rss: Sequence[tuple[float, float]]
-) -> dict[str, list[float | None]]:
+) -> dict[str, Sequence[float | None]]:
     """Per-second series from ``t0``: sent, accepted and refused answers, accepted latency
     percentiles (by completion second) and the gateway workers' total RSS in MiB."""
     seconds = int(max([s.done - t0 for s in samples] + [0.0])) + 1
@@ -287,8 +358,10 @@ def _ahead_of_the_server() -> Iterator[int]:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run the generator on uvloop, ahead of the server in the scheduler: on shared cores
-    its lower cost per request and its priority are what let the client offer a rate the
-    gateway cannot serve, rather than falling behind."""
+    """Run the generator on uvloop, ahead of the server in the scheduler, with as many
+    descriptors as the process may hold: on shared cores its lower cost per request and
+    its priority are what let the client offer a rate the gateway cannot serve, rather than
+    falling behind."""
+    raise_open_files_limit()
     with _ahead_of_the_server(), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(coro)
