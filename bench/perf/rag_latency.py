@@ -2,7 +2,8 @@
 
 Run after ``rag_cmrc.py`` (its cached e5 vectors make the base corpus quick to load):
 
-    .venv/bin/python -m bench.perf.rag_latency [--sizes 10000,100000] [--queries 200]
+    .venv/bin/python -m bench.perf.rag_latency --data cmrc2018_trial.json \
+        [--sizes 10000,100000] [--queries 200]
 
 The CMRC corpus is ingested for real (766 chunks); the rest is synthesised in SQL from it:
 each extra chunk copies the text and tsvector of a real chunk and gets a vector mixed from
@@ -24,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from appliance.auth.principal import Principal
@@ -81,8 +83,10 @@ async def _measure(
     return {leg: _percentiles(samples) for leg, samples in legs.items()}
 
 
-async def run(sizes: list[int], queries: int) -> dict[str, Any]:
-    files, qa = load_corpus(4)
+async def run(data_file: Path, sizes: list[int], queries: int) -> dict[str, Any]:
+    # The same documents as the quality run (four paragraphs each), so its cached vectors
+    # serve this one.
+    files, qa = load_corpus(data_file, 4)
     questions = [q for q, _, _ in random.Random(7).sample(qa, queries)]
     embedder = CachedEmbedder(LocalE5Embedder())
     vectors = await embedder.embed(questions, kind=TextKind.QUERY)
@@ -124,10 +128,13 @@ async def run(sizes: list[int], queries: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, required=True, help="CMRC 2018 trial split (SQuAD-style JSON)"
+    )
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    report = asyncio.run(run([int(s) for s in args.sizes.split(",")], args.queries))
+    report = asyncio.run(run(args.data, [int(s) for s in args.sizes.split(",")], args.queries))
     json.dump(report, sys.stdout, indent=2)
     print()
 
