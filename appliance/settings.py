@@ -116,6 +116,15 @@ class AuditSettings(BaseModel):
     # Every N events a checkpoint (sequence, chain head) is signed with the checkpoint key.
     checkpoint_every: int = 1000
     checkpoint_key_file: str = ""
+    # A checkpoint also at most this long after rows were added (0: by count only), so the
+    # tail that nothing signed pins is seconds of events, not up to checkpoint_every rows.
+    checkpoint_interval_s: float = 10.0
+    # Every checkpoint is also sent out of the database (``appliance.audit.anchor``): RFC 5424
+    # syslog over TCP to ``host:port`` (empty: not sent), TLS when a CA file is given.
+    anchor_syslog: str = ""
+    anchor_ca_file: str = ""
+    # Checkpoints waiting for the receiver; beyond this the oldest is dropped, logged, counted.
+    anchor_queue_max: int = 10_000
 
 
 class Settings(BaseSettings):

@@ -5,7 +5,8 @@ Writing: the gateway builds an ``events.AuditEvent``; ``writer.AuditWriter`` (on
 gateway process) applies the capture mode (``capture``: full, redacted or hash) and
 group-commits through ``store.append_locked``, the one place that extends the chain
 (``chain`` hashes rows, ``models`` holds the tables, ``checkpoint`` signs the chain head,
-``reconcile`` closes requests a crashed process left open, ``identity`` names the writer).
+``reconcile`` closes requests a crashed process left open, ``identity`` names the writer;
+``anchor`` sends each checkpoint out of the database, as syslog, and reads it back).
 Reading: ``query`` lists and exports for auditors, ``usage_query`` sums tokens for quotas
 and the usage report, ``verify`` checks a chain from any source and ``verify_db`` feeds it
 from PostgreSQL or, through ``dump``, from a ``pg_dump`` file with no database.
@@ -16,5 +17,6 @@ column in ``models`` with a migration in ``appliance/db/migrations/versions``, b
 ``chain`` first: its canonical form covers every column, and rows already written must
 still verify; a new way for auditors to search or export in ``query``; a new check of
 the chain in ``verify``, which requires a signed checkpoint at every multiple of
-``checkpoint_every`` where ``store`` places them: change the two together.
+``checkpoint_every`` where ``store`` places them (the writer's timer adds more, anywhere):
+change the two together.
 """

@@ -64,6 +64,25 @@ class CheckpointSigner:
         return self.key.sign(checkpoint_message(seq, head_hash, created_at)).hex()
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One checkpoint as stored in ``audit_checkpoints`` and as sent out as an anchor."""
+
+    seq: int
+    head_hash: str
+    created_at: datetime
+    signature: str
+    key_fingerprint: str
+    alg: str
+
+    @classmethod
+    def signed(
+        cls, signer: CheckpointSigner, seq: int, head_hash: str, created_at: datetime
+    ) -> Checkpoint:
+        signature = signer.sign(seq, head_hash, created_at)
+        return cls(seq, head_hash, created_at, signature, signer.fingerprint, signer.alg)
+
+
 def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):

@@ -15,7 +15,14 @@ The first broken position is reported with a reason an auditor can act on:
 - ``missing_checkpoint``: the writer places a checkpoint at every multiple of
   ``checkpoint_every`` (``appliance.audit.store``), and one of them is gone;
 - ``head_not_checkpointed``: the head lies ``checkpoint_every`` rows or more past the last
-  checkpoint, so the tail is pinned by nothing (the last due checkpoint is gone).
+  checkpoint, so the tail is pinned by nothing (the last due checkpoint is gone);
+- ``bad_anchor_signature``: an anchor (a checkpoint read back from outside the database,
+  ``appliance.audit.anchor``) is unsigned, signed by an untrusted key, or its signature
+  does not match: the receiver's file itself was written to;
+- ``anchor_mismatch``: an anchored checkpoint is missing from the database or has another
+  head there. Anchors also pin the chain like checkpoints do: the row at an anchored seq must
+  end the chain at the anchored head (else ``edited``), and the chain must reach the last
+  anchored seq (else ``deleted``), whatever the database's own checkpoints now say.
 
 Signatures are required unless the caller skips them explicitly (``skip_signatures``, a
 development chain with unsigned checkpoints): without them, whoever can rewrite the rows
@@ -36,6 +43,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from appliance.audit.anchor import Anchor
 from appliance.audit.chain import GENESIS_HASH, row_hash
 from appliance.audit.checkpoint import UNSIGNED, key_ring, signature_valid
 
@@ -51,6 +59,8 @@ class Reason(StrEnum):
     BAD_CHECKPOINT = "bad_checkpoint_signature"
     MISSING_CHECKPOINT = "missing_checkpoint"
     HEAD_NOT_CHECKPOINTED = "head_not_checkpointed"
+    BAD_ANCHOR = "bad_anchor_signature"
+    ANCHOR_MISMATCH = "anchor_mismatch"
 
 
 # What AuditSettings.checkpoint_every defaults to: the spacing the writer uses unless the
@@ -74,6 +84,8 @@ class VerifyReport:
     checkpoints: int = 0
     signed_checkpoints_verified: int = 0
     signatures_skipped: bool = False
+    anchors: int = 0
+    anchors_verified: int = 0
 
     @property
     def warning(self) -> str:
@@ -91,6 +103,8 @@ class VerifyReport:
             "checkpoints": self.checkpoints,
             "signed_checkpoints_verified": self.signed_checkpoints_verified,
             "signatures_skipped": self.signatures_skipped,
+            "anchors": self.anchors,
+            "anchors_verified": self.anchors_verified,
             "warning": self.warning,
         }
 
@@ -229,6 +243,60 @@ def _due_failure(present: Iterable[int], head_seq: int | None, every: int) -> _F
     return _Failure(missing, Reason.MISSING_CHECKPOINT, f"checkpoint due at row {missing} missing")
 
 
+def _anchor_failures(
+    ring: dict[str, Ed25519PublicKey],
+    anchors: Iterable[Anchor],
+    by_seq: Mapping[int, RowLike],
+    *,
+    skip_signatures: bool,
+) -> tuple[dict[int, RowLike], list[_Failure]]:
+    """The anchors a trusted key signed (as checkpoint rows, by seq), and the first failure
+    of each kind: a bad signature, or a database checkpoint missing or unlike its anchor."""
+    pinned: dict[int, RowLike] = {}
+    bad: list[_Failure] = []
+    mismatched: list[_Failure] = []
+    for anchor in sorted(anchors, key=lambda a: a.checkpoint.seq):
+        cp = anchor.checkpoint
+        row: RowLike = {
+            "seq": cp.seq,
+            "head_hash": cp.head_hash,
+            "created_at": cp.created_at,
+            "signature": cp.signature,
+            "key_fingerprint": cp.key_fingerprint,
+            "alg": cp.alg,
+        }
+        if not (skip_signatures and (cp.alg == UNSIGNED or not ring)):
+            failure = _signature_failure(ring, cp.seq, row)
+            if failure is not None:
+                message = f"anchor ({anchor.source}): {failure.message}"
+                bad.append(_Failure(cp.seq, Reason.BAD_ANCHOR, message))
+                continue
+        earlier = pinned.get(cp.seq)
+        if earlier is not None and earlier["head_hash"] != cp.head_hash:
+            message = f"two anchors of checkpoint {cp.seq} differ ({anchor.source})"
+            mismatched.append(_Failure(cp.seq, Reason.ANCHOR_MISMATCH, message))
+        pinned[cp.seq] = row
+        stored = by_seq.get(cp.seq)
+        if stored is None:
+            mismatched.append(
+                _Failure(
+                    cp.seq,
+                    Reason.ANCHOR_MISMATCH,
+                    f"checkpoint {cp.seq} anchored ({anchor.source}) is missing from the database",
+                )
+            )
+        elif stored["head_hash"] != cp.head_hash:
+            mismatched.append(
+                _Failure(
+                    cp.seq,
+                    Reason.ANCHOR_MISMATCH,
+                    f"checkpoint {cp.seq} in the database has another head than its anchor "
+                    f"({anchor.source})",
+                )
+            )
+    return pinned, [*bad[:1], *mismatched[:1]]
+
+
 def verify_rows(
     rows: Iterable[RowLike],
     *,
@@ -236,13 +304,16 @@ def verify_rows(
     checkpoints: Iterable[RowLike] = (),
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     skip_signatures: bool = False,
+    anchors: Iterable[Anchor] = (),
 ) -> VerifyReport:
     """Verify a chain (rows in ascending seq) and its checkpoints; report the first break.
 
     Every checkpoint must be signed by one of ``public_keys``, and one must exist at every
     multiple of ``checkpoint_every`` (the writer's setting; 0: none are written) up to the
     head. ``skip_signatures`` accepts unsigned checkpoints (and any, with no keys given):
-    development chains only; the report then carries a warning.
+    development chains only; the report then carries a warning. ``anchors`` (checkpoints
+    read back from outside the database) must each be in ``checkpoints`` with the same head,
+    and pin the chain as trusted checkpoints do (see the module docstring).
     """
     ring = key_ring(public_keys)
     by_seq = {int(c["seq"]): c for c in checkpoints}
@@ -261,6 +332,14 @@ def verify_rows(
             verified += 1
         elif not failures:
             failures.append(bad)
+    anchor_list = list(anchors)
+    pinned, anchor_failures = _anchor_failures(
+        ring, anchor_list, by_seq, skip_signatures=skip_signatures
+    )
+    failures.extend(anchor_failures)
+    # An anchor's head wins over the database's checkpoint at the same seq: only the anchor
+    # is out of the database owner's reach.
+    trusted.update(pinned)
     count, head_seq, head_hash, chain_failure = _walk(iter(rows), trusted)
     if chain_failure is not None:
         failures.append(chain_failure)
@@ -280,8 +359,12 @@ def verify_rows(
         checkpoints=len(by_seq),
         signed_checkpoints_verified=verified,
         signatures_skipped=skip_signatures,
+        anchors=len(anchor_list),
+        anchors_verified=len(pinned),
     )
     if failures:
-        first = min(failures, key=lambda f: f.seq)
+        # At the same seq, what the chain shows (rows deleted, edited) names the row better
+        # than the anchor's absence from the database does.
+        first = min(failures, key=lambda f: (f.seq, f.reason == Reason.ANCHOR_MISMATCH))
         report.first_bad_seq, report.reason, report.message = first.seq, first.reason, first.message
     return report

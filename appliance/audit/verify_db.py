@@ -1,7 +1,8 @@
 """Verifying the live chain in PostgreSQL (streamed) or a ``pg_dump`` copy (offline).
 
-Each entry point takes the trusted public keys, the writer's ``checkpoint_every`` and the
-explicit ``skip_signatures`` switch, and hands them to ``verify_rows`` unchanged.
+Each entry point takes the trusted public keys, the writer's ``checkpoint_every``, the
+explicit ``skip_signatures`` switch and the anchors read back from outside the database
+(``appliance.audit.anchor``), and hands them to ``verify_rows`` unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.rows import dict_row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from appliance.audit.anchor import Anchor
 from appliance.audit.chain import STORED_FIELDS
 from appliance.audit.dump import read_dump
 from appliance.audit.verify import DEFAULT_CHECKPOINT_EVERY, VerifyReport, verify_rows
@@ -37,6 +39,7 @@ def verify_url(
     public_keys: Iterable[Ed25519PublicKey] = (),
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     skip_signatures: bool = False,
+    anchors: Iterable[Anchor] = (),
 ) -> VerifyReport:
     """Verify the chain at ``url``; rows stream through a server-side cursor."""
     with psycopg.connect(libpq_url(url), row_factory=dict_row, connect_timeout=5) as conn:
@@ -52,6 +55,7 @@ def verify_url(
                 checkpoints=checkpoints,
                 checkpoint_every=checkpoint_every,
                 skip_signatures=skip_signatures,
+                anchors=anchors,
             )
 
 
@@ -61,6 +65,7 @@ async def verify_database(
     public_keys: Iterable[Ed25519PublicKey] = (),
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     skip_signatures: bool = False,
+    anchors: Iterable[Anchor] = (),
 ) -> VerifyReport:
     """Verify the chain the engine points at, off the event loop."""
     url = engine.url.render_as_string(hide_password=False)
@@ -70,6 +75,7 @@ async def verify_database(
         public_keys=list(public_keys),
         checkpoint_every=checkpoint_every,
         skip_signatures=skip_signatures,
+        anchors=list(anchors),
     )
 
 
@@ -79,6 +85,7 @@ def verify_dump(
     public_keys: Iterable[Ed25519PublicKey] = (),
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     skip_signatures: bool = False,
+    anchors: Iterable[Anchor] = (),
 ) -> VerifyReport:
     """Verify a plain-SQL ``pg_dump`` copy, offline, exactly as the live chain."""
     events, checkpoints = read_dump(path)
@@ -88,4 +95,5 @@ def verify_dump(
         checkpoints=checkpoints,
         checkpoint_every=checkpoint_every,
         skip_signatures=skip_signatures,
+        anchors=anchors,
     )

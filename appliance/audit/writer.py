@@ -5,6 +5,11 @@
 the response. Both go through one queue that a background task drains, writing up to
 ``batch_max`` events per transaction, so a thousand concurrent requests cost a handful of
 transactions rather than a thousand.
+
+Checkpoints: ``store`` places one at every multiple of ``checkpoint_every``; a timer adds one
+of the head every ``checkpoint_interval_s`` when rows were added since the last, so the tail
+nothing signed pins is seconds long. Each committed checkpoint goes to ``anchor``'s sender
+too (when ``anchor_syslog`` is set), out of the database owner's reach.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from appliance.audit.anchor import AnchorSender
 from appliance.audit.capture import event_to_row
-from appliance.audit.checkpoint import CheckpointSigner, signer_from_file
+from appliance.audit.checkpoint import Checkpoint, CheckpointSigner, signer_from_file
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.audit.reconcile import interrupted_ends
-from appliance.audit.store import RECONCILE_LOCK_KEY, append_locked
+from appliance.audit.store import RECONCILE_LOCK_KEY, append_locked, checkpoint_head_locked
 from appliance.errors import AuditUnavailable
 from appliance.settings import AuditSettings
 
@@ -56,6 +62,10 @@ class WriterStats:
     batches: int
     events_dropped: int
     checkpoints: int
+    anchors_sent: int
+    anchor_send_failures: int
+    anchors_dropped: int
+    anchor_queue_depth: int
 
 
 @dataclass(slots=True)
@@ -96,9 +106,20 @@ class AuditWriter:
         # Durable commits waiting in the queue, and a signal for a lingering batch.
         self._commits_queued = 0
         self._commit_arrived = asyncio.Event()
+        self._anchors = (
+            AnchorSender(
+                settings.anchor_syslog,
+                ca_file=settings.anchor_ca_file,
+                queue_max=settings.anchor_queue_max,
+            )
+            if settings.anchor_syslog
+            else None
+        )
+        self._ticker: asyncio.Task[None] | None = None
 
     @property
     def stats(self) -> WriterStats:
+        anchors = self._anchors.stats if self._anchors else None
         return WriterStats(
             queue_depth=self._queue.qsize(),
             events_committed=self._committed,
@@ -106,10 +127,16 @@ class AuditWriter:
             batches=self._batches,
             events_dropped=self._dropped,
             checkpoints=self._checkpoints,
+            anchors_sent=anchors.sent if anchors else 0,
+            anchor_send_failures=anchors.failures if anchors else 0,
+            anchors_dropped=anchors.dropped if anchors else 0,
+            anchor_queue_depth=anchors.queued if anchors else 0,
         )
 
     async def start(self) -> None:
         """Reconcile requests interrupted by dead writers of this host, then start draining."""
+        if self._anchors is not None:
+            self._anchors.start()
         try:
             reconciled = await self.reconcile_interrupted()
         except DB_ERRORS:
@@ -118,15 +145,23 @@ class AuditWriter:
             if reconciled:
                 log.warning("audit: marked %d interrupted requests", reconciled)
         self._task = asyncio.create_task(self._drain(), name="audit-writer")
+        if self._settings.checkpoint_interval_s > 0 and self._settings.checkpoint_every > 0:
+            self._ticker = asyncio.create_task(self._tick(), name="audit-checkpoint-timer")
 
     async def stop(self) -> None:
         """Write everything still queued, then stop the background task."""
-        if self._task is None:
-            return
-        await self._queue.put(None)
-        await self._task
-        self._task = None
-        await self._discard_connection()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+            await self._discard_connection()
+        if self._anchors is not None:
+            await self._anchors.stop()
 
     async def unready_reason(self) -> str | None:
         """Why events cannot be committed now, or None: for ``/readyz``.
@@ -308,8 +343,36 @@ class AuditWriter:
         except BaseException:
             await self._discard_connection()
             raise
-        self._checkpoints += checkpoints
+        self._committed_checkpoints(checkpoints)
         return seqs
+
+    def _committed_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        """Count checkpoints once their transaction committed, and anchor them: an anchor
+        of a rolled-back checkpoint would accuse an intact chain."""
+        self._checkpoints += len(checkpoints)
+        if self._anchors is not None:
+            for checkpoint in checkpoints:
+                self._anchors.send(checkpoint)
+
+    async def checkpoint_head(self) -> Checkpoint | None:
+        """Checkpoint the head now if rows were added since the last checkpoint."""
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            pg: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            async with pg.transaction(), pg.cursor() as cur:
+                checkpoint = await checkpoint_head_locked(cur, signer=self._signer)
+        if checkpoint is not None:
+            self._committed_checkpoints([checkpoint])
+        return checkpoint
+
+    async def _tick(self) -> None:
+        """The timed checkpoint; a failure is logged and the next tick tries again."""
+        while True:
+            await asyncio.sleep(self._settings.checkpoint_interval_s)
+            try:
+                await asyncio.wait_for(self.checkpoint_head(), timeout=WRITE_TIMEOUT_S)
+            except DB_ERRORS as exc:
+                log.error("audit: timed checkpoint failed: %s", exc)
 
     async def _discard_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -335,6 +398,6 @@ class AuditWriter:
                     signer=self._signer,
                     checkpoint_every=self._settings.checkpoint_every,
                 )
-        self._checkpoints += checkpoints
+        self._committed_checkpoints(checkpoints)
         self._committed += len(rows)
         return len(rows)

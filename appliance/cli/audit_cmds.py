@@ -5,6 +5,11 @@ Verify reads the live database (any role that may SELECT the audit tables) or a 
 first broken position otherwise, so scripts and cron jobs can act on it. On a deployed
 control node it needs no arguments: the database URL and the checkpoint key come from the
 settings file the gateway role renders (``/etc/appliance/appliance.env``).
+
+``--anchors FILE [FILE...]`` adds the checkpoints the writer sent out of the database (the
+``audit_anchor`` node's append-only file, or a SIEM export of the same lines): each must be
+signed by a trusted key and be in the database with the same head, and the chain must reach
+the last of them (``appliance.audit.anchor``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import psycopg
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from appliance.audit.anchor import Anchor, read_anchors
 from appliance.audit.checkpoint import generate_key, load_public_key
 from appliance.audit.verify import VerifyReport
 from appliance.audit.verify_db import verify_dump, verify_url
@@ -56,6 +62,7 @@ def _report(report: VerifyReport, as_json: bool) -> None:
             f"audit chain intact: {report.count} events, head seq {report.head_seq}, "
             f"{report.checkpoints} checkpoints ({report.signed_checkpoints_verified} "
             "signatures verified)"
+            + (f", {report.anchors_verified} anchors cross-checked" if report.anchors else "")
         )
     else:
         typer.secho(
@@ -73,18 +80,38 @@ def _verify(
     node_settings: Path = NODE_SETTINGS_FILE,
     checkpoint_every: int | None = None,
     skip_signatures: bool = False,
+    anchors: list[Anchor] | None = None,
 ) -> VerifyReport:
     settings = _settings(node_settings)
     keys = _public_keys(public_keys, settings.audit.checkpoint_key_file)
     every = settings.audit.checkpoint_every if checkpoint_every is None else checkpoint_every
     if dump is not None:
         return verify_dump(
-            dump, public_keys=keys, checkpoint_every=every, skip_signatures=skip_signatures
+            dump,
+            public_keys=keys,
+            checkpoint_every=every,
+            skip_signatures=skip_signatures,
+            anchors=anchors or [],
         )
     url = database_url or settings.database_url.get_secret_value()
     return verify_url(
-        url, public_keys=keys, checkpoint_every=every, skip_signatures=skip_signatures
+        url,
+        public_keys=keys,
+        checkpoint_every=every,
+        skip_signatures=skip_signatures,
+        anchors=anchors or [],
     )
+
+
+def _anchors(files: list[Path]) -> list[Anchor] | None:
+    """The anchor lines of ``files`` (None: no cross-check asked for); files with none at all
+    cannot vouch for anything, so they are an error rather than a silent pass."""
+    if not files:
+        return None
+    anchors = read_anchors(files)
+    if not anchors:
+        raise ValueError(f"no audit checkpoint anchors in {', '.join(map(str, files))}")
+    return anchors
 
 
 @audit_app.command()
@@ -112,16 +139,33 @@ def verify(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="File of checkpoint anchors received outside the database (the audit_anchor "
+            "node's file); cross-checked against the database. Repeatable; more files may "
+            "follow it."
+        ),
+    ] = None,
+    more_anchors: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[FILE...]", help="More anchor files, after --anchors."),
+    ] = None,
 ) -> None:
     """Check every row's hash, the links between rows and the signed checkpoints.
 
     Every checkpoint must be signed by a trusted key, and one must exist every
     ``checkpoint_every`` rows up to the head; ``--skip-signatures`` waives the signatures only.
+    With ``--anchors``, every anchored checkpoint must be in the database with the same head,
+    and the chain must reach the last one.
     """
     if database_url is not None and dump is not None:
         raise typer.BadParameter("give --database-url or --dump, not both")
+    if more_anchors and not anchors:
+        raise typer.BadParameter("anchor files follow --anchors")
     try:
         report = _verify(
+            anchors=_anchors([*(anchors or []), *(more_anchors or [])]),
             database_url=database_url,
             dump=dump,
             public_keys=public_key or [],
