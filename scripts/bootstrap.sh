@@ -24,6 +24,8 @@ APT_PACKAGES=(
   build-essential dpkg-dev
   openjdk-17-jre-headless maven
   curl unzip ca-certificates python3-venv
+  # appliance bundle build signs the bundle's apt repository with a key made for it.
+  gnupg
   # Browser tests and screenshots of the web UI (fonts so Chinese text renders).
   chromium fonts-noto-cjk
   # Deployment tests boot Debian 12 nodes with systemd-nspawn, serve them a signed Debian
@@ -63,17 +65,23 @@ apt_packages() {
   DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# Reinstalled whenever pyproject.toml changes, so a pulled dependency reaches an old venv.
+# Reinstalled whenever pyproject.toml or a lock changes, so a pulled dependency reaches an
+# old venv. Every dependency comes from the hash-pinned locks in requirements/ (setuptools
+# first, so that sdists and the appliance itself build without fetching anything unpinned).
 project_venv() {
   local want
-  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  want=$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/build.txt" "$ROOT/requirements/dev.txt" |
+    sha256sum | cut -d' ' -f1)
   if [[ -x "$ROOT/.venv/bin/appliance" && "$(cat "$MARKS/project-venv.done" 2>/dev/null)" == "$want" ]]; then
     skip "project venv (.venv)"
     return
   fi
-  say "project venv: .venv with pip install -e '.[dev]'"
+  say "project venv: .venv from requirements/dev.txt (--require-hashes), appliance editable"
   [[ -x "$ROOT/.venv/bin/python" ]] || run "$PYTHON" -m venv "$ROOT/.venv"
-  run "$ROOT/.venv/bin/pip" install -e "$ROOT[dev]"
+  local pip="$ROOT/.venv/bin/pip"
+  run "$pip" install --require-hashes -r "$ROOT/requirements/build.txt"
+  run "$pip" install --require-hashes --no-build-isolation -r "$ROOT/requirements/dev.txt"
+  run "$pip" install --no-deps --no-build-isolation -e "$ROOT"
   printf '%s\n' "$want" >"$MARKS/project-venv.done"
 }
 

@@ -1,0 +1,51 @@
+"""The hash-pinned locks in requirements/ cover pyproject.toml: every declared dependency is
+pinned, within its declared range, with at least one SHA-256, so an install with
+--require-hashes never meets a name the lock lacks (run requirements/compile.sh to fix)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PIN = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)((?:\s*\\\n\s*--hash=sha256:[0-9a-f]{64})+)", re.M
+)
+
+
+def _pins(lock: str) -> dict[str, str]:
+    text = (ROOT / "requirements" / lock).read_text()
+    pins = {canonicalize_name(m.group(1)): m.group(2) for m in PIN.finditer(text)}
+    names = re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==", text, re.M)
+    assert len(names) == len(pins), f"{lock}: a pin without --hash=sha256"
+    return pins
+
+
+@pytest.mark.parametrize(
+    ("lock", "extras"),
+    [("runtime.txt", ()), ("controller.txt", ("admin",)), ("dev.txt", ("dev", "admin"))],
+)
+def test_lock_pins_every_dependency_within_its_range(lock: str, extras: tuple[str, ...]) -> None:
+    pins = _pins(lock)
+    declared = [*PROJECT["dependencies"]]
+    for extra in extras:
+        declared += PROJECT["optional-dependencies"][extra]
+    for text in declared:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{lock} lacks {req.name}: run requirements/compile.sh"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"{lock} pins {req.name}=={pins[name]}, outside {req.specifier}"
+        )
+
+
+def test_build_lock_pins_the_build_backend() -> None:
+    pins = _pins("build.txt")
+    assert Requirement("setuptools>=69").specifier.contains(pins["setuptools"])
+    assert "wheel" in pins
