@@ -7,7 +7,9 @@ Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)
     wheels/             the appliance wheel and its dependencies (gateway, web UI)
     vllm-wheels/        vLLM and its dependencies (CUDA or CPU build), repacked from a venv
     vllm-requirements.txt  exact pins of vllm-wheels/
-    debs/               Debian packages the roles install + Packages/Release (flat repo)
+    debs/               Debian packages the roles install + Packages/Release (flat repo),
+                        InRelease/Release.gpg signed by a key made for this bundle alone,
+                        whose public half is debs/appliance-bundle-archive.asc
     keycloak/           keycloak-quarkus-dist-<version>.zip
     pgvector/           pgvector-pg15.tar.gz: the built extension, relative to /
     model/<name>/       the model directory given on the command line
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,6 +43,8 @@ from appliance.provision.repack import repack_environment
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
 TOP = "bundle"
+# The public key the flat repo in debs/ is signed with (the manifest covers it).
+ARCHIVE_KEY = "appliance-bundle-archive.asc"
 _CHUNK = 1 << 20
 
 Echo = Callable[[str], None]
@@ -154,6 +159,32 @@ def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
         f"SHA256:\n {hashlib.sha256(index_bytes).hexdigest()} {len(index_bytes)} Packages\n",
         encoding="utf-8",
     )
+    sign_repo(target)
+    echo(f"Debian packages: repository signed, key {ARCHIVE_KEY}")
+
+
+def sign_repo(repo: Path) -> None:
+    """Sign the flat repo's ``Release`` (``InRelease``, ``Release.gpg``) with a key made here.
+
+    The key is created in a throw-away GnuPG home and its private half is gone when this
+    returns: nothing can sign for this repo again. Only its public half, ``ARCHIVE_KEY``,
+    is kept, as a file of the manifest, so the nodes' apt trusts it because the bundle's
+    Ed25519 signature covers it (``signed-by=``, never ``trusted=yes``).
+    """
+    with tempfile.TemporaryDirectory(prefix="gpg") as home:
+        gpg = ["/usr/bin/gpg", "--homedir", home, "--batch", "--yes", "--quiet"]
+        uid = "Appliance bundle archive <bundle@appliance.invalid>"
+        try:
+            _run([*gpg, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"])
+            _run([*gpg, "--armor", "--output", str(repo / ARCHIVE_KEY), "--export", uid])
+            release = str(repo / "Release")
+            _run([*gpg, "--clearsign", "--output", str(repo / "InRelease"), release])
+            _run([*gpg, "--armor", "--detach-sign", "--output", release + ".gpg", release])
+        finally:
+            subprocess.run(  # noqa: S603 - the agent this home started
+                ["/usr/bin/gpgconf", "--homedir", home, "--kill", "gpg-agent"],
+                capture_output=True, check=False,
+            )  # fmt: skip
 
 
 def _pgvector(root: Path, src: Path, pg_config: str, echo: Echo) -> None:

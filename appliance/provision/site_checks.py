@@ -55,6 +55,7 @@ NAMES = (
     "keycloak_ldap_enabled",
     "appliance_offline",
     "appliance_bundle_archive",
+    "appliance_bundle_public_key",
     "vllm_gpus",
     "vllm_model_key",
     "vllm_model_name",
@@ -138,7 +139,8 @@ def resolve_problems(site: Site, resolve: Resolver = _resolve) -> list[str]:
 
 
 def bundle_problems(hostvars: dict[str, Any]) -> tuple[list[str], BundleContents | None]:
-    """The offline bundle must exist on the controller and be readable as a bundle."""
+    """The offline bundle and its public key must exist on the controller, the bundle
+    readable as one (the nodes check its signature and files before installing)."""
     if not _truthy(hostvars.get("appliance_offline", False)):
         return [], None
     archive = str(hostvars.get("appliance_bundle_archive") or "")
@@ -146,6 +148,13 @@ def bundle_problems(hostvars: dict[str, Any]) -> tuple[list[str], BundleContents
         return [
             "appliance_offline is true but appliance_bundle_archive is empty - build a bundle "
             "with `appliance bundle build` and set its path in group_vars/all/main.yml"
+        ], None
+    public_key = str(hostvars.get("appliance_bundle_public_key") or "")
+    if not public_key or not Path(public_key).expanduser().is_file():
+        return [
+            f"appliance_bundle_public_key {public_key or '(empty)'} is not a file on the "
+            "controller - set it to the bundle-signing .pub that came with the bundle; each "
+            "node checks the bundle against it before installing"
         ], None
     path = Path(archive).expanduser()
     if not path.exists():

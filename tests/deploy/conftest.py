@@ -87,6 +87,7 @@ def site(cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Pat
             # checks read its manifest and model; the nodes already hold it at the example's
             # appliance_bundle_dir, so it is not copied.
             "appliance_bundle_archive": str(built),
+            "appliance_bundle_public_key": str(bundle.PUBLIC_KEY),
         },
     )
     first = deployed.deploy(inventory, vault_password)

@@ -1,6 +1,7 @@
 """Preflight against booted nodes: a node that is too small fails with the right message
-before anything is installed, and an inventory whose vault is the unedited example is
-refused on the controller before any node is touched, through the `appliance` CLI."""
+before anything is installed, an inventory whose vault is the unedited example is refused
+on the controller before any node is touched, and a bundle with one altered package is
+refused on every node before anything is installed from it, through the `appliance` CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.provision.site_checks import SECRETS
-from tests.support.deploy import nodes
+from tests.support.deploy import bundle, deployed, nodes
 
 # The first test builds the base root filesystem and the bundle and boots the nodes.
 pytestmark = pytest.mark.timeout(1800)
@@ -93,3 +94,46 @@ def test_fit_nodes_pass_preflight_with_a_report(
     log = result.stderr.split("full log:")[1].split()[0]
     text = Path(log).read_text()
     assert "memory" in text and "all 2 nodes resolve" in text
+
+
+def test_tampered_bundle_is_refused_before_anything_is_installed(
+    cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Path, tmp_path: Path
+) -> None:
+    """One byte of one Debian package changed on the nodes: the manifest's signature still
+    holds, the package's SHA-256 does not; each node names it and installs nothing."""
+    control, gpu = cluster
+    deb = sorted((built / "debs").glob("chrony_*.deb"))[0]
+    altered = f"debs/{deb.name}"
+    inventory = nodes.write_inventory(
+        tmp_path / "inv", [control], [gpu], ssh_key,
+        {
+            "appliance_offline": True,
+            "appliance_bundle_archive": str(built),
+            "appliance_bundle_public_key": str(bundle.PUBLIC_KEY),
+            "vllm_model_name": bundle.MODEL_NAME,
+        },
+    )  # fmt: skip
+    nodes.write_vault(inventory, vault_password)
+    try:
+        for node in cluster:
+            bundle.place_altered(built, node.rootfs, deployed.BUNDLE_DIR, altered)
+        result = _appliance(
+            "deploy", "-i", str(inventory), f"--vault-password-file={vault_password}"
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        err = " ".join(result.stderr.split())
+        for name in ("control1", "gpu1"):
+            assert (
+                f"{name}: failed at task 'Verify the offline bundle against its signed manifest': "
+                f"the offline bundle in {deployed.BUNDLE_DIR} is not the one its builder signed, "
+                f"so nothing is installed from it: altered: {altered} -"
+            ) in err, err
+        for node in cluster:
+            probe = node.ssh("test -e /etc/apt/sources.list.d/appliance-bundle.list", ssh_key)
+            assert probe.returncode == 1, f"{node.name} uses the refused bundle's packages"
+            for package in ("chrony", "nftables", "acl", "unzip"):
+                installed = node.ssh(f"dpkg -s {package}", ssh_key)
+                assert installed.returncode == 1, f"{package} was installed on {node.name}"
+    finally:
+        for node in cluster:
+            bundle.remove(node.rootfs, deployed.BUNDLE_DIR)

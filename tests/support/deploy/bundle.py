@@ -11,6 +11,7 @@ as if delivered on a disk. Built once per run, so that it holds this checkout's 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from tests.support.deploy.nodes import ROOT, WORK, fresh
 
 BUNDLE = WORK / "bundle.d" / "bundle"
 KEY = WORK / "bundle-key.pem"
+# What the admin is given with the bundle (appliance_bundle_public_key): keygen's .pub.
+PUBLIC_KEY = KEY.with_name(KEY.name + ".pub")
 MODEL_NAME = "smollm2-135m-instruct"
 MAX_AGE_S = 24 * 3600
 
@@ -51,3 +54,19 @@ def place(bundle: Path, rootfs: Path, bundle_dir: str) -> None:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-al", str(bundle), str(target)], check=True)
+
+
+def place_altered(bundle: Path, rootfs: Path, bundle_dir: str, name: str) -> None:
+    """Place the bundle in a node with its file ``name`` altered (one byte flipped, same
+    size). The altered file is a new one: the hard-linked original stays intact."""
+    place(bundle, rootfs, bundle_dir)
+    target = rootfs / bundle_dir.lstrip("/") / name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.unlink()
+    target.write_bytes(bytes(data))
+
+
+def remove(rootfs: Path, bundle_dir: str) -> None:
+    """Take a placed bundle out of a node again (unlinks only: the original is untouched)."""
+    shutil.rmtree(rootfs / bundle_dir.lstrip("/"), ignore_errors=True)

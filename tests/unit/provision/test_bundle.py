@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import tarfile
 from pathlib import Path
 
 from appliance.audit.checkpoint import generate_key
-from appliance.provision.bundle import BundleSpec, build, digests, verify
+from appliance.provision.bundle import ARCHIVE_KEY, BundleSpec, build, digests, sign_repo, verify
 
 
 def _bundle(tmp_path: Path) -> tuple[Path, Path]:
@@ -58,3 +59,35 @@ def test_archive_has_one_top_directory(tmp_path: Path) -> None:
     archive, _ = _bundle(tmp_path)
     with tarfile.open(archive) as tar:
         assert {n.split("/")[0] for n in tar.getnames()} == {"bundle"}
+
+
+def _gpgv(keyring: Path, *files: Path) -> int:
+    result = subprocess.run(
+        ["/usr/bin/gpgv", "--keyring", str(keyring), *map(str, files)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return result.returncode
+
+
+def test_apt_repo_is_signed_by_the_key_it_ships(tmp_path: Path) -> None:
+    """InRelease and Release.gpg verify with the exported key (as apt's gpgv does with
+    signed-by=), and no longer once Release changes; no private key is left behind."""
+    repo = tmp_path / "debs"
+    repo.mkdir()
+    (repo / "Release").write_text("Origin: appliance-bundle\nSHA256:\n 00 0 Packages\n")
+    sign_repo(repo)
+    assert sorted(p.name for p in repo.iterdir()) == sorted(
+        ["Release", "InRelease", "Release.gpg", ARCHIVE_KEY]
+    )
+    armoured = (repo / ARCHIVE_KEY).read_text()
+    assert armoured.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    assert "PRIVATE" not in armoured
+    keyring = tmp_path / "keyring.gpg"
+    subprocess.run(
+        ["/usr/bin/gpg", "--dearmor", "--output", str(keyring), str(repo / ARCHIVE_KEY)],
+        check=True,
+    )
+    assert _gpgv(keyring, repo / "InRelease") == 0
+    assert _gpgv(keyring, repo / "Release.gpg", repo / "Release") == 0
+    (repo / "Release").write_text("Origin: someone else\n")
+    assert _gpgv(keyring, repo / "Release.gpg", repo / "Release") != 0

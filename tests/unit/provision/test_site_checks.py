@@ -73,6 +73,8 @@ def _offline(site: Path, archive: Path) -> None:
     main = site / "group_vars" / "all" / "main.yml"
     _edit(main, "appliance_offline: false", "appliance_offline: true")
     _edit(main, 'appliance_bundle_archive: ""', f"appliance_bundle_archive: {archive}")
+    public_key = archive.parent / "keys" / "bundle.pem.pub"
+    _edit(main, 'appliance_bundle_public_key: ""', f"appliance_bundle_public_key: {public_key}")
 
 
 def _model_key(site: Path, key: str) -> None:
@@ -187,6 +189,21 @@ def test_model_name_missing_from_the_bundle_is_refused(tmp_path: Path) -> None:
         "appliance1: vllm_model_name 'deepseek-r1-awq' is not in the bundle (it holds other) - "
         "set vllm_model_name to the bundle's model directory"
     ]
+
+
+def test_offline_site_without_the_bundle_public_key_is_refused(tmp_path: Path) -> None:
+    site = _filled("single-node", tmp_path, bundle_model="deepseek-r1-awq")
+    main = site / "group_vars" / "all" / "main.yml"
+    public_key = tmp_path / "keys" / "bundle.pem.pub"
+    _edit(main, f"appliance_bundle_public_key: {public_key}", 'appliance_bundle_public_key: ""')
+    problems = check_inventory(site)
+    assert problems == [
+        "appliance_bundle_public_key (empty) is not a file on the controller - set it to the "
+        "bundle-signing .pub that came with the bundle; each node checks the bundle against it "
+        "before installing"
+    ]
+    _edit(main, 'appliance_bundle_public_key: ""', "appliance_bundle_public_key: /nowhere.pub")
+    assert check_inventory(site)[0].startswith("appliance_bundle_public_key /nowhere.pub is not")
 
 
 def test_offline_copy_with_the_bundle_model_and_an_encrypted_vault_passes(tmp_path: Path) -> None:
