@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://127.0.0.1:8011"]
     )
     backend_health_interval_s: float = 2.0
+    # The key every replica requires (vLLM's VLLM_API_KEY), sent as a bearer token on every
+    # call to a replica, so the gateway is the only way to the model. Empty: none sent.
+    backend_api_key: SecretStr = SecretStr("")
+    # CA certificate that https:// backends (replicas on other nodes) are verified against:
+    # the site's internal CA. Empty: the system's trust store.
+    backend_ca_file: str = ""
     keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)

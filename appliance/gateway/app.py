@@ -60,7 +60,7 @@ def _numeric_stats(writer: AuditWriter) -> Mapping[str, float]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    client = replica_session(settings.limits)
+    client = replica_session(settings)
     engine = create_engine_from_settings(settings)
     writer = AuditWriter(engine, settings.audit, default_writer_id())
     authenticator = Authenticator(settings.keycloak)
