@@ -12,7 +12,7 @@ from typing import Any
 from appliance.runtime import postgres_service
 from appliance.runtime.demo_users import DEMO_USERS, stored_passwords
 from appliance.runtime.paths import DEMO_MODEL_NAME, RuntimePaths
-from appliance.runtime.secrets import write_private
+from appliance.runtime.secrets import vllm_api_key, write_private
 
 GATEWAY_URL = "http://127.0.0.1:8080"
 WEBUI_URL = "http://127.0.0.1:7860"
@@ -37,6 +37,8 @@ def endpoints(paths: RuntimePaths) -> dict[str, Any]:
         "gateway_url": GATEWAY_URL,
         "webui_url": WEBUI_URL,
         "backends": [VLLM_URL],
+        # The key the backends require; the gateway sends it, tests that reach vLLM directly too.
+        "backend_api_key": vllm_api_key(paths),
         "keycloak": {
             "url": KEYCLOAK_URL,
             "realm": REALM,

@@ -16,7 +16,7 @@ from appliance.audit.checkpoint import generate_key
 from appliance.runtime import keycloak_service, postgres_service, process
 from appliance.runtime.endpoints import DEV_CLIENT_ID, GATEWAY_URL, ISSUER, VLLM_URL
 from appliance.runtime.paths import RuntimePaths
-from appliance.runtime.secrets import write_private
+from appliance.runtime.secrets import vllm_api_key, write_private
 from appliance.settings import KeycloakSettings
 
 SERVICE = "gateway"
@@ -50,6 +50,7 @@ def render_settings(paths: RuntimePaths) -> dict[str, str]:
         "APPLIANCE_DATABASE_URL": urls.gateway,
         "APPLIANCE_MIGRATION_DATABASE_URL": urls.owner,
         "APPLIANCE_BACKENDS": VLLM_URL,
+        "APPLIANCE_BACKEND_API_KEY": vllm_api_key(paths),
         "APPLIANCE_KEYCLOAK__ISSUER": ISSUER,
         "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": checkpoint_key(paths),

@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from appliance.runtime.paths import RuntimePaths
+
 
 def write_private(path: Path, text: str) -> None:
     """Write a file readable by its owner only, created with that mode (never world-readable
@@ -33,6 +35,11 @@ def password(path: Path) -> str:
     value = new_password()
     write_private(path, value + "\n")
     return value
+
+
+def vllm_api_key(paths: RuntimePaths) -> str:
+    """The key the local vLLM requires and the gateway sends, generated on first use."""
+    return password(paths.secret("vllm_api_key"))
 
 
 def json_secrets(path: Path) -> dict[str, str]:

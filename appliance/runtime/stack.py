@@ -58,7 +58,12 @@ def _started(echo: Echo, name: str, started: bool) -> None:
 
 
 def _up_gateway(paths: RuntimePaths, echo: Echo) -> None:
+    previous = paths.settings_file.read_bytes() if paths.settings_file.exists() else b""
     gateway_service.render_settings(paths)
+    if paths.settings_file.read_bytes() != previous:
+        # A running gateway read its settings when it started (a new secret, the replicas'
+        # key, another backend): it is started again to read them.
+        gateway_service.stop(paths)
     if not gateway_service.available():
         echo("gateway: this checkout has no appliance.gateway.app yet; skipped")
         return
@@ -83,7 +88,7 @@ def up(paths: RuntimePaths, only: Sequence[Service], echo: Echo) -> dict[str, An
         _started(echo, "keycloak", keycloak_service.start(paths))
         keycloak_service.configure_local(paths)
     if Service.VLLM in wanted:
-        if not vllm_service.is_ready():
+        if not vllm_service.is_ready(paths):
             echo("vllm: starting (about a minute on CPU)")
         _started(echo, "vllm", vllm_service.start(paths))
     if Service.GATEWAY in wanted:
@@ -107,7 +112,7 @@ def status(paths: RuntimePaths) -> dict[Service, bool]:
     return {
         Service.POSTGRES: postgres_service.is_running(paths),
         Service.KEYCLOAK: keycloak_service.is_ready(),
-        Service.VLLM: vllm_service.is_ready(),
+        Service.VLLM: vllm_service.is_ready(paths),
         Service.GATEWAY: gateway_service.is_ready(),
         Service.WEBUI: webui_service.is_ready(),
     }

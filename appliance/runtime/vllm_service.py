@@ -5,6 +5,10 @@ demo model gets one addition: the ``think_budget`` logits processor from ``scrip
 which closes SmolLM2's reasoning block after a few tokens so that, through vLLM's
 ``deepseek_r1`` reasoning parser, answers carry both ``reasoning`` and ``content`` as R1's
 do (see that module's docstring for why it is needed and what it does).
+
+Like every replica of a deployed site, it requires a key (``var/secrets/vllm_api_key``,
+made on first start, handed to vLLM as ``VLLM_API_KEY`` so ``ps`` never shows it) that only
+the gateway sends: the integration tests reach the model through the gateway, as users do.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import httpx
 from appliance.runtime import process
 from appliance.runtime.endpoints import VLLM_URL
 from appliance.runtime.paths import DEMO_MODEL_NAME, RuntimePaths
+from appliance.runtime.secrets import vllm_api_key
 from appliance.sizing.launch_profile import cpu_demo_profile, vllm_command, vllm_environment
 
 SERVICE = "vllm"
@@ -25,14 +30,17 @@ START_TIMEOUT_S = 420.0
 THINK_BUDGET_TOKENS = 16
 
 
-def is_ready() -> bool:
-    """Healthy and serving the demo model."""
+def is_ready(paths: RuntimePaths) -> bool:
+    """Healthy, serving the demo model to the key's holder, and refusing a request without
+    it: a vLLM left running without the key (an older checkout's) is restarted with it."""
+    bearer = {"Authorization": f"Bearer {vllm_api_key(paths)}"}
     try:
         health = httpx.get(f"{VLLM_URL}/health", timeout=2.0)
-        models = httpx.get(f"{VLLM_URL}/v1/models", timeout=2.0)
+        models = httpx.get(f"{VLLM_URL}/v1/models", headers=bearer, timeout=2.0)
+        keyless = httpx.get(f"{VLLM_URL}/v1/models", timeout=2.0)
     except httpx.HTTPError:
         return False
-    if health.status_code != 200 or models.status_code != 200:
+    if health.status_code != 200 or models.status_code != 200 or keyless.status_code != 401:
         return False
     return any(m.get("id") == DEMO_MODEL_NAME for m in models.json().get("data", []))
 
@@ -52,6 +60,7 @@ def command(paths: RuntimePaths) -> tuple[list[str], dict[str, str]]:
             **base.env,
             "PYTHONPATH": str(paths.root / "scripts" / "demo_model"),
             "APPLIANCE_DEMO_THINK_BUDGET": str(THINK_BUDGET_TOKENS),
+            "VLLM_API_KEY": vllm_api_key(paths),
         },
     )
     return vllm_command(profile, python=str(paths.vllm_python)), vllm_environment(profile)
@@ -59,7 +68,7 @@ def command(paths: RuntimePaths) -> tuple[list[str], dict[str, str]]:
 
 def start(paths: RuntimePaths) -> bool:
     """Start vLLM unless it already serves the model; returns whether it was started now."""
-    if is_ready():
+    if is_ready(paths):
         return False
     if not paths.vllm_python.exists() or not (paths.model_dir / "config.json").exists():
         raise process.ServiceError(
@@ -72,7 +81,7 @@ def start(paths: RuntimePaths) -> bool:
         SERVICE,
         argv,
         what="vLLM",
-        ready=is_ready,
+        ready=lambda: is_ready(paths),
         timeout_s=START_TIMEOUT_S,
         env=env,
         interval_s=2.0,

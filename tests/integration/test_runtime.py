@@ -51,6 +51,11 @@ def _token(endpoints: dict[str, Any], username: str, password: str) -> httpx.Res
     )
 
 
+def _replica_key(endpoints: dict[str, Any]) -> dict[str, str]:
+    """The header vLLM requires: the key only the gateway (and these tests) hold."""
+    return {"Authorization": f"Bearer {endpoints['backend_api_key']}"}
+
+
 def _user(endpoints: dict[str, Any], name: str) -> dict[str, Any]:
     return next(u for u in endpoints["users"] if u["username"] == name)
 
@@ -105,7 +110,9 @@ def test_each_service_answers(endpoints: dict[str, Any]) -> None:
     issuer = endpoints["keycloak"]["issuer"]
     discovery = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
     assert discovery.json()["issuer"] == issuer
-    models = httpx.get(f"{endpoints['backends'][0]}/v1/models", timeout=10).json()
+    models = httpx.get(
+        f"{endpoints['backends'][0]}/v1/models", headers=_replica_key(endpoints), timeout=10
+    ).json()
     assert [m["id"] for m in models["data"]] == [endpoints["model"]]
     assert httpx.get(f"{endpoints['gateway_url']}/healthz", timeout=10).status_code == 200
     with psycopg.connect(_libpq(endpoints["database_url"])) as conn:
@@ -200,6 +207,7 @@ def test_gateway_role_cannot_create_tables(endpoints: dict[str, Any]) -> None:
 def test_vllm_answers_with_reasoning_and_content(endpoints: dict[str, Any]) -> None:
     response = httpx.post(
         f"{endpoints['backends'][0]}/v1/chat/completions",
+        headers=_replica_key(endpoints),
         json={"model": endpoints["model"], "messages": QUESTION, "max_tokens": 64},
         timeout=120,
     )
@@ -215,6 +223,7 @@ def test_vllm_streams_reasoning_then_content(endpoints: dict[str, Any]) -> None:
     with httpx.stream(
         "POST",
         f"{endpoints['backends'][0]}/v1/chat/completions",
+        headers=_replica_key(endpoints),
         json={"model": endpoints["model"], "messages": QUESTION, "max_tokens": 64, "stream": True},
         timeout=120,
     ) as response:
@@ -254,3 +263,27 @@ def test_staff_user_chats_through_the_gateway(endpoints: dict[str, Any]) -> None
     assert response.status_code == 200, response.text
     message = response.json()["choices"][0]["message"]
     assert message["reasoning_content"].strip() and message["content"].strip()
+
+
+def test_the_model_is_reached_only_through_the_gateway(endpoints: dict[str, Any]) -> None:
+    """vLLM refuses a request without its key (or with another), the way a user or program
+    on the machine would try it; the same question through the gateway, which holds the
+    key, is answered; the key is in vLLM's environment, not on its command line."""
+    chat = f"{endpoints['backends'][0]}/v1/chat/completions"
+    body = {"model": endpoints["model"], "messages": QUESTION, "max_tokens": 8}
+    assert httpx.post(chat, json=body, timeout=30).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-key"}
+    assert httpx.post(chat, json=body, headers=wrong, timeout=30).status_code == 401
+    assert httpx.get(f"{endpoints['backends'][0]}/v1/models", timeout=10).status_code == 401
+
+    user = _user(endpoints, "zhang.wei")
+    token = _token(endpoints, user["username"], user["password"]).json()["access_token"]
+    response = httpx.post(
+        f"{endpoints['gateway_url']}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {token}"},
+        json=body,
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    pid = int((VAR / "run" / "vllm.pid").read_text())
+    assert endpoints["backend_api_key"] not in " ".join(psutil.Process(pid).cmdline())

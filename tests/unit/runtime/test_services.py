@@ -73,3 +73,17 @@ def test_the_summary_says_where_everything_is_and_who_can_sign_in(paths: Runtime
     assert "sun.li     pw1  (no roles)" in text
     assert "liu.yang   pw2  auditor" in text
     assert str(paths.endpoints_file) in text
+
+
+def test_vllm_requires_the_key_the_gateway_sends_and_only_in_its_environment(
+    paths: RuntimePaths,
+) -> None:
+    argv, env = vllm_service.command(paths)
+    values = gateway_service.render_settings(paths)
+
+    key = paths.secret("vllm_api_key")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(env["VLLM_API_KEY"]) >= 32
+    assert values["APPLIANCE_BACKEND_API_KEY"] == env["VLLM_API_KEY"]
+    assert env["VLLM_API_KEY"] not in " ".join(argv) and "--api-key" not in argv
+    assert vllm_service.command(paths)[1]["VLLM_API_KEY"] == env["VLLM_API_KEY"]
