@@ -33,6 +33,7 @@ SECRETS = (
     "vault_keycloak_admin_password",
     "vault_keycloak_webui_client_secret",
     "vault_keycloak_accounts_client_secret",
+    "vault_vllm_api_key",
 )
 # Set by the site's directory administrator, not generated: checked for placeholders only.
 LDAP_SECRET = "vault_keycloak_ldap_bind_password"  # noqa: S105 - a variable name

@@ -1,7 +1,8 @@
 """The whole appliance from the offline bundle on booted nodes cut off from everything but
 each other: `appliance deploy`, an authenticated chat through nginx/TLS with the official
 `openai` client, the exchange in the audit log, a second run that changes nothing,
-`appliance status`, `appliance add-gpu-node` with a second GPU node, and a rolling
+`appliance status`, the GPU node's replica refusing anyone without the gateway's key (over
+HTTPS from the site CA), `appliance add-gpu-node` with a second GPU node, and a rolling
 `appliance upgrade` of the running site while users chat."""
 
 from __future__ import annotations
@@ -67,6 +68,40 @@ def test_chat_through_nginx_is_audited(site: Site, cluster: nodes.Cluster, ssh_k
     assert len(rows) >= 2 and all(f"|{deployed.USER}|" in row for row in rows), rows
 
 
+# Where the control node keeps the site CA that GPU nodes' replica certificates come from.
+SITE_CA = "/etc/appliance/tls/ca.crt"
+
+
+def _replica_status(cluster: nodes.Cluster, path: str, key: str | None = None) -> str:
+    """The HTTP status the GPU node's replica gives a request made from a control-node shell,
+    over TLS verified against the site CA (the way the gateway reaches it)."""
+    headers = f"{{'Authorization': 'Bearer {key}'}}" if key else "{}"
+    script = (
+        "import ssl, http.client as h; "
+        f"c = h.HTTPSConnection('{cluster.gpu.address}', 8011, "
+        f"context=ssl.create_default_context(cafile='{SITE_CA}')); "
+        f"c.request('GET', '{path}', headers={headers}); print(c.getresponse().status)"
+    )
+    return cluster.control.ssh(f'python3 -c "{script}"', cluster.key, check=True).stdout.strip()
+
+
+def test_the_replica_answers_only_the_gateways_key(
+    site: Site, cluster: nodes.Cluster, ssh_key: Path
+) -> None:
+    """The gateway is the only way to the model: straight from the control node, the GPU
+    node's replica speaks HTTPS with a certificate of the site CA, and refuses a request
+    without the vault's key (401); the key is in no process's command line."""
+    _, vault, _ = site
+    key = vault["vault_vllm_api_key"]
+    assert _replica_status(cluster, "/v1/models") == "401"
+    assert _replica_status(cluster, "/v1/models", key="not-the-key") == "401"
+    assert _replica_status(cluster, "/v1/models", key=key) == "200"
+    processes = cluster.gpu.ssh("ps -eo args", ssh_key, check=True).stdout
+    assert "--ssl-certfile" in processes and key not in processes
+    env = cluster.gpu.ssh("stat -c '%U:%G %a' /etc/vllm/vllm-0.env", ssh_key, check=True)
+    assert env.stdout.split() == ["root:vllm", "640"]
+
+
 def test_second_run_changes_nothing(site: Site, vault_password: Path) -> None:
     inventory, _, _ = site
     again = deployed.deploy(inventory, vault_password)
@@ -94,8 +129,12 @@ def test_status_reports_every_service(site: Site, vault_password: Path) -> None:
 def _served(node: nodes.Node, cluster: nodes.Cluster) -> float:
     """Requests a GPU node's replica has answered (vLLM's own counter, read from the control
     node: the replica's port is open to it alone)."""
-    url = f"http://{node.address}:8011/metrics"
-    script = f"import urllib.request as u; print(u.urlopen('{url}').read().decode())"
+    url = f"https://{node.address}:8011/metrics"
+    script = (
+        "import ssl, urllib.request as u; "
+        f"ctx = ssl.create_default_context(cafile='{SITE_CA}'); "
+        f"print(u.urlopen('{url}', context=ctx).read().decode())"
+    )
     metrics = cluster.control.ssh(f'python3 -c "{script}"', cluster.key, check=True).stdout
     return sum(
         float(line.rsplit(" ", 1)[1])
@@ -128,7 +167,7 @@ def test_added_gpu_node_joins_the_gateway(
     env = "grep ^APPLIANCE_BACKENDS= /etc/appliance/appliance.env"
     settings = cluster.control.ssh(env, ssh_key)
     for node in (cluster.gpu, new):
-        assert f"http://{node.address}:8011" in settings.stdout, settings.stdout
+        assert f"https://{node.address}:8011" in settings.stdout, settings.stdout
 
     before = {node.name: _served(node, cluster) for node in (cluster.gpu, new)}
     client = _sign_in(site, cluster)

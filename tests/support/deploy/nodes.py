@@ -281,7 +281,8 @@ def write_vault(
         password_file.chmod(0o600)
     names = ["postgresql_owner_password", "postgresql_gateway_password",
              "postgresql_keycloak_password", "keycloak_admin_password",
-             "keycloak_webui_client_secret", "keycloak_accounts_client_secret"]  # fmt: skip
+             "keycloak_webui_client_secret", "keycloak_accounts_client_secret",
+             "vllm_api_key"]  # fmt: skip
     vault = inventory / "group_vars" / "all" / "vault.yml"
     values = {f"vault_{n}": secrets.token_hex(20) for n in names} | (extra or {})
     vault.write_text(yaml.safe_dump(values))
