@@ -33,6 +33,9 @@ APT_PACKAGES=(
   # Deployment tests boot Debian 12 nodes with systemd-nspawn, serve them a signed Debian
   # mirror (apt-ftparchive) and a staff directory (OpenLDAP, run by the tests themselves).
   debootstrap systemd-container apt-utils slapd ldap-utils
+  # Audit checkpoint anchors: the tests start a private rsyslog of their own (TCP, TLS
+  # through gnutls) on 127.0.0.1, never the system's.
+  rsyslog rsyslog-gnutls
 )
 
 mkdir -p "$VAR/log" "$MARKS" "$VAR/downloads" "$VAR/build"
