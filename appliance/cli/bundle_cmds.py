@@ -71,7 +71,13 @@ def build_command(
 def verify_command(
     archive: Annotated[Path, typer.Argument(help="Bundle archive or unpacked bundle/ dir.")],
     public_key: Annotated[Path, typer.Option(help="Ed25519 public key (PEM).")],
-    scratch: Annotated[Path, typer.Option(help="Where to unpack.")] = Path("var/bundle-verify"),
+    scratch: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where an archive is unpacked for the check, in a temporary directory removed "
+            "afterwards (default: the system's temporary directory); needs the archive's size."
+        ),
+    ] = None,
 ) -> None:
     """Check the signature and every file's SHA-256 and SM3; exit 1 on any problem."""
     result = verify(archive, public_key, scratch)

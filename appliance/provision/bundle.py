@@ -285,13 +285,16 @@ def verify_dir(root: Path, public_key: Path) -> VerifyReport:
     return VerifyReport(signature_ok, len(files), tuple(problems))
 
 
-def verify(archive: Path, public_key: Path, scratch: Path) -> VerifyReport:
-    """Unpack ``archive`` into ``scratch`` (or check a directory in place) and verify it."""
+def verify(archive: Path, public_key: Path, scratch: Path | None = None) -> VerifyReport:
+    """Verify an unpacked ``bundle/`` in place, or an archive unpacked into a temporary
+    directory (under ``scratch``, else the system's) that is removed however the check ends,
+    so no multi-GB copy is left behind.
+    """
     if archive.is_dir():
         return verify_dir(archive, public_key)
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(scratch, filter="data")
-    return verify_dir(scratch / TOP, public_key)
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bundle-verify-", dir=scratch) as unpacked:
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpacked, filter="data")
+        return verify_dir(Path(unpacked) / TOP, public_key)

@@ -7,7 +7,14 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from typer.testing import CliRunner
+
 from appliance.audit.checkpoint import generate_key
+from appliance.cli.main import app
+from appliance.errors import InvalidRequest
 from appliance.provision.bundle import ARCHIVE_KEY, BundleSpec, build, digests, sign_repo, verify
 
 
@@ -43,7 +50,8 @@ def test_fresh_bundle_verifies(tmp_path: Path) -> None:
 
 def test_altered_extra_and_resigned_files_are_caught(tmp_path: Path) -> None:
     archive, pub = _bundle(tmp_path)
-    verify(archive, pub, tmp_path / "x")
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "x", filter="data")
     root = tmp_path / "x" / "bundle"
     (root / "model" / "smol" / "config.json").write_text("{}")
     (root / "model" / "smol" / "extra.bin").write_bytes(b"1")
@@ -53,6 +61,29 @@ def test_altered_extra_and_resigned_files_are_caught(tmp_path: Path) -> None:
     assert "not in manifest: model/smol/extra.bin" in report.problems
     (root / "manifest.json").write_text((root / "manifest.json").read_text().replace("0.1.0", "9"))
     assert not verify(root, pub, tmp_path / "unused").signature_ok
+
+
+def test_verifying_an_archive_leaves_no_copy_behind(tmp_path: Path) -> None:
+    """The archive is unpacked under --scratch for the check and removed afterwards, also
+    when the check fails half-way (a key that is not Ed25519)."""
+    archive, pub = _bundle(tmp_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = CliRunner().invoke(
+        app, ["bundle", "verify", str(archive), "--public-key", str(pub), "--scratch", str(scratch)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "signature: valid" in result.output
+    assert list(scratch.iterdir()) == []
+    ec = tmp_path / "ec.pub"
+    ec.write_bytes(
+        generate_private_key(SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(InvalidRequest, match="is not an Ed25519 public key"):
+        verify(archive, ec, scratch)
+    assert list(scratch.iterdir()) == []
 
 
 def test_archive_has_one_top_directory(tmp_path: Path) -> None:
