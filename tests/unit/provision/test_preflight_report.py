@@ -61,8 +61,8 @@ def test_bundle_on_the_root_disk_needs_twice_its_size_plus_margin() -> None:
     report = _render(**_bundle(100, [f"/dev/sda1 {180 * GIB_MB}", f"/dev/sda1 {180 * GIB_MB}"]))
     assert report["problems"] == [
         "free disk for the bundle copy in ~/.ansible/tmp and /opt/appliance-bundle is 180.0 GiB, "
-        "the 100.0 GiB bundle needs 205.0 GiB (copied, then unpacked, plus 5 GiB) - free space "
-        "on the root disk or set appliance_bundle_dir to a larger filesystem"
+        "the 100.0 GiB bundle needs 205.0 GiB (copied, then unpacked, plus 5 GiB), 25.0 GiB "
+        "short - free space on the root disk or set appliance_bundle_dir to a larger filesystem"
     ]
     enough = _render(**_bundle(100, [f"/dev/sda1 {300 * GIB_MB}", f"/dev/sda1 {300 * GIB_MB}"]))
     assert enough["problems"] == []
@@ -73,6 +73,6 @@ def test_bundle_on_two_filesystems_needs_its_size_on_each() -> None:
     report = _render(**_bundle(100, [f"/dev/sda1 {120 * GIB_MB}", f"/dev/sdb1 {90 * GIB_MB}"]))
     assert report["problems"] == [
         "free disk for /opt/appliance-bundle is 90.0 GiB, the 100.0 GiB bundle needs 105.0 GiB "
-        "(copied, then unpacked, plus 5 GiB) - free space on the root disk or set "
-        "appliance_bundle_dir to a larger filesystem"
+        "(copied, then unpacked, plus 5 GiB), 15.0 GiB short - free space on the root disk or "
+        "set appliance_bundle_dir to a larger filesystem"
     ]
