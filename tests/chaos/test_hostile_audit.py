@@ -16,11 +16,17 @@ delete, insert and reorder rows, recompute every row hash after an edit, delete 
 or replace signed ones with unsigned copies (``alg: none``) that match a re-hashed chain;
 they cannot sign. Verification requires a signed checkpoint at every multiple of
 ``audit.checkpoint_every``, so all of these must be detected: zero undetected, asserted.
-Two outcomes stay undetectable without an external anchor of the head (a later piece of
-work), and are counted apart rather than as misses: cutting rows off the end after the last
-checkpoint (nothing records that they existed), and re-hashing rows after the last
-checkpoint (nothing signed covers them). Their bound is the number of rows after that
-checkpoint, fewer than ``audit.checkpoint_every`` (1000) in a running appliance.
+
+Every tampering is also verified with anchors: the untouched copy's signed checkpoints as
+the ``audit_anchor`` receiver holds them (``appliance.audit.anchor``, ``verify --anchors``).
+The superuser's moves that fool the database alone (cutting the tail together with the
+checkpoints past the cut, re-hashing after the database's last checkpoint once the later
+ones are deleted, deleting a timed checkpoint) must each be detected with them: zero
+undetected with anchors, asserted per kind. What stays undetectable even so is counted
+apart: cutting or re-hashing rows after the last checkpoint of all (nothing signed, inside
+or outside the database, covers them). Their bound is the rows after that checkpoint:
+fewer than ``audit.checkpoint_every`` (1000), and in a running appliance at most one
+``audit.checkpoint_interval_s`` (10 s) of events.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +47,9 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
+from appliance.audit.anchor import Anchor
 from appliance.audit.chain import STORED_FIELDS
-from appliance.audit.checkpoint import ED25519, load_public_key
+from appliance.audit.checkpoint import ED25519, Checkpoint, load_public_key
 from appliance.audit.verify import DEFAULT_CHECKPOINT_EVERY, verify_rows
 from appliance.audit.verify_db import libpq_url, verify_dump
 from appliance.db.migrate import upgrade
@@ -108,12 +115,22 @@ def _load_copy(url: str, limit: int) -> tuple[list[Row], list[Row]]:
     return rows, [c for c in checkpoints if int(c["seq"]) <= head]
 
 
-def _verify(rows: list[Row], checkpoints: list[Row], keys: list[Any]) -> Any:
-    return verify_rows(rows, public_keys=keys, checkpoints=checkpoints)
+def _verify(
+    rows: list[Row], checkpoints: list[Row], keys: list[Any], anchors: list[Anchor] | None = None
+) -> Any:
+    return verify_rows(rows, public_keys=keys, checkpoints=checkpoints, anchors=anchors or [])
+
+
+def _anchors(checkpoints: list[Row]) -> list[Anchor]:
+    """The copy's signed checkpoints, as the anchor receiver got them from the writer."""
+    return [
+        Anchor(Checkpoint(**c), f"anchor:{c['seq']}") for c in checkpoints if c["alg"] == ED25519
+    ]
 
 
 # Kinds against the checkpoints themselves, which the verifier must detect since signed
-# checkpoints are required; and the two it cannot know of without an external anchor.
+# checkpoints are required (timed ones, between the required ones, only with anchors); and
+# those it cannot know of without anchors, or at all.
 CHECKPOINT_KINDS = (
     "delete_checkpoint",
     "downgrade_checkpoint",
@@ -126,6 +143,20 @@ UNDETECTABLE_KINDS = (
     "truncate_after_last_checkpoint",
     "rehash_after_last_checkpoint",
     "db_truncate_after_last_checkpoint",
+    # Without anchors only: they delete timed checkpoints, or the ones past the tampering.
+    "delete_checkpoint",
+    "rehash_and_delete_checkpoints",
+    "truncate_tail_with_its_checkpoints",
+    "rehash_tail_with_its_checkpoints",
+    "db_delete_checkpoint",
+    "db_rehash_and_delete_checkpoints",
+    "db_truncate_tail_with_its_checkpoints",
+)
+# The superuser's moves past the database's last checkpoint that anchors must expose.
+ANCHORED_KINDS = (
+    "truncate_tail_with_its_checkpoints",
+    "rehash_tail_with_its_checkpoints",
+    "db_truncate_tail_with_its_checkpoints",
 )
 
 # The copy, set before the worker processes fork so they share it.
@@ -139,6 +170,8 @@ class Trial:
     detectable: bool
     detected: bool
     located: bool
+    anchored: bool
+    detected_anchored: bool
 
 
 def _trial(n: int) -> Trial:
@@ -147,12 +180,15 @@ def _trial(n: int) -> Trial:
     kinds = list(tamperer.kinds)
     tampered = tamperer.kinds[kinds[n % len(kinds)]]()
     report = _verify(tampered.rows, tampered.checkpoints, _COPY["keys"])
+    anchored = _verify(tampered.rows, tampered.checkpoints, _COPY["keys"], _COPY["anchors"])
     return Trial(
         kind=tampered.kind,
         at=tampered.expected_at.start,
         detectable=tampered.detectable,
         detected=not report.ok,
         located=report.first_bad_seq in tampered.expected_at,
+        anchored=tampered.detectable_with_anchors,
+        detected_anchored=not anchored.ok,
     )
 
 
@@ -192,8 +228,9 @@ def _superuser_trials(services: Mapping[str, Any], dump: Path, keys: list[Any]) 
         tamperer = SuperuserTamperer(db, dump, keys, random.Random(SEED + 1))
         baseline = tamperer.verify()
         assert baseline.ok, f"false alarm on the scratch copy: {baseline.to_dict()}"
+        assert tamperer.verify(anchored=True).ok, "false alarm on the scratch copy's anchors"
         return [
-            Trial(t.kind, t.at, t.detectable, t.detected, t.located)
+            Trial(**asdict(t))
             for _ in range(scaled(1, 4))
             for t in map(tamperer.trial, tamperer.kinds)
         ]
@@ -210,9 +247,12 @@ def test_every_tampering_of_a_log_copy_is_detected(
     rows, checkpoints = _load_copy(str(services["database_url"]), scaled(3000, 10000))
     baseline = _verify(rows, checkpoints, keys)
     assert baseline.ok, f"false alarm on the untouched copy: {baseline.to_dict()}"
+    anchors = _anchors(checkpoints)
+    anchored_baseline = _verify(rows, checkpoints, keys, anchors)
+    assert anchored_baseline.ok, f"false alarm with anchors: {anchored_baseline.to_dict()}"
     kinds = list(Tamperer(rows, checkpoints, random.Random(SEED)).kinds)
     count = scaled(3 * len(kinds), 1000)
-    _COPY.update(rows=rows, checkpoints=checkpoints, keys=keys)
+    _COPY.update(rows=rows, checkpoints=checkpoints, keys=keys, anchors=anchors)
     # Each trial is independent (its own seed), so they spread over the machine's cores.
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
         trials: list[Trial] = pool.map(_trial, range(count), chunksize=10)
@@ -225,11 +265,19 @@ def test_every_tampering_of_a_log_copy_is_detected(
     tried: collections.Counter[str] = collections.Counter()
     inherent: collections.Counter[str] = collections.Counter()
     undetected: collections.Counter[str] = collections.Counter()
+    detected_anchored: collections.Counter[str] = collections.Counter()
+    undetected_anchored: collections.Counter[str] = collections.Counter()
     located = 0
     misses: list[dict[str, Any]] = []
+    anchored_misses: list[dict[str, Any]] = []
     for trial in trials:
         kind = trial.kind.split(":")[0]
         tried[kind] += 1
+        if trial.detected_anchored:
+            detected_anchored[kind] += 1
+        elif trial.anchored:
+            undetected_anchored[kind] += 1
+            anchored_misses.append({"kind": trial.kind, "at": trial.at})
         if trial.detected:
             detected[kind] += 1
             located += trial.located
@@ -255,6 +303,12 @@ def test_every_tampering_of_a_log_copy_is_detected(
             "located_at_the_right_row": located,
             "undetected_per_kind": dict(undetected),
             "undetectable_by_design_per_kind": dict(inherent),
+            "anchors": len(anchors),
+            "detected_with_anchors_per_kind": dict(detected_anchored),
+            "undetected_with_anchors_per_kind": {
+                kind: undetected_anchored[kind] for kind in sorted(tried)
+            },
+            "anchored_misses": anchored_misses,
             "checkpoint_every": DEFAULT_CHECKPOINT_EVERY,
             "rows_after_last_checkpoint": len(rows) - last_cp,
             "rows_after_last_signed_checkpoint": len(rows) - max(signed, default=0),
@@ -264,6 +318,7 @@ def test_every_tampering_of_a_log_copy_is_detected(
             "in_memory_and_dump_duration_s": round(memory_s, 1),
             "checks": {
                 "0 undetected among the kinds the verifier can detect": not misses,
+                "0 undetected with anchors, per kind": not anchored_misses,
                 "every edited pg_dump line detected": dump["dump_detected"]
                 == dump["dump_tamperings"],
                 "undetectable outcomes only after the last checkpoint, fewer than "
@@ -272,6 +327,9 @@ def test_every_tampering_of_a_log_copy_is_detected(
         },
     )
     assert not misses, f"tamperings not detected: {misses}"
+    assert not anchored_misses, f"tamperings not detected with anchors: {anchored_misses}"
+    for kind in ANCHORED_KINDS:
+        assert detected_anchored[kind] > 0, f"{kind}: never detected with anchors"
     assert dump["dump_detected"] == dump["dump_tamperings"]
     assert sum(detected.values()) + sum(inherent.values()) == len(trials)
     # The superuser's moves against the checkpoints were each tried, and none went unseen.

@@ -2,10 +2,14 @@
 checkpoint signing key would (``tests/chaos/test_hostile_audit.py`` runs them).
 
 Each kind returns a :class:`Tampered` copy saying where a correct verifier may name the
-first bad row and whether it can know at all: cutting rows after the last checkpoint and
-re-hashing rows after it leave nothing to compare against without an external anchor, so
-they are marked undetectable (their reach is the rows after the last checkpoint, fewer than
-``audit.checkpoint_every``).
+first bad row and whether it can know at all, from the database alone and with anchors (the
+copy's signed checkpoints as the ``audit_anchor`` receiver holds them,
+``appliance.audit.anchor``). Cutting rows after the last checkpoint and re-hashing rows
+after it leave nothing to compare against even with anchors (their reach is the rows after
+the last checkpoint: one ``audit.checkpoint_interval_s`` of events). Doing the same after
+also deleting the checkpoints that pinned those rows, or deleting a timed checkpoint (one
+the writer's timer placed between the multiples of ``checkpoint_every``), fools the
+database alone and only the anchors tell.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from appliance.audit.chain import GENESIS_HASH, HASHED_FIELDS, row_hash
 from appliance.audit.checkpoint import ED25519, UNSIGNED
+from appliance.audit.verify import DEFAULT_CHECKPOINT_EVERY
 
 Row = dict[str, Any]
 
@@ -32,6 +37,12 @@ class Tampered:
     # The seqs a correct report may name as the first bad one.
     expected_at: range
     detectable: bool
+    # With the anchors of every signed checkpoint of the untouched copy; None: as above.
+    anchored: bool | None = None
+
+    @property
+    def detectable_with_anchors(self) -> bool:
+        return self.detectable if self.anchored is None else self.anchored
 
 
 def _mutate(value: Any, rng: random.Random) -> Any:
@@ -62,8 +73,14 @@ def _rechain(rows: list[Row], start: int) -> None:
 
 
 class Tamperer:
-    def __init__(self, rows: list[Row], checkpoints: list[Row], rng: random.Random) -> None:
-        self.rows, self.checkpoints, self.rng = rows, checkpoints, rng
+    def __init__(
+        self,
+        rows: list[Row],
+        checkpoints: list[Row],
+        rng: random.Random,
+        every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        self.rows, self.checkpoints, self.rng, self.every = rows, checkpoints, rng, every
         self.cp_seqs = sorted(int(c["seq"]) for c in checkpoints)
         self.signed = sorted(int(c["seq"]) for c in checkpoints if c["alg"] == ED25519)
         self.kinds: dict[str, Callable[[], Tampered]] = {
@@ -83,7 +100,14 @@ class Tamperer:
             "rehash_and_unsigned_checkpoints": self.rehash_and_unsigned_checkpoints,
             "truncate_after_last_checkpoint": self.truncate_after_last_checkpoint,
             "rehash_after_last_checkpoint": self.rehash_after_last_checkpoint,
+            "truncate_tail_with_its_checkpoints": self.truncate_tail_with_its_checkpoints,
+            "rehash_tail_with_its_checkpoints": self.rehash_tail_with_its_checkpoints,
         }
+
+    def _due(self, seqs: list[int]) -> bool:
+        """Whether one of ``seqs`` is a checkpoint the verifier requires (a multiple of
+        ``checkpoint_every``), so that deleting it shows without anchors."""
+        return any(s % self.every == 0 for s in seqs)
 
     def _pos(self, low: int = 0, spare: int = 0) -> int:
         return self.rng.randrange(low, len(self.rows) - spare)
@@ -176,12 +200,16 @@ class Tamperer:
 
     def delete_checkpoint(self) -> Tampered:
         """One checkpoint row gone: the writer places one at every multiple of
-        ``checkpoint_every``, so its absence is the finding."""
+        ``checkpoint_every``, so its absence is the finding; a timed one in between is
+        missed by nothing but its anchor."""
         if not self.checkpoints:
             return self._with("delete_checkpoint", self.rows, 0, detectable=False)
         seq = self.rng.choice(self.cp_seqs)
         kept = [c for c in self.checkpoints if int(c["seq"]) != seq]
-        return Tampered("delete_checkpoint", self.rows, kept, range(seq, seq + 1), True)
+        at = range(seq, seq + 1)
+        return Tampered(
+            "delete_checkpoint", self.rows, kept, at, self._due([seq]), seq in self.signed
+        )
 
     def downgrade_checkpoint(self) -> Tampered:
         """A signed checkpoint replaced by an unsigned copy (``alg: none``) of itself."""
@@ -192,7 +220,7 @@ class Tamperer:
         return Tampered("downgrade_checkpoint", self.rows, checkpoints, range(seq, seq + 1), True)
 
     def _rehash_before_last_checkpoint(
-        self, kind: str, forge: Callable[[Row, dict[int, str]], Row | None]
+        self, kind: str, forge: Callable[[Row, dict[int, str]], Row | None], *, dropped: bool
     ) -> Tampered:
         """Edit a row at or before the last checkpoint, re-chain after it, and let
         ``forge`` rewrite (or drop: ``None``) each checkpoint from the edit on."""
@@ -211,12 +239,15 @@ class Tamperer:
         touched = [s for s in self.cp_seqs if s >= seq]
         before = max([s for s in self.cp_seqs if s < seq], default=0)
         at = range(before + 1, (touched[0] if touched else seq) + 1)
-        return Tampered(kind, rows, checkpoints, at, bool(touched))
+        # Deleted checkpoints show only where one was due; forged unsigned ones always do.
+        detectable = self._due(touched) if dropped else bool(touched)
+        anchored = detectable or any(s in self.signed for s in touched)
+        return Tampered(kind, rows, checkpoints, at, detectable, anchored)
 
     def rehash_and_delete_checkpoints(self) -> Tampered:
         """Edit, re-chain, and delete every checkpoint that no longer matches."""
         return self._rehash_before_last_checkpoint(
-            "rehash_and_delete_checkpoints", lambda c, heads: None
+            "rehash_and_delete_checkpoints", lambda c, heads: None, dropped=True
         )
 
     def rehash_and_unsigned_checkpoints(self) -> Tampered:
@@ -224,6 +255,7 @@ class Tamperer:
         return self._rehash_before_last_checkpoint(
             "rehash_and_unsigned_checkpoints",
             lambda c, heads: _unsigned({**c, "head_hash": heads[int(c["seq"])]}),
+            dropped=False,
         )
 
     def truncate_after_last_checkpoint(self) -> Tampered:
@@ -247,6 +279,36 @@ class Tamperer:
         rows[pos] = {**rows[pos], "response": _mutate(rows[pos]["response"], self.rng)}
         _rechain(rows, pos)
         return self._with("rehash_after_last_checkpoint", rows, self._seq(pos), detectable=False)
+
+    def truncate_tail_with_its_checkpoints(self) -> Tampered:
+        """Cut the last rows and delete every checkpoint past the new head: the database's
+        last checkpoint now ends the chain; only an anchor past it records the rest."""
+        keep = self.rng.randrange(1, len(self.rows))
+        new_head = self._seq(keep - 1)
+        kept = [c for c in self.checkpoints if int(c["seq"]) <= new_head]
+        anchored = any(s > new_head for s in self.signed)
+        at = range(new_head + 1, new_head + 2)
+        return Tampered(
+            "truncate_tail_with_its_checkpoints", self.rows[:keep], kept, at, False, anchored
+        )
+
+    def rehash_tail_with_its_checkpoints(self) -> Tampered:
+        """Edit a row, re-chain the rest and delete every checkpoint from the edit on: the
+        database shows a chain intact up to its last checkpoint and nothing signed after it,
+        unless a deleted one was due; an anchor at or after the edit shows the rewrite."""
+        pos = self._pos()
+        seq = self._seq(pos)
+        rows = list(self.rows)
+        rows[pos] = {**rows[pos], "response": _mutate(rows[pos]["response"], self.rng)}
+        _rechain(rows, pos)
+        kept = [c for c in self.checkpoints if int(c["seq"]) < seq]
+        touched = [s for s in self.cp_seqs if s >= seq]
+        anchors = [s for s in self.signed if s >= seq]
+        before = max([s for s in self.cp_seqs if s < seq], default=0)
+        at = range(before + 1, (min(touched) if touched else seq) + 1)
+        return Tampered(
+            "rehash_tail_with_its_checkpoints", rows, kept, at, self._due(touched), bool(anchors)
+        )
 
 
 def _unsigned(checkpoint: Row) -> Row:
