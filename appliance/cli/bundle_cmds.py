@@ -43,6 +43,14 @@ def build_command(
     as_directory: Annotated[
         bool, typer.Option("--directory", help="Leave bundle/ unpacked (no tar).")
     ] = False,
+    controller: Annotated[
+        bool,
+        typer.Option(help="Add the controller's wheels and install-controller.sh."),
+    ] = True,
+    collection: Annotated[
+        list[Path] | None,
+        typer.Option(help="Ansible collection tarball for the controller; repeatable."),
+    ] = None,
 ) -> None:
     """Collect wheels, packages, Keycloak, pgvector and the model into one signed archive."""
     spec = BundleSpec(
@@ -58,6 +66,8 @@ def build_command(
         model_name=model_name,
         appliance_source=source or Path(__file__).resolve().parents[2],
         as_directory=as_directory,
+        controller=controller,
+        collections=tuple(collection or ()),
     )
     try:
         path = build(spec, typer.echo)
@@ -79,7 +89,7 @@ def verify_command(
         ),
     ] = None,
 ) -> None:
-    """Check the signature and every file's SHA-256 and SM3; exit 1 on any problem."""
+    """Check the signature, every file's SHA-256 and SM3, and the SBOM; exit 1 on any problem."""
     result = verify(archive, public_key, scratch)
     typer.echo(f"signature: {'valid' if result.signature_ok else 'INVALID'}")
     typer.echo(f"files checked: {result.checked}")

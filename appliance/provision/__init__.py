@@ -4,8 +4,11 @@
 (progress, per-host counts, the failing task) for ``appliance deploy`` and friends;
 ``node_launch_plan`` is ``appliance render-launch``: the vLLM replicas the ``vllm`` role
 starts on one node, decided by ``appliance.sizing``; ``bundle`` builds and verifies the
-signed offline bundle, with ``repack`` rebuilding wheels from an installed environment, and
-``bundle_model`` tells which catalogue model a bundle carries; ``site_checks`` is what the
+signed offline bundle, with ``repack`` rebuilding wheels from an installed environment,
+``sbom`` writing and checking its CycloneDX SBOM, ``controller_bundle`` adding what an
+air-gapped controller installs from (its wheels, ``install-controller.sh``) and the
+hash-pinned requirements of every wheel directory, and ``bundle_model`` telling which
+catalogue model a bundle carries; ``site_checks`` is what the
 commands that touch nodes check on the controller first (vault placeholders and weak
 secrets, unresolvable nodes, a model key that is not the bundle's), reading the inventory
 through Ansible's own loader in ``inventory_vars``.

@@ -4,9 +4,13 @@ Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)
 
     manifest.json       every other file: size, SHA-256 and SM3
     manifest.json.sig   Ed25519 signature of manifest.json (public key shipped separately)
-    wheels/             the appliance wheel and its dependencies (gateway, web UI)
+    sbom.cdx.json       CycloneDX 1.5 SBOM of every wheel, deb, zip and model file (sbom)
+    wheels/             the appliance wheel and its dependencies (gateway, web UI), and
+                        requirements.txt: each wheel with its SHA-256 (--require-hashes)
     vllm-wheels/        vLLM and its dependencies (CUDA or CPU build), repacked from a venv
-    vllm-requirements.txt  exact pins of vllm-wheels/
+    vllm-requirements.txt  exact pins of vllm-wheels/, with each wheel's SHA-256
+    controller/, install-controller.sh  the CLI and Ansible for an air-gapped controller
+                        (controller_bundle)
     debs/               Debian packages the roles install + Packages/Release (flat repo),
                         InRelease/Release.gpg signed by a key made for this bundle alone,
                         whose public half is debs/appliance-bundle-archive.asc
@@ -29,7 +33,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from appliance.errors import InvalidRequest
+from appliance.provision import sbom
+from appliance.provision.controller_bundle import add_controller, write_hashed_requirements
 from appliance.provision.repack import repack_environment
 
 MANIFEST = "manifest.json"
@@ -69,6 +75,10 @@ class BundleSpec:
     appliance_source: Path | None = None
     # Leave the unpacked bundle/ directory instead of a tar (delivery on a disk).
     as_directory: bool = False
+    # The controller's wheels, collection tarballs and install-controller.sh
+    # (controller_bundle); its appliance wheel is built from appliance_source.
+    controller: bool = False
+    collections: tuple[Path, ...] = ()
 
 
 def digests(path: Path) -> dict[str, Any]:
@@ -236,6 +246,16 @@ def build(spec: BundleSpec, echo: Echo) -> Path:
     if spec.model_dir is not None:
         echo(f"model: {spec.model_dir}")
         shutil.copytree(spec.model_dir, work / "model" / spec.model_name)
+    if spec.controller:
+        source = spec.appliance_source or Path(__file__).resolve().parents[2]
+        add_controller(work, source, spec.collections, echo)
+    for wheels, pins in (
+        ("wheels", "wheels/requirements.txt"),
+        ("vllm-wheels", "vllm-requirements.txt"),
+    ):
+        if (work / wheels).is_dir():
+            write_hashed_requirements([work / wheels], work / pins)
+    echo(f"SBOM: {len(sbom.write(work, spec.version)['components'])} components")
     manifest = write_manifest(work, spec.signing_key, spec.version)
     echo(f"manifest: {len(manifest['files'])} files, signed")
     if spec.as_directory:
@@ -289,12 +309,20 @@ def verify(archive: Path, public_key: Path, scratch: Path | None = None) -> Veri
     """Verify an unpacked ``bundle/`` in place, or an archive unpacked into a temporary
     directory (under ``scratch``, else the system's) that is removed however the check ends,
     so no multi-GB copy is left behind.
+
+    Then hold the SBOM to the files: each wheel, deb, Keycloak zip, pgvector build and model
+    file listed with its SHA-256, and nothing listed that the bundle lacks.
     """
     if archive.is_dir():
-        return verify_dir(archive, public_key)
+        return _verify_tree(archive, public_key)
     if scratch is not None:
         scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bundle-verify-", dir=scratch) as unpacked:
         with tarfile.open(archive) as tar:
             tar.extractall(unpacked, filter="data")
-        return verify_dir(Path(unpacked) / TOP, public_key)
+        return _verify_tree(Path(unpacked) / TOP, public_key)
+
+
+def _verify_tree(root: Path, public_key: Path) -> VerifyReport:
+    report = verify_dir(root, public_key)
+    return replace(report, problems=(*report.problems, *sbom.check(root)))

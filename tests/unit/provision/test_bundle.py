@@ -45,7 +45,8 @@ def test_fresh_bundle_verifies(tmp_path: Path) -> None:
     archive, pub = _bundle(tmp_path)
     report = verify(archive, pub, tmp_path / "check")
     assert report.ok, report.problems
-    assert report.checked == 2
+    # keycloak zip, model config, wheels/requirements.txt, sbom.cdx.json
+    assert report.checked == 4
 
 
 def test_altered_extra_and_resigned_files_are_caught(tmp_path: Path) -> None:
