@@ -47,7 +47,7 @@ test-deploy: bootstrap
 chaos: up
 	rm -rf var/chaos/results
 	CHAOS_SCALE=full $(VENV_BIN)/python -m pytest tests/chaos --junitxml=var/chaos/junit.xml; \
-	status=$$?; $(VENV_BIN)/python -m bench.reliability.report; exit $$status
+	status=$$?; $(VENV_BIN)/python -m bench.reliability.report --collect; exit $$status
 
 # The web UI in a real browser (Debian's chromium) against the running appliance.
 .PHONY: e2e screenshots

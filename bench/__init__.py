@@ -6,7 +6,9 @@ figures; ``perf/`` measures the gateway's overhead and RAG retrieval and ingesti
 machine (``ops/benchmarks/``); ``gpu/`` holds the scripts copied to a GPU machine and run
 there by path (``ops/benchmarks/gpu-h200.md``); ``screenshots`` regenerates
 ``ops/screenshots/``. Run the Python ones as modules from the checkout's root
-(``.venv/bin/python -m bench.perf.gateway_overhead``).
+(``.venv/bin/python -m bench.perf.gateway_overhead``). Each page of ``ops/`` that quotes
+measured figures has its raw results committed beside it, and ``docs`` regenerates every
+such page from them alone (``python -m bench.docs``; a unit test checks nobody edited one).
 
 May import ``appliance``, ``webui`` and ``tests.support`` (the helpers the tests use too:
 stub backend, scratch databases, results recorder); never a test suite. A new benchmark

@@ -1,9 +1,11 @@
 """The report's plots (matplotlib, no display): the load ramp and per-second time series,
-saved as PNG files next to ``ops/reliability/REPORT.md``."""
+saved as PNG files next to ``ops/reliability/REPORT.md``. ``images`` names the plots a
+scenario's figures allow without drawing them (the page's text depends on the raw results
+only); ``draw`` draws them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import matplotlib
@@ -14,20 +16,19 @@ import matplotlib.pyplot as plt
 from tests.support.record import REPO
 
 OUT = REPO / "ops" / "reliability"
+OVERLOAD_TITLE = "3x capacity: per-second throughput, latency, memory"
+BACKEND_BOUND_TITLE = "Backend-bound, 3x capacity"
 
 
-def _save(fig: Any, name: str) -> str:
+def _save(fig: Any, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(OUT / name, dpi=110)
     plt.close(fig)
-    return name
 
 
-def plot_ramp(figures: Mapping[str, Any]) -> str | None:
-    steps = figures.get("ramp") or []
-    if not steps:
-        return None
+def plot_ramp(figures: Mapping[str, Any]) -> Any:
+    steps = figures["ramp"]
     offered = [s["offered_per_s"] for s in steps]
     fig, (rate_ax, lat_ax, rss_ax) = plt.subplots(1, 3, figsize=(15, 4))
     rate_ax.plot(offered, offered, ":", color="grey", label="offered")
@@ -63,13 +64,11 @@ def plot_ramp(figures: Mapping[str, Any]) -> str | None:
     rss = figures.get("ramp_rss") or []
     rss_ax.plot([at for at, _ in rss], [mib for _, mib in rss], color="purple")
     rss_ax.set(xlabel="seconds into the ramp", ylabel="MiB", title="Gateway workers' RSS")
-    return _save(fig, "load_ramp.png")
+    return fig
 
 
-def plot_timeseries(series: Mapping[str, list[Any]], title: str, name: str) -> str | None:
-    t = series.get("t_s") or []
-    if not t:
-        return None
+def plot_timeseries(series: Mapping[str, list[Any]], title: str) -> Any:
+    t = series["t_s"]
     fig, (rate_ax, lat_ax, rss_ax) = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
     rate_ax.plot(t, series["sent_per_s"], label="sent")
     rate_ax.plot(t, series["ok_per_s"], label="answered 200")
@@ -88,4 +87,33 @@ def plot_timeseries(series: Mapping[str, list[Any]], title: str, name: str) -> s
         half = max(50.0, (max(known) - min(known)) / 2 + 10)
         rss_ax.set_ylim(middle - half, middle + half)
     rss_ax.set(ylabel="gateway RSS, MiB", xlabel="seconds")
-    return _save(fig, name)
+    return fig
+
+
+def _plots(figures: Mapping[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
+    """(file name, drawing) of each plot the scenario's figures allow."""
+    scenario = figures.get("scenario")
+    plots: list[tuple[str, Callable[[], Any]]] = []
+    if scenario == "load_gateway":
+        if figures.get("ramp"):
+            plots.append(("load_ramp.png", lambda: plot_ramp(figures)))
+        overload = figures.get("overload", {}).get("timeseries", {})
+        if overload.get("t_s"):
+            plots.append(("load_overload.png", lambda: plot_timeseries(overload, OVERLOAD_TITLE)))
+    elif scenario == "load_backend_bound":
+        series = figures.get("timeseries", {})
+        if series.get("t_s"):
+            plots.append(
+                ("load_backend_bound.png", lambda: plot_timeseries(series, BACKEND_BOUND_TITLE))
+            )
+    return plots
+
+
+def images(figures: Mapping[str, Any]) -> list[str]:
+    """The plots of a scenario, as Markdown image lines' file names."""
+    return [name for name, _ in _plots(figures)]
+
+
+def draw(figures: Mapping[str, Any]) -> None:
+    for name, plot in _plots(figures):
+        _save(plot(), name)

@@ -2,6 +2,11 @@
 and the audit tampering); any other scenario gets a table of the figures it recorded
 (``section_generic``), so a new scenario shows up without a change here. A new dedicated
 section goes in ``SECTIONS``.
+
+Every sentence is drawn from the scenario's recorded figures alone (never from the code's
+current settings), so the page regenerates identically from the committed raw results. A
+load run whose generator could not keep its schedule (``invalid``, see
+:func:`tests.support.load.loadgen.validity`) shows why instead of the gateway's figures.
 """
 
 from __future__ import annotations
@@ -9,14 +14,80 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from appliance.settings import LimitSettings
 from bench.reliability.figures import checks_lines, fmt, table
-from bench.reliability.plots import plot_ramp, plot_timeseries
+from bench.reliability.plots import images
+
+
+def invalid(figures: Mapping[str, Any]) -> str:
+    """``invalid: <why>`` where the load generator judged its own run invalid, "" where it
+    kept its schedule; runs recorded before it judged itself say so."""
+    if "invalid" not in figures and "valid" not in figures:
+        return "not checked"
+    reasons = figures.get("invalid") or []
+    return f"invalid: {'; '.join(reasons)}" if reasons else ""
+
+
+def validity_line(figures: Mapping[str, Any]) -> list[str]:
+    """The load generator's verdict on its own run, as the section's first words."""
+    verdict = invalid(figures)
+    if verdict == "not checked":
+        return [
+            "The load generator's own check (send lag against its schedule, open-file limit)"
+            " was not recorded with this run.",
+            "",
+        ]
+    if verdict:
+        return [
+            f"**{verdict}.** The gateway figures of the invalid parts are not presented;"
+            " they stay in the raw results.",
+            "",
+        ]
+    return []
+
+
+def _step_row(s: Mapping[str, Any]) -> list[Any]:
+    if s.get("invalid"):
+        return [s["offered_per_s"], s["sent_per_s"], *["-"] * 7, s["send_lag_p99_ms"]]
+    return [
+        s["offered_per_s"],
+        s["sent_per_s"],
+        s["ok_per_s"],
+        s["shed"],
+        s["errors"],
+        s["accepted"]["p50_ms"],
+        s["accepted"]["p99_ms"],
+        _minus(s["accepted"]["p50_ms"], s["direct"]["p50_ms"]),
+        _minus(s["accepted"]["p99_ms"], s["direct"]["p99_ms"]),
+        s["send_lag_p99_ms"],
+    ]
+
+
+def _overload(f: Mapping[str, Any]) -> str:
+    o = f.get("overload", {})
+    sending = (
+        f"3x capacity ({fmt(o.get('offered_per_s'))} requests/s offered for "
+        f"{fmt(o.get('duration_s'))} s; the client sent {fmt(o.get('sent_per_s'))}/s, firing "
+        f"p99 {fmt(o.get('send_lag_p99_ms'))} ms late{client_limited(o)})"
+    )
+    if o.get("invalid"):
+        return f"{sending}: **{invalid(o)}**; the gateway's figures are not presented."
+    return (
+        f"{sending}: {fmt(o.get('requests'))} requests, "
+        f"{fmt(o.get('ok'))} answered, {fmt(o.get('shed'))} refused "
+        f"({fmt(o.get('by_code'))}), {fmt(o.get('errors'))} failed. Refusals p50/p99 "
+        f"{fmt(o.get('refused', {}).get('p50_ms'))}/{fmt(o.get('refused', {}).get('p99_ms'))} "
+        f"ms (target p99 {fmt(f.get('shed_p99_target_ms'))} ms); accepted p50/p99 "
+        f"{fmt(o.get('accepted', {}).get('p50_ms'))}/{fmt(o.get('accepted', {}).get('p99_ms'))}"
+        f" ms. Workers' RSS {fmt(o.get('rss_start_mib'))} MiB at the start, "
+        f"{fmt(o.get('rss_max_mib'))} at most, {fmt(o.get('rss_end_mib'))} at the end. Shed "
+        f"requests seen by clients: {fmt(f.get('client_saw_overloaded'))}; accounted for by "
+        f"the gateway's audited shed summaries: {fmt(f.get('audited_shed'))}."
+    )
 
 
 def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
-    o = f.get("overload", {})
     lines = [
+        *validity_line(f),
         f"Open-loop ramp against a gateway of two workers (as the runtime runs it) in front "
         f"of a stub that answers at once, so the gateway, its audit commits and the shared "
         f"cores are the limit. Capacity (the most answers per second at any step): "
@@ -28,21 +99,7 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
         f"same run. {busy(f)}",
         "",
         *table(
-            (
-                [
-                    s["offered_per_s"],
-                    s["sent_per_s"],
-                    s["ok_per_s"],
-                    s["shed"],
-                    s["errors"],
-                    s["accepted"]["p50_ms"],
-                    s["accepted"]["p99_ms"],
-                    _minus(s["accepted"]["p50_ms"], s["direct"]["p50_ms"]),
-                    _minus(s["accepted"]["p99_ms"], s["direct"]["p99_ms"]),
-                    s["send_lag_p99_ms"],
-                ]
-                for s in f.get("ramp", [])
-            ),
+            (_step_row(s) for s in f.get("ramp", [])),
             [
                 "offered/s",
                 "sent/s",
@@ -57,50 +114,36 @@ def section_load_gateway(f: Mapping[str, Any]) -> list[str]:
             ],
         ),
         "",
-        f"3x capacity ({fmt(o.get('offered_per_s'))} requests/s offered for "
-        f"{fmt(o.get('duration_s'))} s; the client sent {fmt(o.get('sent_per_s'))}/s, firing "
-        f"p99 {fmt(o.get('send_lag_p99_ms'))} ms late{client_limited(o)}): "
-        f"{fmt(o.get('requests'))} requests, "
-        f"{fmt(o.get('ok'))} answered, {fmt(o.get('shed'))} refused "
-        f"({fmt(o.get('by_code'))}), {fmt(o.get('errors'))} failed. Refusals p50/p99 "
-        f"{fmt(o.get('refused', {}).get('p50_ms'))}/{fmt(o.get('refused', {}).get('p99_ms'))} "
-        f"ms (target p99 {fmt(f.get('shed_p99_target_ms'))} ms); accepted p50/p99 "
-        f"{fmt(o.get('accepted', {}).get('p50_ms'))}/{fmt(o.get('accepted', {}).get('p99_ms'))}"
-        f" ms. Workers' RSS {fmt(o.get('rss_start_mib'))} MiB at the start, "
-        f"{fmt(o.get('rss_max_mib'))} at most, {fmt(o.get('rss_end_mib'))} at the end. Shed "
-        f"requests seen by clients: {fmt(f.get('client_saw_overloaded'))}; accounted for by "
-        f"the gateway's audited shed summaries: {fmt(f.get('audited_shed'))}.",
+        _overload(f),
     ]
     lines += checks_lines(f)
-    lines += ["", *SHEDDING]
-    overload = plot_timeseries(
-        o.get("timeseries", {}),
-        "3x capacity: per-second throughput, latency, memory",
-        "load_overload.png",
+    lines += ["", shedding(f)]
+    return lines + image_lines(f)
+
+
+def image_lines(f: Mapping[str, Any]) -> list[str]:
+    return [line for image in images(f) for line in ("", f"![{image}]({image})")]
+
+
+def shedding(f: Mapping[str, Any]) -> str:
+    """How the gateway shed in this run, with the limits recorded with it."""
+    limits = f.get("limits")
+    recorded = (
+        "the limits in force: " + ", ".join(f"`{k}` {fmt(v)}" for k, v in limits.items())
+        if isinstance(limits, dict)
+        else "the limits in force were not recorded with this run"
     )
-    for image in (plot_ramp(f), overload):
-        if image:
-            lines += ["", f"![{image}]({image})"]
-    return lines
-
-
-_LIMITS = LimitSettings()
-SHEDDING = [
-    "How the gateway sheds (`appliance/gateway/edge/shedding.py`, settings under `limits`): each "
-    "worker refuses a new request with 503 `overloaded` and `Retry-After: 1`, before "
-    "authentication or parsing, while more than `max_queued_per_worker` "
-    f"({_LIMITS.max_queued_per_worker}) requests wait "
-    "in the gateway itself (not yet handed to a backend: the audit commit included), more "
-    f"than `max_inflight_per_worker` ({_LIMITS.max_inflight_per_worker}) are open, or its "
-    f"event loop has run more than `max_loop_lag_ms` ({_LIMITS.max_loop_lag_ms:g} ms) late "
-    "twice in a row. Per-user (429) and per-backend (503 "
-    "`backends_busy`) limits apply after it. Shed requests have no authenticated user and "
-    "never reach a backend, so they get no audit row each (that write is what an overloaded "
-    "worker cannot afford, and an anonymous flood must not grow the log): each worker "
-    "audits one `system` event per 10 s with the count shed by reason, and the metric "
-    "`appliance_load_shed` counts them; this scenario checks that the audited counts add up "
-    "to the refusals the clients saw.",
-]
+    return (
+        "How the gateway sheds (`appliance/gateway/edge/shedding.py`, settings under "
+        "`limits`): each worker refuses a new request with 503 `overloaded` and `Retry-After`, "
+        "before authentication or parsing, while it is saturated; per-user (429) and "
+        "per-backend (503 `backends_busy`) limits apply after it. Shed requests have no "
+        "authenticated user and never reach a backend, so they get no audit row each (that "
+        "write is what an overloaded worker cannot afford, and an anonymous flood must not "
+        "grow the log): each worker audits one `system` event per 10 s with the count shed "
+        "by reason, and the metric `appliance_load_shed` counts them; this scenario checks "
+        f"that the audited counts add up to the refusals the clients saw. In this run, {recorded}."
+    )
 
 
 def client_limited(run: Mapping[str, Any]) -> str:
@@ -129,28 +172,31 @@ def _minus(a: float | None, b: float | None) -> float | None:
 
 
 def section_backend_bound(f: Mapping[str, Any]) -> list[str]:
-    lines = [
+    setup = (
         f"The stub streams slowly ({fmt(f.get('chunk_delay_ms'))} ms per chunk) and each of "
         f"{fmt(f.get('workers'))} workers may keep {fmt(f.get('per_backend_inflight'))} "
         f"requests on it: capacity {fmt(f.get('capacity_per_s'))} streams/s, the backend "
         f"(as a GPU in production) is the limit. Offered {fmt(f.get('offered_per_s'))}/s for "
-        f"{fmt(f.get('duration_s'))} s: {fmt(f.get('requests'))} requests, {fmt(f.get('ok'))} "
-        f"streamed in full, {fmt(f.get('shed'))} refused ({fmt(f.get('by_code'))}), "
-        f"{fmt(f.get('errors'))} failed. Refusals p50/p99 "
-        f"{fmt(f['refused']['p50_ms'])}/{fmt(f['refused']['p99_ms'])} ms; accepted streams "
-        f"p50/p99 {fmt(f['accepted']['p50_ms'])}/{fmt(f['accepted']['p99_ms'])} ms. "
-        f"{busy(f)}",
-    ]
-    lines += checks_lines(f)
-    image = plot_timeseries(
-        f.get("timeseries", {}), "Backend-bound, 3x capacity", "load_backend_bound.png"
+        f"{fmt(f.get('duration_s'))} s"
     )
-    return [*lines, "", f"![{image}]({image})"] if image else lines
+    if f.get("invalid"):
+        outcome = "; the gateway's figures are not presented."
+    else:
+        outcome = (
+            f": {fmt(f.get('requests'))} requests, {fmt(f.get('ok'))} "
+            f"streamed in full, {fmt(f.get('shed'))} refused ({fmt(f.get('by_code'))}), "
+            f"{fmt(f.get('errors'))} failed. Refusals p50/p99 "
+            f"{fmt(f['refused']['p50_ms'])}/{fmt(f['refused']['p99_ms'])} ms; accepted streams "
+            f"p50/p99 {fmt(f['accepted']['p50_ms'])}/{fmt(f['accepted']['p99_ms'])} ms."
+        )
+    lines = [*validity_line(f), f"{setup}{outcome} {busy(f)}"]
+    return lines + checks_lines(f) + image_lines(f)
 
 
 def section_fairness(f: Mapping[str, Any]) -> list[str]:
     users = f.get("users", {})
     lines = [
+        *validity_line(f),
         f"`per_user_concurrency` {fmt(f.get('per_user_concurrency'))} across all "
         f"{fmt(f.get('workers'))} workers (slots leased in PostgreSQL); each stream holds its "
         f"slot {fmt(f.get('hold_s'))} s. "
@@ -161,7 +207,9 @@ def section_fairness(f: Mapping[str, Any]) -> list[str]:
         "",
         *table(
             (
-                [
+                [name, u["requests"], *["-"] * 5]
+                if u.get("invalid")
+                else [
                     name,
                     u["requests"],
                     u["ok"],
@@ -180,10 +228,16 @@ def section_fairness(f: Mapping[str, Any]) -> list[str]:
 
 def section_e2e(f: Mapping[str, Any]) -> list[str]:
     a = f.get("accepted", {})
-    lines = [
+    setup = (
         f"{fmt(f.get('users'))} users chatting one request at a time each through the "
         f"running appliance ({f.get('gateway')}) to the real CPU vLLM ({f.get('model')}), "
-        f"`max_tokens` {fmt(f.get('max_tokens'))}: {fmt(f.get('requests'))} requests in "
+        f"`max_tokens` {fmt(f.get('max_tokens'))}"
+    )
+    if f.get("invalid"):
+        return [*validity_line(f), f"{setup}."]
+    lines = [
+        *validity_line(f),
+        f"{setup}: {fmt(f.get('requests'))} requests in "
         f"{fmt(f.get('wall_s'))} s ({fmt(f.get('ok_per_s'))} answered/s), statuses "
         f"{fmt(f.get('by_status'))}; latency p50/p90/p99 {fmt(a.get('p50_ms'))}/"
         f"{fmt(a.get('p90_ms'))}/{fmt(a.get('p99_ms'))} ms.",

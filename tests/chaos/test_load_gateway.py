@@ -34,6 +34,7 @@ import psutil
 import psycopg
 import pytest
 
+from appliance.settings import LimitSettings
 from tests.support.gateways import WorkersGateway
 from tests.support.load import loadgen
 from tests.support.postgres import scratch
@@ -95,6 +96,12 @@ def start_gateway(
     }
     env |= {f"APPLIANCE_LIMITS__{key.upper()}": str(value) for key, value in limits.items()}
     return WorkersGateway(env)
+
+
+def limits_in_force(**overrides: int) -> dict[str, Any]:
+    """The limits a gateway of :func:`start_gateway` runs with (the defaults of this code
+    and the test's overrides), recorded so the report describes the run, not today's code."""
+    return LimitSettings(**overrides).model_dump(mode="json")
 
 
 def slow_streams(stub: Stub, chunk_ms: int) -> float:
@@ -210,6 +217,7 @@ def test_ramp_to_saturation_then_three_times_capacity(
     failed = sum(step["errors"] for step in steps)
     figures = {
         "machine": machine(),
+        "limits": limits_in_force(per_user_concurrency=100_000, per_backend_inflight=100_000),
         "latency_target_ms": LATENCY_TARGET_MS,
         "shed_p99_target_ms": SHED_P99_MS,
         "ramp": ramp_result.steps,
@@ -292,6 +300,7 @@ def test_backend_bound_overload_is_refused_fast(
         "load_backend_bound",
         {
             "machine": machine(),
+            "limits": limits_in_force(per_user_concurrency=100_000, per_backend_inflight=slots),
             "chunk_delay_ms": chunk_ms,
             "per_backend_inflight": slots,
             "workers": workers,
@@ -373,6 +382,7 @@ def test_one_user_cannot_take_more_than_their_share(
         "load_fairness",
         {
             "machine": machine(),
+            "limits": limits_in_force(per_user_concurrency=share),
             "per_user_concurrency": share,
             "workers": workers,
             "hold_s": hold_s,

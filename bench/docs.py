@@ -1,0 +1,108 @@
+"""Every page of ``ops/`` that quotes measured figures, regenerated from the raw results
+committed beside it, so a figure can be traced to the run that produced it and nobody can
+edit one by hand (``tests/unit/test_bench_docs.py`` regenerates each page and compares).
+
+    .venv/bin/python -m bench.docs           # rewrite every page (and the plots) from raw
+    .venv/bin/python -m bench.docs --check   # exit 1 naming the pages that differ
+
+- ``ops/reliability/REPORT.md`` from ``ops/reliability/raw/`` (``bench.reliability.report``;
+  ``make chaos`` collects a new run's results there first);
+- ``ops/benchmarks/gateway-overhead.md`` from ``gateway-overhead.json``
+  (``bench.perf.gateway_overhead`` writes both);
+- ``ops/benchmarks/rag-retrieval.md`` and ``gpu-h200.md``: the result files of the runs they
+  describe were not kept. Their ``.json`` says so, and what would replace them; the page's
+  first part is generated from it, and the hand-written text after ``HAND_WRITTEN`` is kept
+  as it is, flagged as figures that cannot be regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.perf import overhead_report
+from bench.reliability import plots, report
+from bench.reliability.figures import load_results
+from tests.support.paths import REPO
+
+BENCHMARKS = REPO / "ops" / "benchmarks"
+HAND_WRITTEN = "<!-- Hand-written from here on: not regenerated from raw results. -->"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page and how to draw it from its raw results alone."""
+
+    path: Path
+    raw: Path
+    render: Callable[[], str]
+
+
+def render_reliability() -> str:
+    return report.render(load_results(report.SCENARIOS), report.load_run())
+
+
+def render_unbacked(page: Path) -> str:
+    """A page whose runs' raw results are missing: a generated account of what is missing
+    (from the page's ``.json``), then the page's hand-written text, unchanged."""
+    raw = json.loads(page.with_suffix(".json").read_text())
+    current = page.read_text()
+    title, _, rest = current.partition("\n")
+    body = rest.split(HAND_WRITTEN, 1)[1] if HAND_WRITTEN in rest else "\n" + rest
+    lines = [
+        title,
+        "",
+        f"**Raw results: not kept.** {raw['missing']} Every figure below was written by hand"
+        f" from those runs ({raw['measured']}); none can be regenerated or checked against"
+        f" its data, and `python -m bench.docs` keeps the text below as it is.",
+        "",
+        "What would replace them:",
+        "",
+        *(f"- `{step['command']}`: {step['writes']}" for step in raw["rerun"]),
+        "",
+        HAND_WRITTEN,
+    ]
+    return "\n".join(lines) + body
+
+
+PAGES = (
+    Page(report.REPORT, report.RAW, render_reliability),
+    Page(
+        overhead_report.REPORT,
+        overhead_report.RAW,
+        lambda: overhead_report.render(overhead_report.load()),
+    ),
+    *(
+        Page(page, page.with_suffix(".json"), functools.partial(render_unbacked, page))
+        for page in (BENCHMARKS / "rag-retrieval.md", BENCHMARKS / "gpu-h200.md")
+    ),
+)
+
+
+def stale() -> list[Path]:
+    """The pages whose committed text differs from what their raw results give."""
+    return [page.path for page in PAGES if page.render() != page.path.read_text()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, write nothing")
+    if parser.parse_args().check:
+        differ = stale()
+        for path in differ:
+            print(f"{path.relative_to(REPO)} differs from its raw results", file=sys.stderr)
+        sys.exit(1 if differ else 0)
+    for page in PAGES:
+        page.path.write_text(page.render())
+        print(f"wrote {page.path.relative_to(REPO)} from {page.raw.relative_to(REPO)}")
+    for figures in load_results(report.SCENARIOS):
+        plots.draw(figures)
+
+
+if __name__ == "__main__":
+    main()
