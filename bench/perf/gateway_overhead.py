@@ -10,7 +10,10 @@ each run the audit log must hold a ``chat.begin`` and a ``chat.end`` row for eve
 
 Reads ``var/endpoints.json`` and ``var/appliance.env`` (the local runtime must be up),
 audits into a fresh ``appliance_bench_<pid>`` database of the local PostgreSQL (see
-``prepare_database``) and writes ``ops/benchmarks/gateway-overhead.md``. With
+``prepare_database``) and writes the run's raw results, ``ops/benchmarks/gateway-overhead.json``,
+and the page drawn from them, ``ops/benchmarks/gateway-overhead.md`` (``bench.perf.
+overhead_report``). The gateway runs with the local runtime's worker count and default
+limits, except the per-user and per-backend caps one bench user would hit. With
 ``--profile`` the gateway runs under cProfile and the hottest functions are printed and
 saved to ``var/bench/gateway.prof``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -29,9 +33,10 @@ from typing import Any
 import httpx
 
 from appliance.db.migrate import upgrade
-from appliance.runtime.gateway_service import local_allowed_clients
+from appliance.runtime.gateway_service import WORKERS, local_allowed_clients
+from appliance.settings import LimitSettings
 from bench.perf.overhead_load import Run, audit_gaps, count_audit_rows, drive
-from bench.perf.overhead_report import profile_summary, render, verdicts, write_report
+from bench.perf.overhead_report import RAW, load, profile_summary, raw_rows, render, write
 from tests.support.paths import REPO, SETTINGS_FILE, load_endpoints
 from tests.support.postgres.databases import Cluster
 from tests.support.process import free_port
@@ -43,6 +48,10 @@ STUB_URL, GATEWAY_URL = f"http://127.0.0.1:{STUB_PORT}", f"http://127.0.0.1:{GAT
 BENCH_USER = "wang.fang"
 # Requests per run, per concurrency: enough for a stable p99, bounded in time.
 REQUESTS = {1: 300, 16: 800, 64: 1600}
+WARM_UP = 100
+# One bench user drives up to 64 parallel requests; the per-user limits would (rightly)
+# answer 429, which is not what is measured here.
+LIMIT_OVERRIDES = {"per_user_concurrency": 1000, "per_backend_inflight": 1000}
 WORK = REPO / "var" / "bench"
 # One database per run: two runs at once must not drop each other's database.
 BENCH_DB = f"appliance_bench_{os.getpid()}"
@@ -104,7 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help="gateway worker processes (the runtime's)"
+    )
     args = parser.parse_args()
     endpoints = load_endpoints()
     model = endpoints["model"]
@@ -118,11 +129,7 @@ def main() -> None:
         "APPLIANCE_DATABASE_URL": bench_url,
         # The bench user's token is the runtime's password-grant client's.
         "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
-        # One bench user drives up to 64 parallel requests; the per-user limits would
-        # (rightly) answer 429, which is not what is measured here.
-        "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": "1000",
-        "APPLIANCE_LIMITS__PER_BACKEND_INFLIGHT": "1000",
-    }
+    } | {f"APPLIANCE_LIMITS__{key.upper()}": str(value) for key, value in LIMIT_OVERRIDES.items()}
     gateway_cmd = [
         "-m", "uvicorn", "--factory", "appliance.gateway.app:create_app",
         "--host", "127.0.0.1", "--port", str(GATEWAY_PORT), "--workers", str(args.workers),
@@ -139,6 +146,8 @@ def main() -> None:
     gateway = start(gateway_cmd, WORK / "gateway.log", env)
     results: dict[tuple[str, int], tuple[Run, Run]] = {}
     gaps: dict[tuple[str, int], int] = {}
+    load_before = os.getloadavg()[0]
+    measured_at = time.strftime("%Y-%m-%d %H:%M %Z")
     try:
         wait_http(f"{STUB_URL}/health", stub, WORK / "stub.log")
         wait_http(f"{GATEWAY_URL}/readyz", gateway, WORK / "gateway.log")
@@ -146,8 +155,8 @@ def main() -> None:
         tokens = Tokens(endpoints)
         token = tokens(BENCH_USER)
         # Warm-up: connection pools, JWKS, first audit commits; not measured.
-        asyncio.run(drive(GATEWAY_URL, token, model, False, 4, 100))
-        asyncio.run(drive(STUB_URL, None, model, False, 4, 100))
+        asyncio.run(drive(GATEWAY_URL, token, model, False, 4, WARM_UP))
+        asyncio.run(drive(STUB_URL, None, model, False, 4, WARM_UP))
         for round_no in range(args.rounds):
             token = tokens(BENCH_USER)  # renewed when near expiry: tokens live minutes
             for mode in ("plain", "stream"):
@@ -170,21 +179,33 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
         drop_database(endpoints)
-    gateway_requests = sum(len(gw.request_ids) for _, gw in results.values()) + 100
-    table = render(results, gaps)
-    print(table)
-    summary = (
-        f"Audit rows before {rows_before}, after {rows_after}: {rows_after - rows_before} new"
-        f" for {gateway_requests} gateway chat requests (warm-up included); requests missing"
-        f" a begin or end row: {sum(gaps.values())}."
-    )
-    print(summary)
-    profile = profile_summary(WORK / "gateway.prof") if args.profile else ""
-    if profile:
-        print(profile)
-    lines = verdicts(results)
-    print("\n".join(lines))
-    write_report(table, summary + "\n\n" + "\n".join(lines), profile, args)
+    command = f".venv/bin/python -m bench.perf.gateway_overhead --rounds {args.rounds}"
+    command += " --profile" if args.profile else ""
+    command += f" --workers {args.workers}" if args.workers != WORKERS else ""
+    write({
+        "measured_at": measured_at,
+        "command": command,
+        "machine": {
+            "host": platform.node(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m_before": round(load_before, 2),
+            "load_average_1m_after": round(os.getloadavg()[0], 2),
+        },
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "requests_per_concurrency": {str(c): n for c, n in REQUESTS.items()},
+        "warm_up_requests": WARM_UP,
+        "limits": LimitSettings().model_dump(mode="json"),
+        "limit_overrides": LIMIT_OVERRIDES,
+        "rows": raw_rows(results, gaps),
+        "audit_rows_before": rows_before,
+        "audit_rows_after": rows_after,
+        "gateway_requests": sum(len(gw.request_ids) for _, gw in results.values()) + WARM_UP,
+        "profile": profile_summary(WORK / "gateway.prof") if args.profile else "",
+    })  # fmt: skip
+    print(render(load()))
+    print(f"wrote {RAW.relative_to(REPO)} and its page")
 
 
 if __name__ == "__main__":

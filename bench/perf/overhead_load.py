@@ -17,6 +17,9 @@ import psycopg
 
 @dataclass
 class Run:
+    """Requests of one path: latencies of the complete 200 answers only (a refusal's
+    latency is not the path's), the other answers counted by status in ``failures``."""
+
     latencies_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     failures: Counter[int] = field(default_factory=Counter)
@@ -36,11 +39,15 @@ class Run:
         return total
 
     def pct(self, p: float) -> float:
+        """The p-th percentile of the answered requests' latency; NaN when none was."""
         ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
     @property
     def rps(self) -> float:
+        """Complete 200 answers per second of the run."""
         return len(self.latencies_ms) / self.wall_s
 
 
@@ -96,10 +103,11 @@ async def drive(
                     status = await one_request(client, url, headers, payload, stream)
                 except aiohttp.ClientError:
                     status = -1  # connection reset or closed mid-answer
-                run.latencies_ms.append((time.perf_counter() - began) * 1000)
                 if status != 200:
                     run.failures[status] += 1
-                elif token is not None:
+                    continue
+                run.latencies_ms.append((time.perf_counter() - began) * 1000)
+                if token is not None:
                     run.request_ids.append(request_id)
 
         began = time.perf_counter()
