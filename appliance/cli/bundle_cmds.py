@@ -17,6 +17,8 @@ DEFAULT_DEBS = (
     "postgresql-15", "postgresql-client-15", "openjdk-17-jre-headless", "nginx",
     "python3-venv", "chrony", "nftables", "prometheus-node-exporter", "unzip", "acl",
     "openssl", "iproute2", "ca-certificates", "python3-apt", "libnuma1",
+    # The audit_anchor role's receiver: syslog over TLS.
+    "rsyslog", "rsyslog-gnutls",
 )  # fmt: skip
 
 
