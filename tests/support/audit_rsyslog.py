@@ -1,6 +1,7 @@
-"""A private rsyslog receiving audit checkpoint anchors, as the ``audit_anchor`` role sets
-one up: TCP on 127.0.0.1 (octet-counted framing is imtcp's default), TLS through the gtls
-driver with a certificate from a throwaway CA, and the anchor lines appended to one file.
+"""A private rsyslog receiving audit checkpoint anchors with the ``audit_anchor`` role's own
+configuration (its template rendered here): TCP on 127.0.0.1 (octet-counted framing is
+imtcp's default), TLS through the gtls driver with a certificate from a throwaway CA, and
+the anchor lines appended to one file.
 
 Never the system's rsyslog: its own configuration, pid file and work directory under the
 test's directory, on a free port, stopped when the context ends.
@@ -17,36 +18,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.paths import REPO
 from tests.support.process import Process, free_port, wait_until
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 
-# What the audit_anchor role writes (playbooks/roles/audit_anchor/templates): only
-# messages of the audit writer, from the anchor input, into the append-only file.
-_CONFIG = """\
-global(workDirectory="{work}"{tls_global})
-module(load="imtcp"{tls_module})
-template(name="AuditAnchorLine" type="string"
-         string="%timegenerated:::date-rfc3339% %fromhost-ip% %hostname% %app-name%: %msg%\\n")
-ruleset(name="audit_anchor") {{
-  if $app-name == "appliance-audit" and $msgid == "checkpoint" then {{
-    action(type="omfile" file="{file}" template="AuditAnchorLine" fileCreateMode="0600")
-  }}
-}}
-input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="audit_anchor")
-"""
+ROLE_TEMPLATE = (
+    REPO / "playbooks/roles/audit_anchor/templates/etc/rsyslog.d/60-appliance-audit-anchor.conf.j2"
+)
 
 
 @dataclass(frozen=True)
 class Receiver:
     port: int
     file: Path
-    ca_file: Path | None
+    ca_file: Path
 
     @property
     def target(self) -> str:
@@ -71,7 +63,8 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 
 
 def make_tls(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1: (CA file, certificate, key)."""
+    """A CA and a server certificate for 127.0.0.1, named as the role installs them:
+    (CA file, certificate, key)."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -101,7 +94,7 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.crt", "server.crt", "server.key"))
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, key_file)
@@ -116,30 +109,32 @@ def _listening(port: int) -> bool:
     return True
 
 
+def role_config(*, tls_dir: Path, anchor_file: Path, port: int, user: str) -> str:
+    """The role's rsyslog configuration for a receiver on 127.0.0.1."""
+    template = jinja2.Template(ROLE_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined)
+    return template.render(
+        ansible_managed="rendered by tests/support/audit_rsyslog.py",
+        audit_anchor_tls_dir=str(tls_dir),
+        audit_anchor_file=str(anchor_file),
+        audit_anchor_user=user,
+        audit_anchor_listen_address="127.0.0.1",
+        audit_anchor_port=port,
+    )
+
+
 @contextmanager
-def private_rsyslog(directory: Path, *, tls: bool = True) -> Iterator[Receiver]:
-    """rsyslogd in the foreground with the anchor configuration; yields where it listens
-    and the file it appends to."""
+def private_rsyslog(directory: Path) -> Iterator[Receiver]:
+    """rsyslogd in the foreground with the role's configuration and a work directory of its
+    own; yields where it listens and the file it appends to."""
     work = directory / "work"
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     anchor_file = directory / "anchors" / "audit-anchors.log"
-    anchor_file.parent.mkdir(parents=True, exist_ok=True)
-    ca_file: Path | None = None
-    tls_global = tls_module = ""
-    if tls:
-        ca_file, cert_file, key_file = make_tls(directory / "tls")
-        tls_global = (
-            f' defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="{ca_file}"'
-            f' defaultNetstreamDriverCertFile="{cert_file}"'
-            f' defaultNetstreamDriverKeyFile="{key_file}"'
-        )
-        tls_module = ' streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"'
+    ca_file, _, _ = make_tls(directory / "tls")
     config = directory / "rsyslog.conf"
     config.write_text(
-        _CONFIG.format(
-            work=work, tls_global=tls_global, tls_module=tls_module, file=anchor_file, port=port
-        )
+        f'global(workDirectory="{work}")\n'
+        + role_config(tls_dir=directory / "tls", anchor_file=anchor_file, port=port, user="root")
     )
     argv = [RSYSLOGD, "-n", "-f", str(config), "-i", str(directory / "rsyslogd.pid")]
     process = Process(f"rsyslogd-anchor-{port}", argv)
