@@ -164,8 +164,13 @@ def verify(
     if more_anchors and not anchors:
         raise typer.BadParameter("anchor files follow --anchors")
     try:
+        read = _anchors([*(anchors or []), *(more_anchors or [])])
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: cannot read the anchors: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    try:
         report = _verify(
-            anchors=_anchors([*(anchors or []), *(more_anchors or [])]),
+            anchors=read,
             database_url=database_url,
             dump=dump,
             public_keys=public_key or [],

@@ -79,6 +79,11 @@ async def test_anchors_received_by_rsyslog_expose_a_truncated_tail(
     code, output = _verify(scratch_db, public_key, "--anchors", str(receiver.file))
     assert code == 0, output
     assert "5 anchors cross-checked" in output
+    # A file that holds no checkpoint cannot vouch for anything: refused, not a pass.
+    empty = tmp_path / "empty.log"
+    empty.write_text("2026-12-06T10:00:00+00:00 127.0.0.1 anchor rsyslogd: start\n")
+    code, output = _verify(scratch_db, public_key, "--anchors", str(empty))
+    assert code == 2 and "no audit checkpoint anchors" in output, output
 
     # The superuser cuts rows 23.. and deletes the checkpoints past the new head: the
     # database alone still verifies (no checkpoint is due below 30).
