@@ -151,7 +151,8 @@ class AnchorSender:
 
     def __init__(self, target: str, *, ca_file: str = "", queue_max: int = 10_000) -> None:
         self._host, self._port = parse_target(target)
-        self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        self._ca_file = ca_file
+        self._tls: ssl.SSLContext | None = None
         self._queue: deque[Checkpoint] = deque()
         self._queue_max = max(1, queue_max)
         self._ready = asyncio.Event()
@@ -240,6 +241,10 @@ class AnchorSender:
         if self._writer is not None and self._reader is not None and not self._reader.at_eof():
             return self._writer
         await self._close()
+        if self._ca_file and self._tls is None:
+            # Here rather than at start: a missing CA file is then a counted send failure,
+            # retried, never a gateway that cannot start.
+            self._tls = ssl.create_default_context(cafile=self._ca_file)
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 self._host,

@@ -371,7 +371,7 @@ class AuditWriter:
             await asyncio.sleep(self._settings.checkpoint_interval_s)
             try:
                 await asyncio.wait_for(self.checkpoint_head(), timeout=WRITE_TIMEOUT_S)
-            except DB_ERRORS as exc:
+            except (*BATCH_ERRORS, RuntimeError) as exc:
                 log.error("audit: timed checkpoint failed: %s", exc)
 
     async def _discard_connection(self) -> None:

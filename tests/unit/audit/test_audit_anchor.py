@@ -253,3 +253,16 @@ async def test_a_receiver_down_is_counted_and_the_checkpoints_wait_for_it() -> N
     again.close()
     assert [parse_anchor(m.decode()) for m in received] == checkpoints[-3:]
     assert sender.stats.queued == 0 and sender.stats.sent == 3
+
+
+async def test_a_missing_ca_file_is_a_counted_send_failure(tmp_path: Path) -> None:
+    """A misconfigured receiver must not keep the gateway from starting."""
+    _, checkpoints = _chain()
+    server, received, port = await _listener()
+    sender = AnchorSender(f"127.0.0.1:{port}", ca_file=str(tmp_path / "absent.crt"))
+    sender.start()
+    sender.send(checkpoints[0])
+    await _until(lambda: sender.stats.failures >= 1)
+    await sender.stop()
+    server.close()
+    assert received == [] and sender.stats.sent == 0 and sender.stats.dropped == 1
