@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,11 +126,16 @@ def role_config(*, tls_dir: Path, anchor_file: Path, port: int, user: str) -> st
 @contextmanager
 def private_rsyslog(directory: Path) -> Iterator[Receiver]:
     """rsyslogd in the foreground with the role's configuration and a work directory of its
-    own; yields where it listens and the file it appends to."""
+    own; yields where it listens and the file it appends to. The file is made beforehand
+    and append-only (``chattr +a``), as the role makes it; the attribute is removed at the
+    end so that the test's directory can be cleaned up."""
     work = directory / "work"
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     anchor_file = directory / "anchors" / "audit-anchors.log"
+    anchor_file.parent.mkdir(parents=True, exist_ok=True)
+    anchor_file.touch(mode=0o640)
+    subprocess.run(["chattr", "+a", str(anchor_file)], check=True)
     ca_file, _, _ = make_tls(directory / "tls")
     config = directory / "rsyslog.conf"
     config.write_text(
@@ -144,3 +150,4 @@ def private_rsyslog(directory: Path) -> Iterator[Receiver]:
         yield Receiver(port, anchor_file, ca_file)
     finally:
         process.stop()
+        subprocess.run(["chattr", "-a", str(anchor_file)], check=True)

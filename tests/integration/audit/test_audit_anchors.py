@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -71,6 +72,9 @@ async def test_anchors_received_by_rsyslog_expose_a_truncated_tail(
         while not _anchored(receiver, stats.checkpoints) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         anchors = read_anchors([receiver.file])
+        # The file rsyslog appends to is append-only: not even root may rewrite it.
+        with pytest.raises(PermissionError):
+            receiver.file.write_text("")
     seqs = sorted({a.checkpoint.seq for a in anchors})
     assert seqs == [10, 20, 26, 30, 34], seqs
     assert stats.checkpoints == 5 and writer.stats.anchors_sent == 5
