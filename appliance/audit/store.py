@@ -4,6 +4,8 @@ Every writer, in every gateway process on every host, goes through ``append_lock
 takes a transaction-scoped advisory lock, reads the head, numbers and hashes the new rows
 and inserts them with a single multi-row INSERT. The lock makes appends from all writers
 one total order; it is released by the COMMIT, so a crashed writer never leaves it held.
+``checkpoint_head_locked`` takes the same lock to sign the head between the multiples of
+``checkpoint_every`` (the writer's timer), so a checkpoint always names a committed head.
 Raw psycopg is used on purpose: this is the hot path of every audited request.
 """
 
