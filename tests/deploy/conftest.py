@@ -5,9 +5,9 @@ bridge, and a second GPU node added to the running site; torn down at the end. T
 install (test_online) has its own single node and mirror node. The base root filesystem
 and the offline bundle are built once per run, side by side. The site is deployed once
 (from the bundle, cut off from everything but each other) and shared by the chat,
-idempotence, status, add-a-node, upgrade and backup tests; the restore test, last,
-replaces the control node by a fresh machine. Needs root, and
-debootstrap, systemd-nspawn and ssh, which `make bootstrap` installs.
+idempotence, status, add-a-node, upgrade, audit anchor and backup tests; the restore test,
+last, replaces the control node by a fresh machine. Needs root, and debootstrap,
+systemd-nspawn and ssh, which `make bootstrap` installs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from tests.support.deploy.deployed import Site
 # The online single-node install first (its node and mirror are gone when it ends), then
 # preflight refusals (on cluster nodes where nothing is installed yet), then the deployed
 # site's tests, then the restore onto a fresh control node, which ends the site.
-MODULE_ORDER = ("test_online", "test_preflight", "test_site", "test_browser", "test_backup_restore")
+MODULE_ORDER = (
+    "test_online",
+    "test_preflight",
+    "test_site",
+    "test_browser",
+    "test_audit_anchor",
+    "test_backup_restore",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,7 +86,8 @@ def site(cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Pat
     secrets_ = runbook.make_site(
         "cluster",
         inventory,
-        {"control": [cluster.control], "vllm": [cluster.gpu]},
+        # The GPU node also receives the audit checkpoints (test_audit_anchor).
+        {"control": [cluster.control], "vllm": [cluster.gpu], "audit_anchor": [cluster.gpu]},
         runbook.site_settings(ssh_key, cluster.control)
         | {
             "appliance_offline": True,
