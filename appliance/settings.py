@@ -91,10 +91,15 @@ class LimitSettings(BaseModel):
     upstream_connect_timeout_s: float = 3.0
     upstream_read_timeout_s: float = 300.0
     # Load shedding per worker, checked before authentication or parsing (503 overloaded,
-    # see appliance/gateway/edge/shedding.py): requests in the gateway's own stages (not waiting
-    # on a backend), all requests in progress, and how late the event loop may run.
-    # 0 turns a check off.
-    max_queued_per_worker: int = 16
+    # see appliance/gateway/edge/shedding.py). 0 turns a check off.
+    # Queueing delay (CoDel): new requests are refused while the time requests spend in the
+    # gateway's own stages (admitted until handed to a backend, or answered) stayed above
+    # shed_target_ms for a whole shed_interval_ms, until it drops. The minimum counts, so
+    # slow requests among fast ones (a RAG retrieval embeds the question, ~50 ms on CPU) do
+    # not trip it; traffic made only of requests slower than the target would.
+    shed_target_ms: float = 50.0
+    shed_interval_ms: float = 100.0
+    # All requests in progress (streams until their last byte): bounds memory.
     max_inflight_per_worker: int = 512
     max_loop_lag_ms: float = 100.0
 

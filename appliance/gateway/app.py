@@ -128,7 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = build_metrics()
     limits = app.state.settings.limits
     app.state.shedder = LoadShedder(
-        max_queued=limits.max_queued_per_worker,
+        target_ms=limits.shed_target_ms,
+        interval_ms=limits.shed_interval_ms,
         max_inflight=limits.max_inflight_per_worker,
         max_loop_lag_ms=limits.max_loop_lag_ms,
     )

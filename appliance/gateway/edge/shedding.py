@@ -1,26 +1,33 @@
-"""Load shedding: a saturated worker refuses new work at once instead of queueing it.
+"""Load shedding: a worker refuses new work at once when, and only when, its own queue
+does not drain.
 
 Without it an overloaded worker keeps accepting requests until every one of them is late:
 each still gets authenticated, parsed and audited, so the 503 that the backend cap would
 give arrives after seconds, and memory grows with the queue. This check runs first, before
 the token, the body or the database are touched, and costs a comparison or two:
 
-- ``max_queued_per_worker``: requests this worker holds that have not been handed to a
-  backend yet (being authenticated, parsed, retrieved for, waiting for their audit
-  commit), i.e. the work queued in the gateway itself. A chat leaves this queue once its
-  "begin" row is committed (:func:`handed_to_backend`): waiting for the model is not
-  congestion of the gateway (a 30 s stream is normal), and the per-backend cap bounds it.
-  By Little's law the bound is the queueing delay a new request can meet: 16 at the ~400
-  requests/s one worker serves is about 40 ms. Measured at 3x capacity on two cores
-  (ops/reliability/REPORT.md): 16 against 32 halved the refusals' p99 (121 against 264 ms)
-  and the accepted requests' p99 (234 against 487 ms) for the same throughput.
+- Queueing delay (``shed_target_ms``, ``shed_interval_ms``), CoDel's rule applied to
+  admission. A request's *sojourn* is the time from its admission here until it leaves the
+  gateway's own stages: a chat once its "begin" row is committed (:func:`handed_to_backend`;
+  waiting for the model is not congestion of the gateway, a 30 s stream is normal, and the
+  per-backend cap bounds it), any other request when it is answered. The audit writer's
+  backlog is inside that time (the commit is awaited before the hand-over), so it needs no
+  bound of its own. New requests are refused while every sojourn measured for a whole
+  interval stayed above the target (the *minimum* was above it: a standing queue, not a
+  burst passing through), and admitted again as soon as one is at or below it, or the
+  oldest request still in the stages has waited no longer than the target, or at most one
+  request is there (one request cannot queue behind itself: its time is service, not
+  waiting). A bound on the *count* of queued requests cannot tell these apart: a burst of
+  a few hundred clients, or as many in a closed loop, hold that many requests in the stages
+  while the queue drains at full speed; the former bound of 16 refused them although
+  refusing gained nothing, and cut the closed loop's throughput to a third.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
   ``LAG_SAMPLE_S`` (two samples in a row). On a CPU-bound worker requests queue in the
-  loop (and the kernel's accept queue) where no counter sees them; the loop's lateness is
-  that queue's waiting time, so while it exceeds the bound new requests are refused and
-  the queue drains.
+  loop (and the kernel's accept queue) before this middleware sees them, where no sojourn
+  is measured; the loop's lateness is that queue's waiting time, so while it exceeds the
+  bound new requests are refused and the queue drains.
 
 Probes (``/healthz``, ``/readyz``) and ``/metrics`` are never shed: a supervisor must not
 restart a worker for being busy, and an operator must be able to see why it is.
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -54,8 +62,8 @@ log = logging.getLogger("appliance.gateway.shedding")
 # Sampling period of the event-loop lag: short enough to react within a few batches.
 LAG_SAMPLE_S = 0.02
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-# Marks, in the request's scope state, a request still counted as queued in the gateway.
-_QUEUED = "shedding.queued"
+# Holds, in the request's scope state, the key of a request still in the gateway's stages.
+_STAY = "shedding.stay"
 _BODY = error_body("The gateway is overloaded; retry shortly.", "server_error", "overloaded")
 _HEADERS = [
     (b"content-type", b"application/json"),
@@ -64,18 +72,76 @@ _HEADERS = [
 ]
 
 
+class QueueDelay:
+    """CoDel's standing-queue test over the requests in the gateway's own stages.
+
+    ``clock`` (seconds, monotonic) is injected so the rule can be tested without sleeping.
+    A target of 0 turns the test off.
+    """
+
+    def __init__(
+        self, *, target_s: float, interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.target_s = target_s
+        self.interval_s = interval_s
+        self.clock = clock
+        # Admission time by key, oldest first (dicts keep insertion order).
+        self._stays: dict[int, float] = {}
+        self._keys = itertools.count()
+        # Since when every sojourn measured was above the target; None once one was not.
+        self._above_since: float | None = None
+
+    @property
+    def queued(self) -> int:
+        """Requests in the gateway's own stages now."""
+        return len(self._stays)
+
+    def enter(self) -> int:
+        """A request is admitted; returns the key that :meth:`leave` takes."""
+        key = next(self._keys)
+        self._stays[key] = self.clock()
+        return key
+
+    def leave(self, key: int) -> None:
+        """The request left the stages (handed to a backend, or answered): one sojourn."""
+        admitted_at = self._stays.pop(key)
+        now = self.clock()
+        if now - admitted_at <= self.target_s:
+            self._above_since = None
+        elif self._above_since is None:
+            self._above_since = now
+
+    def standing(self) -> bool:
+        """Whether the minimum sojourn stayed above the target for a whole interval and the
+        queue has not drained since: new requests must wait in it, so they are refused."""
+        if self.target_s <= 0 or self._above_since is None:
+            return False
+        now = self.clock()
+        if len(self._stays) <= 1 or now - next(iter(self._stays.values())) <= self.target_s:
+            # Drained: nobody left waits longer than the target (or nobody waits behind
+            # anybody). Without this, refusing everything would leave no sojourn to measure.
+            self._above_since = None
+            return False
+        return now - self._above_since >= self.interval_s
+
+
 class LoadShedder:
-    """The per-worker state: requests in progress, the loop's lag, what was shed."""
+    """The per-worker state: requests in progress, their queueing delay, the loop's lag,
+    what was shed."""
 
     def __init__(
         self,
         *,
-        max_queued: int,
+        target_ms: float,
+        interval_ms: float,
         max_inflight: int,
         max_loop_lag_ms: float,
         summary_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_queued = max_queued
+        self.delay = QueueDelay(
+            target_s=target_ms / 1000, interval_s=interval_ms / 1000, clock=clock
+        )
         self.max_inflight = max_inflight
         self.max_loop_lag_s = max_loop_lag_ms / 1000
         self.summary_interval_s = summary_interval_s
@@ -83,15 +149,18 @@ class LoadShedder:
         self.loop_lag_s = 0.0
         self.shed: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
-        self.queued = 0
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def queued(self) -> int:
+        return self.delay.queued
 
     def refusal(self) -> str | None:
         """Why a new request must be refused now, or None to admit it."""
         if self.max_inflight and self.inflight >= self.max_inflight:
             return "inflight"
-        if self.max_queued and self.queued >= self.max_queued:
-            return "queued"
+        if self.delay.standing():
+            return "queue_delay"
         if self.max_loop_lag_s and self.loop_lag_s > self.max_loop_lag_s:
             return "loop_lag"
         return None
@@ -177,19 +246,20 @@ class LoadSheddingMiddleware:
             await send({"type": "http.response.body", "body": _BODY})
             return
         shedder.inflight += 1
-        shedder.queued += 1
-        scope.setdefault("state", {})[_QUEUED] = True
+        scope.setdefault("state", {})[_STAY] = shedder.delay.enter()
         try:
             await self.app(scope, receive, send)
         finally:
             shedder.inflight -= 1
-            if scope["state"].pop(_QUEUED, False):
-                shedder.queued -= 1
+            stay: int | None = scope["state"].pop(_STAY, None)
+            if stay is not None:
+                shedder.delay.leave(stay)
 
 
 def handed_to_backend(request: Request) -> None:
-    """The request now waits on a backend, no longer on the gateway: it leaves the queue
-    that ``max_queued_per_worker`` bounds (its "begin" row is committed by now)."""
+    """The request now waits on a backend, no longer on the gateway: its sojourn in the
+    gateway's stages ends here (its "begin" row is committed by now)."""
     shedder: LoadShedder | None = getattr(request.app.state, "shedder", None)
-    if shedder is not None and request.scope.get("state", {}).pop(_QUEUED, False):
-        shedder.queued -= 1
+    stay: int | None = request.scope.get("state", {}).pop(_STAY, None)
+    if shedder is not None and stay is not None:
+        shedder.delay.leave(stay)

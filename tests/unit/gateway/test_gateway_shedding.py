@@ -1,4 +1,6 @@
-"""Load shedding: refused before any work, in OpenAI's error shape, counted and audited."""
+"""Load shedding: refused before any work, in OpenAI's error shape, counted and audited;
+refused for queueing delay only while the gateway's own queue stands (CoDel's rule, on an
+injected clock)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,12 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType
-from appliance.gateway.edge.shedding import LoadShedder, LoadSheddingMiddleware, handed_to_backend
+from appliance.gateway.edge.shedding import (
+    LoadShedder,
+    LoadSheddingMiddleware,
+    QueueDelay,
+    handed_to_backend,
+)
 
 
 class _App:
@@ -42,13 +49,125 @@ async def _call(app: LoadSheddingMiddleware, path: str = "/v1/chat/completions")
     return sent
 
 
-def _shedder(**limits: float) -> LoadShedder:
-    settings = {"max_queued": 0, "max_inflight": 0, "max_loop_lag_ms": 0.0, **limits}
+class Clock:
+    """Monotonic seconds that the test advances."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _shedder(clock: Clock | None = None, **limits: float) -> LoadShedder:
+    settings = {"target_ms": 0.0, "interval_ms": 0.0, "max_inflight": 0, "max_loop_lag_ms": 0.0}
+    settings |= limits
     return LoadShedder(
-        max_queued=int(settings["max_queued"]),
+        target_ms=settings["target_ms"],
+        interval_ms=settings["interval_ms"],
         max_inflight=int(settings["max_inflight"]),
         max_loop_lag_ms=settings["max_loop_lag_ms"],
+        clock=clock or Clock(),
     )
+
+
+def _delay(clock: Clock) -> QueueDelay:
+    return QueueDelay(target_s=0.05, interval_s=0.1, clock=clock)
+
+
+def _sojourn(delay: QueueDelay, clock: Clock, seconds: float) -> None:
+    """One request admitted now that leaves ``seconds`` later (the clock moves on)."""
+    key = delay.enter()
+    clock.now += seconds
+    delay.leave(key)
+
+
+def test_a_burst_is_admitted_however_many_requests_it_holds() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    keys = [delay.enter() for _ in range(1000)]
+    clock.now = 5.0
+    assert not delay.standing()
+    # They drain, each late, but the first late one starts the interval: no refusal yet.
+    delay.leave(keys.pop(0))
+    clock.now += 0.099
+    assert not delay.standing()
+    assert delay.queued == 999
+
+
+def test_refused_once_every_sojourn_stayed_above_target_for_an_interval() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    waiting = [delay.enter() for _ in range(10)]
+    for now in (0.06, 0.1, 0.15):
+        clock.now = now
+        delay.leave(waiting.pop())
+        assert not delay.standing()
+    clock.now = 0.161
+    assert delay.standing()
+    assert delay.queued == 7
+
+
+def test_admitted_again_as_soon_as_one_sojourn_is_within_target() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    waiting = [delay.enter() for _ in range(10)]
+    clock.now = 0.2
+    delay.leave(waiting.pop())
+    clock.now = 0.31
+    assert delay.standing()
+    _sojourn(delay, clock, 0.04)
+    assert not delay.standing()
+    # A new stretch above the target needs its own whole interval.
+    _sojourn(delay, clock, 0.08)
+    clock.now += 0.05
+    assert not delay.standing()
+    clock.now += 0.06
+    assert delay.standing()
+
+
+def test_a_drained_queue_ends_the_refusals_without_a_new_sojourn() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    waiting = [delay.enter() for _ in range(3)]
+    clock.now = 0.3
+    delay.leave(waiting.pop())
+    clock.now = 0.41
+    assert delay.standing()
+    # Refusing admits nothing, so no sojourn may come: the stage draining must end it.
+    clock.now = 0.5
+    assert delay.standing()
+    delay.leave(waiting.pop())
+    assert not delay.standing()
+    # Likewise when everything still there arrived within the target.
+    delay.leave(waiting.pop())
+    slow = delay.enter()
+    clock.now = 1.0
+    delay.leave(slow)
+    clock.now = 1.08
+    young = [delay.enter() for _ in range(3)]
+    clock.now = 1.12
+    assert not delay.standing()
+    assert delay.queued == len(young)
+
+
+def test_slow_requests_mixed_with_fast_ones_do_not_count_as_a_queue() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    [delay.enter() for _ in range(5)]
+    for _ in range(20):
+        _sojourn(delay, clock, 0.3)  # a retrieval, an upload
+        _sojourn(delay, clock, 0.002)  # a chat handed over at once
+        assert not delay.standing()
+
+
+def test_a_zero_target_turns_the_rule_off() -> None:
+    clock = Clock()
+    delay = QueueDelay(target_s=0.0, interval_s=0.1, clock=clock)
+    [delay.enter() for _ in range(5)]
+    _sojourn(delay, clock, 10.0)
+    clock.now += 10.0
+    assert not delay.standing()
 
 
 async def test_requests_beyond_the_inflight_cap_get_503_overloaded_without_reaching_the_app() -> (
@@ -74,23 +193,31 @@ async def test_requests_beyond_the_inflight_cap_get_503_overloaded_without_reach
 
 async def test_requests_handed_to_a_backend_leave_the_gateway_queue() -> None:
     inner = _App()
-    shedder = _shedder(max_queued=1)
-    app = LoadSheddingMiddleware(inner, shedder, lambda _reason: None)
-    first = asyncio.create_task(_call(app))
+    clock = Clock()
+    shed: list[str] = []
+    shedder = _shedder(clock, target_ms=50, interval_ms=100)
+    app = LoadSheddingMiddleware(inner, shedder, shed.append)
+    held = [asyncio.create_task(_call(app)) for _ in range(3)]
     await asyncio.sleep(0)
-    assert shedder.queued == 1
-    assert (await _call(app))[0]["status"] == 503
-    # The first request's "begin" row is committed: it now waits on its backend.
+    assert shedder.queued == 3
+    # The first request's "begin" row is committed 300 ms after admission: it now waits
+    # on its backend, and its sojourn was above the target.
+    clock.now = 0.3
     app_with_state = SimpleNamespace(state=SimpleNamespace(shedder=shedder))
     handed_to_backend(Request({**inner.scopes[0], "app": app_with_state}))
-    assert shedder.queued == 0
-    second = asyncio.create_task(_call(app))
-    await asyncio.sleep(0)
-    assert inner.calls == 2
+    assert shedder.queued == 2
+    clock.now = 0.45
+    refused = await _call(app)
+    assert refused[0]["status"] == 503
+    assert orjson.loads(refused[1]["body"])["error"]["code"] == "overloaded"
+    assert shed == ["queue_delay"]
+    assert inner.calls == 3
     inner.release.set()
-    await asyncio.gather(first, second)
+    await asyncio.gather(*held)
     assert shedder.queued == 0
     assert shedder.inflight == 0
+    # The queue drained: admitted again.
+    assert (await _call(app))[0]["status"] == 200
 
 
 async def test_a_late_event_loop_sheds_but_probes_still_answer() -> None:
