@@ -9,6 +9,7 @@ edit one by hand (``tests/unit/test_bench_docs.py`` regenerates each page and co
   ``make chaos`` collects a new run's results there first);
 - ``ops/benchmarks/gateway-overhead.md`` from ``gateway-overhead.json``
   (``bench.perf.gateway_overhead`` writes both);
+- ``ops/benchmarks/admission.md`` from ``admission.json`` (``bench.perf.admission``);
 - ``ops/benchmarks/rag-retrieval.md`` and ``gpu-h200.md``: the result files of the runs they
   describe were not kept. Their ``.json`` says so, and what would replace them; the page's
   first part is generated from it, and the hand-written text after ``HAND_WRITTEN`` is kept
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.perf import overhead_report
+from bench.perf import admission, overhead_report
 from bench.reliability import plots, report
 from bench.reliability.figures import load_results
 from tests.support.paths import REPO
@@ -77,6 +78,7 @@ PAGES = (
         overhead_report.RAW,
         lambda: overhead_report.render(overhead_report.load()),
     ),
+    Page(admission.MD_OUT, admission.JSON_OUT, admission.render_raw),
     *(
         Page(page, page.with_suffix(".json"), functools.partial(render_unbacked, page))
         for page in (BENCHMARKS / "rag-retrieval.md", BENCHMARKS / "gpu-h200.md")

@@ -335,12 +335,23 @@ def reading(results: Mapping[str, Any]) -> list[str]:
         ", ".join(f"{n} clients {n / capacity * 1000:.0f} ms" for n in CLOSED) if capacity else ""
     )
     target = results["new_limits"]["shed_target_ms"]
+    burst_new, burst_old = rules["new"]["burst"], rules["old"]["burst"]
+    if burst_new["refused"] == 0:
+        burst = (
+            "A burst is admitted whole: every request arrives before any sojourn has stayed"
+            " above the target for an interval, and the rule has no count to exceed."
+        )
+    else:
+        burst = (
+            f"The burst was refused {burst_new['refused']} times: its answers took"
+            f" {burst_new['seconds']:.1f} s on this machine, so requests of it still arriving"
+            " after the sojourns had stayed above the target for an interval met a standing"
+            " queue, as under any overload."
+        )
     return [
         "## Reading",
         "",
-        "A burst is admitted whole: every request arrives before any sojourn has stayed above"
-        " the target for an interval, and the rule has no count to exceed. The old bound"
-        " refused all but 16 per worker of it.",
+        f"{burst} The old bound refused {burst_old['refused']} of the {BURST}.",
         "",
         "A closed loop is a queue of its own making: by Little's law its requests wait about"
         f" clients / capacity, here {delays} (capacity {capacity:.0f} requests/s measured in"
