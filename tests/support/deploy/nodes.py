@@ -114,8 +114,16 @@ class Node:
     def rootfs(self) -> Path:
         return WORK / "nodes" / self.name
 
-    def _prepare_rootfs(self, key: Path) -> None:
+    def remove_rootfs(self) -> None:
+        """Delete the node's files, append-only ones included (the audit anchor file is
+        ``chattr +a``, which not even root may delete until the attribute is cleared)."""
         shutil.rmtree(self.rootfs, ignore_errors=True)
+        if self.rootfs.exists():
+            sh("chattr", "-R", "-a", str(self.rootfs), check=False)
+            shutil.rmtree(self.rootfs)
+
+    def _prepare_rootfs(self, key: Path) -> None:
+        self.remove_rootfs()
         self.rootfs.parent.mkdir(parents=True, exist_ok=True)
         sh("cp", "-a", "--reflink=auto", str(ensure_base()), str(self.rootfs))
         (self.rootfs / "etc" / "hostname").write_text(self.name + "\n")
@@ -175,7 +183,7 @@ class Node:
                 self.process.kill()
                 self.process.wait()
         sh("ip", "netns", "del", self.netns, check=False)
-        shutil.rmtree(self.rootfs, ignore_errors=True)
+        self.remove_rootfs()
 
 
 @dataclass
