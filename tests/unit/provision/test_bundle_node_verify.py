@@ -115,3 +115,36 @@ def test_wrong_key_or_changed_manifest_is_refused_before_reading_files(
     assert node.check_bundle(str(root), pem) == (0, bad)
     (root / "manifest.json.sig").unlink()
     assert node.check_bundle(str(root), pem) == (0, ["missing: manifest.json.sig"])
+
+
+def test_stamp_spares_unchanged_files_but_not_an_altered_one(
+    node: ModuleType, tmp_path: Path
+) -> None:
+    """A passed bundle is recorded; the next run hashes nothing unchanged, and a file
+    rewritten since (same size, its modification time put back) is hashed and refused."""
+    root, pem = _bundle(tmp_path)
+    stamp = str(tmp_path / "state" / "verified.json")
+    listed = len(json.loads((root / "manifest.json").read_text())["files"])
+    assert node.verify_bundle(str(root), pem, stamp) == (listed, listed, [], True)
+    assert oct(os.stat(stamp).st_mode & 0o777) == "0o600"
+    assert node.verify_bundle(str(root), pem, stamp) == (listed, 0, [], False)
+
+    weights = root / "model" / "smol" / "weights.bin"
+    before = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 1
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert node.verify_bundle(str(root), pem, stamp) == (
+        listed,
+        1,
+        ["altered: model/smol/weights.bin"],
+        False,
+    )
+    # A stamp of another manifest spares nothing.
+    Path(stamp).write_text(
+        Path(stamp).read_text().replace('"manifest_sha256": "', '"manifest_sha256": "0')
+    )
+    data[0] ^= 1
+    weights.write_bytes(bytes(data))
+    assert node.verify_bundle(str(root), pem, stamp) == (listed, listed, [], True)

@@ -7,6 +7,14 @@ and any file the manifest does not list is refused as well. The apt repository's
 (``debs/appliance-bundle-archive.asc``) is one of those files, so apt's ``signed-by=`` trust
 comes from this check.
 
+Hashing a full bundle (the model's weights: hundreds of GB) takes minutes, and every deploy,
+upgrade or added node runs this check. So after a bundle passes, the module records each
+file's identity (size, inode, modification and change times) with the manifest's digest in a
+root-only stamp file (``stamp``, outside the bundle directory); the next run checks the
+signature and the file list again but re-hashes only the files whose identity differs. The
+change time (ctime) is set by the kernel on any write or metadata change and cannot be set
+back from user space, so a file altered after the check is hashed again.
+
 Nodes need nothing beyond Python's standard library: Ed25519 verification is the reference
 algorithm of RFC 8032 (section 6), in pure Python. Verification handles only public data, so
 its timing leaks nothing worth protecting; it is not for signing.
@@ -34,6 +42,11 @@ options:
     description: The bundle's Ed25519 public key, PEM (SubjectPublicKeyInfo).
     type: str
     required: true
+  stamp:
+    description: Root-only file recording the files of the last bundle that passed, so
+      unchanged files are not hashed again; empty to hash every file every time.
+    type: path
+    default: ""
 """
 
 MANIFEST = "manifest.json"
@@ -153,9 +166,43 @@ def _present(root: str) -> set[str]:
     return found
 
 
-def check_bundle(root: str, public_key_pem: str) -> tuple[int, list[str]]:
-    """The files the manifest lists and every problem found, one line each naming the file;
-    the files are only read once the signature holds."""
+def _identity(path: str) -> list[int]:
+    """What changes whenever the file's content may have: size, inode, mtime and ctime."""
+    status = os.stat(path)
+    return [status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns]
+
+
+def _read_stamp(stamp: str, manifest_sha256: str) -> dict[str, list[int]]:
+    """The file identities recorded for this very manifest, or nothing."""
+    try:
+        with open(stamp, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("manifest_sha256") != manifest_sha256:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _write_stamp(stamp: str, manifest_sha256: str, files: dict[str, list[int]]) -> None:
+    os.makedirs(os.path.dirname(stamp) or ".", mode=0o700, exist_ok=True)
+    partial = stamp + ".partial"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({"manifest_sha256": manifest_sha256, "files": files}, handle, sort_keys=True)
+    os.replace(partial, stamp)
+
+
+def verify_bundle(
+    root: str, public_key_pem: str, stamp: str = ""
+) -> tuple[int, int, list[str], bool]:
+    """(files the manifest lists, files hashed, problems, whether the stamp was written).
+
+    Each problem is one line naming the file; the files are only read once the signature
+    holds. With ``stamp``, files whose identity matches the stamp of this same manifest are
+    not hashed again, and a bundle that passes is recorded there.
+    """
     key = public_key_from_pem(public_key_pem)
     try:
         with open(os.path.join(root, MANIFEST), "rb") as handle:
@@ -163,19 +210,36 @@ def check_bundle(root: str, public_key_pem: str) -> tuple[int, list[str]]:
         with open(os.path.join(root, SIGNATURE), "rb") as handle:
             signature = handle.read()
     except FileNotFoundError as exc:
-        return 0, [f"missing: {os.path.relpath(str(exc.filename), root)}"]
+        return 0, 0, [f"missing: {os.path.relpath(str(exc.filename), root)}"], False
     if not ed25519_verify(key, body, signature):
-        return 0, [f"bad signature: {MANIFEST} is not signed by appliance_bundle_public_key"]
+        bad = f"bad signature: {MANIFEST} is not signed by appliance_bundle_public_key"
+        return 0, 0, [bad], False
+    manifest_sha256 = hashlib.sha256(body).hexdigest()
+    recorded = _read_stamp(stamp, manifest_sha256) if stamp else {}
     files: dict[str, dict[str, Any]] = json.loads(body)["files"]
-    problems = []
+    problems, identities, hashed = [], {}, 0
     for name, expected in sorted(files.items()):
         path = os.path.join(root, name)
         if not os.path.isfile(path):
             problems.append(f"missing: {name}")
-        elif _sha256(path) != (expected["size"], expected["sha256"]):
+            continue
+        identities[name] = _identity(path)
+        if recorded.get(name) == identities[name]:
+            continue
+        hashed += 1
+        if _sha256(path) != (expected["size"], expected["sha256"]):
             problems.append(f"altered: {name}")
     problems += [f"not in manifest: {name}" for name in sorted(_present(root) - set(files))]
-    return len(files), problems
+    written = bool(stamp) and not problems and recorded != identities
+    if written:
+        _write_stamp(stamp, manifest_sha256, identities)
+    return len(files), hashed, problems, written
+
+
+def check_bundle(root: str, public_key_pem: str) -> tuple[int, list[str]]:
+    """The files the manifest lists and every problem found, every file hashed."""
+    checked, _, problems, _ = verify_bundle(root, public_key_pem)
+    return checked, problems
 
 
 def main() -> None:
@@ -183,12 +247,14 @@ def main() -> None:
         argument_spec={
             "path": {"type": "path", "required": True},
             "public_key": {"type": "str", "required": True, "no_log": False},
+            "stamp": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
     root: str = module.params["path"]
+    stamp: str = "" if module.check_mode else module.params["stamp"]
     try:
-        checked, problems = check_bundle(root, module.params["public_key"])
+        checked, hashed, problems, written = verify_bundle(root, module.params["public_key"], stamp)
     except (ValueError, KeyError, OSError) as exc:
         module.fail_json(msg=f"cannot verify the offline bundle in {root}: {exc}")
     if problems:
@@ -200,7 +266,7 @@ def main() -> None:
             "and check it with `appliance bundle verify`",
             problems=problems,
         )
-    module.exit_json(changed=False, checked=checked)
+    module.exit_json(changed=written, checked=checked, hashed=hashed)
 
 
 if __name__ == "__main__":
