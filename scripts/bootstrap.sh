@@ -25,8 +25,6 @@ APT_PACKAGES=(
   curl unzip ca-certificates python3-venv
   # appliance bundle build signs the bundle's apt repository with a key made for it.
   gnupg
-  # appliance bundle build signs the bundle's apt repository with a key made for it.
-  gnupg
   # Browser tests and screenshots of the web UI (fonts so Chinese text renders).
   chromium fonts-noto-cjk
   # Deployment tests boot Debian 12 nodes with systemd-nspawn, serve them a signed Debian
