@@ -9,7 +9,9 @@ edit one by hand (``tests/unit/test_bench_docs.py`` regenerates each page and co
   ``make chaos`` collects a new run's results there first);
 - ``ops/benchmarks/gateway-overhead.md`` from ``gateway-overhead.json``
   (``bench.perf.gateway_overhead`` writes both);
-- ``ops/benchmarks/admission.md`` from ``admission.json`` (``bench.perf.admission``);
+- ``ops/benchmarks/admission.md`` from ``admission.json`` (``bench.perf.admission``), and
+  ``admission-h200.md``, ``admission-h200-short-intervals.md`` from the ``.json`` beside
+  each (the same benchmark on the lent GPU machine: ``bench/gpu/admission_run.sh``);
 - ``ops/benchmarks/rag-retrieval.md`` and ``gpu-h200.md``: the result files of the runs they
   describe were not kept. Their ``.json`` says so, and what would replace them; the page's
   first part is generated from it, and the hand-written text after ``HAND_WRITTEN`` is kept
@@ -79,6 +81,10 @@ PAGES = (
         lambda: overhead_report.render(overhead_report.load()),
     ),
     Page(admission.MD_OUT, admission.JSON_OUT, admission.render_raw),
+    *(
+        Page(raw.with_suffix(".md"), raw, functools.partial(admission.render_raw, raw))
+        for raw in admission.JSON_H200
+    ),
     *(
         Page(page, page.with_suffix(".json"), functools.partial(render_unbacked, page))
         for page in (BENCHMARKS / "rag-retrieval.md", BENCHMARKS / "gpu-h200.md")

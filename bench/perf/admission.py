@@ -449,6 +449,32 @@ def variant_reading(results: Mapping[str, Any], name: str) -> str:
     )
 
 
+def settings_summary(results: Mapping[str, Any]) -> str:
+    """Which settings of the current rule met every target, and what those that kept the
+    burst and closed loops free of refusals cost under the open loop."""
+    rules = results["rules"]
+    settings = ("new", *variants(results))
+    passing = [name for name in settings if all(checks(results, name).values())]
+    head = f"Of the {len(settings)} settings of the current rule measured in this run, "
+    if passing:
+        return f"{head}{', '.join(passing)} met every target."
+    clean = [
+        name
+        for name in settings
+        if all(rules[name][key]["refused"] == 0 for key in ("burst", "closed_64", "closed_256"))
+    ]
+    if not clean:
+        return (
+            f"{head}none met every target, and none kept the burst and both closed loops free"
+            " of refusals."
+        )
+    costs = ", ".join(f"{name} {_ms(rules[name]['open']['refused_p99_ms'])} ms" for name in clean)
+    return (
+        f"{head}none met every target. Those that kept the burst and both closed loops free"
+        f" of refusals answered the open loop's refusals at p99 in: {costs}."
+    )
+
+
 def reading(results: Mapping[str, Any]) -> list[str]:
     """What the figures say, with every number taken from them."""
     rules = results["rules"]
@@ -503,6 +529,8 @@ def reading(results: Mapping[str, Any]) -> list[str]:
         ]
     for name in variants(results):
         lines += [variant_reading(results, name), ""]
+    if variants(results):
+        lines += [settings_summary(results), ""]
     return [*lines, f"The capacity of this machine is measured in the same run: {shared}"]
 
 
