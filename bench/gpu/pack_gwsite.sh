@@ -61,7 +61,7 @@ for f in "$PG"/bin/*; do
   esac
 done
 SITE_PACKAGES=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-cp -r "$SITE_PACKAGES/jieba" "$WORK/site/"
+cp -r "$SITE_PACKAGES/jieba" "$SITE_PACKAGES"/jieba-*.dist-info "$WORK/site/"
 rm -rf "$WORK"/site/jieba/{analyse,posseg,lac_small}
 find "$WORK/site" -name __pycache__ -prune -exec rm -rf {} +
 mkdir -p "$DEST"
