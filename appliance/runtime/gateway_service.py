@@ -22,8 +22,8 @@ from appliance.settings import KeycloakSettings
 SERVICE = "gateway"
 APP_MODULE = "appliance.gateway.app"
 START_TIMEOUT_S = 120.0
-# One worker per core of the 2-core reference machine: measured 569 audited requests/s
-# with two workers against about 300 with one (ops/benchmarks/gateway-overhead.md).
+# One worker per core of the 2-core reference machine: on a quiet machine two workers
+# served about twice the audited requests of one (ops/benchmarks/gateway-overhead.md).
 WORKERS = 2
 MIGRATION_TIMEOUT_S = 300.0
 
