@@ -20,6 +20,18 @@ DEFAULT_DEBS = (
     # The audit_anchor role's receiver: syslog over TLS.
     "rsyslog", "rsyslog-gnutls",
 )  # fmt: skip
+# What the nvidia role installs on a GPU node that has no driver (nvidia_driver_packages);
+# from Debian's non-free and non-free-firmware components, which the build machine's apt
+# sources must then include.
+NVIDIA_DEBS = ("nvidia-driver", "firmware-misc-nonfree")
+
+
+def bundle_debs(deb: list[str] | None, *, no_debs: bool, nvidia_driver: bool) -> tuple[str, ...]:
+    """The Debian packages to collect: the given ones or the roles' defaults, plus the
+    NVIDIA driver for a CUDA site whose nodes come without it."""
+    if no_debs:
+        return ()
+    return tuple(deb or DEFAULT_DEBS) + (NVIDIA_DEBS if nvidia_driver else ())
 
 
 @bundle_app.command("build")
@@ -35,6 +47,10 @@ def build_command(
         list[str] | None, typer.Option(help="Debian package (default: what the roles use).")
     ] = None,
     no_debs: Annotated[bool, typer.Option(help="Skip Debian packages.")] = False,
+    nvidia_driver: Annotated[
+        bool,
+        typer.Option(help="Add the NVIDIA driver the nvidia role installs (Debian non-free)."),
+    ] = False,
     keycloak_zip: Annotated[Path | None, typer.Option(help="keycloak-<version>.zip")] = None,
     pgvector_src: Annotated[Path | None, typer.Option(help="Unpacked pgvector source.")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="Model directory to ship.")] = None,
@@ -61,7 +77,7 @@ def build_command(
         version=__version__,
         wheel_requirements=tuple(requirement or ()),
         vllm_venv=vllm_venv,
-        debs=() if no_debs else tuple(deb or DEFAULT_DEBS),
+        debs=bundle_debs(deb, no_debs=no_debs, nvidia_driver=nvidia_driver),
         keycloak_zip=keycloak_zip,
         pgvector_src=pgvector_src,
         model_dir=model_dir,
