@@ -20,7 +20,8 @@ gateway as its bottleneck: the most requests per second the gateway answered at 
 step (the ramp stops two steps after the answers stop keeping up). The highest rate
 answered in full within the latency target is reported beside it. Timing bounds are the
 issue's figures at full scale; at short scale (part of ``make test``, on a busy machine)
-they are only sanity bounds, the figures go to the report.
+they are only sanity bounds, checked where the load generator kept its schedule, and the
+figures go to the report.
 """
 
 from __future__ import annotations
@@ -126,6 +127,19 @@ def head_seq(db: scratch.ScratchDb) -> int:
     with psycopg.connect(db.owner_libpq) as conn:
         row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
     return int(row[0]) if row else 0
+
+
+def sanity_checks(
+    summary: dict[str, Any], accepted_target_ms: float, invalid: list[str]
+) -> dict[str, bool]:
+    """The latency bounds the suite asserts: at full scale the issue's figures, always; at
+    short scale the sanity bounds, for a run the load generator kept on schedule only. A
+    generator starved of CPU (``make test`` shares two cores with every other service) is
+    as late reading answers as sending requests, so the latencies it measured are its own;
+    the report then shows the run as invalid, with why, instead of its figures."""
+    if invalid and not full_scale():
+        return {}
+    return timing_checks(summary, accepted_target_ms, SANITY)
 
 
 def timing_checks(
@@ -245,7 +259,7 @@ def test_ramp_to_saturation_then_three_times_capacity(
         f"memory growth <= {RSS_GROWTH_MIB:.0f} MiB": rss_growth(rss) <= RSS_GROWTH_MIB,
         "shedding audited": overloaded <= audited_shed <= overloaded + failed,
     }
-    checks = behaviour | timing_checks(summary, LATENCY_TARGET_MS, SANITY)
+    checks = behaviour | sanity_checks(summary, LATENCY_TARGET_MS, figures["invalid"])
     figures["checks"] = checks
     figures["issue_checks"] = behaviour | timing_checks(summary, LATENCY_TARGET_MS, 1.0)
     figures["passed"] = all(figures["issue_checks"].values())
@@ -294,7 +308,8 @@ def test_backend_bound_overload_is_refused_fast(
     }
     # An accepted stream takes hold_s by itself; the target is on top of that.
     target_ms = hold_s * 1000 + LATENCY_TARGET_MS
-    checks = behaviour | timing_checks(summary, target_ms, SANITY)
+    invalid = loadgen.invalid_reasons(summary)
+    checks = behaviour | sanity_checks(summary, target_ms, invalid)
     issue_checks = behaviour | timing_checks(summary, target_ms, 1.0)
     record(
         "load_backend_bound",
