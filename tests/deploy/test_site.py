@@ -153,7 +153,8 @@ def test_added_gpu_node_joins_the_gateway(
     serving = _restarts(cluster.gpu, ssh_key)
     new = cluster.add_gpu(nodes.Node("gpu2", 3))
     bundle.place(bundle.BUNDLE, new.rootfs, deployed.BUNDLE_DIR)
-    nodes.write_hosts(inventory, [cluster.control], [cluster.gpu, new])
+    # The runbook's step: the new node under vllm in hosts.yml, the other groups as they are.
+    runbook.edit_site(inventory, {"vllm": [cluster.gpu, new]}, {})
     result = deployed.appliance(
         "add-gpu-node", "-i", str(inventory), f"--vault-password-file={vault_password}",
         timeout=1800,
