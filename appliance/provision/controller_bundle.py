@@ -18,9 +18,7 @@ the hashes are the bundle's own files', not PyPI's.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
-import re
 import shutil
 import subprocess
 import sys
@@ -29,27 +27,14 @@ from importlib.metadata import distributions
 from pathlib import Path
 
 from appliance.errors import InvalidRequest
-from appliance.provision.repack import repack_environment
+from appliance.provision.repack import file_sha256, normalize_name, repack_environment
 
 INSTALLER = "install-controller.sh"
 CONTROLLER = "controller"
 # The controller's own tools; the appliance's dependencies come with the appliance wheel.
 CONTROLLER_ROOTS = ("ansible-core", "ansible-runner")
-_CHUNK = 1 << 20
 
 Echo = Callable[[str], None]
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def hashed_requirements(wheel_dirs: Iterable[Path]) -> list[str]:
@@ -58,7 +43,7 @@ def hashed_requirements(wheel_dirs: Iterable[Path]) -> list[str]:
     for directory in wheel_dirs:
         for wheel in sorted(directory.glob("*.whl")):
             name, version = wheel.name.split("-")[:2]
-            lines.append(f"{_normalize(name)}=={version} --hash=sha256:{_sha256(wheel)}")
+            lines.append(f"{normalize_name(name)}=={version} --hash=sha256:{file_sha256(wheel)}")
     return sorted(lines)
 
 
@@ -97,7 +82,7 @@ def add_controller(
     how many wheels the controller installs.
     """
     site_packages = _site_packages(prefix or Path(sys.prefix))
-    present = {_normalize(d.metadata["Name"]) for d in distributions(path=[str(site_packages)])}
+    present = {normalize_name(d.metadata["Name"]) for d in distributions(path=[str(site_packages)])}
     if missing := [name for name in CONTROLLER_ROOTS if name not in present]:
         raise InvalidRequest(
             f"{', '.join(missing)} not installed in {site_packages}: install the appliance "

@@ -24,8 +24,18 @@ from packaging.requirements import Requirement
 _SKIP_META = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
 
 
-def _normalize(name: str) -> str:
+def normalize_name(name: str) -> str:
+    """A distribution's name as PEP 503 compares it (and purls and pins spell it)."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks (wheels and model files are large)."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def _supported(python: tuple[int, int]) -> set[str]:
@@ -107,7 +117,7 @@ def repack(dist: Distribution, site_packages: Path, out_dir: Path) -> Path:
 def _closure(dists: dict[str, Distribution], roots: Iterable[str]) -> set[str]:
     """Names needed by ``roots`` (with the extras they ask for), following markers."""
     seen: set[str] = set()
-    todo: list[tuple[str, frozenset[str]]] = [(_normalize(r), frozenset()) for r in roots]
+    todo: list[tuple[str, frozenset[str]]] = [(normalize_name(r), frozenset()) for r in roots]
     done: set[tuple[str, frozenset[str]]] = set()
     while todo:
         name, extras = todo.pop()
@@ -119,7 +129,7 @@ def _closure(dists: dict[str, Distribution], roots: Iterable[str]) -> set[str]:
             req = Requirement(text)
             envs = [{"extra": e} for e in extras] or [{"extra": ""}]
             if req.marker is None or any(req.marker.evaluate(env) for env in envs):
-                todo.append((_normalize(req.name), frozenset(req.extras)))
+                todo.append((normalize_name(req.name), frozenset(req.extras)))
     return seen
 
 
@@ -131,7 +141,8 @@ def repack_environment(
     Returns ``name==version`` pins for a requirements file; editable installs are skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    found = {_normalize(d.metadata["Name"]): d for d in distributions(path=[str(site_packages)])}
+    installed = distributions(path=[str(site_packages)])
+    found = {normalize_name(d.metadata["Name"]): d for d in installed}
     wanted = _closure(found, roots) if roots is not None else set(found)
     pins = []
     for name in sorted(wanted):

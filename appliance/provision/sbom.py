@@ -11,7 +11,6 @@ installs. The SBOM is itself in the signed manifest, which is what makes it trus
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import tarfile
@@ -22,22 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from appliance.provision.repack import file_sha256, normalize_name
+
 SBOM = "sbom.cdx.json"
 PATH_PROPERTY = "appliance:path"
-_CHUNK = 1 << 20
 _WHEEL_DIRS = ("wheels", "vllm-wheels", "controller/wheels")
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def covered(root: Path) -> Iterator[Path]:
@@ -58,8 +46,8 @@ def _described(rel: Path) -> dict[str, Any]:
     top, name = rel.parts[0], rel.name
     if name.endswith(".whl"):
         dist, version = name.split("-")[:2]
-        purl = f"pkg:pypi/{_normalize(dist)}@{quote(version, safe='')}"
-        return {"type": "library", "name": _normalize(dist), "version": version, "purl": purl}
+        purl = f"pkg:pypi/{normalize_name(dist)}@{quote(version, safe='')}"
+        return {"type": "library", "name": normalize_name(dist), "version": version, "purl": purl}
     if name.endswith(".deb"):
         package, version, arch = name[: -len(".deb")].split("_")[:3]
         version = unquote(version)
@@ -104,7 +92,7 @@ def component(root: Path, rel: Path) -> dict[str, Any]:
     return {
         "bom-ref": str(rel),
         **described,
-        "hashes": [{"alg": "SHA-256", "content": _sha256(root / rel)}],
+        "hashes": [{"alg": "SHA-256", "content": file_sha256(root / rel)}],
         "properties": [{"name": PATH_PROPERTY, "value": str(rel)}],
     }
 
@@ -158,7 +146,7 @@ def check(root: Path) -> list[str]:
     for rel in sorted(present):
         if rel not in listed:
             problems.append(f"not in SBOM: {rel}")
-        elif _sha256(root / rel) != listed[rel]:
+        elif file_sha256(root / rel) != listed[rel]:
             problems.append(f"SBOM hash differs: {rel}")
     problems += [f"in SBOM, not in bundle: {rel}" for rel in sorted(set(listed) - present)]
     return problems
