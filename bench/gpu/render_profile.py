@@ -13,12 +13,13 @@ import sys
 from appliance.sizing.catalog import Quantization, model
 from appliance.sizing.gpus import GPUS
 from appliance.sizing.launch_profile import to_launch_profile, vllm_command
-from appliance.sizing.planner import Inventory, PlanRequest, plan
+from appliance.sizing.planner import Inventory, Plan, PlanRequest, plan
 
 CONTEXT = 2048
 
 
-def main(quantization: str) -> None:
+def proof_plan(quantization: str) -> Plan:
+    """The plan for the proof run's model and requests on one H200."""
     request = PlanRequest(
         Inventory(GPUS["H200"], 1),
         context=CONTEXT,
@@ -26,7 +27,11 @@ def main(quantization: str) -> None:
         model=model("distill-qwen-7b"),
         quantization=Quantization(quantization),
     )
-    chosen = plan(request)
+    return plan(request)
+
+
+def main(quantization: str) -> None:
+    chosen = proof_plan(quantization)
     profile = to_launch_profile(
         chosen,
         "/tmp/model",

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 KEYS = (
-    "completed", "failed", "duration", "output_throughput", "mean_ttft_ms", "median_ttft_ms",
-    "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms", "median_itl_ms",
+    "max_concurrency", "num_prompts", "completed", "failed", "duration", "output_throughput",
+    "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms",
+    "p99_tpot_ms", "median_itl_ms",
 )  # fmt: skip
 
 
