@@ -70,6 +70,9 @@ def main(mode: str, out: Path, servers: list[str]) -> None:
             "context": CONTEXT,
             "decode_ceiling_tps": round(chosen.decode_ceiling_tps, 1),
             "expected_tps": round(chosen.expected_tps, 1),
+            "weights_gib": round(chosen.weights_gib_per_gpu, 2),
+            "kv_cache_gib": round(chosen.kv_cache_gib_per_gpu, 2),
+            "kv_cache_tokens": chosen.kv_capacity_tokens,
         },
         "load": {
             "input_len": int(os.environ.get("INPUT_LEN", "1024")),
