@@ -133,3 +133,18 @@ def test_a_bundle_without_sbom_fails_verification(tmp_path: Path) -> None:
     report = verify(root, pub, tmp_path / "unused")
     assert not report.ok
     assert report.problems == (f"missing: {sbom.SBOM}",)
+
+
+def test_wheels_from_extra_directories_are_pinned_by_hash_and_listed(tmp_path: Path) -> None:
+    """A wheel added beside the appliance's is in wheels/requirements.txt with its SHA-256
+    (the nodes install with --require-hashes) and in the SBOM with the same digest."""
+    root, _ = _bundle(tmp_path)
+    pins = (root / "wheels" / "requirements.txt").read_text().splitlines()
+    components = {c["bom-ref"]: c for c in json.loads((root / sbom.SBOM).read_text())["components"]}
+    for name, pin in (
+        ("Demo_Pkg-1.2.3-py3-none-any.whl", "demo-pkg==1.2.3"),
+        ("pgvector-0.5.1-py3-none-any.whl", "pgvector==0.5.1"),
+    ):
+        digest = hashlib.sha256((tmp_path / "extra-wheels" / name).read_bytes()).hexdigest()
+        assert f"{pin} --hash=sha256:{digest}" in pins
+        assert components[f"wheels/{name}"]["hashes"] == [{"alg": "SHA-256", "content": digest}]
