@@ -3,7 +3,8 @@
 # R1-Distill-Qwen-7B with each of SIDES (default "planner default"), back to back on the
 # same GPU: the planner's launch profile (rendered by appliance.sizing.launch_profile from
 # the plan), then vLLM's defaults (only model, tokenizer, dummy weights, the quantization and
-# the port given), each at concurrency 1, 16, 64, 128. One side per call fits the 10-minute
+# the port given), each at concurrency 1, 16, 64, 128 (the planner also once greedy at 1,
+# unless GREEDY=0). One side per call fits the 10-minute
 # limit of a call; /tmp/site stays between calls on a warm machine. Needs /tmp/site
 # (install.sh) and $OUT; writes there results.jsonl, summary_MODE.md, run.json (run_facts.py),
 # bench.log and results.tar.gz (the result files and the servers' logs).
@@ -25,7 +26,7 @@ for SIDE in $SIDES; do
     PLANNER=$(python3 bench/gpu/render_profile.py "$MODE" 2>> "$OUT/bench.log")
     echo "planner profile: $PLANNER" | tee -a "$OUT/bench.log"
     # shellcheck disable=SC2086  # the rendered command is shlex-quoted plain words
-    GREEDY=1 bash bench/gpu/serve_bench.sh "${MODE}_planner" $PLANNER
+    GREEDY=${GREEDY:-1} bash bench/gpu/serve_bench.sh "${MODE}_planner" $PLANNER
     SERVERS+=("${MODE}_planner=$PLANNER")
   else
     bash bench/gpu/serve_bench.sh "${MODE}_default" "${DEFAULT[@]}"
