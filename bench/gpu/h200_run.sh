@@ -4,8 +4,8 @@
 # same GPU: the planner's launch profile (rendered by appliance.sizing.launch_profile from
 # the plan), then vLLM's defaults (only model, tokenizer, dummy weights, the quantization and
 # the port given), each at concurrency 1, 16, 64, 128 (the planner also once greedy at 1,
-# unless GREEDY=0). One side per call fits the 10-minute
-# limit of a call; /tmp/site stays between calls on a warm machine. Needs /tmp/site
+# unless GREEDY=0). One side per call fits the 10-minute limit of a call; /tmp/site stays
+# between calls on a warm machine. Needs /tmp/site
 # (install.sh) and $OUT; writes there results.jsonl, summary_MODE.md, run.json (run_facts.py),
 # bench.log and results.tar.gz (the result files and the servers' logs).
 set -u
