@@ -11,6 +11,7 @@ still has no route beyond the test bridge: the mirror node is all it can fetch f
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -26,7 +27,13 @@ from packaging.utils import canonicalize_name
 
 from tests.support.deploy import bundle, deployed, directory, nodes, runbook
 from tests.support.deploy.directory import Directory, Person
-from tests.support.deploy.mirror import MIRROR_ADDRESS, NETNS, MirrorNode, ensure_mirror
+from tests.support.deploy.mirror import (
+    MIRROR_ADDRESS,
+    NETNS,
+    PYPI_CACHE,
+    MirrorNode,
+    ensure_mirror,
+)
 
 pytestmark = pytest.mark.timeout(3600)
 
@@ -164,6 +171,35 @@ def test_each_venv_holds_exactly_its_lock(
     assert _versions(freeze.stdout) == locked
     if lock == "runtime.txt":
         assert "appliance @ file:///opt/appliance/wheels/appliance-" in freeze.stdout
+
+
+def test_a_wheel_whose_bytes_differ_from_pypis_is_refused(
+    online: tuple[Path, dict[str, str]], mirror_node: MirrorNode, ssh_key: Path
+) -> None:
+    """The mirror serves a rebuilt idna under PyPI's name: pip on the node refuses it against
+    the lock's hashes, and the installed copy stays."""
+    lock = (nodes.ROOT / "requirements" / "runtime.txt").read_text()
+    pin = re.search(r"^idna==(\S+)(?: \\\n\s+--hash=sha256:[0-9a-f]{64})+", lock, re.M)
+    assert pin is not None
+    served = next((mirror_node.mirror.tree / "simple" / "idna").glob("idna-*.whl"))
+    served.unlink()  # a hard link into the download cache: replace it, never write through it
+    served.write_bytes((PYPI_CACHE / served.name).read_bytes() + b"\0")
+    try:
+        install = SINGLE.ssh(
+            f"cat > /var/tmp/idna.txt <<'EOF'\n{pin.group(0)}\nEOF\n"
+            "/opt/appliance/venv/bin/pip install --no-cache-dir --require-hashes --no-deps "
+            "--force-reinstall -r /var/tmp/idna.txt",
+            ssh_key,
+        )
+    finally:
+        served.unlink()
+        os.link(PYPI_CACHE / served.name, served)
+    assert install.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in install.stdout + install.stderr
+    fetched = [line for line in mirror_node.requests().splitlines() if SINGLE.address in line]
+    assert any(f"GET /simple/idna/{served.name}" in line for line in fetched)
+    kept = SINGLE.ssh("/opt/appliance/venv/bin/pip show idna", ssh_key).stdout
+    assert f"Version: {pin.group(1)}" in kept
 
 
 def test_directory_user_chats_with_department_and_role_from_the_directory(
