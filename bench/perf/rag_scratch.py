@@ -48,3 +48,13 @@ async def scratch_sessions(prefix: str) -> AsyncIterator[Scratch]:
             await engine.dispose()
     finally:
         cluster.drop(name)
+
+
+def database_versions(owner: psycopg.Connection[Any]) -> dict[str, str]:
+    """The PostgreSQL and pgvector versions a run measured."""
+    row = owner.execute(
+        "SELECT current_setting('server_version'),"
+        " (SELECT extversion FROM pg_extension WHERE extname = 'vector')"
+    ).fetchone()
+    assert row is not None
+    return {"postgresql": row[0], "pgvector": row[1]}
