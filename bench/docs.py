@@ -12,10 +12,13 @@ edit one by hand (``tests/unit/test_bench_docs.py`` regenerates each page and co
 - ``ops/benchmarks/admission.md`` from ``admission.json`` (``bench.perf.admission``), and
   ``admission-h200.md``, ``admission-h200-short-intervals.md`` from the ``.json`` beside
   each (the same benchmark on the lent GPU machine: ``bench/gpu/admission_run.sh``);
-- ``ops/benchmarks/rag-retrieval.md`` and ``gpu-h200.md``: the result files of the runs they
-  describe were not kept. Their ``.json`` says so, and what would replace them; the page's
-  first part is generated from it, and the hand-written text after ``HAND_WRITTEN`` is kept
-  as it is, flagged as figures that cannot be regenerated.
+- ``ops/benchmarks/rag-retrieval.md`` from ``ops/benchmarks/rag-retrieval/`` (the JSON of
+  its four runs, each written by ``--json`` of ``bench.perf.rag_cmrc``, ``rag_ingest`` or
+  ``rag_latency``; ``bench.perf.rag_report`` draws the page);
+- ``ops/benchmarks/gpu-h200.md``: the result files of the runs it describes were not kept.
+  Its ``.json`` says so, and what would replace them; the page's first part is generated
+  from it, and the hand-written text after ``HAND_WRITTEN`` is kept as it is, flagged as
+  figures that cannot be regenerated.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.perf import admission, overhead_report
+from bench.perf import admission, overhead_report, rag_report
 from bench.reliability import plots, report
 from bench.reliability.figures import load_results
 from tests.support.paths import REPO
@@ -85,9 +88,11 @@ PAGES = (
         Page(raw.with_suffix(".md"), raw, functools.partial(admission.render_raw, raw))
         for raw in admission.JSON_H200
     ),
-    *(
-        Page(page, page.with_suffix(".json"), functools.partial(render_unbacked, page))
-        for page in (BENCHMARKS / "rag-retrieval.md", BENCHMARKS / "gpu-h200.md")
+    Page(rag_report.REPORT, rag_report.RAW, rag_report.render_raw),
+    Page(
+        BENCHMARKS / "gpu-h200.md",
+        BENCHMARKS / "gpu-h200.json",
+        functools.partial(render_unbacked, BENCHMARKS / "gpu-h200.md"),
     ),
 )
 
