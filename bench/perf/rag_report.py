@@ -42,7 +42,6 @@ Raw = Mapping[str, Mapping[str, Any]]
 class Mode:
     """One retrieval mode of the quality run."""
 
-    label: str
     recall: float
     mrr: float
     chunk_chars: float
@@ -54,15 +53,19 @@ class Mode:
         assert self.weights is not None
         return f"{self.weights[0]:g} : {self.weights[1]:g}"
 
+    @property
+    def lexical_share(self) -> float:
+        """The lexical leg's weight over the vector leg's."""
+        assert self.weights is not None
+        return self.weights[1] / self.weights[0]
+
 
 def load(raw_dir: Path = RAW) -> dict[str, dict[str, Any]]:
     return {run: json.loads((raw_dir / f"{run}.json").read_text()) for run in RUNS}
 
 
-def _mode(label: str, figures: Mapping[str, Any], **kwargs: Any) -> Mode:
-    return Mode(
-        label, figures["recall@5"], figures["mrr@10"], figures["mean_chunk_chars"], **kwargs
-    )
+def _mode(figures: Mapping[str, Any], **kwargs: Any) -> Mode:
+    return Mode(figures["recall@5"], figures["mrr@10"], figures["mean_chunk_chars"], **kwargs)
 
 
 def modes(quality: Mapping[str, Any]) -> tuple[Mode, Mode, list[Mode]]:
@@ -70,15 +73,15 @@ def modes(quality: Mapping[str, Any]) -> tuple[Mode, Mode, list[Mode]]:
     the swept ones by lexical weight)."""
     weights = quality["weights"]
     shipped = (float(weights["vector"]), float(weights["lexical"]))
-    hybrids = [_mode("hybrid", quality["hybrid"], weights=shipped, shipped=True)]
+    hybrids = [_mode(quality["hybrid"], weights=shipped, shipped=True)]
     for key, figures in quality.items():
         if key.startswith("hybrid "):
             vector, lexical = (float(x) for x in key.removeprefix("hybrid ").split(":"))
             if (vector, lexical) != shipped:
-                hybrids.append(_mode(key, figures, weights=(vector, lexical)))
-    hybrids[1:] = sorted(hybrids[1:], key=lambda m: m.weights[1] / m.weights[0])  # type: ignore[index]
-    lexical_leg = _mode("lexical", quality["lexical"])
-    vector_leg = _mode("vector", quality["vector"])
+                hybrids.append(_mode(figures, weights=(vector, lexical)))
+    hybrids[1:] = sorted(hybrids[1:], key=lambda m: m.lexical_share)
+    lexical_leg = _mode(quality["lexical"])
+    vector_leg = _mode(quality["vector"])
     return lexical_leg, vector_leg, hybrids
 
 
@@ -125,19 +128,17 @@ def quality_reading(quality: Mapping[str, Any]) -> list[str]:
         f" {_comparison(shipped.recall, lexical_leg.recall, vector_leg.recall, 'recall@5')},"
         f" and {_comparison(shipped.mrr, lexical_leg.mrr, vector_leg.mrr, 'MRR@10')}."
     ]
-    assert shipped.weights is not None
-    lexical_favoured = shipped.weights[1] > shipped.weights[0]
+    favour = "favour" if shipped.lexical_share > 1 else "do not favour"
     if lexical_leg.mrr > vector_leg.mrr:
         lines.append(
             f"- The lexical leg is the better ranker on this data (MRR@10 {_f3(lexical_leg.mrr)}"
-            f" against {_f3(vector_leg.mrr)}); the shipped weights"
-            f" {'favour' if lexical_favoured else 'do not favour'} it."
+            f" against {_f3(vector_leg.mrr)}); the shipped weights {favour} it."
         )
     else:
         lines.append(
             f"- The vector leg ranks at least as well as the lexical one on this run (MRR@10"
             f" {_f3(vector_leg.mrr)} against {_f3(lexical_leg.mrr)}); the shipped weights"
-            f" {'favour the lexical leg' if lexical_favoured else 'do not favour the lexical leg'}."
+            f" {favour} the lexical leg."
         )
     best = best_hybrid(hybrids)
     same_mrr = [m for m in hybrids if m.mrr == best[0].mrr and m not in best]
@@ -165,11 +166,10 @@ def quality_reading(quality: Mapping[str, Any]) -> list[str]:
             f"- The best recall@5 is {recall_best}'s {_f3(top_recall)}, against the shipped"
             f" weighting's {_f3(shipped.recall)}."
         )
-    favouring = [m for m in hybrids if m.weights is not None and m.weights[1] > m.weights[0]]
+    favouring = sorted((m for m in hybrids if m.lexical_share > 1), key=lambda m: m.lexical_share)
     if len(favouring) > 1:
         mrrs = [m.mrr for m in favouring]
         recalls = [m.recall for m in favouring]
-        ratios = sorted(favouring, key=lambda m: m.weights[1] / m.weights[0])  # type: ignore[index]
         spread = max(mrrs) - min(mrrs)
         shape = (
             "a plateau, not a spike; as the weights were chosen on these same questions (the"
@@ -180,8 +180,8 @@ def quality_reading(quality: Mapping[str, Any]) -> list[str]:
             " these same questions (the trial set has no separate dev split)"
         )
         lines.append(
-            f"- Every weighting that favours the lexical leg ({ratios[0].ratio} to"
-            f" {ratios[-1].ratio}) gives MRR@10 {_f3(min(mrrs))}-{_f3(max(mrrs))} and recall@5"
+            f"- Every weighting that favours the lexical leg ({favouring[0].ratio} to"
+            f" {favouring[-1].ratio}) gives MRR@10 {_f3(min(mrrs))}-{_f3(max(mrrs))} and recall@5"
             f" {_f3(min(recalls))}-{_f3(max(recalls))}, a spread of {_f3(spread)} in MRR@10:"
             f" {shape}."
         )
