@@ -99,6 +99,12 @@ class LimitSettings(BaseModel):
     # not trip it; traffic made only of requests slower than the target would.
     shed_target_ms: float = 50.0
     shed_interval_ms: float = 100.0
+    # ...and only once the queue grows: over the last interval more than this many times
+    # as many requests were admitted as left the stages. A closed loop (each client waits
+    # for its answer before asking again) or a burst that has arrived holds a standing
+    # queue that does not grow, and is served whole; an overload is refused. 0 turns the
+    # test off (refuse on the standing queue alone).
+    shed_demand_ratio: float = 2.0
     # All requests in progress (streams until their last byte): bounds memory.
     max_inflight_per_worker: int = 512
     max_loop_lag_ms: float = 100.0

@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shedder = LoadShedder(
         target_ms=limits.shed_target_ms,
         interval_ms=limits.shed_interval_ms,
+        demand_ratio=limits.shed_demand_ratio,
         max_inflight=limits.max_inflight_per_worker,
         max_loop_lag_ms=limits.max_loop_lag_ms,
     )

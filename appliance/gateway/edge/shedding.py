@@ -21,6 +21,15 @@ the token, the body or the database are touched, and costs a comparison or two:
   a few hundred clients, or as many in a closed loop, hold that many requests in the stages
   while the queue drains at full speed; the former bound of 16 refused them although
   refusing gained nothing, and cut the closed loop's throughput to a third.
+- Demand (``shed_demand_ratio``): a standing queue alone is not overload. A closed loop
+  of N clients (staff who each wait for their answer before asking again) keeps a queue of
+  N requests for good, its delay N / capacity, and refusing its members gains nothing:
+  each one refused asks again at once, and the queue is the same. What overload adds is
+  arrivals outpacing departures, so the queue *grows*. Refusals start only when, over the
+  last interval, more than ``shed_demand_ratio`` times as many requests were admitted as
+  left the stages; once started they go on, by CoDel's rule, until the queue drains (while
+  refusing, nothing is admitted, so the ratio could not hold them). A demand between 1 and
+  the ratio times capacity queues up to the two bounds below instead.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
@@ -48,7 +57,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -73,23 +82,35 @@ _HEADERS = [
 
 
 class QueueDelay:
-    """CoDel's standing-queue test over the requests in the gateway's own stages.
+    """CoDel's standing-queue test over the requests in the gateway's own stages, gated by
+    the demand test (the queue grows).
 
     ``clock`` (seconds, monotonic) is injected so the rule can be tested without sleeping.
-    A target of 0 turns the test off.
+    A target of 0 turns the test off; a ``demand_ratio`` of 0 turns the demand gate off.
     """
 
     def __init__(
-        self, *, target_s: float, interval_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        target_s: float,
+        interval_s: float,
+        demand_ratio: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.target_s = target_s
         self.interval_s = interval_s
+        self.demand_ratio = demand_ratio
         self.clock = clock
         # Admission time by key, oldest first (dicts keep insertion order).
         self._stays: dict[int, float] = {}
         self._keys = itertools.count()
         # Since when every sojourn measured was above the target; None once one was not.
         self._above_since: float | None = None
+        # Admissions and departures of the last interval (times), for the demand test.
+        self._admitted: deque[float] = deque()
+        self._departed: deque[float] = deque()
+        # Refusing: entered once the demand test held, kept until the queue drains.
+        self._dropping = False
 
     @property
     def queued(self) -> int:
@@ -99,21 +120,28 @@ class QueueDelay:
     def enter(self) -> int:
         """A request is admitted; returns the key that :meth:`leave` takes."""
         key = next(self._keys)
-        self._stays[key] = self.clock()
+        now = self.clock()
+        self._stays[key] = now
+        if self.demand_ratio > 0:
+            self._record(self._admitted, now)
         return key
 
     def leave(self, key: int) -> None:
         """The request left the stages (handed to a backend, or answered): one sojourn."""
         admitted_at = self._stays.pop(key)
         now = self.clock()
+        if self.demand_ratio > 0:
+            self._record(self._departed, now)
         if now - admitted_at <= self.target_s:
             self._above_since = None
+            self._dropping = False
         elif self._above_since is None:
             self._above_since = now
 
     def standing(self) -> bool:
-        """Whether the minimum sojourn stayed above the target for a whole interval and the
-        queue has not drained since: new requests must wait in it, so they are refused."""
+        """Whether new requests must be refused: the minimum sojourn stayed above the target
+        for a whole interval, the queue has not drained since, and it grew (the demand test)
+        when the refusals began."""
         if self.target_s <= 0 or self._above_since is None:
             return False
         now = self.clock()
@@ -121,8 +149,31 @@ class QueueDelay:
             # Drained: nobody left waits longer than the target (or nobody waits behind
             # anybody). Without this, refusing everything would leave no sojourn to measure.
             self._above_since = None
+            self._dropping = False
             return False
-        return now - self._above_since >= self.interval_s
+        if now - self._above_since < self.interval_s:
+            return False
+        if not self._dropping:
+            self._dropping = self._demand_exceeds_service(now)
+        return self._dropping
+
+    def _demand_exceeds_service(self, now: float) -> bool:
+        """More than ``demand_ratio`` times as many admitted as departed over the last
+        interval (always, with the test off)."""
+        if self.demand_ratio <= 0:
+            return True
+        for times in (self._admitted, self._departed):
+            self._forget_before(times, now - self.interval_s)
+        return len(self._admitted) > self.demand_ratio * len(self._departed)
+
+    def _record(self, times: deque[float], now: float) -> None:
+        times.append(now)
+        self._forget_before(times, now - self.interval_s)
+
+    @staticmethod
+    def _forget_before(times: deque[float], since: float) -> None:
+        while times and times[0] < since:
+            times.popleft()
 
 
 class LoadShedder:
@@ -134,13 +185,17 @@ class LoadShedder:
         *,
         target_ms: float,
         interval_ms: float,
+        demand_ratio: float,
         max_inflight: int,
         max_loop_lag_ms: float,
         summary_interval_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.delay = QueueDelay(
-            target_s=target_ms / 1000, interval_s=interval_ms / 1000, clock=clock
+            target_s=target_ms / 1000,
+            interval_s=interval_ms / 1000,
+            demand_ratio=demand_ratio,
+            clock=clock,
         )
         self.max_inflight = max_inflight
         self.max_loop_lag_s = max_loop_lag_ms / 1000

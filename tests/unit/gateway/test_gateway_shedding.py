@@ -1,6 +1,6 @@
 """Load shedding: refused before any work, in OpenAI's error shape, counted and audited;
 refused for queueing delay only while the gateway's own queue stands (CoDel's rule, on an
-injected clock)."""
+injected clock) and grows (a closed loop's queue stands but is served)."""
 
 from __future__ import annotations
 
@@ -60,19 +60,27 @@ class Clock:
 
 
 def _shedder(clock: Clock | None = None, **limits: float) -> LoadShedder:
-    settings = {"target_ms": 0.0, "interval_ms": 0.0, "max_inflight": 0, "max_loop_lag_ms": 0.0}
+    settings = {
+        "target_ms": 0.0,
+        "interval_ms": 0.0,
+        "demand_ratio": 0.0,
+        "max_inflight": 0,
+        "max_loop_lag_ms": 0.0,
+    }
     settings |= limits
     return LoadShedder(
         target_ms=settings["target_ms"],
         interval_ms=settings["interval_ms"],
+        demand_ratio=settings["demand_ratio"],
         max_inflight=int(settings["max_inflight"]),
         max_loop_lag_ms=settings["max_loop_lag_ms"],
         clock=clock or Clock(),
     )
 
 
-def _delay(clock: Clock) -> QueueDelay:
-    return QueueDelay(target_s=0.05, interval_s=0.1, clock=clock)
+def _delay(clock: Clock, demand_ratio: float = 0.0) -> QueueDelay:
+    """CoDel's rule alone unless a demand ratio is given (its own tests below)."""
+    return QueueDelay(target_s=0.05, interval_s=0.1, demand_ratio=demand_ratio, clock=clock)
 
 
 def _sojourn(delay: QueueDelay, clock: Clock, seconds: float) -> None:
@@ -167,6 +175,87 @@ def test_a_zero_target_turns_the_rule_off() -> None:
     [delay.enter() for _ in range(5)]
     _sojourn(delay, clock, 10.0)
     clock.now += 10.0
+    assert not delay.standing()
+
+
+def _closed_loop(
+    delay: QueueDelay, clock: Clock, clients: int, service_s: float, rounds: int
+) -> int:
+    """``clients`` that each ask again as soon as answered (or refused), served one at a
+    time in ``service_s`` each: a queue of ``clients`` that never grows. Returns how many
+    requests were refused."""
+    waiting = [delay.enter() for _ in range(clients)]
+    asking = 0  # clients whose request was refused, asking again
+    refused = 0
+    for _ in range(rounds):
+        clock.now += service_s
+        if waiting:
+            delay.leave(waiting.pop(0))
+            asking += 1
+        for _ in range(asking):
+            if delay.standing():
+                refused += 1
+            else:
+                waiting.append(delay.enter())
+                asking -= 1
+    return refused
+
+
+def test_a_closed_loop_is_served_however_long_its_standing_queue() -> None:
+    clock = Clock()
+    delay = _delay(clock, demand_ratio=2.0)
+    # 256 clients at 1,000 requests/s: every sojourn 256 ms, far above the 50 ms target.
+    assert _closed_loop(delay, clock, clients=256, service_s=0.001, rounds=5000) == 0
+    # CoDel alone refuses the same loop over and over.
+    clock = Clock()
+    assert _closed_loop(_delay(clock), clock, clients=256, service_s=0.001, rounds=5000) > 1000
+
+
+def test_an_open_loop_faster_than_service_is_refused_until_its_queue_drains() -> None:
+    clock = Clock()
+    delay = _delay(clock, demand_ratio=2.0)
+    waiting: list[int] = []
+    refused = admitted = 0
+    # Three arrivals per departure, one departure a millisecond, for two seconds.
+    for step in range(6000):
+        clock.now += 1 / 3000
+        if step % 3 == 0 and waiting:
+            delay.leave(waiting.pop(0))
+        if delay.standing():
+            refused += 1
+        else:
+            admitted += 1
+            waiting.append(delay.enter())
+    assert refused > 3000
+    # What was admitted drains at the service rate: the queue stays near the target.
+    assert len(waiting) < 400
+
+
+def test_refusing_goes_on_without_new_admissions_and_ends_when_the_queue_drains() -> None:
+    clock = Clock()
+    delay = _delay(clock, demand_ratio=2.0)
+    waiting = [delay.enter() for _ in range(40)]
+    clock.now = 0.06
+    delay.leave(waiting.pop(0))
+    # Thirty more within the interval, one more departure: demand three times service.
+    clock.now = 0.1
+    waiting += [delay.enter() for _ in range(30)]
+    clock.now = 0.17
+    delay.leave(waiting.pop(0))
+    assert delay.standing()
+    # Refusing, nothing is admitted: the ratio no longer holds, the refusals go on.
+    clock.now = 0.5
+    assert delay.standing()
+    while len(waiting) > 1:
+        delay.leave(waiting.pop(0))
+    assert not delay.standing()
+    # A new standing queue needs new demand to be refused: a queue that does not grow is not.
+    waiting += [delay.enter() for _ in range(10)]
+    clock.now = 0.6
+    delay.leave(waiting.pop(0))
+    clock.now = 0.75
+    delay.leave(waiting.pop(0))
+    waiting.append(delay.enter())
     assert not delay.standing()
 
 
