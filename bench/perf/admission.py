@@ -118,14 +118,29 @@ def local_stack() -> Stack:
     )
 
 
-def variant_name(target_ms: float, interval_ms: float) -> str:
-    return f"new {target_ms:g}/{interval_ms:g}"
+Variant = tuple[float, float, float | None]
 
 
-def parse_variant(text: str) -> tuple[float, float]:
-    """``TARGET/INTERVAL`` in milliseconds."""
-    target, _, interval = text.partition("/")
-    return float(target), float(interval)
+def variant_name(variant: Variant) -> str:
+    target_ms, interval_ms, ratio = variant
+    name = f"new {target_ms:g}/{interval_ms:g}"
+    return name if ratio is None else f"{name}/{ratio:g}"
+
+
+def parse_variant(text: str) -> Variant:
+    """``TARGET/INTERVAL`` in milliseconds, optionally ``/RATIO`` (``shed_demand_ratio``)."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TARGET/INTERVAL[/RATIO]")
+    ratio = float(parts[2]) if len(parts) == 3 else None
+    return float(parts[0]), float(parts[1]), ratio
+
+
+def variant_settings(variant: Variant) -> str:
+    """The variant's settings as the page names them."""
+    target_ms, interval_ms, ratio = variant
+    named = f"shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}"
+    return named if ratio is None else f"{named}, shed_demand_ratio = {ratio:g}"
 
 
 def export_tree(ref: str, into: Path) -> Path:
@@ -310,7 +325,7 @@ def measure(
     stack: Stack,
     *,
     old_tree: Path | None = None,
-    variants: Sequence[tuple[float, float]] = (),
+    variants: Sequence[Variant] = (),
 ) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # An open loop at three times capacity holds a connection per request in flight.
@@ -320,14 +335,15 @@ def measure(
     old = old_tree if old_tree is not None else export_tree(old_ref, WORK / "old")
     # Each rule: the tree its gateway runs from and what it adds to the environment.
     rule_runs: dict[str, tuple[Path, dict[str, str]]] = {"old": (old, {}), "new": (REPO, {})}
-    for target_ms, interval_ms in variants:
-        rule_runs[variant_name(target_ms, interval_ms)] = (
-            REPO,
-            {
-                "APPLIANCE_LIMITS__SHED_TARGET_MS": f"{target_ms:g}",
-                "APPLIANCE_LIMITS__SHED_INTERVAL_MS": f"{interval_ms:g}",
-            },
-        )
+    for variant in variants:
+        target_ms, interval_ms, ratio = variant
+        variant_env = {
+            "APPLIANCE_LIMITS__SHED_TARGET_MS": f"{target_ms:g}",
+            "APPLIANCE_LIMITS__SHED_INTERVAL_MS": f"{interval_ms:g}",
+        }
+        if ratio is not None:
+            variant_env["APPLIANCE_LIMITS__SHED_DEMAND_RATIO"] = f"{ratio:g}"
+        rule_runs[variant_name(variant)] = (REPO, variant_env)
     stub = Stub(model)
     stub.control(zero_usage=True)
     cluster = stack.cluster
@@ -377,9 +393,8 @@ def measure(
         "seconds": seconds,
         "old_ref": old_ref,
         "old_rule": "max_queued_per_worker = 16",
-        "new_rule": (
-            f"shed_target_ms = {limits.shed_target_ms:g}, "
-            f"shed_interval_ms = {limits.shed_interval_ms:g}"
+        "new_rule": variant_settings(
+            (limits.shed_target_ms, limits.shed_interval_ms, limits.shed_demand_ratio)
         ),
         "new_limits": limits.model_dump(mode="json"),
         "rules": rules,
@@ -431,7 +446,7 @@ def variant_reading(results: Mapping[str, Any], name: str) -> str:
     rules = results["rules"]
     row = rules[name]
     capacity = rules["old"]["capacity"]["ok_per_s"]
-    target_ms, interval_ms = parse_variant(name.removeprefix("new "))
+    settings = variant_settings(parse_variant(name.removeprefix("new ")))
     refused = ", ".join(
         f"{key.replace('_', ' ')} {row[key]['refused']}"
         for key in ("burst", *(f"closed_{n}" for n in CLOSED))
@@ -439,7 +454,7 @@ def variant_reading(results: Mapping[str, Any], name: str) -> str:
     missed = [check for check, ok in checks(results, name).items() if not ok]
     verdict = "meets every target" if not missed else f"misses: {'; '.join(missed)}"
     return (
-        f"With `shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}`"
+        f"With `{settings}`"
         f" (`{name}`): refused {refused}; under the open loop"
         f" {row['open']['ok_per_s']:.0f} served per second"
         f" ({row['open']['ok_per_s'] / capacity:.0%} of the capacity), refusals answered in"
@@ -475,6 +490,29 @@ def settings_summary(results: Mapping[str, Any]) -> str:
     )
 
 
+def closed_loop_reading(results: Mapping[str, Any]) -> str:
+    """Why the current rule refused a closed loop or did not (the clients retry at once,
+    rather than after ``Retry-After``, so every refusal is counted again)."""
+    limits = results["new_limits"]
+    target = limits["shed_target_ms"]
+    ratio = limits.get("shed_demand_ratio", 0)
+    if not ratio:
+        return (
+            f"Where that exceeds the target ({target:g} ms), the queue stands and the new rule"
+            " refuses, as CoDel must; the clients here retry at once rather than after"
+            " `Retry-After`, so every refusal is counted again. Zero refusals for a closed loop"
+            " needs a target above that delay, which an open overload would then also be let"
+            " to reach before it is refused."
+        )
+    return (
+        f"Where that exceeds the target ({target:g} ms), the queue stands, but it does not"
+        " grow: each client asks again only once answered, so as many requests are admitted"
+        " as leave, and the demand test (more than"
+        f" {ratio:g} times as many admitted as leaving over an interval) keeps CoDel from"
+        " refusing; an open loop's queue grows, and is refused."
+    )
+
+
 def reading(results: Mapping[str, Any]) -> list[str]:
     """What the figures say, with every number taken from them."""
     rules = results["rules"]
@@ -482,7 +520,6 @@ def reading(results: Mapping[str, Any]) -> list[str]:
     delays = (
         ", ".join(f"{n} clients {n / capacity * 1000:.0f} ms" for n in CLOSED) if capacity else ""
     )
-    target = results["new_limits"]["shed_target_ms"]
     burst_new, burst_old = rules["new"]["burst"], rules["old"]["burst"]
     if burst_new["refused"] == 0:
         burst = (
@@ -510,12 +547,8 @@ def reading(results: Mapping[str, Any]) -> list[str]:
         "",
         "A closed loop is a queue of its own making: by Little's law its requests wait about"
         f" clients / capacity, here {delays} (capacity {capacity:.0f} requests/s measured in"
-        f" this run). Where that exceeds the target ({target:g} ms), the queue stands and the"
-        " new rule refuses, as CoDel must; the clients here retry at once rather than after"
-        " `Retry-After`, so every refusal is counted again. Refused by the old rule / the"
-        f" new one: {compared(rules, 'refused')}; served per second: {compared(rules, 'ok_per_s')}."
-        " Zero refusals for a closed loop needs a target above that delay, which an open"
-        " overload would then also be let to reach before it is refused.",
+        f" this run). {closed_loop_reading(results)} Refused by the old rule / the new one:"
+        f" {compared(rules, 'refused')}; served per second: {compared(rules, 'ok_per_s')}.",
         "",
     ]
     busiest = max(rules[rule][f"closed_{n}"]["ok_per_s"] for rule in rules for n in CLOSED)
@@ -569,10 +602,10 @@ def render(results: Mapping[str, Any], json_name: str = "") -> str:
         "  own stages; `appliance/gateway/edge/shedding.py`)",
     ]
     for name in variants(results):
-        target_ms, interval_ms = parse_variant(name.removeprefix("new "))
+        variant = parse_variant(name.removeprefix("new "))
         lines.append(
-            f"- {name}: `shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}`"
-            " (the current code, the two set through its environment)"
+            f"- {name}: `{variant_settings(variant)}` (the current code, these set through its"
+            " environment)"
         )
     lines += [
         "",
