@@ -604,8 +604,8 @@ def render(results: Mapping[str, Any], json_name: str = "") -> str:
     for name in variants(results):
         variant = parse_variant(name.removeprefix("new "))
         lines.append(
-            f"- {name}: `{variant_settings(variant)}` (the current code, these set through its"
-            " environment)"
+            f"- {name}: `{variant_settings(variant)}` (the code measured as new, these set"
+            " through its environment)"
         )
     lines += [
         "",
