@@ -99,8 +99,8 @@ class LimitSettings(BaseModel):
     # not trip it; traffic made only of requests slower than the target would.
     shed_target_ms: float = 50.0
     shed_interval_ms: float = 100.0
-    # ...and only once the queue grows: over the last interval more than this many times
-    # as many requests were admitted as left the stages. A closed loop (each client waits
+    # ...and only once the queue grows: in each of the last two intervals more than this
+    # many times as many requests were admitted as left the stages. A closed loop (each client waits
     # for its answer before asking again) or a burst that has arrived holds a standing
     # queue that does not grow, and is served whole; an overload is refused. 0 turns the
     # test off (refuse on the standing queue alone).

@@ -25,11 +25,11 @@ the token, the body or the database are touched, and costs a comparison or two:
   of N clients (staff who each wait for their answer before asking again) keeps a queue of
   N requests for good, its delay N / capacity, and refusing its members gains nothing:
   each one refused asks again at once, and the queue is the same. What overload adds is
-  arrivals outpacing departures, so the queue *grows*. Refusals start only when, over the
-  last interval, more than ``shed_demand_ratio`` times as many requests were admitted as
-  left the stages; once started they go on, by CoDel's rule, until the queue drains (while
-  refusing, nothing is admitted, so the ratio could not hold them). A demand between 1 and
-  the ratio times capacity queues up to the two bounds below instead.
+  arrivals outpacing departures, so the queue *grows*. Refusals start only when, in each of
+  the last two intervals, more than ``shed_demand_ratio`` times as many requests were
+  admitted as left the stages; once started they go on, by CoDel's rule, until the queue
+  drains (while refusing, nothing is admitted, so the ratio could not hold them). A demand
+  between 1 and the ratio times capacity queues up to the two bounds below instead.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
@@ -106,7 +106,7 @@ class QueueDelay:
         self._keys = itertools.count()
         # Since when every sojourn measured was above the target; None once one was not.
         self._above_since: float | None = None
-        # Admissions and departures of the last interval (times), for the demand test.
+        # Admissions and departures of the last two intervals (times), for the demand test.
         self._admitted: deque[float] = deque()
         self._departed: deque[float] = deque()
         # Refusing: entered once the demand test held, kept until the queue drains.
@@ -158,17 +158,26 @@ class QueueDelay:
         return self._dropping
 
     def _demand_exceeds_service(self, now: float) -> bool:
-        """More than ``demand_ratio`` times as many admitted as departed over the last
-        interval (always, with the test off)."""
+        """More than ``demand_ratio`` times as many admitted as departed in each of the last
+        two intervals (always, with the test off). Two, because a worker sees a few requests
+        per interval and one interval's counts are noise; and because a burst (the first
+        round of a closed loop) is admitted within one: growth that stopped is not
+        overload."""
         if self.demand_ratio <= 0:
             return True
         for times in (self._admitted, self._departed):
-            self._forget_before(times, now - self.interval_s)
-        return len(self._admitted) > self.demand_ratio * len(self._departed)
+            self._forget_before(times, now - 2 * self.interval_s)
+        middle = now - self.interval_s
+        for recent in (True, False):
+            admitted = sum(1 for t in self._admitted if (t >= middle) == recent)
+            departed = sum(1 for t in self._departed if (t >= middle) == recent)
+            if admitted <= self.demand_ratio * departed:
+                return False
+        return True
 
     def _record(self, times: deque[float], now: float) -> None:
         times.append(now)
-        self._forget_before(times, now - self.interval_s)
+        self._forget_before(times, now - 2 * self.interval_s)
 
     @staticmethod
     def _forget_before(times: deque[float], since: float) -> None:

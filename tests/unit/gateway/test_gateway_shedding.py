@@ -231,6 +231,22 @@ def test_an_open_loop_faster_than_service_is_refused_until_its_queue_drains() ->
     assert len(waiting) < 400
 
 
+def test_growth_that_stopped_is_not_refused() -> None:
+    clock = Clock()
+    delay = _delay(clock, demand_ratio=2.0)
+    # Thirty requests arrive within one interval, while few leave: growth, once.
+    waiting = [delay.enter() for _ in range(30)]
+    clock.now = 0.06
+    delay.leave(waiting.pop(0))
+    # The next interval admits exactly as many as leave: the queue stands, but flat.
+    for _ in range(10):
+        clock.now += 0.01
+        delay.leave(waiting.pop(0))
+        waiting.append(delay.enter())
+    assert clock.now - 0.06 >= 0.1
+    assert not delay.standing()
+
+
 def test_refusing_goes_on_without_new_admissions_and_ends_when_the_queue_drains() -> None:
     clock = Clock()
     delay = _delay(clock, demand_ratio=2.0)
