@@ -504,13 +504,23 @@ def closed_loop_reading(results: Mapping[str, Any]) -> str:
             " needs a target above that delay, which an open overload would then also be let"
             " to reach before it is refused."
         )
-    return (
-        f"Where that exceeds the target ({target:g} ms), the queue stands, but it does not"
-        " grow: each client asks again only once answered, so as many requests are admitted"
-        " as leave, and the demand test (more than"
-        f" {ratio:g} times as many admitted as leaving over an interval) keeps CoDel from"
-        " refusing; an open loop's queue grows, and is refused."
+    text = (
+        f"Where that exceeds the target ({target:g} ms), the queue stands; the new rule refuses"
+        " only a queue that also grew in each of the last two intervals (more than"
+        f" {ratio:g} times as many admitted as leaving), which a closed loop's does not: each"
+        " client asks again only once answered."
     )
+    refused = [
+        f"the closed loop of {n} {row['refused']} times"
+        for n in CLOSED
+        if (row := results["rules"]["new"][f"closed_{n}"])["refused"]
+    ]
+    if refused:
+        text += (
+            f" Here it refused anyway: {', '.join(refused)}, the clients retrying at once"
+            " rather than after `Retry-After`, so every refusal is counted again."
+        )
+    return text
 
 
 def reading(results: Mapping[str, Any]) -> list[str]:
