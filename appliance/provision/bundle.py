@@ -107,8 +107,8 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
             shutil.copy2(wheel, target)
     if spec.appliance_source is not None:
         echo(f"wheels: appliance from {spec.appliance_source}, dependencies from {sys.prefix}")
-        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(target),
-              str(spec.appliance_source)])  # fmt: skip
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+              "--no-index", "-w", str(target), str(spec.appliance_source)])  # fmt: skip
         repack_environment(_site_packages(Path(sys.prefix)), target, ["appliance"])
     if spec.wheel_requirements:
         echo(f"wheels: {' '.join(spec.wheel_requirements)}")
@@ -119,6 +119,8 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
                 "pip",
                 "wheel",
                 "-q",
+                "--no-build-isolation",
+                "--only-binary=:all:",
                 "-w",
                 str(target),
                 *spec.wheel_requirements,

@@ -3,7 +3,8 @@
 An air-gapped site has no machine with the appliance CLI on it until the bundle installs one.
 The builder adds::
 
-    controller/wheels/          ansible-core, ansible-runner and what they need beyond wheels/
+    controller/wheels/          ansible-core, ansible-runner, the build backend (setuptools,
+                                wheel) and what they need beyond wheels/
     controller/collections/     Ansible collection tarballs (the playbooks use only
                                 ansible.builtin today, so usually empty)
     controller/requirements.txt every wheel the controller installs, with its SHA-256
@@ -33,6 +34,9 @@ INSTALLER = "install-controller.sh"
 CONTROLLER = "controller"
 # The controller's own tools; the appliance's dependencies come with the appliance wheel.
 CONTROLLER_ROOTS = ("ansible-core", "ansible-runner")
+# The build backend of requirements/build.txt, so the controller builds the appliance wheel
+# for an online install without build isolation, from wheels pinned by hash.
+BUILD_ROOTS = ("setuptools", "wheel")
 
 Echo = Callable[[str], None]
 
@@ -64,7 +68,7 @@ def _site_packages(prefix: Path) -> Path:
 def _appliance_wheel(source: Path, target: Path) -> None:
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(target), str(source)],
+         "--no-index", "-w", str(target), str(source)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -88,12 +92,18 @@ def add_controller(
             f"{', '.join(missing)} not installed in {site_packages}: install the appliance "
             "with its admin extra (requirements/controller.txt) before building a bundle"
         )
+    if missing := [name for name in BUILD_ROOTS if name not in present]:
+        raise InvalidRequest(
+            f"{', '.join(missing)} not installed in {site_packages}: install the build backend "
+            "by hash (pip install --require-hashes -r requirements/build.txt) before building "
+            "a bundle"
+        )
     shared, target = root / "wheels", root / CONTROLLER / "wheels"
     target.mkdir(parents=True, exist_ok=True)
     echo(f"controller: appliance from {source}, ansible from {site_packages}")
     if not any(shared.glob("appliance-*.whl")):
         _appliance_wheel(source, target)
-    repack_environment(site_packages, target, ["appliance", *CONTROLLER_ROOTS])
+    repack_environment(site_packages, target, ["appliance", *CONTROLLER_ROOTS, *BUILD_ROOTS])
     for wheel in target.glob("*.whl"):
         if (shared / wheel.name).exists():
             wheel.unlink()

@@ -87,3 +87,46 @@ def test_every_pip_install_of_the_roles_requires_hashes() -> None:
         requirements = [item for item in argv if item.startswith("--requirement=")]
         assert len(requirements) == 1, where
         assert [item for item in argv[2:] if not item.startswith("-")] == [], where
+
+
+def _pip_builds_of_the_roles() -> list[tuple[str, list[str]]]:
+    found = []
+    for path in sorted((ROOT / "playbooks").rglob("*.yml")):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            for module in ("ansible.builtin.command", "ansible.builtin.shell", "command", "shell"):
+                args = task.get(module)
+                text = yaml.safe_dump(args)
+                if args is not None and re.search(r"\bpip\b", text) and "install" not in text:
+                    assert isinstance(args, dict) and isinstance(args.get("argv"), list), path
+                    found.append((f"{path.relative_to(ROOT)}: {task.get('name')}", args["argv"]))
+    return [(where, [str(item) for item in argv]) for where, argv in found]
+
+
+def test_every_pip_build_of_the_roles_fetches_nothing() -> None:
+    """The controller builds the appliance wheel with the build backend it already has
+    (requirements/build.txt, by hash), never one an isolated build fetches from an index."""
+    builds = _pip_builds_of_the_roles()
+    assert [where for where, argv in builds if "wheel" in argv], builds
+    for where, argv in builds:
+        verb = argv[argv.index("pip") + 1]
+        assert verb == "wheel", where
+        assert {"--no-build-isolation", "--no-index", "--no-deps"} <= set(argv), where
+
+
+PIP_CALL = re.compile(r'"pip",\s*"(wheel|download)",(?P<args>[^\]]*)\]', re.DOTALL)
+
+
+def test_every_pip_build_of_the_provisioning_code_is_isolated_from_the_index() -> None:
+    """A wheel the bundle builds never comes from a build backend pip fetched: each
+    ``pip wheel``/``pip download`` runs without build isolation; the appliance wheel, from
+    the local tree, also without an index."""
+    calls = [
+        (path.relative_to(ROOT), match.group(1), match.group("args"))
+        for path in sorted((ROOT / "appliance").rglob("*.py"))
+        for match in PIP_CALL.finditer(path.read_text())
+    ]
+    assert len(calls) >= 3, calls
+    for where, verb, args in calls:
+        assert '"--no-build-isolation"' in args, (where, verb)
+        if "source" in args:
+            assert '"--no-index"' in args and '"--no-deps"' in args, (where, verb)
