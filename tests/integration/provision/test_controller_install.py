@@ -112,3 +112,33 @@ def test_a_wheel_swapped_after_the_build_is_refused(
     assert result.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr
     assert not (tmp_path / "b" / "appliance").exists()
+
+
+def test_the_installed_controller_builds_the_appliance_wheel_offline(
+    installed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """The gateway role's build, as it runs on the controller: the build backend of
+    requirements/build.txt came with the bundle, so nothing is fetched."""
+    _, prefix, _ = installed
+    pins = {
+        line.split("==")[0]: line.split("==")[1].split()[0]
+        for line in (REPO / "requirements" / "build.txt").read_text().splitlines()
+        if "==" in line
+    }
+    freeze = subprocess.run(
+        [str(prefix / "bin" / "python"), "-m", "pip", "freeze", "--all"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    for name in ("setuptools", "wheel"):
+        assert f"{name}=={pins[name]}" in freeze
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "var", "build", "*.egg-info"))
+    built = tmp_path / "wheels"
+    result = subprocess.run(
+        _offline([str(prefix / "bin" / "python"), "-m", "pip", "wheel", "--no-deps",
+                  "--no-build-isolation", "--no-index", "--wheel-dir", str(built), str(source)]),
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull},
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert [wheel.name.split("-")[0] for wheel in built.glob("*.whl")] == ["appliance"]
