@@ -94,6 +94,12 @@ class _Usage:
 # one per request. A slot another process frees is seen at most this late; the 429's
 # Retry-After (1 s) is longer.
 FULL_FOR_S = 0.1
+# A claim that finds the subject full asks once more after this long before refusing: the
+# user's previous chat may have ended on another worker, whose delete of its lease runs in
+# the background and can land just after the answer's last byte. Without it, a user who
+# sends one request after another could get 429 for the one they just finished. Only
+# requests about to be refused wait.
+RELEASE_GRACE_S = 0.1
 
 
 class Admission:
@@ -160,6 +166,10 @@ class Admission:
             lease = await self._slots.claim(subject, self.per_user_concurrency)
             if lease is None and await self._slots.settle():
                 # A chat of this process that just ended had not reached the store yet.
+                lease = await self._slots.claim(subject, self.per_user_concurrency)
+            if lease is None:
+                # One of another process may not have either.
+                await asyncio.sleep(RELEASE_GRACE_S)
                 lease = await self._slots.claim(subject, self.per_user_concurrency)
             if lease is None:
                 self._full_at[subject] = time.monotonic()

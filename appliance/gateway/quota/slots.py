@@ -21,7 +21,9 @@ with the chats open (per_user_concurrency × users, beyond PostgreSQL's
 - **Release**: the row is deleted as soon as the chat ends (done, client gone, backend
   died, bug: :class:`~appliance.gateway.chat.relay.ChatExchange` releases exactly once).
   The delete runs in the background so the end of a chat never waits on the database; a
-  claim that finds the user full first waits for this process's pending deletes.
+  claim that finds the user full first waits for this process's pending deletes, then
+  asks once more after a short grace for another process's (``RELEASE_GRACE_S`` in
+  :mod:`~appliance.gateway.quota.admission`).
 - **Heartbeat**: every ``lease_s / 3`` one UPDATE pushes the expiry of all leases this
   process holds. A process killed with ``kill -9`` stops renewing, and its slots come back
   at most ``lease_s`` later (``limits.concurrency_lease_s``). A delete that failed is

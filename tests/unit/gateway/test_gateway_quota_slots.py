@@ -3,6 +3,7 @@ objects), as ``admission_slots`` in PostgreSQL is shared by every worker and gat
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -90,3 +91,18 @@ async def test_a_full_subject_is_refused_without_asking_again_for_a_moment(
     await slots.settle()
     monkeypatch.setattr(admission_module, "FULL_FOR_S", 0.0)
     assert await _admitted(second, "u")
+
+
+async def test_a_release_landing_just_after_the_claim_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(admission_module, "RELEASE_GRACE_S", 0.05)
+    slots = SharedSlots()
+    first, second = _process(slots, limit=1), _process(slots, limit=1)
+    assert await _admitted(first, "u")
+    # The user's chat ended on the first process; its delete reaches the store a moment
+    # after the user's next request reached the second.
+    asyncio.get_running_loop().call_later(0.01, slots.active.__setitem__, "u", 0)
+    assert await _admitted(second, "u")
+    # A slot still held after the grace is refused.
+    assert not await _admitted(first, "u")
