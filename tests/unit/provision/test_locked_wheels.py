@@ -6,8 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from appliance.audit.checkpoint import generate_key
+from appliance.cli.main import app
 from appliance.errors import InvalidRequest
 from appliance.provision.bundle import BundleSpec, build
 from appliance.provision.locked_wheels import collect, read_lock
@@ -94,3 +96,26 @@ def test_a_venv_and_a_lock_together_are_refused_before_anything_is_written(
     with pytest.raises(InvalidRequest, match="not both"):
         build(spec, lambda _: None)
     assert not (tmp_path / "bundle.d").exists()
+
+
+def test_extra_wheels_come_only_from_a_hashed_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--wheel-lock``: a requirement without its hash is refused before anything is
+    fetched; one with hashes that no index serves fails with the pin named."""
+    key = tmp_path / "bundle.pem"
+    generate_key(key)
+    loose = tmp_path / "loose.txt"
+    loose.write_text("tiny-pkg==1.0\n")
+    argv = ["bundle", "build", "-o", str(tmp_path / "b.tar"), "--signing-key", str(key),
+            "--no-debs", "--no-controller", "--directory"]  # fmt: skip
+    result = CliRunner().invoke(app, [*argv, "--wheel-lock", str(loose)])
+    assert result.exit_code == 1
+    assert "not a hash-pinned requirement: tiny-pkg==1.0" in result.output
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    result = CliRunner().invoke(
+        app, [*argv, "--wheel-lock", str(_lock(tmp_path, b"the published wheel"))]
+    )
+    assert result.exit_code == 1
+    assert "pip download of 1 locked wheels (tiny-pkg==1.0" in result.output
