@@ -112,14 +112,15 @@ def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
     for extra in spec.extra_wheel_dirs:
         for wheel in extra.glob("*.whl"):
             shutil.copy2(wheel, target)
+    # The locked extras first: a download that fails does so before minutes of repacking.
+    for lock in spec.wheel_locks:
+        echo(f"wheels: the files of {lock}")
+        locked_wheels.collect(lock, target)
     if spec.appliance_source is not None:
         echo(f"wheels: appliance from {spec.appliance_source}, dependencies from {sys.prefix}")
         _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
               "--no-index", "-w", str(target), str(spec.appliance_source)])  # fmt: skip
         repack_environment(_site_packages(Path(sys.prefix)), target, ["appliance"])
-    for lock in spec.wheel_locks:
-        echo(f"wheels: the files of {lock}")
-        locked_wheels.collect(lock, target)
 
 
 def _site_packages(prefix: Path) -> Path:
@@ -243,10 +244,18 @@ def write_manifest(root: Path, key_file: Path, version: str) -> dict[str, Any]:
     return manifest
 
 
-def build(spec: BundleSpec, echo: Echo) -> Path:
-    """Collect, sign and pack; returns the archive's path."""
+def _check_inputs(spec: BundleSpec) -> None:
+    """What can be refused before anything is written: both vLLM sources at once, and a
+    lock with a pin that has no hash."""
     if spec.vllm_venv is not None and spec.vllm_lock is not None:
         raise InvalidRequest("give a vLLM venv to repack or a vLLM lock, not both")
+    for lock in (*spec.wheel_locks, *([spec.vllm_lock] if spec.vllm_lock else [])):
+        locked_wheels.read_lock(lock)
+
+
+def build(spec: BundleSpec, echo: Echo) -> Path:
+    """Collect, sign and pack; returns the archive's path."""
+    _check_inputs(spec)
     work = spec.output.resolve().with_suffix(".d") / TOP
     if work.parent.exists():
         shutil.rmtree(work.parent)

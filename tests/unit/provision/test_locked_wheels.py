@@ -102,7 +102,8 @@ def test_extra_wheels_come_only_from_a_hashed_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--wheel-lock``: a requirement without its hash is refused before anything is
-    fetched; one with hashes that no index serves fails with the pin named."""
+    written; one with hashes that no index serves fails with the pin named, before the
+    appliance's own wheels are built."""
     key = tmp_path / "bundle.pem"
     generate_key(key)
     loose = tmp_path / "loose.txt"
@@ -112,6 +113,7 @@ def test_extra_wheels_come_only_from_a_hashed_lock(
     result = CliRunner().invoke(app, [*argv, "--wheel-lock", str(loose)])
     assert result.exit_code == 1
     assert "not a hash-pinned requirement: tiny-pkg==1.0" in result.output
+    assert not (tmp_path / "b.d").exists()
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     result = CliRunner().invoke(
@@ -119,3 +121,4 @@ def test_extra_wheels_come_only_from_a_hashed_lock(
     )
     assert result.exit_code == 1
     assert "pip download of 1 locked wheels (tiny-pkg==1.0" in result.output
+    assert not list((tmp_path / "b.d" / "bundle" / "wheels").glob("appliance-*.whl"))
