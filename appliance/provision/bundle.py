@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -149,14 +148,7 @@ def _vllm_locked(root: Path, lock: Path, found_in: Path | None, echo: Echo) -> N
 def _link_tree(source: Path, target: Path) -> None:
     """A copy of a directory whose files are hard links where one file system holds both
     (a model is gigabytes; the manifest's hashes still cover every byte)."""
-
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link_or_copy)
+    shutil.copytree(source, target, copy_function=locked_wheels.link_or_copy)
 
 
 def _debs(root: Path, packages: Iterable[str], echo: Echo) -> None:

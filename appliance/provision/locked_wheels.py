@@ -73,9 +73,10 @@ def read_lock(path: Path) -> list[Pin]:
     return pins
 
 
-def _link(source: Path, target: Path) -> None:
-    """Hard link where both lie on one file system, a copy where they do not."""
-    target.unlink(missing_ok=True)
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """Hard link where both lie on one file system, a copy where they do not (also a
+    ``copy_function`` for ``shutil.copytree``)."""
+    Path(target).unlink(missing_ok=True)
     try:
         os.link(source, target)
     except OSError:
@@ -97,7 +98,7 @@ def collect(lock: Path, target: Path, found_in: Path | None = None) -> int:
             continue
         pin = by_hash.get(file_sha256(file))
         if pin is not None and pin.name == normalize_name(file.name.split("-")[0]):
-            _link(file, target / file.name)
+            link_or_copy(file, target / file.name)
             placed.add(pin.name)
     missing = [pin for pin in pins if pin.name not in placed]
     if missing:
