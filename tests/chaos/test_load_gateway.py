@@ -123,6 +123,14 @@ def shed_in_audit(db: scratch.ScratchDb, since_seq: int) -> int:
     return int(row[0]) if row else 0
 
 
+def clear_slot_leases(db: scratch.ScratchDb) -> None:
+    """Drop the per-user slot leases an earlier scenario's gateway left in the shared
+    database: streams cut when it stopped keep their leases until they expire
+    (``concurrency_lease_s``), and would count against this scenario's users."""
+    with psycopg.connect(db.owner_libpq) as conn:
+        conn.execute("DELETE FROM admission_slots")
+
+
 def head_seq(db: scratch.ScratchDb) -> int:
     with psycopg.connect(db.owner_libpq) as conn:
         row = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events").fetchone()
@@ -341,6 +349,7 @@ def test_one_user_cannot_take_more_than_their_share(
 ) -> None:
     chunk_ms, share, workers = 25, 4, 2
     hold_s = slow_streams(stub, chunk_ms)
+    clear_slot_leases(load_db)
     gateway = start_gateway(services, load_db, stub, per_user_concurrency=share)
     greedy, *polite = list(users)
     duration_s = scaled(5, 20)
