@@ -11,8 +11,9 @@ Each delta is folded and encoded character by character and fed to the automaton
 iterators, which keep their state between deltas: a delta costs work in proportion to its
 own length, never to the holdback's.
 
-What a hit does: ``block`` ends the stream; what came before the match is released, the
-match and everything after it never is, and the hit is reported (its entry's id and
+What a hit does: ``block`` ends the stream; what came before the match is released up to
+the holdback (text just before it could be the start of another term that runs into it),
+the match and everything after it never is, and the hit is reported (its entry's id and
 category go to the audit record). ``mask`` replaces the match with one ``*`` per original
 character and the stream goes on. ``flag`` changes nothing and reports the hit. Hits are
 reported when found, in stream offsets (from the first character fed).
@@ -82,7 +83,8 @@ class _Track:
         keep = self.length - (self.automaton.longest - 1)
         if not self.automaton.alphabet.fold:
             return max(keep, 0)
-        safe = fed if keep >= self.length else self.origin[max(keep, self.base) - self.base]
+        first = max(keep, self.base)  # the first folded character a match may yet use
+        safe = self.origin[first - self.base] if first < self.length else fed
         if keep > self.base:
             del self.origin[: keep - self.base]
             self.base = keep
