@@ -1,4 +1,5 @@
-"""The compact encoding the matcher's automatons run on.
+"""The compact encoding the matcher's automatons run on, and the pre-filter that spares
+them most of a text.
 
 pyahocorasick looks a node's children up by a linear scan, so over Chinese text, where the
 root has a child for each of thousands of characters, every character costs microseconds.
@@ -6,11 +7,20 @@ Each character a library's terms use is therefore given a code, and each code is
 as a fixed-width group of byte-sized symbols (``width`` of them, at most 127 values each):
 no node then has more than 127 children. The first symbol of a group is drawn from
 128-254 and the others from 1-127, so a term's symbols can only match where a character's
-group starts; every character the terms never use shares one group (its first symbol
-255, which no term has) and so can never be part of a match.
+group starts; every character the terms never use shares code 0 (its first symbol 255,
+which no term has) and so can never be part of a match.
 
-A whole text is encoded with numpy (one table lookup per character) and the streamed
-filter encodes a delta character by character; both give the same symbols.
+Even so the automaton costs tens of nanoseconds a symbol, so a whole text is not fed to it.
+With numpy (one table lookup per character, no Python loop) the text becomes codes, and
+only the *windows* that may hold a match are kept: every match starts with its term's
+first three characters (all of them, for a shorter term), so each position where the next
+one, two or three codes are the start of some term opens a window as long as the longest
+term (pairs and triples are looked up in hashed bit tables: a collision only opens a
+window for nothing). The windows, joined by code 0 where they do not touch, are what the
+automaton reads.
+
+The streamed filter encodes a delta character by character instead (``encode_char``) and
+feeds all of it: a delta is a few characters, and it gives the same symbols.
 
 May import ``appliance.content.normalise`` only.
 """
@@ -18,7 +28,7 @@ May import ``appliance.content.normalise`` only.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +38,12 @@ from appliance.content.normalise import fold_char
 _SYMBOLS = 127  # values a symbol of a group may take
 _UNKNOWN = 255  # a count not yet computed for this code point
 _CODE_POINTS = 0x110000
+_HASH_BITS = 20  # the hashed tables of first pairs and triples (a collision costs time only)
+_MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D))
 
-Array = npt.NDArray[np.int64]
+Codes = npt.NDArray[np.uint32]
+Counts = npt.NDArray[np.uint8]
+Positions = npt.NDArray[np.int64]
 
 
 def _symbol_table(size: int) -> tuple[int, npt.NDArray[np.uint8]]:
@@ -49,33 +63,35 @@ def _symbol_table(size: int) -> tuple[int, npt.NDArray[np.uint8]]:
     return width, table
 
 
-@dataclass
-class Encoded:
-    """A text as symbols, and the way back from a folded index to the original index."""
+def _hash(*columns: Codes) -> Codes:
+    """A multiplicative hash of a pair or a triple of codes, in ``_HASH_BITS`` bits."""
+    mixed = np.zeros(len(columns[0]), dtype=np.uint32)
+    for column, factor in zip(columns, _MIX, strict=False):
+        mixed ^= column.astype(np.uint32) * factor
+    return mixed >> np.uint32(32 - _HASH_BITS)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The symbols the automaton reads for one text, and for each group of them the
+    original character it came from (-1 for the code 0 that joins two windows)."""
 
     symbols: str
-    counts: npt.NDArray[np.uint8] | None  # folded characters per original one; None: one each
-    _origin: Array | None = field(default=None, init=False, repr=False)
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """The original span of the folded (or, unfolded, original) span ``[start, end)``."""
-        if self.counts is None:
-            return start, end
-        if self._origin is None:
-            self._origin = np.repeat(np.arange(len(self.counts)), self.counts)
-        return int(self._origin[start]), int(self._origin[end - 1]) + 1
+    origin: Positions
 
 
 class Alphabet:
     """The codes of the characters one automaton's keys use; ``fold``: whether text is
     folded (``normalise``) before it is encoded, or encoded as it is."""
 
-    def __init__(self, chars: Iterable[str], *, fold: bool) -> None:
+    def __init__(self, keys: Iterable[str], *, fold: bool) -> None:
+        keys = list(keys)
         self.fold = fold
-        ordered = sorted(set(chars))
+        ordered = sorted(set("".join(keys)))
         self._code = {char: code for code, char in enumerate(ordered, start=1)}
         self.width, self._table = _symbol_table(len(ordered) + 1)
         self._groups = [row.tobytes().decode("latin-1") for row in self._table]
+        self.longest = max(map(len, keys), default=0)
         # Per code point: how many folded characters it gives, and the first one's code.
         self._count = np.full(_CODE_POINTS, _UNKNOWN if fold else 1, dtype=np.uint8)
         self._first = np.zeros(_CODE_POINTS, dtype=np.uint32)
@@ -84,6 +100,18 @@ class Alphabet:
                 self._first[ord(char)] = code
         self._expanded: dict[int, list[int]] = {}
         self._char_symbols: dict[str, str] = {}
+        # What may start a match: a key's first three codes, or all of a shorter one's.
+        self._single = np.zeros(len(ordered) + 1, dtype=bool)
+        self._starts = {n: np.zeros(1 << _HASH_BITS, dtype=bool) for n in (2, 3)}
+        for n in (1, 2, 3):
+            heads = [key[:3] for key in keys if min(len(key), 3) == n]
+            firsts = np.array([[self._code[c] for c in h] for h in heads], dtype=np.uint32)
+            if not heads:
+                continue
+            if n == 1:
+                self._single[firsts[:, 0]] = True
+            else:
+                self._starts[n][_hash(*firsts.T)] = True
 
     def encode_key(self, folded: str) -> str:
         """The symbols of a key (a term, already folded when ``fold``)."""
@@ -98,7 +126,7 @@ class Alphabet:
             self._char_symbols[char] = found
         return found
 
-    def _learn(self, points: Array) -> None:
+    def _learn(self, points: Positions) -> None:
         """Fill in the folding of code points met for the first time."""
         for point in np.unique(points).tolist():
             codes = [self._code.get(c, 0) for c in fold_char(chr(point))]
@@ -107,11 +135,11 @@ class Alphabet:
             if len(codes) > 1:
                 self._expanded[point] = codes
 
-    def encode(self, text: str) -> Encoded:
-        """The symbols of a whole text, one table lookup per character."""
+    def codes(self, text: str) -> tuple[Codes, Positions]:
+        """The (folded) text's codes, and the original index of each."""
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if not self.fold:
-            return Encoded(self._table[self._first[points]].tobytes().decode("latin-1"), None)
+            return self._first[points], np.arange(len(points))
         counts = self._count[points]
         unknown = counts == _UNKNOWN
         if unknown.any():
@@ -119,11 +147,34 @@ class Alphabet:
             counts = self._count[points]
         firsts = self._first[points]
         if int(counts.max(initial=0)) <= 1:
-            codes = firsts[counts == 1]
-        else:
-            codes = np.repeat(firsts, counts)
-            starts = np.cumsum(counts, dtype=np.int64) - counts
-            for index in np.flatnonzero(counts > 1).tolist():
-                expanded = self._expanded[int(points[index])]
-                codes[starts[index] : starts[index] + len(expanded)] = expanded
-        return Encoded(self._table[codes].tobytes().decode("latin-1"), counts)
+            kept = np.flatnonzero(counts)
+            return firsts[kept], kept
+        codes = np.repeat(firsts, counts)
+        starts = np.cumsum(counts, dtype=np.int64) - counts
+        for index in np.flatnonzero(counts > 1).tolist():
+            expanded = self._expanded[int(points[index])]
+            codes[starts[index] : starts[index] + len(expanded)] = expanded
+        return codes, np.repeat(np.arange(len(points)), counts)
+
+    def windows(self, text: str) -> Windows:
+        """The parts of ``text`` a match may lie in, as symbols (see the module's docstring)."""
+        codes, origin = self.codes(text)
+        size = len(codes)
+        starts = self._single[codes]
+        for n, table in self._starts.items():
+            if size >= n:
+                heads = [codes[k : size - n + 1 + k] for k in range(n)]
+                starts[: size - n + 1] |= table[_hash(*heads)]
+        positions = np.arange(size)
+        last_start = np.maximum.accumulate(np.where(starts, positions, -self.longest))
+        kept = np.flatnonzero(positions - last_start < self.longest)
+        if not len(kept):
+            return Windows("", np.empty(0, dtype=np.int64))
+        joins = np.ones(len(kept), dtype=np.int64)
+        joins[1:] = np.diff(kept) > 1
+        slots = np.arange(len(kept)) + np.cumsum(joins)
+        out_codes = np.zeros(int(slots[-1]) + 1, dtype=np.uint32)
+        out_origin = np.full(len(out_codes), -1, dtype=np.int64)
+        out_codes[slots] = codes[kept]
+        out_origin[slots] = origin[kept]
+        return Windows(self._table[out_codes].tobytes().decode("latin-1"), out_origin)

@@ -128,8 +128,8 @@ class Automaton:
         keys: dict[str, list[KeywordEntry]] = {}
         for entry in entries:
             keys.setdefault(normalise(entry.term).text if fold else entry.term, []).append(entry)
-        self.alphabet = Alphabet("".join(keys), fold=fold)
-        self.longest = max(len(key) for key in keys)
+        self.alphabet = Alphabet(keys, fold=fold)
+        self.longest = self.alphabet.longest
         self.automaton = ahocorasick.Automaton()
         for key, found in keys.items():
             symbols = self.alphabet.encode_key(key)
@@ -137,16 +137,18 @@ class Automaton:
         self.automaton.make_automaton()
 
     def span(self, end: int, key: Key) -> tuple[int, int]:
-        """The folded (or original) span of a key that ends at symbol ``end``."""
+        """The span, in groups of symbols, of a key that ends at symbol ``end``."""
         width = self.alphabet.width
         return (end + 1 - key.length) // width, (end + 1) // width
 
     def scan(self, text: str) -> list[Hit]:
-        encoded = self.alphabet.encode(text)
+        windows = self.alphabet.windows(text)
         hits: list[Hit] = []
-        for end, key in self.automaton.iter(encoded.symbols):
-            start, stop = encoded.original_span(*self.span(end, key))
-            hits.extend(Hit(entry, start, stop) for entry in key.entries)
+        key: Key
+        for end, key in self.automaton.iter(windows.symbols):
+            first, stop = self.span(end, key)
+            start, last = int(windows.origin[first]), int(windows.origin[stop - 1])
+            hits.extend(Hit(entry, start, last + 1) for entry in key.entries)
         return hits
 
 

@@ -41,6 +41,14 @@ def _cjk() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return terms, terms[::10], tuple(stable[3000:3600])
 
 
+@functools.cache
+def _plain() -> tuple[str, ...]:
+    """The Chinese characters clean text is written in: all but the markers."""
+    terms, markers, others = _cjk()
+    excluded = set(markers)
+    return tuple(c for c in terms if c not in excluded) + others
+
+
 def _term(rng: random.Random) -> str:
     terms, markers, _ = _cjk()
     length = rng.randint(2, 12)
@@ -75,8 +83,7 @@ def clean_text(length: int, seed: int = 0) -> str:
     """About ``length`` characters of Chinese with Latin words, digits and punctuation, in
     which no synthetic library's term can occur."""
     rng = random.Random(seed)
-    terms, markers, others = _cjk()
-    plain = [c for c in terms if c not in set(markers)] + list(others)
+    plain = _plain()
     parts: list[str] = []
     size = 0
     while size < length:

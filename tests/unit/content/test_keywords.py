@@ -4,6 +4,8 @@ every hit (overlapping ones included) of a 10,000-entry library and none where t
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appliance.content.keywords import (
     Action,
@@ -13,6 +15,7 @@ from appliance.content.keywords import (
     Matcher,
     MatchMode,
 )
+from appliance.content.normalise import normalise
 from tests.support.content import clean_text, synthetic_library, text_with
 
 
@@ -99,3 +102,46 @@ def test_the_synthetic_library_has_the_shape_the_standard_asks_for(
     assert all(2 <= len(e.term) <= 12 for e in library.entries)
     assert {e.match for e in library.entries} == set(MatchMode)
     assert {e.action for e in library.entries} == set(Action)
+
+
+SMALL = KeywordLibrary(
+    [
+        KeywordEntry(str(i), term, "c", match)
+        for i, (term, match) in enumerate(
+            [
+                ("甲", MatchMode.NORMALISED),
+                ("甲乙", MatchMode.NORMALISED),
+                ("乙甲乙", MatchMode.NORMALISED),
+                ("丙丙丙", MatchMode.NORMALISED),
+                ("ab", MatchMode.NORMALISED),
+                ("Ab", MatchMode.EXACT),
+                ("乙 甲", MatchMode.EXACT),
+            ]
+        )
+    ]
+)
+
+
+def _plain_search(library: KeywordLibrary, text: str) -> set[tuple[str, int, int]]:
+    """Every occurrence of every term by str.find: slow, obviously right."""
+    folded = normalise(text)
+    found = set()
+    for entry in library.entries:
+        exact = entry.match is MatchMode.EXACT
+        haystack, needle = (
+            (text, entry.term) if exact else (folded.text, normalise(entry.term).text)
+        )
+        at = haystack.find(needle)
+        while at != -1:
+            end = at + len(needle)
+            span = (at, end) if exact else folded.original_span(at, end)
+            found.add((entry.id, *span))
+            at = haystack.find(needle, at + 1)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="甲乙丙丁abAB \u200b，", max_size=60))
+def test_the_scan_agrees_with_a_plain_substring_search(text: str) -> None:
+    found = {(h.entry.id, h.start, h.end) for h in Matcher(SMALL).scan(text)}
+    assert found == _plain_search(SMALL, text)
