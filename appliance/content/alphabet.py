@@ -65,9 +65,9 @@ def _symbol_table(size: int) -> tuple[int, npt.NDArray[np.uint8]]:
 
 def _hash(*columns: Codes) -> Codes:
     """A multiplicative hash of a pair or a triple of codes, in ``_HASH_BITS`` bits."""
-    mixed = np.zeros(len(columns[0]), dtype=np.uint32)
-    for column, factor in zip(columns, _MIX, strict=False):
-        mixed ^= column.astype(np.uint32) * factor
+    mixed = columns[0] * _MIX[0]
+    for column, factor in zip(columns[1:], _MIX[1:], strict=False):
+        mixed ^= column * factor
     return mixed >> np.uint32(32 - _HASH_BITS)
 
 
@@ -102,16 +102,19 @@ class Alphabet:
         self._char_symbols: dict[str, str] = {}
         # What may start a match: a key's first three codes, or all of a shorter one's.
         self._single = np.zeros(len(ordered) + 1, dtype=bool)
-        self._starts = {n: np.zeros(1 << _HASH_BITS, dtype=bool) for n in (2, 3)}
+        self._starts: dict[int, npt.NDArray[np.bool_] | None] = {2: None, 3: None}
         for n in (1, 2, 3):
             heads = [key[:3] for key in keys if min(len(key), 3) == n]
-            firsts = np.array([[self._code[c] for c in h] for h in heads], dtype=np.uint32)
             if not heads:
                 continue
+            firsts = np.array([[self._code[c] for c in h] for h in heads], dtype=np.uint32)
             if n == 1:
                 self._single[firsts[:, 0]] = True
             else:
-                self._starts[n][_hash(*firsts.T)] = True
+                table = np.zeros(1 << _HASH_BITS, dtype=bool)
+                table[_hash(*firsts.T)] = True
+                self._starts[n] = table
+        self._has_single = bool(self._single.any())
 
     def encode_key(self, folded: str) -> str:
         """The symbols of a key (a term, already folded when ``fold``)."""
@@ -135,11 +138,11 @@ class Alphabet:
             if len(codes) > 1:
                 self._expanded[point] = codes
 
-    def codes(self, text: str) -> tuple[Codes, Positions]:
-        """The (folded) text's codes, and the original index of each."""
+    def codes(self, text: str) -> tuple[Codes, Positions | None]:
+        """The (folded) text's codes, and the original index of each (None: the same)."""
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if not self.fold:
-            return self._first[points], np.arange(len(points))
+            return self._first[points], None
         counts = self._count[points]
         unknown = counts == _UNKNOWN
         if unknown.any():
@@ -156,18 +159,23 @@ class Alphabet:
             codes[starts[index] : starts[index] + len(expanded)] = expanded
         return codes, np.repeat(np.arange(len(points)), counts)
 
+    def _opened(self, codes: Codes) -> npt.NDArray[np.bool_]:
+        """Whether a match may start at each position: its next codes start some key."""
+        size = len(codes)
+        starts = self._single[codes] if self._has_single else np.zeros(size, dtype=bool)
+        if size >= 2 and self._starts[2] is not None:
+            starts[:-1] |= self._starts[2][_hash(codes[:-1], codes[1:])]
+        if size >= 3 and self._starts[3] is not None:
+            starts[:-2] |= self._starts[3][_hash(codes[:-2], codes[1:-1], codes[2:])]
+        return starts
+
     def windows(self, text: str) -> Windows:
         """The parts of ``text`` a match may lie in, as symbols (see the module's docstring)."""
         codes, origin = self.codes(text)
-        size = len(codes)
-        starts = self._single[codes]
-        for n, table in self._starts.items():
-            if size >= n:
-                heads = [codes[k : size - n + 1 + k] for k in range(n)]
-                starts[: size - n + 1] |= table[_hash(*heads)]
-        positions = np.arange(size)
-        last_start = np.maximum.accumulate(np.where(starts, positions, -self.longest))
-        kept = np.flatnonzero(positions - last_start < self.longest)
+        # Position i is kept when a match may start within the longest key before it.
+        opened = np.cumsum(self._opened(codes), dtype=np.int32)
+        opened[self.longest :] -= opened[: -self.longest].copy()
+        kept = np.flatnonzero(opened)
         if not len(kept):
             return Windows("", np.empty(0, dtype=np.int64))
         joins = np.ones(len(kept), dtype=np.int64)
@@ -176,5 +184,5 @@ class Alphabet:
         out_codes = np.zeros(int(slots[-1]) + 1, dtype=np.uint32)
         out_origin = np.full(len(out_codes), -1, dtype=np.int64)
         out_codes[slots] = codes[kept]
-        out_origin[slots] = origin[kept]
+        out_origin[slots] = kept if origin is None else origin[kept]
         return Windows(self._table[out_codes].tobytes().decode("latin-1"), out_origin)
