@@ -14,7 +14,7 @@ generated text to be checked against it. This package is that check, free of any
 - ``stream``: the filter for a streamed answer, which releases no text that could still be
   the start of a match.
 
-May import ``appliance.errors`` only (layer 1); the gateway will call in, the library's
-storage will live in ``db``. Nothing here reads settings, files other than its own example
-library, or the network.
+Layer 4, beside ``rag``: may import layers 1-3 (``errors``, ``settings``, ``db``, ``auth``,
+``audit``) and today uses ``errors`` only; the gateway will call in. Nothing here reads
+settings, files other than its own example library, or the network.
 """

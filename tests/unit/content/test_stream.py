@@ -148,3 +148,57 @@ def test_the_stream_finds_what_a_one_shot_scan_finds(
         if hit.entry.action is Action.MASK:
             masked[hit.start : hit.end] = "*" * (hit.end - hit.start)
     assert "".join(out) == "".join(masked)
+
+
+DENSE = KeywordLibrary(
+    [
+        KeywordEntry("m1", "甲乙", "c", action=Action.MASK),
+        KeywordEntry("f1", "乙甲乙", "c", action=Action.FLAG),
+        KeywordEntry("m2", "ab", "c", action=Action.MASK),
+        KeywordEntry("f2", "Ab", "c", MatchMode.EXACT, Action.FLAG),
+        KeywordEntry("b1", "丙丁丙", "c"),
+        KeywordEntry("b2", "丁 a", "c", MatchMode.EXACT),
+    ]
+)
+DENSE_MATCHER = Matcher(DENSE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="甲乙丙丁abAB \u200b，", max_size=50),
+    sizes=st.lists(st.integers(1, 5), min_size=1, max_size=10),
+)
+def test_cut_anyhow_the_stream_agrees_with_the_scan(text: str, sizes: list[int]) -> None:
+    stream = StreamFilter(DENSE_MATCHER)
+    out: list[str] = []
+    hits: list[Hit] = []
+    blocked = None
+    position = step = 0
+    while position < len(text):
+        size = sizes[step % len(sizes)]
+        emission = stream.feed(text[position : position + size])
+        out.append(emission.text)
+        hits.extend(emission.hits)
+        blocked = emission.blocked
+        position, step = position + size, step + 1
+    out.append(stream.finish().text)
+    released = "".join(out)
+    expected = DENSE_MATCHER.scan(text)
+    blocks = [h for h in expected if h.entry.action is Action.BLOCK]
+    if blocks:
+        first = min(blocks, key=lambda h: h.end)
+        assert blocked in blocks
+        assert len(released) <= min(h.start for h in blocks)
+        expected = [h for h in expected if h.end <= first.end]
+    else:
+        assert blocked is None
+        assert len(released) == len(text)
+    masked = list(text)
+    for hit in expected:
+        if hit.entry.action is Action.MASK:
+            masked[hit.start : hit.end] = "*" * (hit.end - hit.start)
+    assert released == "".join(masked)[: len(released)]
+    reported = {(h.entry.id, h.start, h.end) for h in hits}
+    assert {
+        (h.entry.id, h.start, h.end) for h in expected if h.entry.action is not Action.BLOCK
+    } <= reported
