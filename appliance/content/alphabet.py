@@ -15,7 +15,7 @@ With numpy (one table lookup per character, no Python loop) the text becomes cod
 only the *windows* that may hold a match are kept: every match starts with its term's
 first three characters (all of them, for a shorter term), so each position where the next
 one, two or three codes are the start of some term opens a window as long as the longest
-term (pairs and triples are looked up in hashed bit tables: a collision only opens a
+term (pairs and triples are looked up in hashed tables: a collision only opens a
 window for nothing). The windows, joined by code 0 where they do not touch, are what the
 automaton reads.
 
@@ -40,6 +40,7 @@ _UNKNOWN = 255  # a count not yet computed for this code point
 _CODE_POINTS = 0x110000
 _HASH_BITS = 20  # the hashed tables of first pairs and triples (a collision costs time only)
 _MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D))
+_SHIFT = np.uint32(32 - _HASH_BITS)
 
 Codes = npt.NDArray[np.uint32]
 Counts = npt.NDArray[np.uint8]
@@ -68,7 +69,7 @@ def _hash(*columns: Codes) -> Codes:
     mixed = columns[0] * _MIX[0]
     for column, factor in zip(columns[1:], _MIX[1:], strict=False):
         mixed ^= column * factor
-    return mixed >> np.uint32(32 - _HASH_BITS)
+    return mixed >> _SHIFT
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class Alphabet:
         self._char_symbols: dict[str, str] = {}
         # What may start a match: a key's first three codes, or all of a shorter one's.
         self._single = np.zeros(len(ordered) + 1, dtype=bool)
+        self._leads = np.zeros(len(ordered) + 1, dtype=bool)
+        self._leads[[self._code[key[0]] for key in keys if key]] = True
         self._starts: dict[int, npt.NDArray[np.bool_] | None] = {2: None, 3: None}
         for n in (1, 2, 3):
             heads = [key[:3] for key in keys if min(len(key), 3) == n]
@@ -114,7 +117,6 @@ class Alphabet:
                 table = np.zeros(1 << _HASH_BITS, dtype=bool)
                 table[_hash(*firsts.T)] = True
                 self._starts[n] = table
-        self._has_single = bool(self._single.any())
 
     def encode_key(self, folded: str) -> str:
         """The symbols of a key (a term, already folded when ``fold``)."""
@@ -159,28 +161,41 @@ class Alphabet:
             codes[starts[index] : starts[index] + len(expanded)] = expanded
         return codes, np.repeat(np.arange(len(points)), counts)
 
-    def _opened(self, codes: Codes) -> npt.NDArray[np.bool_]:
-        """Whether a match may start at each position: its next codes start some key."""
-        size = len(codes)
-        starts = self._single[codes] if self._has_single else np.zeros(size, dtype=bool)
-        if size >= 2 and self._starts[2] is not None:
-            starts[:-1] |= self._starts[2][_hash(codes[:-1], codes[1:])]
-        if size >= 3 and self._starts[3] is not None:
-            starts[:-2] |= self._starts[3][_hash(codes[:-2], codes[1:-1], codes[2:])]
-        return starts
+    def _opened(self, codes: Codes) -> Positions:
+        """The positions where a match may start: those whose next codes start some key.
+        Only positions holding some key's first character are hashed at all, so a text
+        (or an exact-match alphabet) that rarely holds one costs about one pass."""
+        at = np.flatnonzero(self._leads[codes])
+        first = codes[at]
+        opened = self._single[first]
+        if self._starts[2] is not None or self._starts[3] is not None:
+            # Code 0 past the end: it starts nothing, and a hash it collides with only
+            # opens a window for nothing.
+            padded = np.concatenate([codes, np.zeros(2, dtype=np.uint32)])
+            mixed = first * _MIX[0] ^ padded[at + 1] * _MIX[1]
+            if self._starts[2] is not None:
+                opened |= self._starts[2][mixed >> _SHIFT]
+            if self._starts[3] is not None:
+                opened |= self._starts[3][(mixed ^ padded[at + 2] * _MIX[2]) >> _SHIFT]
+        return at[opened]
 
     def windows(self, text: str) -> Windows:
         """The parts of ``text`` a match may lie in, as symbols (see the module's docstring)."""
         codes, origin = self.codes(text)
-        # Position i is kept when a match may start within the longest key before it.
-        opened = np.cumsum(self._opened(codes), dtype=np.int32)
-        opened[self.longest :] -= opened[: -self.longest].copy()
-        kept = np.flatnonzero(opened)
-        if not len(kept):
+        opened = self._opened(codes)
+        if not len(opened):
             return Windows("", np.empty(0, dtype=np.int64))
-        joins = np.ones(len(kept), dtype=np.int64)
-        joins[1:] = np.diff(kept) > 1
-        slots = np.arange(len(kept)) + np.cumsum(joins)
+        # Windows [start, start + longest) that overlap or touch are merged into runs.
+        ends = np.minimum(opened + self.longest, len(codes))
+        new_run = np.ones(len(opened), dtype=bool)
+        new_run[1:] = opened[1:] > np.maximum.accumulate(ends)[:-1]
+        firsts = np.flatnonzero(new_run)
+        run_starts = opened[firsts]
+        lengths = np.maximum.reduceat(ends, firsts) - run_starts
+        before = np.cumsum(lengths) - lengths
+        kept = np.arange(int(lengths.sum())) + np.repeat(run_starts - before, lengths)
+        # Each run is preceded by one code 0, so no match runs from one into the next.
+        slots = kept - np.repeat(run_starts - before - np.arange(1, len(firsts) + 1), lengths)
         out_codes = np.zeros(int(slots[-1]) + 1, dtype=np.uint32)
         out_origin = np.full(len(out_codes), -1, dtype=np.int64)
         out_codes[slots] = codes[kept]
