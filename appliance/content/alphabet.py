@@ -2,7 +2,7 @@
 them most of a text.
 
 pyahocorasick looks a node's children up by a linear scan, so over Chinese text, where the
-root has a child for each of thousands of characters, every character costs microseconds.
+root has a child for each of thousands of characters, a character costs close to a microsecond.
 Each character a library's terms use is therefore given a code, and each code is written
 as a fixed-width group of byte-sized symbols (``width`` of them, at most 127 values each):
 no node then has more than 127 children. The first symbol of a group is drawn from
@@ -43,7 +43,6 @@ _MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D))
 _SHIFT = np.uint32(32 - _HASH_BITS)
 
 Codes = npt.NDArray[np.uint32]
-Counts = npt.NDArray[np.uint8]
 Positions = npt.NDArray[np.int64]
 
 
