@@ -16,7 +16,8 @@ character, which is the map back. The steps, per character:
 2. removal of what may be slipped between a term's characters: marks (``M*``, combining
    accents and variation selectors), punctuation (``P*``), symbols (``S*``, emoji
    included), separators (``Z*``), control and format characters (``Cc``, ``Cf``:
-   U+200B, U+200D, U+FEFF and the like);
+   U+200B, U+200D, U+FEFF and the like), and code points that are no character a reader
+   sees (``Cs`` lone surrogates, ``Co`` private use, ``Cn`` unassigned);
 3. OpenCC ``t2s``, character by character (so a phrase rule such as 乾隆 does not apply;
    terms are folded the same way, so both sides agree);
 4. casefold (``ß`` becomes ``ss``), then steps 1 and 2 again for what casefold produced.
@@ -54,6 +55,9 @@ REMOVED_CATEGORIES = frozenset(
         "Zp",
         "Cc",
         "Cf",
+        "Cs",
+        "Co",
+        "Cn",
     }
 )
 

@@ -77,3 +77,11 @@ def test_the_map_points_each_folded_character_at_its_origin() -> None:
 
 def test_terms_and_text_fold_alike() -> None:
     assert normalise("ＡＢＣ，２").text == normalise("abc2").text == "abc2"
+
+
+def test_code_points_no_reader_sees_are_removed_not_an_error() -> None:
+    """A lone surrogate (a JSON escape can carry one), private use and unassigned code
+    points slipped into a term neither hide it nor stop the filter."""
+    text = "国\ud800家\ue000发\U000e0001展\U0010fffd"
+    assert normalise(text).text == "国家发展"
+    assert [(h.start, h.end) for h in MATCHER.scan(text)] == [(0, 7)]
