@@ -167,15 +167,16 @@ class Alphabet:
         at = np.flatnonzero(self._leads[codes])
         first = codes[at]
         opened = self._single[first]
-        if self._starts[2] is not None or self._starts[3] is not None:
-            # Code 0 past the end: it starts nothing, and a hash it collides with only
-            # opens a window for nothing.
-            padded = np.concatenate([codes, np.zeros(2, dtype=np.uint32)])
-            mixed = first * _MIX[0] ^ padded[at + 1] * _MIX[1]
+        if len(at) and (self._starts[2] is not None or self._starts[3] is not None):
+            # Near the end the last code stands in for those past it: that can only open
+            # a window for nothing (a key that does not fit cannot match there anyway).
+            last = len(codes) - 1
+            mixed = first * _MIX[0] ^ codes[np.minimum(at + 1, last)] * _MIX[1]
             if self._starts[2] is not None:
                 opened |= self._starts[2][mixed >> _SHIFT]
             if self._starts[3] is not None:
-                opened |= self._starts[3][(mixed ^ padded[at + 2] * _MIX[2]) >> _SHIFT]
+                third = codes[np.minimum(at + 2, last)]
+                opened |= self._starts[3][(mixed ^ third * _MIX[2]) >> _SHIFT]
         return at[opened]
 
     def windows(self, text: str) -> Windows:
