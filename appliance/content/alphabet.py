@@ -41,6 +41,9 @@ _CODE_POINTS = 0x110000
 _HASH_BITS = 20  # the hashed tables of first pairs and triples (a collision costs time only)
 _MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D))
 _SHIFT = np.uint32(32 - _HASH_BITS)
+# Below this share of positions holding a key's first character (judged on every
+# _SAMPLE-th position), the start test gathers those positions rather than hashing slices.
+_SPARSE, _SAMPLE = 0.25, 64
 
 Codes = npt.NDArray[np.uint32]
 Positions = npt.NDArray[np.int64]
@@ -161,10 +164,25 @@ class Alphabet:
         return codes, np.repeat(np.arange(len(points)), counts)
 
     def _opened(self, codes: Codes) -> Positions:
-        """The positions where a match may start: those whose next codes start some key.
-        Only positions holding some key's first character are hashed at all, so a text
-        (or an exact-match alphabet) that rarely holds one costs about one pass."""
-        at = np.flatnonzero(self._leads[codes])
+        """The positions where a match may start: those whose next codes start some key."""
+        if not len(codes):
+            return np.empty(0, dtype=np.int64)
+        # Where few positions hold some key's first character (an exact-match alphabet,
+        # mostly) only those are looked at; elsewhere whole slices hash faster than
+        # gathering most of the positions one by one.
+        if self._leads[codes[::_SAMPLE]].mean() < _SPARSE:
+            return self._opened_at(codes, np.flatnonzero(self._leads[codes]))
+        opened = self._single[codes]
+        if self._starts[2] is not None or self._starts[3] is not None:
+            mixed = codes[:-1] * _MIX[0] ^ codes[1:] * _MIX[1]
+            if self._starts[2] is not None:
+                opened[:-1] |= self._starts[2][mixed >> _SHIFT]
+            if self._starts[3] is not None:
+                opened[:-2] |= self._starts[3][(mixed[:-1] ^ codes[2:] * _MIX[2]) >> _SHIFT]
+        return np.flatnonzero(opened)
+
+    def _opened_at(self, codes: Codes, at: Positions) -> Positions:
+        """``_opened`` for the positions ``at`` only."""
         first = codes[at]
         opened = self._single[first]
         if len(at) and (self._starts[2] is not None or self._starts[3] is not None):
