@@ -62,6 +62,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Each user's saved conversations: tables and queries; the gateway serves them.
     "appliance.conversations": _DATA,
     "appliance.sizing": _BASE,
+    # The keyword library and content filter: pure code over layers 1-3, no storage yet.
+    "appliance.content": _DATA | {"appliance.auth", "appliance.audit"},
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
     "appliance.provision": _BASE | {"appliance.sizing"},
@@ -201,6 +203,9 @@ def test_every_import_follows_the_layering() -> None:
         ("tests.chaos.test_faults_backend", "tests.integration.gateway.conftest", False),
         ("tests.chaos.test_faults_backend", "tests.support.processes", True),
         ("bench.reliability.report", "tests.chaos.test_load_gateway", False),
+        ("appliance.content.keywords", "appliance.errors", True),
+        ("appliance.content.stream", "appliance.rag.retrieve", False),
+        ("appliance.content.keywords", "appliance.gateway.chat.sse", False),
     ],
 )
 def test_the_rule_refuses_what_the_layering_forbids(
