@@ -46,6 +46,14 @@ def build_command(
             "each file must match its hash. Repeatable."
         ),
     ] = None,
+    wheels_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Directory where files of the locks of wheels/ and controller/wheels/ "
+            "(requirements/runtime.txt, controller.txt, build.txt) already lie, checked by "
+            "hash; the rest are downloaded. Repeatable."
+        ),
+    ] = None,
     vllm_venv: Annotated[
         Path | None, typer.Option(help="A working vLLM venv to repack (a build not on PyPI).")
     ] = None,
@@ -95,6 +103,7 @@ def build_command(
         signing_key=signing_key,
         version=__version__,
         wheel_locks=tuple(wheel_lock or ()),
+        wheels_from=tuple(wheels_from or ()),
         vllm_venv=vllm_venv,
         vllm_lock=vllm_lock,
         vllm_wheels_dir=vllm_wheels,

@@ -4,8 +4,9 @@
 (progress, per-host counts, the failing task) for ``appliance deploy`` and friends;
 ``node_launch_plan`` is ``appliance render-launch``: the vLLM replicas the ``vllm`` role
 starts on one node, decided by ``appliance.sizing``; ``bundle`` builds and verifies the
-signed offline bundle, with ``repack`` rebuilding wheels from an installed environment,
-``locked_wheels`` gathering PyPI's own files of a hash-locked vLLM requirements file,
+signed offline bundle, with ``locked_wheels`` gathering PyPI's own files of the hash-locked
+requirements files for every wheel directory, ``repack`` rebuilding wheels from an installed
+environment only for a vLLM build not on PyPI,
 ``sbom`` writing and checking its CycloneDX SBOM, ``controller_bundle`` adding what an
 air-gapped controller installs from (its wheels, ``install-controller.sh``) and the
 hash-pinned requirements of every wheel directory, and ``bundle_model`` telling which

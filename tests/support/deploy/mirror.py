@@ -165,7 +165,7 @@ def _pypi_files() -> list[Path]:
             )  # fmt: skip
             if result.returncode != 0:
                 raise RuntimeError(f"pip download -r {lock}: {result.stderr.strip()[-1500:]}")
-        locked_wheels.collect(VLLM_LOCK, PYPI_CACHE, VLLM_WHEELS)
+        locked_wheels.collect(VLLM_LOCK, PYPI_CACHE, [VLLM_WHEELS])
         (PYPI_CACHE / ".complete").touch()
     return sorted(f for f in PYPI_CACHE.iterdir() if f.name.endswith((".whl", ".tar.gz")))
 

@@ -48,7 +48,7 @@ def test_a_file_whose_hash_the_lock_names_is_linked_not_copied(tmp_path: Path) -
     found.mkdir()
     (found / WHEEL).write_bytes(b"the published wheel")
     target = tmp_path / "target"
-    assert collect(_lock(tmp_path, b"the published wheel"), target, found) == 1
+    assert collect(_lock(tmp_path, b"the published wheel"), target, [found]) == 1
     assert (target / WHEEL).stat().st_ino == (found / WHEEL).stat().st_ino
 
 
@@ -65,7 +65,7 @@ def test_a_file_with_other_bytes_is_not_used_and_the_download_failure_names_the_
     monkeypatch.setenv("PIP_TIMEOUT", "2")
     target = tmp_path / "target"
     with pytest.raises(InvalidRequest, match=r"pip download of 1 locked wheels \(tiny-pkg==1.0"):
-        collect(_lock(tmp_path, b"the published wheel"), target, found)
+        collect(_lock(tmp_path, b"the published wheel"), target, [found])
     assert not (target / WHEEL).exists()
 
 

@@ -25,16 +25,13 @@ def _install(site: Path, name: str, tag: str, requires: list[str], files: dict[s
     (info / "RECORD").write_text("\n".join(rows) + "\n")
 
 
-def test_closure_tags_and_contents(tmp_path: Path) -> None:
+def test_tags_and_contents(tmp_path: Path) -> None:
     site = tmp_path / "lib" / "python3.11" / "site-packages"
-    _install(
-        site, "app", "py3-none-any", ["dep", "devonly; extra == 'dev'"], {"app/__init__.py": "A"}
-    )
+    _install(site, "app", "py3-none-any", ["dep"], {"app/__init__.py": "A"})
     _install(site, "dep", "cp312-cp312-linux_x86_64", [], {"dep/_c.abi3.so": "so"})
-    _install(site, "devonly", "py3-none-any", [], {"devonly.py": ""})
     out = tmp_path / "wheels"
 
-    pins = repack_environment(site, out, ["app"])
+    pins = repack_environment(site, out)
 
     assert pins == ["app==1.0", "dep==1.0"]
     names = sorted(p.name for p in out.iterdir())
