@@ -153,6 +153,26 @@ vllm_wheels() {
   done_mark vllm-wheels
 }
 
+# PyPI's files of the locks the offline bundle's wheels/ and controller/wheels/ hold
+# (requirements/runtime.txt, controller.txt, build.txt), checked against their SHA-256 and
+# kept in var/downloads/pypi: `appliance bundle build --wheels-from` links them instead of
+# fetching them again. Fetched again when a lock changes.
+pypi_wheels() {
+  local want
+  want=$(cat "$ROOT"/requirements/{runtime,controller,build}.txt | sha256sum | cut -d' ' -f1)
+  if [[ "$(cat "$MARKS/pypi-wheels.done" 2>/dev/null)" == "$want" ]]; then
+    skip "locked wheels (var/downloads/pypi)"
+    return
+  fi
+  say "locked wheels: PyPI's files of requirements/runtime.txt, controller.txt, build.txt"
+  local lock
+  for lock in runtime controller build; do
+    run "$ROOT/.venv/bin/pip" download -q --no-deps --require-hashes --prefer-binary \
+      --no-build-isolation -d "$VAR/downloads/pypi" -r "$ROOT/requirements/$lock.txt"
+  done
+  printf '%s\n' "$want" >"$MARKS/pypi-wheels.done"
+}
+
 vllm_venv() {
   if is_done vllm-venv; then
     skip "vLLM CPU venv (var/vllm-venv)"
@@ -182,6 +202,7 @@ main() {
     project_venv
     pgvector
     keycloak
+    pypi_wheels
     vllm_wheels
     vllm_venv
     demo_model

