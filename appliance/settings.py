@@ -138,6 +138,19 @@ class AuditSettings(BaseModel):
     anchor_queue_max: int = 10_000
 
 
+class ContentSettings(BaseModel):
+    """The keyword filter (``appliance.content``); its library lives in the database."""
+
+    # How long a gateway worker uses the library it loaded before checking (one indexed
+    # read) whether the secadmin imported a newer one; the importing worker reloads at once.
+    reload_ttl_s: float = 5.0
+    # Whether a ``content.blocked`` audit row keeps the matched text; by default it names
+    # the rule and its category only, so the audit log holds no copy of the banned terms.
+    audit_matched_text: bool = False
+    # The largest CSV file an import accepts (10,000 entries take well under 1 MiB).
+    max_import_bytes: int = 16 * 1024 * 1024
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="APPLIANCE_",
@@ -167,6 +180,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
+    content: ContentSettings = Field(default_factory=ContentSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -25,6 +25,8 @@ class EventType(StrEnum):
     ADMIN_ACTION = "admin.action"
     KB_ACTION = "kb.action"
     CONVERSATION_ACTION = "conversation.action"
+    CONTENT_ACTION = "content.action"
+    CONTENT_BLOCKED = "content.blocked"
     SYSTEM = "system"
 
 

@@ -12,9 +12,14 @@ generated text to be checked against it. This package is that check, free of any
 - ``library_csv``: the library as a CSV file (the administrator's import and export) and
   ``diff``: what an import would add, remove and change;
 - ``stream``: the filter for a streamed answer, which releases no text that could still be
-  the start of a match.
+  the start of a match; ``screen`` the same for a whole text (a prompt, a passage, a
+  complete answer);
+- ``models`` and ``store``: the library's versions in PostgreSQL, and ``ActiveLibrary``,
+  the gateway's matcher of the newest one, rebuilt only when the secadmin imports another.
 
 Layer 4, beside ``rag``: may import layers 1-3 (``errors``, ``settings``, ``db``, ``auth``,
-``audit``) and today uses ``errors`` only; the gateway will call in. Nothing here reads
-settings, files other than its own example library, or the network.
+``audit``) and uses ``errors`` and ``db``; the gateway calls in (``appliance.gateway.content``
+for the secadmin's routes, ``appliance.gateway.chat.screening`` on every chat). Only
+``store`` does I/O (the database); nothing reads settings, files other than its own example
+library, or the network.
 """

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from appliance.audit.identity import default_writer_id
 from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
+from appliance.content.store import ActiveLibrary, LibraryStore
 from appliance.db.session import create_engine_from_settings, create_session_factory
 from appliance.gateway import health, me
 from appliance.gateway.admin import accounts
@@ -27,6 +28,7 @@ from appliance.gateway.admin import routes as admin
 from appliance.gateway.auditor import routes as auditor
 from appliance.gateway.chat import routes as chat
 from appliance.gateway.chat.protocol import ChatCompletionBody, document_chat_limits
+from appliance.gateway.content import routes as content
 from appliance.gateway.conversations import routes as conversations
 from appliance.gateway.edge.errors import install_error_handler
 from appliance.gateway.edge.metrics import build_metrics
@@ -99,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=app.state.metrics,
         knowledge=knowledge,
         embedder=embedder,
+        keywords=ActiveLibrary(LibraryStore(engine), ttl_s=settings.content.reload_ttl_s),
     )
     log.info("gateway ready: backends %s", ", ".join(settings.backends))
     try:
@@ -143,7 +146,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_shed=lambda reason: app.state.metrics.shed.labels(reason).inc(),
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
-    routers = (health, chat, embeddings, me, auditor, admin, accounts, knowledge, conversations)
+    routers = (
+        health,
+        chat,
+        embeddings,
+        me,
+        auditor,
+        admin,
+        accounts,
+        knowledge,
+        conversations,
+        content,
+    )
     for module in routers:
         app.include_router(module.router)
     # Bodies that their routes read themselves are documented from these models.

@@ -82,3 +82,7 @@ AuditorPrincipal = Annotated[
 SysadminPrincipal = Annotated[
     Principal, Depends(require_role(Role.SYSADMIN, "operate the appliance"))
 ]
+# 三员分立: the keyword library is the security administrator's alone.
+SecadminPrincipal = Annotated[
+    Principal, Depends(require_role(Role.SECADMIN, "manage the keyword library"))
+]

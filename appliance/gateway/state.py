@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.audit.events import AuditEvent
 from appliance.auth.principal import Principal
+from appliance.content.store import ActiveLibrary
 from appliance.gateway.edge.metrics import GatewayMetrics
 from appliance.gateway.quota.admission import Admission
 from appliance.gateway.replicas.pool import ReplicaPool
@@ -49,3 +50,5 @@ class GatewayState:
     metrics: GatewayMetrics
     knowledge: KnowledgeService
     embedder: Embedder
+    # The content filter's keyword library, reloaded when the secadmin imports a new one.
+    keywords: ActiveLibrary

@@ -26,6 +26,7 @@ _DOMAIN = _DATA | {
     "appliance.rag",
     "appliance.rag.config",
     "appliance.conversations",
+    "appliance.content",
 }
 
 # Inside the gateway: edge, replicas and quota at the bottom; state and deps above them;
@@ -41,6 +42,7 @@ _GATEWAY_CONCERNS = frozenset(
         "appliance.gateway.conversations",
         "appliance.gateway.admin",
         "appliance.gateway.auditor",
+        "appliance.gateway.content",
         "appliance.gateway.health",
         "appliance.gateway.me",
     }
@@ -62,7 +64,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Each user's saved conversations: tables and queries; the gateway serves them.
     "appliance.conversations": _DATA,
     "appliance.sizing": _BASE,
-    # The keyword library and content filter: pure code over layers 1-3, no storage yet.
+    # The keyword library and content filter: pure code over layers 1-3, and its storage.
     "appliance.content": _DATA | {"appliance.auth", "appliance.audit"},
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
@@ -74,6 +76,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.conversations": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.admin": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.auditor": _DOMAIN | _GATEWAY_WIRING,
+    # The secadmin's keyword library (三员分立: neither the sysadmin's admin nor the auditor's).
+    "appliance.gateway.content": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.deps": _DOMAIN | _GATEWAY_BOTTOM | {"appliance.gateway.state"},
