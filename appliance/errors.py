@@ -35,6 +35,13 @@ class InvalidRequest(ApplianceError):
     code = "invalid_request"
 
 
+class ContentBlocked(InvalidRequest):
+    """400: the request holds a term of the keyword library whose action is ``block``; it
+    never reaches the model."""
+
+    code = "content_blocked"
+
+
 class Unauthenticated(ApplianceError):
     status_code = 401
     error_type = "authentication_error"

@@ -9,7 +9,9 @@ Faults, from the command line at start or at run time with ``POST /control`` (sa
 JSON body): ``chunk_delay_ms`` (sleep before each streamed chunk), ``die_after_chunks``
 (the process exits with ``os._exit`` after that many chunks of a stream: a crashed
 backend), ``fail_status`` (answer chat requests with this HTTP status), ``zero_usage``
-(report 0 tokens, so load tests do not use up a user's daily quota). ``GET /stats``
+(report 0 tokens, so load tests do not use up a user's daily quota), ``reasoning`` and
+``content`` (lists of deltas: what the stub answers instead of its usual answer, to test
+what the gateway does with a given text, cut where a test chooses). ``GET /stats``
 counts requests per route and keeps the last chat request body.
 
     python tests/support/stub_openai.py 18011 [--chunk-delay-ms 5] [--die-after-chunks 3]
@@ -44,6 +46,9 @@ class Faults:
     fail_status: int | None = None
     # Report zero tokens in `usage`: benchmarks then leave the bench user's daily quota alone.
     zero_usage: bool = False
+    # The answer's deltas, when a test chooses them (None: REASONING and CONTENT).
+    reasoning: list[str] | None = None
+    content: list[str] | None = None
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -132,11 +137,17 @@ class Stub:
             "prompt_tokens_details": None,
         }
 
+    def _answer(self) -> tuple[list[str], list[str]]:
+        """The reasoning and content deltas to send."""
+        faults = self.faults
+        return faults.reasoning or REASONING, faults.content or CONTENT
+
     def _completion(self, prompt_tokens: int) -> dict[str, Any]:
+        reasoning, content = self._answer()
         message = {
             "role": "assistant",
-            "content": "".join(CONTENT),
-            "reasoning": "".join(REASONING),
+            "content": "".join(content),
+            "reasoning": "".join(reasoning),
             "tool_calls": [],
         }
         choice = {
@@ -165,9 +176,10 @@ class Stub:
         deltas: list[tuple[dict[str, Any], str | None]] = [
             ({"role": "assistant", "content": ""}, None)
         ]
-        deltas += [({"reasoning": text}, None) for text in REASONING]
-        deltas += [({"content": text}, None) for text in CONTENT[:-1]]
-        deltas.append(({"content": CONTENT[-1]}, "stop"))
+        reasoning, content = self._answer()
+        deltas += [({"reasoning": text}, None) for text in reasoning]
+        deltas += [({"content": text}, None) for text in content[:-1]]
+        deltas.append(({"content": content[-1]}, "stop"))
         faults = self.faults
         for sent, (delta, finish) in enumerate(deltas):
             if faults.die_after_chunks is not None and sent >= faults.die_after_chunks:

@@ -18,6 +18,7 @@ import aiohttp
 from fastapi import Depends, Request
 
 from appliance.auth.principal import Principal
+from appliance.content.store import ActiveLibrary
 from appliance.gateway.deps import get_state, require_staff
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.edge.metrics import GatewayMetrics
@@ -26,7 +27,7 @@ from appliance.gateway.quota.admission import Admission
 from appliance.gateway.replicas.pool import ReplicaPool
 from appliance.gateway.state import AuditSink
 from appliance.rag.service import KnowledgeService
-from appliance.settings import LimitSettings
+from appliance.settings import ContentSettings, LimitSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class ChatContext:
     knowledge: KnowledgeService
     audit: AuditSink
     metrics: GatewayMetrics
+    keywords: ActiveLibrary
+    content: ContentSettings
     # Called once the chat's "begin" row is committed: it then waits on a replica, no
     # longer on the gateway, and leaves the load shedder's queue.
     handed_to_backend: Callable[[], None]
@@ -60,6 +63,8 @@ async def chat_context(request: Request) -> ChatContext:
         knowledge=state.knowledge,
         audit=state.audit,
         metrics=state.metrics,
+        keywords=state.keywords,
+        content=state.settings.content,
         handed_to_backend=partial(handed_to_backend, request),
     )
 

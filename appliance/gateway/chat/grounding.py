@@ -14,12 +14,12 @@ knowledge-base routes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from appliance.auth.principal import Principal
-from appliance.gateway.chat.protocol import ChatCompletionRequest, RagOptions
+from appliance.gateway.chat.protocol import RagOptions
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
 from appliance.gateway.knowledge.serving import check_readable
@@ -115,21 +115,25 @@ async def ground(
     knowledge: KnowledgeService,
     principal: Principal,
     payload: dict[str, Any],
-    parsed: ChatCompletionRequest,
+    passage_filter: Callable[[SearchHit], SearchHit | None] | None = None,
 ) -> Grounding | None:
     """Retrieve for a chat that asked for it and rewrite ``payload`` in place; None when the
-    request carries no ``rag`` field."""
+    request carries no ``rag`` field. The question is the last user message of ``payload``
+    (as the content filter left it); ``passage_filter`` may mask a passage or withhold it
+    (None) before the model sees it."""
     if "rag" not in payload:
         return None
     options = parse_options(payload.pop("rag"))
-    user_turns = [m for m in parsed.messages if m.role == "user"]
-    question = _text(user_turns[-1].content) if user_turns else ""
+    user_turns = [m for m in payload["messages"] if m.get("role") == "user"]
+    question = _text(user_turns[-1].get("content")) if user_turns else ""
     if not question:
         raise InvalidParam(
             "A chat with 'rag' needs a user message with text to search for.", param="messages"
         )
     await check_readable(knowledge, principal, options.kb_ids)
     hits = await knowledge.search(principal, question, options.kb_ids, options.top_k)
+    if passage_filter is not None:
+        hits = [kept for kept in map(passage_filter, hits) if kept is not None]
     payload["messages"] = grounded_messages(payload["messages"], question, hits)
     if payload.get("temperature") is None:
         payload["temperature"] = R1_TEMPERATURE

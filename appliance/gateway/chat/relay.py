@@ -10,6 +10,11 @@ Failover happens only before the first byte reaches the client: a connection fai
 5xx status moves the request to another healthy backend. After that, a backend that dies
 mid-stream ends the stream with an SSE error event and ``[DONE]``, so clients see a clean
 error rather than a truncated body.
+
+A reply the content filter blocks (:mod:`~appliance.gateway.chat.screening`) is read no
+further: the upstream response is closed, so vLLM stops generating, ``chat.end`` records
+outcome ``denied`` with error ``content_blocked``, and a ``content.blocked`` row names the
+rule.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.errors import ApplianceError, NotFound, ServiceUnavailable, UpstreamError
 from appliance.gateway.chat.context import ChatContext
+from appliance.gateway.chat.screening import BLOCKED_CODE, Source
 from appliance.gateway.chat.sse import AnswerCapture, sse_event
 from appliance.gateway.edge.errors import error_body
 from appliance.gateway.replicas.pool import Replica
@@ -121,6 +127,8 @@ class ChatExchange:
         if upstream.status == 200:
             body = self.capture.message_body(body)
             self.outcome = Outcome.OK
+            if self.capture.blocked:
+                self.outcome, self.error = Outcome.DENIED, BLOCKED_CODE
         else:
             self.error = f"backend answered {upstream.status}: {body[:200]!r}"
         content_type = upstream.headers.get("content-type", "application/json").encode()
@@ -146,9 +154,14 @@ class ChatExchange:
                     self.ttft_s = time.perf_counter() - self.started_at
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+                if capture.blocked:
+                    break
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.error = f"backend stream broke: {type(exc).__name__}: {exc}"
-        if capture.done and capture.error is None:
+        if capture.blocked:
+            self.outcome, self.error = Outcome.DENIED, BLOCKED_CODE
+            tail = b""
+        elif capture.done and capture.error is None:
             self.outcome = Outcome.OK
             tail = b""
         elif capture.error is not None:
@@ -198,6 +211,22 @@ class ChatExchange:
             )
             await self._send_error(send, error)
 
+    def _record_screening(self, detail: dict[str, object]) -> None:
+        """Count the reply's keyword hits, list them in ``chat.end``, audit a block."""
+        screening = self.capture.screening
+        if screening is None:
+            return
+        screening.count(self.ctx.metrics)
+        hits = screening.records(Source.REASONING, Source.ANSWER)
+        if hits:
+            detail["content_hits"] = hits
+        if screening.blocked is not None:
+            self.ctx.audit.submit(
+                screening.blocked_event(
+                    self.ctx.caller, screening.blocked, status=self.status, model=self.model
+                )
+            )
+
     async def finish(self) -> None:
         """Release everything and record the end of the chat; runs exactly once, shielded.
 
@@ -231,6 +260,7 @@ class ChatExchange:
             detail["error"] = self.error[:1000]
         if self.failed_over_from:
             detail["failed_over_from"] = self.failed_over_from
+        self._record_screening(detail)
         ctx.audit.submit(
             AuditEvent(
                 event_type=EventType.CHAT_END,

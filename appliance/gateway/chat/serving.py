@@ -8,24 +8,42 @@ reserves a replica slot, then durably commits ``chat.begin`` with the retrieved 
 request that passed all of it is forwarded (by :mod:`appliance.gateway.chat.relay`); if the
 audit store cannot take the begin event, the caller gets 503 and the replica never hears
 of the request (fail-closed).
+
+Before all of it the messages are held to the keyword library
+(:mod:`appliance.gateway.chat.screening`): a blocked prompt is refused with 400
+``content_blocked`` and takes no slot; the retrieved passages and the answer are filtered
+on their way. A library that cannot be read refuses the chat (503): the gateway does not
+answer unfiltered.
 """
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from appliance.audit.events import EventType, Outcome
-from appliance.errors import NotFound, RateLimited
+from appliance.errors import ContentBlocked, NotFound, RateLimited, ServiceUnavailable
 from appliance.gateway.chat.context import ChatContext
 from appliance.gateway.chat.grounding import Grounding, ground
 from appliance.gateway.chat.protocol import ChatCompletionRequest
 from appliance.gateway.chat.relay import ChatExchange, RelayResponse
+from appliance.gateway.chat.screening import (
+    BLOCKED_PROMPT,
+    Screening,
+    Source,
+    screen_messages,
+    screen_passage,
+)
 from appliance.gateway.chat.sse import AnswerCapture
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
 from appliance.settings import LimitSettings
+
+log = logging.getLogger("appliance.gateway.chat")
 
 
 def parse_chat_request(
@@ -84,13 +102,40 @@ def upstream_payload(
     return orjson.dumps(payload), strip_usage
 
 
+async def screen_prompt(ctx: ChatContext, payload: dict[str, Any], model: str) -> Screening | None:
+    """Hold the messages to the keyword library (None: the library is empty): masks in
+    ``payload``; a block is counted, audited and refused before anything else happens."""
+    try:
+        matcher = await ctx.keywords.matcher()
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("keyword library unreadable: %s", exc)
+        raise ServiceUnavailable(
+            "The content filter's keyword library cannot be read; try again shortly.",
+            code="content_filter_unavailable",
+        ) from exc
+    if matcher is None:
+        return None
+    screening = Screening(matcher, audit_matched_text=ctx.content.audit_matched_text)
+    screen_messages(screening, payload["messages"])
+    if screening.blocked is not None:
+        screening.count(ctx.metrics)
+        event = screening.blocked_event(ctx.caller, screening.blocked, status=400, model=model)
+        ctx.audit.submit(event)
+        raise ContentBlocked(BLOCKED_PROMPT)
+    return screening
+
+
 async def _ground(
-    ctx: ChatContext, payload: dict[str, Any], parsed: ChatCompletionRequest
+    ctx: ChatContext,
+    payload: dict[str, Any],
+    parsed: ChatCompletionRequest,
+    screening: Screening | None,
 ) -> Grounding | None:
     """Retrieval for a ``rag`` chat; a knowledge base the caller may not read is audited as
     a denied access and answered 404, and the model never sees the request."""
+    passages = None if screening is None else partial(screen_passage, screening)
     try:
-        return await ground(ctx.knowledge, ctx.principal, payload, parsed)
+        return await ground(ctx.knowledge, ctx.principal, payload, passages)
     except NotFound:
         ctx.audit.submit(
             ctx.caller.event(
@@ -111,6 +156,7 @@ async def start_chat(
     limits = ctx.limits
     subject = ctx.principal.subject
     ctx.pool.ensure_known(parsed.model)
+    screening = await screen_prompt(ctx, payload, parsed.model)
     try:
         await ctx.admission.admit(subject)
     except RateLimited as exc:
@@ -126,7 +172,7 @@ async def start_chat(
         raise
     replica = None
     try:
-        grounding = await _ground(ctx, payload, parsed)
+        grounding = await _ground(ctx, payload, parsed, screening)
         replica = ctx.pool.acquire(parsed.model)
         forwarded, strip_usage = upstream_payload(payload, parsed, limits)
         begin = ctx.caller.event(
@@ -143,6 +189,11 @@ async def start_chat(
                 "rag": grounding is not None,
             },
         )
+        if screening is not None:
+            screening.count(ctx.metrics)
+            hits = screening.records(Source.PROMPT, Source.PASSAGE)
+            if hits:
+                begin.detail["content_hits"] = hits
         await ctx.audit.commit(begin)
         ctx.handed_to_backend()
     except BaseException:
@@ -163,6 +214,7 @@ async def start_chat(
             capture=AnswerCapture(
                 strip_usage=strip_usage,
                 citations=grounding.citations() if grounding else None,
+                screening=screening,
             ),
         )
     )

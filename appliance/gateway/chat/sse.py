@@ -7,6 +7,12 @@ older vLLM releases), since clients read the former; or dropping the usage-only 
 the gateway asked for on its own behalf when the client did not. For a retrieval-augmented
 chat the gateway adds ``citations``: a top-level field of the completion, or, in a stream,
 one extra chunk (no choices, like the usage chunk) just before ``[DONE]``.
+
+With a keyword library in force (:mod:`~appliance.gateway.chat.screening`) every chunk's
+reasoning and answer deltas are rewritten to what the filter releases; text it still held
+back when the choices ended goes out in one more chunk before ``[DONE]``; a block ends the
+stream with an error event and ``[DONE]``, and nothing upstream sends after it is read.
+The captured text (for the audit log) is the model's own, before filtering.
 """
 
 from __future__ import annotations
@@ -14,6 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+from appliance.gateway.chat.screening import (
+    BLOCKED_ANSWER,
+    BLOCKED_CODE,
+    Screening,
+    Source,
+    StreamScreen,
+)
 
 DONE = b"[DONE]"
 EVENT_END = b"\n\n"
@@ -51,9 +65,15 @@ class AnswerCapture:
     """What the gateway learns from one answer: text, reasoning, tokens, errors."""
 
     def __init__(
-        self, *, strip_usage: bool = False, citations: list[dict[str, Any]] | None = None
+        self,
+        *,
+        strip_usage: bool = False,
+        citations: list[dict[str, Any]] | None = None,
+        screening: Screening | None = None,
     ) -> None:
         self.strip_usage = strip_usage
+        self.screening = screening
+        self._stream_screen = StreamScreen(screening) if screening is not None else None
         self.citations = citations
         # id/created/model of the stream's chunks, repeated on the citations chunk.
         self._stream_identity: dict[str, Any] = {}
@@ -66,6 +86,11 @@ class AnswerCapture:
         self.done = False
         self.error: Any = None
         self._buffer = b""
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the filter blocked the answer (the stream ended there)."""
+        return self.screening is not None and self.screening.blocked is not None
 
     @property
     def tokens_used(self) -> int:
@@ -126,13 +151,35 @@ class AnswerCapture:
                 changed |= add_reasoning_alias(delta)
                 if self._take_text(delta):
                     self.text_chunks += 1
+                if self._stream_screen is not None:
+                    index = choice.get("index", 0)
+                    last = choice.get("finish_reason") is not None
+                    self._stream_screen.delta(index, delta, last=last)
+                    changed = True
         if self.strip_usage and "usage" in chunk:
             del chunk["usage"]
             changed = True
         return orjson.dumps(chunk) if changed else data
 
+    def _held_back(self) -> list[bytes]:
+        """Chunks with the text the filters still hold when the stream ends."""
+        if self._stream_screen is None:
+            return []
+        return [
+            sse_event(
+                {
+                    **self._stream_identity,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": index, "delta": delta, "finish_reason": None}],
+                }
+            )
+            for index, delta in self._stream_screen.flush()
+        ]
+
     def feed(self, raw: bytes) -> bytes:
         """Bytes from upstream in, complete (possibly rewritten) SSE events out."""
+        if self.blocked:
+            return b""
         self._buffer += raw
         if EVENT_END not in self._buffer:
             return b""
@@ -143,10 +190,16 @@ class AnswerCapture:
                 out.append(event + EVENT_END)
                 continue
             forwarded = self._chunk(event[5:].lstrip(b" "))
-            if forwarded == DONE and self.citations is not None:
-                out.append(self._citations_event())
+            if forwarded == DONE:
+                out.extend(self._held_back())
+                if self.citations is not None:
+                    out.append(self._citations_event())
             if forwarded is not None:
                 out.append(b"data: " + forwarded + EVENT_END)
+            if self.blocked:
+                out.append(sse_event(blocked_error()) + sse_event(DONE))
+                self._buffer = b""
+                break
         return b"".join(out)
 
     def message_body(self, body: bytes) -> bytes:
@@ -161,8 +214,37 @@ class AnswerCapture:
             if isinstance(message, dict):
                 changed |= add_reasoning_alias(message)
                 self._take_text(message)
+                if self.screening is not None:
+                    _screen_message(self.screening, choice, message)
+                    changed = True
         if self.citations is not None:
             completion["citations"] = self.citations
             changed = True
         self.done = True
         return orjson.dumps(completion) if changed else body
+
+
+def blocked_error() -> dict[str, Any]:
+    """The error event that ends a blocked stream, in OpenAI's error shape."""
+    return {
+        "error": {
+            "message": BLOCKED_ANSWER,
+            "type": "invalid_request_error",
+            "code": BLOCKED_CODE,
+            "param": None,
+        }
+    }
+
+
+def _screen_message(screening: Screening, choice: dict[str, Any], message: dict[str, Any]) -> None:
+    """Filter a complete answer's message in place; a blocked one keeps only the notice."""
+    for source, key in ((Source.REASONING, "reasoning"), (Source.ANSWER, "content")):
+        text = message.get(key)
+        if isinstance(text, str) and text and screening.blocked is None:
+            message[key] = screening.text(source, text).text
+    if screening.blocked is not None:
+        message["content"] = BLOCKED_ANSWER
+        message["reasoning"] = None
+        choice["finish_reason"] = "content_filter"
+    if "reasoning" in message:
+        message["reasoning_content"] = message["reasoning"]

@@ -74,6 +74,7 @@ class GatewayMetrics:
     tokens: Counter
     chats: Counter
     shed: Counter
+    content_hits: Counter
 
     def watch(
         self, replicas: Sequence[ReplicaLoad], audit_stats: Callable[[], Mapping[str, float]]
@@ -120,6 +121,13 @@ def build_metrics() -> GatewayMetrics:
             "appliance_load_shed",
             "Requests refused with 503 by load shedding, before authentication",
             ["reason"],
+            registry=registry,
+        ),
+        content_hits=Counter(
+            "appliance_content_hits",
+            "Keyword library hits by category, action (block, mask, flag) and where the text"
+            " was: prompt, passage (retrieved), reasoning or answer",
+            ["category", "action", "source"],
             registry=registry,
         ),
     )
