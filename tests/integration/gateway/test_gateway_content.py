@@ -17,6 +17,7 @@ import pytest
 
 from appliance.content.library_csv import export_csv, import_csv
 from tests.support.gateways import Gateway, chat_body
+from tests.support.kb import EDITOR, md_file
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
 from tests.support.stubs import Stub
@@ -294,3 +295,30 @@ def test_9_with_the_audit_store_refusing_an_import_changes_nothing(
         assert refused.json()["error"]["code"] == "audit_unavailable"
         assert client.get("/api/content/keywords/versions").json()["versions"] == revisions
         assert _rows(scratch, "SELECT count(*) FROM keyword_libraries") == [(1,)]
+
+
+def test_10_retrieved_passages_are_withheld_or_masked_before_the_model_sees_them(
+    gateway: Gateway, tokens: Tokens, stub: Stub, served_model: str
+) -> None:
+    with _client(gateway, tokens, EDITOR) as editor:
+        kb = editor.post("/api/kb", json={"name": "content-filter", "group": "/dept/finance"})
+        assert kb.status_code == 201, kb.text
+        kb_id = kb.json()["id"]
+        uploaded = editor.post(
+            f"/api/kb/{kb_id}/documents",
+            files=[
+                md_file("a.md", "# 茶歇\n\n茶歇费用的规定里写着禁止短语，不应给模型看。"),
+                md_file("b.md", "# 茶歇\n\n茶歇费用每人每天三十五元，遮盖词在此。"),
+            ],
+        )
+        assert uploaded.status_code == 200, uploaded.text
+    body = chat_body(served_model, rag={"kb_ids": [kb_id], "top_k": 5})
+    body["messages"] = [{"role": "user", "content": "茶歇费用是多少？"}]
+    with _client(gateway, tokens, STAFF) as client:
+        answered = client.post("/v1/chat/completions", json=body)
+    assert answered.status_code == 200, answered.text
+    prompt = stub.stats()["last_chat_request"]["messages"][-1]["content"]
+    assert "三十五元" in prompt and "***" in prompt
+    assert "禁止短语" not in prompt and "遮盖词" not in prompt
+    cited = [c["document_name"] for c in answered.json()["citations"]]
+    assert cited == ["b.md"]
