@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Row, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary, Matcher, MatchMode
@@ -52,10 +52,18 @@ def _revision(row: KeywordLibraryRow) -> Revision:
     return Revision(row.id, row.version, row.entry_count, row.imported_by, row.imported_at)
 
 
-def _entry(row: KeywordEntryRow) -> KeywordEntry:
-    return KeywordEntry(
-        row.entry_id, row.term, row.category, MatchMode(row.match), Action(row.action)
-    )
+_ENTRY_COLUMNS = (
+    KeywordEntryRow.entry_id,
+    KeywordEntryRow.term,
+    KeywordEntryRow.category,
+    KeywordEntryRow.match,
+    KeywordEntryRow.action,
+)
+
+
+def _entry(row: Row[tuple[str, str, str, str, str]]) -> KeywordEntry:
+    entry_id, term, category, match, action = row
+    return KeywordEntry(entry_id, term, category, MatchMode(match), Action(action))
 
 
 class LibraryStore:
@@ -80,11 +88,11 @@ class LibraryStore:
                 return _NONE, _EMPTY
             revision = _revision(KeywordLibraryRow(**row._mapping))
             rows = await conn.execute(
-                select(KeywordEntryRow)
+                select(*_ENTRY_COLUMNS)
                 .where(KeywordEntryRow.library_id == revision.id)
                 .order_by(KeywordEntryRow.position)
             )
-            entries = [_entry(KeywordEntryRow(**r._mapping)) for r in rows]
+            entries = [_entry(r) for r in rows]
         return revision, KeywordLibrary(entries)
 
     async def save(self, library: KeywordLibrary, imported_by: str) -> Revision:
@@ -159,13 +167,13 @@ class LibraryStore:
                 select(func.count()).select_from(KeywordEntryRow).where(*where)
             )
             rows = await conn.execute(
-                select(KeywordEntryRow)
+                select(*_ENTRY_COLUMNS)
                 .where(*where)
                 .order_by(KeywordEntryRow.position)
                 .offset(offset)
                 .limit(limit)
             )
-            entries = tuple(_entry(KeywordEntryRow(**r._mapping)) for r in rows)
+            entries = tuple(_entry(r) for r in rows)
         return EntryPage(revision, int(total or 0), entries)
 
 
