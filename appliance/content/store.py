@@ -13,16 +13,20 @@ May import ``appliance.db`` and the modules beside it.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 from sqlalchemy import Row, func, insert, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary, Matcher, MatchMode
 from appliance.content.models import KeywordEntryRow, KeywordLibraryRow
+
+log = logging.getLogger("appliance.content")
 
 _EMPTY = KeywordLibrary(())
 
@@ -197,6 +201,14 @@ class ActiveLibrary:
             if time.monotonic() - self._checked_at >= self._ttl_s:
                 await self.refresh()
         return self._matcher
+
+    async def warm_up(self) -> None:
+        """Load and build before the first chat, so it does not wait for the build; a
+        database that cannot be read now is logged, and the first chat tries again."""
+        try:
+            await self.refresh()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("keyword library not loaded at start: %s", exc)
 
     async def refresh(self) -> None:
         """Check the revision now; reload and rebuild if it changed."""

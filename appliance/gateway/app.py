@@ -82,6 +82,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     slots.start()
     # Loads jieba and the embedding model before the first request rather than during it.
     await knowledge.warm_up()
+    keywords = ActiveLibrary(LibraryStore(engine), ttl_s=settings.content.reload_ttl_s)
+    await keywords.warm_up()
     shedder: LoadShedder = app.state.shedder
     shedder.start(writer.submit)
     app.state.metrics.watch(pool.replicas, lambda: _numeric_stats(writer))
@@ -101,7 +103,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=app.state.metrics,
         knowledge=knowledge,
         embedder=embedder,
-        keywords=ActiveLibrary(LibraryStore(engine), ttl_s=settings.content.reload_ttl_s),
+        keywords=keywords,
     )
     log.info("gateway ready: backends %s", ", ".join(settings.backends))
     try:
