@@ -57,7 +57,8 @@ class Source(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One hit, where it was, and the text it matched (kept only for the audit setting)."""
+    """One hit, where it was, and the text it matched (written out only where the
+    ``content.audit_matched_text`` setting allows)."""
 
     source: Source
     hit: Hit
