@@ -1,7 +1,9 @@
-"""An air-gapped controller installs from the bundle alone: the builder's controller step,
-then ``install-controller.sh`` into a scratch prefix with no network (a network namespace of
-its own when run as root, and pip told never to reach an index), after which the linked
-``appliance`` and ``ansible-playbook`` run and the bundled collection is listed."""
+"""An air-gapped controller installs from the bundle alone: the builder's controller step
+(PyPI's files of the controller's locks, linked from where ``scripts/bootstrap.sh`` keeps
+them, each checked by hash), then ``install-controller.sh`` into a scratch prefix with no
+network (a network namespace of its own when run as root, and pip told never to reach an
+index), after which the linked ``appliance`` and ``ansible-playbook`` run and the bundled
+collection is listed."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from appliance.provision.controller_bundle import INSTALLER, add_controller
 
 REPO = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
+DOWNLOADED = REPO / "var" / "downloads" / "pypi"
 
 
 def _offline(argv: list[str]) -> list[str]:
@@ -51,7 +54,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     tmp = tmp_path_factory.mktemp("controller")
     bundle = tmp / "bundle"
     bundle.mkdir()
-    add_controller(bundle, REPO, [_collection(tmp)], lambda _: None)
+    found_in = [DOWNLOADED] if DOWNLOADED.is_dir() else []
+    add_controller(bundle, REPO, [_collection(tmp)], lambda _: None, found_in)
     prefix, bin_dir = tmp / "opt" / "appliance-controller", tmp / "usr-local-bin"
     env = {
         "PATH": "/usr/bin:/bin", "HOME": str(tmp), "PIP_NO_INDEX": "1",
