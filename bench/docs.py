@@ -17,6 +17,7 @@ edit one by hand (``tests/unit/test_bench_docs.py`` regenerates each page and co
   ``rag_latency``; ``bench.perf.rag_report`` draws the page);
 - ``ops/benchmarks/keyword-filter.md`` from ``keyword-filter.json``
   (``bench.perf.keyword_filter`` writes both);
+- ``ops/benchmarks/pii.md`` from ``pii.json`` (``bench.perf.pii`` writes both);
 - ``ops/benchmarks/gpu-h200.md``: the result files of the runs it describes were not kept.
   Its ``.json`` says so, and what would replace them; the page's first part is generated
   from it, and the hand-written text after ``HAND_WRITTEN`` is kept as it is, flagged as
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.perf import admission, keyword_filter, overhead_report, rag_report
+from bench.perf import admission, keyword_filter, overhead_report, pii, rag_report
 from bench.reliability import plots, report
 from bench.reliability.figures import load_results
 from tests.support.paths import REPO
@@ -92,6 +93,7 @@ PAGES = (
     ),
     Page(rag_report.REPORT, rag_report.RAW, rag_report.render_raw),
     Page(keyword_filter.REPORT, keyword_filter.RAW, keyword_filter.render_raw),
+    Page(pii.REPORT, pii.RAW, pii.render_raw),
     Page(
         BENCHMARKS / "gpu-h200.md",
         BENCHMARKS / "gpu-h200.json",

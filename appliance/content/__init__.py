@@ -14,6 +14,9 @@ generated text to be checked against it. This package is that check, free of any
 - ``stream``: the filter for a streamed answer, which releases no text that could still be
   the start of a match; ``screen`` the same for a whole text (a prompt, a passage, a
   complete answer);
+- ``pii``: personal information (resident ID, mobile, bank card, credit code, email, IP,
+  passport) found by form and check character, and masked as its kind, for the prompt of a
+  chat and the chunks of a knowledge base;
 - ``models`` and ``store``: the library's versions in PostgreSQL, and ``ActiveLibrary``,
   the gateway's matcher of the newest one, rebuilt only when the secadmin imports another.
 
