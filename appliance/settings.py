@@ -138,6 +138,13 @@ class AuditSettings(BaseModel):
     anchor_queue_max: int = 10_000
 
 
+class ChatPiiPolicy(StrEnum):
+    """What a chat does with personal information (``appliance.content.pii``) in a prompt."""
+
+    MASK = "mask"
+    ALLOW = "allow"
+
+
 class ContentSettings(BaseModel):
     """The keyword filter (``appliance.content``); its library lives in the database."""
 
@@ -149,6 +156,14 @@ class ContentSettings(BaseModel):
     audit_matched_text: bool = False
     # The largest CSV file an import accepts (10,000 entries take well under 1 MiB).
     max_import_bytes: int = 16 * 1024 * 1024
+    # Personal information in a chat's prompt, per realm role: ``mask`` (each number replaced
+    # by its kind before the model sees it) or ``allow``. A role not listed counts for
+    # nothing; a caller none of whose roles is listed gets ``pii_chat_default``, and where
+    # their listed roles disagree ``mask`` wins. Masking by default is what a bank's data
+    # protection officer asks for: the model needs to know that a number was there, not
+    # which (PIPL's minimum necessary), and a team whose work needs the numbers is named.
+    pii_chat_default: ChatPiiPolicy = ChatPiiPolicy.MASK
+    pii_chat_roles: dict[str, ChatPiiPolicy] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

@@ -14,6 +14,11 @@ answer, each held to the secadmin's keyword library (``appliance.content``).
   A complete answer (no ``stream``) is screened whole; a blocked one is replaced by the
   notice, with ``finish_reason`` ``content_filter``.
 
+Personal information in the prompt (:mod:`appliance.content.pii`) is masked as its kind
+(``[身份证号]``) before the model sees it, unless the caller's roles allow it
+(``content.pii_chat_roles``, :func:`pii_policy`); what was masked is recorded as kinds and
+counts in ``chat.begin`` (``pii_masked``), never the values.
+
 Every hit is counted in ``appliance_content_hits`` by category, action and source, and
 listed (rule id, category, action, source: never the text) in the chat's audit rows. The
 gateway states its errors in English; the notice a user reads when content is blocked is
@@ -28,12 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
+from appliance.content import pii
 from appliance.content.keywords import Action, Hit, Matcher
 from appliance.content.screen import Screened, screen
 from appliance.content.stream import Emission, StreamFilter
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.edge.metrics import GatewayMetrics
 from appliance.rag.schemas import SearchHit
+from appliance.settings import ChatPiiPolicy, ContentSettings
 
 BLOCKED_PROMPT = (
     "您的请求包含内容安全策略不允许的内容，未发送给模型。"
@@ -136,6 +143,39 @@ def screen_messages(screening: Screening, messages: list[Any]) -> None:
             for part in content:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     part["text"] = screening.text(Source.PROMPT, part["text"]).text
+
+
+def pii_policy(content: ContentSettings, roles: frozenset[str]) -> ChatPiiPolicy:
+    """The caller's policy: ``mask`` if any of their listed roles says so, else ``allow``
+    if one does, else the default (a role granted the numbers cannot be undone by another
+    that is only not listed; two that disagree fail safe)."""
+    listed = {content.pii_chat_roles[r] for r in roles if r in content.pii_chat_roles}
+    if not listed:
+        return content.pii_chat_default
+    return ChatPiiPolicy.MASK if ChatPiiPolicy.MASK in listed else ChatPiiPolicy.ALLOW
+
+
+def mask_personal(messages: list[Any]) -> dict[str, int]:
+    """Mask the personal information in the client's messages in place; return how many
+    of each kind were masked."""
+    hits: list[pii.PiiHit] = []
+
+    def masked(text: str) -> str:
+        found = pii.find(text)
+        hits.extend(found)
+        return pii.masked(text, found) if found else text
+
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            message["content"] = masked(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    part["text"] = masked(part["text"])
+    return pii.counts(hits)
 
 
 def screen_passage(screening: Screening, hit: SearchHit) -> SearchHit | None:

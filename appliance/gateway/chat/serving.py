@@ -13,7 +13,8 @@ Before all of it the messages are held to the keyword library
 (:mod:`appliance.gateway.chat.screening`): a blocked prompt is refused with 400
 ``content_blocked`` and takes no slot; the retrieved passages and the answer are filtered
 on their way. A library that cannot be read refuses the chat (503): the gateway does not
-answer unfiltered.
+answer unfiltered. Personal information in the prompt is then masked where the caller's
+roles ask for it, and the kinds and counts masked are recorded in ``chat.begin``.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ from appliance.gateway.chat.screening import (
     BLOCKED_PROMPT,
     Screening,
     Source,
+    mask_personal,
+    pii_policy,
     screen_messages,
     screen_passage,
 )
 from appliance.gateway.chat.sse import AnswerCapture
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
-from appliance.settings import LimitSettings
+from appliance.settings import ChatPiiPolicy, LimitSettings
 
 log = logging.getLogger("appliance.gateway.chat")
 
@@ -157,6 +160,9 @@ async def start_chat(
     subject = ctx.principal.subject
     ctx.pool.ensure_known(parsed.model)
     screening = await screen_prompt(ctx, payload, parsed.model)
+    personal: dict[str, int] = {}
+    if pii_policy(ctx.content, ctx.principal.roles) is ChatPiiPolicy.MASK:
+        personal = mask_personal(payload["messages"])
     try:
         await ctx.admission.admit(subject)
     except RateLimited as exc:
@@ -189,6 +195,8 @@ async def start_chat(
                 "rag": grounding is not None,
             },
         )
+        if personal:
+            begin.detail["pii_masked"] = personal
         if screening is not None:
             screening.count(ctx.metrics)
             hits = screening.records(Source.PROMPT, Source.PASSAGE)
