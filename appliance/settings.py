@@ -166,6 +166,14 @@ class ContentSettings(BaseModel):
     pii_chat_roles: dict[str, ChatPiiPolicy] = Field(default_factory=dict)
 
 
+class LabelSettings(BaseModel):
+    """The GB 45438-2025 labels on exported files (``appliance.labels``)."""
+
+    # The ContentProducer and ContentPropagator of every label: the name or code of the site
+    # that runs the appliance, as registered with the regulator where it is.
+    content_producer: str = "DeepSeek-R1 appliance"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="APPLIANCE_",
@@ -196,6 +204,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     content: ContentSettings = Field(default_factory=ContentSettings)
+    labels: LabelSettings = Field(default_factory=LabelSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from appliance.cli import (
     db_cmds,
     deploy_cmds,
     kb_cmds,
+    label_cmds,
     plan_cmds,
     runtime_cmds,
 )
@@ -31,3 +32,4 @@ deploy_cmds.register(app)
 bundle_cmds.register(app)
 kb_cmds.register(app)
 accounts_cmds.register(app)
+label_cmds.register(app)

@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 # The shared foundation every layer may use.
-_BASE = frozenset({"appliance", "appliance.errors", "appliance.settings"})
+_BASE = frozenset({"appliance", "appliance.errors", "appliance.settings", "appliance.labels"})
 _DATA = _BASE | {"appliance.db"}
 _DOMAIN = _DATA | {
     "appliance.auth",
@@ -55,6 +55,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # settings embeds rag.config's plain settings models, and nothing else above it.
     "appliance.settings": frozenset({"appliance", "appliance.errors", "appliance.rag.config"}),
     "appliance.rag.config": frozenset(),
+    # GB 45438 labels: bytes in, bytes out; every layer that writes a file may use them.
+    "appliance.labels": frozenset(),
     "appliance.db": _BASE,
     # Alembic must see every table, so the migrations import every package's models.
     "appliance.db.migrations": _DOMAIN,
