@@ -2,10 +2,14 @@
 
 Each call is itself audited, and committed before any data is returned: reading the log
 is as accountable as writing to it, so if that record cannot be made the read is refused.
+An export carries the GB 45438 labels (``appliance.labels``): the explicit label on its
+first line, the AIGC metadata on its last, under a ``ProduceID`` that its ``audit.export``
+record names, so a file found later can be traced to who exported it.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +28,8 @@ from appliance.auth.principal import Principal
 from appliance.gateway.deps import AuditorPrincipal, State
 from appliance.gateway.edge.caller import request_event
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors
+from appliance.labels.aigc import Stamp
+from appliance.labels.text_formats import label_stream
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -143,18 +149,21 @@ async def events(
 )
 async def export(
     request: Request,
+    *,
     principal: AuditorPrincipal,
     state: State,
     filters: Filters,
     fmt: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
+    lang: Literal["zh", "en"] = "zh",
 ) -> StreamingResponse:
-    """Every matching event, streamed as JSON Lines or CSV."""
-    await _record(
-        request, state, principal, EventType.AUDIT_EXPORT, {**filters.as_detail(), "format": fmt}
-    )
+    """Every matching event, streamed as JSON Lines or CSV between the GB 45438 labels;
+    ``lang=en`` adds the English words to the explicit label."""
+    label = Stamp(state.settings.labels.content_producer, str(uuid.uuid4()), lang == "en")
+    detail = {**filters.as_detail(), "format": fmt, "produce_id": label.produce_id}
+    await _record(request, state, principal, EventType.AUDIT_EXPORT, detail)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     return StreamingResponse(
-        export_events(state.engine, fmt=fmt, **filters.model_dump()),
+        label_stream(export_events(state.engine, fmt=fmt, **filters.model_dump()), fmt, label),
         media_type=_EXPORT_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{fmt}"'},
     )

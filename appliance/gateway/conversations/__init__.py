@@ -7,6 +7,8 @@ as ``conversation.action`` around :class:`~appliance.conversations.service.
 ConversationService` (the queries, each filtered by the caller's token subject).
 
 May import: ``appliance.gateway.edge``, ``.deps``, ``.state``, and ``appliance.conversations``,
-``appliance.audit``, ``appliance.auth``, ``appliance.db``. The tables and queries belong in
-``appliance.conversations``; only their HTTP surface and auditing are here.
+``appliance.audit``, ``appliance.auth``, ``appliance.db``, ``appliance.labels``. The
+tables and queries belong in ``appliance.conversations``; only their HTTP surface and
+auditing are here, and ``export``, which writes a conversation as a Markdown, DOCX, PDF or
+JSON file carrying the GB 45438 labels.
 """

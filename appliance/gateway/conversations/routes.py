@@ -7,8 +7,9 @@ Every route is the caller's own (404 for anyone else's id); what each change aud
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from appliance.conversations.schemas import (
@@ -21,6 +22,12 @@ from appliance.conversations.schemas import (
     Rename,
 )
 from appliance.gateway.conversations import serving
+from appliance.gateway.conversations.export import (
+    MEDIA_TYPES,
+    ExportFormat,
+    Lang,
+    export_conversation,
+)
 from appliance.gateway.conversations.serving import CurrentConversations
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
@@ -46,6 +53,31 @@ async def get_conversation(
 ) -> ConversationDetail:
     """The conversation with its messages in order."""
     return await serving.get_conversation(ctx, conversation_id)
+
+
+@router.get(
+    "/{conversation_id:uuid}/export",
+    response_class=Response,
+    responses={
+        200: {"content": {media.split(";")[0]: {} for media, _ in MEDIA_TYPES.values()}},
+        **errors(*AUTHENTICATED, 404, 422),
+    },
+)
+async def export_conversation_file(
+    conversation_id: uuid.UUID,
+    ctx: CurrentConversations,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = "markdown",
+    lang: Lang = "zh",
+) -> Response:
+    """The conversation as a Markdown, DOCX, PDF or JSON file carrying the GB 45438 labels;
+    ``lang=en`` writes its headings in English and adds English to the explicit label."""
+    conversation = await serving.get_conversation(ctx, conversation_id)
+    exported = export_conversation(conversation, fmt, lang, ctx.content_producer)
+    return Response(
+        exported.content,
+        media_type=exported.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+    )
 
 
 @router.patch("/{conversation_id:uuid}", responses=errors(*AUTHENTICATED, 400, 404, 422))

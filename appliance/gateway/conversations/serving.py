@@ -44,6 +44,8 @@ class ConversationContext:
     owner: str
     conversations: ConversationService
     audit: AuditSink
+    # The site named in the labels of exported files (setting ``labels.content_producer``).
+    content_producer: str
 
 
 async def conversation_context(
@@ -54,6 +56,7 @@ async def conversation_context(
         owner=principal.subject,
         conversations=ConversationService(create_session_factory(state.engine)),
         audit=state.audit,
+        content_producer=state.settings.labels.content_producer,
     )
 
 

@@ -55,12 +55,19 @@ def test_export_streams_jsonl_and_csv(gateway: httpx.Client, tokens: Tokens) -> 
     jsonl = gateway.get("/api/audit/export", params={**params, "format": "jsonl"}, headers=headers)
     assert jsonl.status_code == 200
     assert jsonl.headers["content-type"].startswith("application/x-ndjson")
-    rows = [json.loads(line) for line in jsonl.text.splitlines()]
+    # The rows lie between the GB 45438 labels: the explicit one first, the AIGC one last.
+    label, *lines, metadata = jsonl.text.splitlines()
+    assert json.loads(label) == {"explicit_label": "本内容由人工智能生成"}
+    assert set(json.loads(metadata)) == {"AIGC"}
+    rows = [json.loads(line) for line in lines]
     assert rows
     assert all(row["event_type"] == "audit.read" for row in rows)
     exported = gateway.get("/api/audit/export", params={**params, "format": "csv"}, headers=headers)
     assert "attachment" in exported.headers["content-disposition"]
-    table = list(csv.DictReader(io.StringIO(exported.text)))
+    label, *lines, metadata = exported.text.splitlines()
+    assert label == "# 本内容由人工智能生成"
+    assert metadata.startswith("# AIGC {")
+    table = list(csv.DictReader(io.StringIO("\n".join(lines))))
     assert table
     assert {"seq", "event_type", "row_hash"} <= set(table[0])
     refused = gateway.get("/api/audit/export", params={"format": "xml"}, headers=headers)
