@@ -253,3 +253,10 @@ def masked(text: str, hits: list[PiiHit]) -> str:
 def counts(hits: Iterable[PiiHit]) -> dict[str, int]:
     """How many of each kind: what an audit row records (never the values)."""
     return dict(sorted(Counter(str(h.kind) for h in hits).items()))
+
+
+def scrub(text: str) -> tuple[str, dict[str, int]]:
+    """``text`` masked, and how many of each kind it held: what a knowledge base's ingestion
+    is given (``appliance.rag.personal.Scrub``)."""
+    hits = find(text)
+    return (masked(text, hits), counts(hits)) if hits else (text, {})

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from appliance.audit.identity import default_writer_id
 from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
+from appliance.content import pii
 from appliance.content.store import ActiveLibrary, LibraryStore
 from appliance.db.session import create_engine_from_settings, create_session_factory
 from appliance.gateway import health, me
@@ -73,7 +74,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         inflight_cap=settings.limits.per_backend_inflight,
     )
     embedder = build_embedder(settings.rag.embedding)
-    knowledge = KnowledgeService(create_session_factory(engine), embedder, settings.rag)
+    knowledge = KnowledgeService(
+        create_session_factory(engine), embedder, settings.rag, scrub=pii.scrub
+    )
     slots = SlotLeases(
         engine, holder=default_writer_id(), lease_s=settings.limits.concurrency_lease_s
     )

@@ -22,6 +22,7 @@ from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
 from appliance.rag.models import Chunk, Document, DocumentStatus
 from appliance.rag.parsers import ParsedDocument, parse_document
+from appliance.rag.personal import Scrub, scrub_document
 
 SECTION_SEPARATOR = " > "
 
@@ -34,20 +35,26 @@ class Prepared:
     chunks: list[TextChunk]
     embed_texts: list[str]
     lexical_terms: list[str]
+    # The personal information ``scrub`` found (and masked), by kind.
+    personal: dict[str, int]
 
 
 def section_text(section: tuple[str, ...]) -> str | None:
     return SECTION_SEPARATOR.join(section) if section else None
 
 
-def prepare(name: str, data: bytes, settings: RagSettings) -> Prepared:
-    """Parse and chunk one file (synchronous, CPU-bound; raises ``ParseError``).
+def prepare(name: str, data: bytes, settings: RagSettings, scrub: Scrub | None = None) -> Prepared:
+    """Parse and chunk one file (synchronous, CPU-bound; raises ``ParseError``), its personal
+    information masked by ``scrub`` first when there is one (``appliance.rag.personal``).
 
     Each chunk is embedded and indexed together with its heading path: a chunk under
     "差旅费管理办法 > 住宿标准" that only says "每晚不超过六百元" is then found by a question
     about hotel costs, which its text alone does not mention.
     """
     parsed = parse_document(name, data, max_bytes=settings.max_file_bytes)
+    personal: dict[str, int] = {}
+    if scrub is not None:
+        parsed, personal = scrub_document(parsed, scrub)
     config = ChunkingConfig(
         target_tokens=settings.chunk_target_tokens,
         overlap_tokens=settings.chunk_overlap_tokens,
@@ -55,7 +62,7 @@ def prepare(name: str, data: bytes, settings: RagSettings) -> Prepared:
     chunks = chunk_blocks(parsed.blocks, config)
     contextual = [f"{section_text(c.section)}\n{c.text}" if c.section else c.text for c in chunks]
     terms = [lexical.document_terms(text) for text in contextual]
-    return Prepared(parsed, chunks, contextual, terms)
+    return Prepared(parsed, chunks, contextual, terms, personal)
 
 
 async def index_document(
@@ -113,5 +120,7 @@ async def index_document(
     return True
 
 
-async def prepare_in_thread(name: str, data: bytes, settings: RagSettings) -> Prepared:
-    return await asyncio.to_thread(prepare, name, data, settings)
+async def prepare_in_thread(
+    name: str, data: bytes, settings: RagSettings, scrub: Scrub | None = None
+) -> Prepared:
+    return await asyncio.to_thread(prepare, name, data, settings, scrub)

@@ -43,6 +43,7 @@ class DocumentStatus(StrEnum):
 class KnowledgeBase(Base):
     __tablename__ = "knowledge_bases"
     __table_args__ = (
+        CheckConstraint("pii_policy IN ('allow', 'mask', 'reject')", name="pii_policy_known"),
         Index(
             "uq_knowledge_bases_owner_group_name",
             func.coalesce("owner_group", ""),
@@ -58,6 +59,8 @@ class KnowledgeBase(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # What ingestion does with personal information (``appliance.rag.personal.PiiPolicy``).
+    pii_policy: Mapped[str] = mapped_column(Text, default="allow", server_default="allow")
 
 
 class Document(Base):

@@ -15,6 +15,8 @@ class KnowledgeBaseOut(BaseModel):
     description: str
     created_by: str
     created_at: datetime
+    # allow, mask or reject: what uploads do with personal information (``rag.personal``).
+    pii_policy: str
 
 
 class DocumentOut(BaseModel):
@@ -51,6 +53,8 @@ class IngestResult(BaseModel):
     error_code: str | None = None
     chunks: int = 0
     duplicate: bool = False
+    # The personal information masked in its chunks, by kind (the knowledge base masks).
+    pii_masked: dict[str, int] = {}
 
 
 class SearchHit(BaseModel):

@@ -17,14 +17,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from appliance.auth.principal import Principal
-from appliance.errors import ApplianceError, Conflict, Forbidden, InvalidRequest, NotFound
+from appliance.errors import (
+    ApplianceError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+)
 from appliance.rag import lexical, retrieve
 from appliance.rag.acl import can_manage, normalise_group, readable_paths, require_reader
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
 from appliance.rag.filenames import safe_filename
-from appliance.rag.ingest import index_document, prepare_in_thread
+from appliance.rag.ingest import Prepared, index_document, prepare_in_thread
 from appliance.rag.models import Chunk, Document, DocumentStatus, KnowledgeBase
+from appliance.rag.parsers import ParseError
+from appliance.rag.personal import PersonalInformationFound, PiiPolicy, Scrub
 from appliance.rag.schemas import (
     DocumentOut,
     IngestResult,
@@ -42,6 +51,7 @@ def _kb_out(kb: KnowledgeBase) -> KnowledgeBaseOut:
         description=kb.description,
         created_by=kb.created_by,
         created_at=kb.created_at,
+        pii_policy=kb.pii_policy,
     )
 
 
@@ -64,17 +74,20 @@ def _doc_out(doc: Document) -> DocumentOut:
 
 
 class KnowledgeService:
-    """One per process: holds the session factory, the embedder and the RAG settings."""
+    """One per process: holds the session factory, the embedder, the RAG settings and the
+    function that finds and masks personal information (``appliance.rag.personal``)."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         embedder: Embedder,
         settings: RagSettings | None = None,
+        scrub: Scrub | None = None,
     ) -> None:
         self._sessions = sessions
         self._embedder = embedder
         self._settings = settings or RagSettings()
+        self._scrub = scrub
 
     async def warm_up(self) -> None:
         """Load jieba's dictionary and the embedding model now (at start-up), not on the
@@ -85,7 +98,12 @@ class KnowledgeService:
     # Knowledge bases
 
     async def create_kb(
-        self, principal: Principal, name: str, group: str | None, description: str = ""
+        self,
+        principal: Principal,
+        name: str,
+        group: str | None,
+        description: str = "",
+        pii_policy: PiiPolicy = PiiPolicy.ALLOW,
     ) -> KnowledgeBaseOut:
         if any("\x00" in text for text in (name, description, group or "")):
             raise InvalidRequest("Names, groups and descriptions may not contain NUL characters.")
@@ -101,6 +119,7 @@ class KnowledgeService:
             owner_group=owner,
             description=description,
             created_by=principal.username or principal.subject,
+            pii_policy=pii_policy.value,
         )
         try:
             async with self._sessions.begin() as session:
@@ -129,6 +148,16 @@ class KnowledgeService:
     async def get_kb(self, principal: Principal, kb_id: uuid.UUID) -> KnowledgeBaseOut:
         async with self._sessions() as session:
             return _kb_out(await self._readable_kb(session, principal, kb_id))
+
+    async def set_pii_policy(
+        self, principal: Principal, kb_id: uuid.UUID, policy: PiiPolicy
+    ) -> KnowledgeBaseOut:
+        """Change what later uploads do with personal information; whoever may manage the
+        knowledge base may. Documents already indexed keep their chunks until reindexed."""
+        async with self._sessions.begin() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            kb.pii_policy = policy.value
+        return _kb_out(kb)
 
     async def delete_kb(self, principal: Principal, kb_id: uuid.UUID) -> None:
         """Delete a knowledge base with all its documents and chunks."""
@@ -168,16 +197,53 @@ class KnowledgeService:
         A file that cannot be parsed is recorded as ``failed`` with its reason and the rest of
         the upload goes on. A file already in the knowledge base under the same name with the
         same content is not indexed twice: its document is returned with ``duplicate`` set,
-        which makes a re-run of an interrupted bulk upload cheap.
+        which makes a re-run of an interrupted bulk upload cheap. For a knowledge base that
+        rejects personal information every file is parsed and checked first, and if any has
+        some the whole upload is refused (422) before anything is stored.
         """
         async with self._sessions() as session:
             kb = await self._managed_kb(session, principal, kb_id)
         owner = principal.username or principal.subject
+        named = [file.model_copy(update={"name": safe_filename(file.name)}) for file in files]
+        checked = await self._checked(kb, named)
         results: list[IngestResult] = []
-        for file in files:
-            named = file.model_copy(update={"name": safe_filename(file.name)})
-            results.append(await self._ingest_one(kb, owner, named))
+        for file, prepared in zip(named, checked, strict=True):
+            results.append(await self._ingest_one(kb, owner, file, prepared))
         return results
+
+    def _scrub_for(self, kb: KnowledgeBase) -> Scrub | None:
+        if kb.pii_policy == PiiPolicy.ALLOW:
+            return None
+        if self._scrub is None:
+            raise ServiceUnavailable(
+                "This knowledge base checks documents for personal information, and the"
+                " check is not available.",
+                code="personal_information_check_unavailable",
+            )
+        return self._scrub
+
+    async def _checked(
+        self, kb: KnowledgeBase, files: Sequence[UploadedFile]
+    ) -> list[Prepared | None]:
+        """For a knowledge base that rejects personal information: each file prepared, or
+        None where it cannot be parsed (it fails below as before); raise if any has some."""
+        if kb.pii_policy != PiiPolicy.REJECT:
+            return [None] * len(files)
+        scrub = self._scrub_for(kb)
+        prepared: list[Prepared | None] = []
+        found: dict[str, dict[str, int]] = {}
+        for file in files:
+            try:
+                each = await prepare_in_thread(file.name, file.data, self._settings, scrub)
+            except ParseError:
+                prepared.append(None)
+                continue
+            prepared.append(each)
+            if each.personal:
+                found[file.name] = each.personal
+        if found:
+            raise PersonalInformationFound(found)
+        return prepared
 
     async def reindex_document(
         self, principal: Principal, kb_id: uuid.UUID, document_id: uuid.UUID
@@ -249,7 +315,9 @@ class KnowledgeService:
             raise Forbidden("Managing this knowledge base needs the kb-editor role in its group.")
         return kb
 
-    async def _ingest_one(self, kb: KnowledgeBase, owner: str, file: UploadedFile) -> IngestResult:
+    async def _ingest_one(
+        self, kb: KnowledgeBase, owner: str, file: UploadedFile, prepared: Prepared | None
+    ) -> IngestResult:
         digest = hashlib.sha256(file.data).hexdigest()
         too_large = len(file.data) > self._settings.max_file_bytes
         async with self._sessions.begin() as session:
@@ -282,13 +350,24 @@ class KnowledgeService:
                 content=b"" if too_large else file.data,
             )
             session.add(doc)
-        return await self._index(kb, doc.id, file.name, file.data)
+        return await self._index(kb, doc.id, file.name, file.data, prepared)
 
     async def _index(
-        self, kb: KnowledgeBase, document_id: uuid.UUID, name: str, data: bytes
+        self,
+        kb: KnowledgeBase,
+        document_id: uuid.UUID,
+        name: str,
+        data: bytes,
+        prepared: Prepared | None = None,
     ) -> IngestResult:
+        """Index one stored document; one that a ``reject`` knowledge base finds personal
+        information in (when reindexed) fails with the reason, its chunks dropped."""
         try:
-            prepared = await prepare_in_thread(name, data, self._settings)
+            if prepared is None:
+                scrub = self._scrub_for(kb)
+                prepared = await prepare_in_thread(name, data, self._settings, scrub)
+            if kb.pii_policy == PiiPolicy.REJECT and prepared.personal:
+                raise PersonalInformationFound({name: prepared.personal})
             stored = await index_document(
                 self._sessions,
                 self._embedder,
@@ -304,7 +383,14 @@ class KnowledgeService:
             )
         if not stored:
             raise NotFound("The document was deleted while it was being indexed.")
-        return IngestResult(id=document_id, name=name, status="ready", chunks=len(prepared.chunks))
+        masked = prepared.personal if kb.pii_policy == PiiPolicy.MASK else {}
+        return IngestResult(
+            id=document_id,
+            name=name,
+            status="ready",
+            chunks=len(prepared.chunks),
+            pii_masked=masked,
+        )
 
     async def _mark_failed(self, document_id: uuid.UUID, exc: ApplianceError) -> None:
         """Record why, and drop any chunks: only ready documents have chunks."""

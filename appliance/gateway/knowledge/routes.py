@@ -21,6 +21,7 @@ from appliance.gateway.edge.openapi import AUTHENTICATED, errors, multipart_body
 from appliance.gateway.knowledge import serving
 from appliance.gateway.knowledge.serving import CurrentKnowledge
 from appliance.rag.config import RagSettings
+from appliance.rag.personal import PiiPolicy
 from appliance.rag.schemas import DocumentOut, IngestResult, KnowledgeBaseOut, SearchHit
 from appliance.rag.schemas import UploadedFile as ServiceFile
 
@@ -36,6 +37,14 @@ class CreateKnowledgeBase(BaseModel):
     # Required, so that an organisation-wide knowledge base is always a deliberate null.
     group: str | None
     description: str = Field(default="", max_length=2000)
+    # What uploads do with personal information: allow, mask it in the chunks, or reject.
+    pii_policy: PiiPolicy = PiiPolicy.ALLOW
+
+
+class SetPiiPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: PiiPolicy
 
 
 class KnowledgeBaseList(BaseModel):
@@ -100,7 +109,7 @@ async def _read_files(request: Request, settings: RagSettings) -> list[ServiceFi
 
 @router.post("", status_code=201, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
 async def create_kb(body: CreateKnowledgeBase, kb: CurrentKnowledge) -> KnowledgeBaseOut:
-    return await serving.create_kb(kb, body.name, body.group, body.description)
+    return await serving.create_kb(kb, body.name, body.group, body.description, body.pii_policy)
 
 
 @router.get("", responses=errors(*AUTHENTICATED, 403))
@@ -119,6 +128,15 @@ async def get_kb(kb_id: uuid.UUID, kb: CurrentKnowledge) -> KnowledgeBaseOut:
     return await serving.get_kb(kb, kb_id)
 
 
+@router.put("/{kb_id:uuid}/pii-policy", responses=errors(*AUTHENTICATED, 403, 404, 422))
+async def set_pii_policy(
+    kb_id: uuid.UUID, body: SetPiiPolicy, kb: CurrentKnowledge
+) -> KnowledgeBaseOut:
+    """What later uploads do with personal information; documents already indexed keep
+    their chunks until reindexed."""
+    return await serving.set_pii_policy(kb, kb_id, body.policy)
+
+
 @router.delete("/{kb_id:uuid}", status_code=204, responses=errors(*AUTHENTICATED, 403, 404))
 async def delete_kb(kb_id: uuid.UUID, kb: CurrentKnowledge) -> Response:
     await serving.delete_kb(kb, kb_id)
@@ -127,7 +145,7 @@ async def delete_kb(kb_id: uuid.UUID, kb: CurrentKnowledge) -> Response:
 
 @router.post(
     "/{kb_id:uuid}/documents",
-    responses=errors(*AUTHENTICATED, 400, 403, 404, 413),
+    responses=errors(*AUTHENTICATED, 400, 403, 404, 413, 422),
     openapi_extra=multipart_body(UploadForm),
 )
 async def upload_documents(

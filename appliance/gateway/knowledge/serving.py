@@ -10,12 +10,17 @@ A change (create, delete, upload, delete a document, reindex) is fail-closed, in
 chat and the account routes use: its intent (outcome ``pending``, ``phase: begin``) is
 committed first, and if the audit store cannot take it the caller gets 503
 ``audit_unavailable`` and nothing changes; then the change; then its outcome
-(``phase: end``, or ``failed`` when it was refused before it began).
+(``phase: end``, or ``failed`` when it was refused before it began). Setting a knowledge
+base's personal-information policy (``kb.pii_policy``) is such a change, open to whoever may
+manage it; an upload refused for personal information (422) is recorded with the error
+``personal_information``, and one whose chunks were masked with the kinds and counts
+(``pii_masked``), never the values.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 from appliance.rag.config import RagSettings
+from appliance.rag.personal import PiiPolicy
 from appliance.rag.schemas import DocumentOut, IngestResult, KnowledgeBaseOut, SearchHit
 from appliance.rag.schemas import UploadedFile as ServiceFile
 from appliance.rag.service import KnowledgeService
@@ -108,14 +114,30 @@ async def _changed(
 
 
 async def create_kb(
-    ctx: KnowledgeContext, name: str, group: str | None, description: str
+    ctx: KnowledgeContext,
+    name: str,
+    group: str | None,
+    description: str,
+    pii_policy: PiiPolicy = PiiPolicy.ALLOW,
 ) -> KnowledgeBaseOut:
     async with _changed(ctx, "kb.create", status=201) as change:
-        change.event.detail |= {"name": name, "group": group}
+        change.event.detail |= {"name": name, "group": group, "pii_policy": str(pii_policy)}
         await change.begin()
-        kb = await ctx.knowledge.create_kb(ctx.principal, name, group, description)
+        kb = await ctx.knowledge.create_kb(ctx.principal, name, group, description, pii_policy)
         change.event.detail["kb_id"] = str(kb.id)
     return kb
+
+
+async def set_pii_policy(
+    ctx: KnowledgeContext, kb_id: uuid.UUID, policy: PiiPolicy
+) -> KnowledgeBaseOut:
+    """Whoever may manage the knowledge base sets what its uploads do with personal
+    information, as an audited change (``kb.pii_policy``, its intent committed first)."""
+    async with _changed(ctx, "kb.pii_policy", kb_id=kb_id) as change:
+        change.event.detail["pii_policy"] = str(policy)
+        await ctx.knowledge.get_kb(ctx.principal, kb_id)
+        await change.begin()
+        return await ctx.knowledge.set_pii_policy(ctx.principal, kb_id, policy)
 
 
 async def list_kbs(ctx: KnowledgeContext) -> list[KnowledgeBaseOut]:
@@ -168,9 +190,13 @@ async def upload_documents(
         results = await ctx.knowledge.ingest_files(ctx.principal, kb_id, files)
         change.event.document_ids = [str(r.id) for r in results if r.id is not None]
         outcome: dict[str, Any] = {"files": len(results)}
+        masked: Counter[str] = Counter()
         for result in results:
             key = "duplicate" if result.duplicate else result.status
             outcome[key] = int(outcome.get(key, 0)) + 1
+            masked.update(result.pii_masked)
+        if masked:
+            outcome["pii_masked"] = dict(sorted(masked.items()))
         change.event.detail |= outcome
     return results
 
