@@ -7,8 +7,8 @@ An answer reaches the chat window two ways, and both end in ``answer_bubbles``:
 * streamed: the gateway client turns each server-sent chunk into a ``ChatDelta``
   (``delta_from_chunk``); ``PartialAnswer`` gathers them and times the reasoning, and
   ``webui.chat`` shows ``answer_bubbles(partial.message(), lang, thinking=...)`` after each;
-* from history: ``to_chatbot`` shows a stored conversation and ``export_markdown`` writes it
-  as a file, with the same label and citations.
+* from history: ``to_chatbot`` shows a stored conversation, with the same label and
+  citations. (A conversation exported as a file is written and labelled by the gateway.)
 
 In the window the reasoning is a collapsible block, open while the model thinks and
 collapsed under "thought for N s" once the answer begins; then comes the answer followed by
@@ -165,18 +165,3 @@ def to_chatbot(messages: list[StoredMessage], lang: Lang) -> list[dict[str, Any]
         else:
             shown.extend(answer_bubbles(message, lang))
     return shown
-
-
-def export_markdown(title: str, messages: list[StoredMessage], lang: Lang) -> str:
-    """A conversation as a Markdown file; every answer carries the AI-generated label. The
-    reasoning is left out: the file records what was asked and answered."""
-    lines = [f"# {title}", "", f"> {AI_LABEL}", ""]
-    for message in messages:
-        if message.role == "user":
-            lines += [f"## {t('you', lang)}", "", message.content, ""]
-        else:
-            lines += [f"## {t('assistant', lang)}", "", labelled(message.content), ""]
-            for citation in message.citations:
-                source = quoted(str(citation.get("text") or ""))
-                lines += [f"**{citation_title(citation, lang)}**", "", source, ""]
-    return "\n".join(lines)

@@ -4,7 +4,8 @@ The web UI holds no database credentials: it lists, opens, renames and deletes a
 conversations, and files each question and answer, through the gateway's
 ``/api/conversations`` with that user's own access token. The gateway filters every query
 by the token's subject and audits every change; here the answers become the
-:class:`~webui.history.StoredMessage` the chat window and the export render.
+:class:`~webui.history.StoredMessage` the chat window renders. An export is written by the
+gateway, which labels the file (GB 45438); the web UI only offers it for download.
 
 A conversation that is not (or no longer) the user's answers 404; as before, opening it
 shows nothing and renaming or deleting it changes nothing, so a stale sidebar entry is
@@ -107,6 +108,16 @@ class Conversations:
             return False
         call = self._gateway.append_message(token, conversation_id, _wire(message))
         return await _unless_gone(call) is not None
+
+    async def export(
+        self, token: str, conversation_id: str, fmt: str, lang: str
+    ) -> tuple[bytes, str] | None:
+        """The conversation as the gateway writes it to a file (Markdown, DOCX, PDF or JSON,
+        carrying the GB 45438 labels), and the file's name; None when it is not the user's."""
+        if not conversation_id:
+            return None
+        params = {"format": fmt, "lang": lang}
+        return await _unless_gone(self._gateway.conversation_export(token, conversation_id, params))
 
     async def drop_last_answer(self, token: str, conversation_id: str) -> None:
         """Remove the trailing assistant message (before regenerating it)."""

@@ -129,6 +129,18 @@ class GatewayClient:
     async def audit_events(self, token: str, filters: Mapping[str, str | int]) -> dict[str, Any]:
         return await self._json("GET", "/api/audit/events", token, params=filters)
 
+    async def conversation_export(
+        self, token: str, conversation_id: str, params: Mapping[str, str]
+    ) -> tuple[bytes, str]:
+        """The labelled file the gateway writes of a conversation, and the name it gives it."""
+        path = f"/api/conversations/{conversation_id}/export"
+        response = await self._request("GET", path, token, params=params)
+        disposition = response.headers.get("content-disposition", "")
+        name = (
+            disposition.partition('filename="')[2].rstrip('"') or f"conversation-{conversation_id}"
+        )
+        return response.content, name
+
     async def audit_export(self, token: str, filters: Mapping[str, str | int]) -> bytes:
         return (await self._request("GET", "/api/audit/export", token, params=filters)).content
 

@@ -20,8 +20,8 @@ DEFAULT_LANG = Lang.ZH
 
 # The label the 2025 rules on labelling generated content require on every AI answer; it
 # reads the same in both languages so an exported file is labelled for every reader.
-# ``webui.answer_view`` puts it under every answer and atop every export; the chat window
-# also stamps it on copied text (``webui.ui_chat``).
+# ``webui.answer_view`` puts it under every answer; the chat window also stamps it on copied
+# text (``webui.ui_chat``). Exported files are labelled by the gateway (GB 45438).
 AI_LABEL = "由人工智能生成 · AI-generated"
 
 _STRINGS: dict[str, tuple[str, str]] = {
@@ -44,6 +44,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "rename_placeholder": ("新的标题", "New title"),
     "delete": ("删除", "Delete"),
     "export_chat": ("导出对话", "Export chat"),
+    "export_format": ("导出格式", "Export format"),
     "chatbot_label": ("对话", "Conversation"),
     "input_placeholder": (
         "输入问题，Enter 发送，Shift+Enter 换行",

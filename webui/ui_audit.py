@@ -23,6 +23,8 @@ from webui.tab import Tab
 API_PAGE = 1000
 MAX_PAGES = 20
 SHOWN = 300
+# An export's lines that are not events: the GB 45438 labels, explicit first and AIGC last.
+LABEL_LINES = 2
 PROMPT_PREVIEW = 80
 _COLUMN_KEYS = (
     "col_seq",
@@ -193,6 +195,7 @@ class AuditTab(Tab):
     async def _export(self, fmt: str, data: dict[Any, Any], request: gr.Request) -> Any:
         token = await self._token(request)
         params: dict[str, str | int] = {**self._filters(data), "format": fmt}
+        params["lang"] = self.lang.value
         try:
             body = await self.services.gateway.audit_export(token, params)
         except GatewayError as error:
@@ -200,7 +203,8 @@ class AuditTab(Tab):
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
         path = Path(tempfile.mkdtemp(prefix="webui-audit-")) / f"audit-{stamp}.{fmt}"
         path.write_bytes(body)
-        lines = body.count(b"\n") - (1 if fmt == "csv" else 0)
+        # Not events: the two label lines (GB 45438) and the CSV header.
+        lines = body.count(b"\n") - LABEL_LINES - (1 if fmt == "csv" else 0)
         return gr.File(value=str(path), visible=True), t("exported", self.lang, n=lines)
 
     async def _export_csv(self, data: dict[Any, Any], request: gr.Request) -> Any:

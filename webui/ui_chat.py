@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from webui.answer_view import export_markdown, to_chatbot
+from webui.answer_view import to_chatbot
 from webui.chat import Answerer
 from webui.gateway_client import GatewayError
 from webui.history import StoredMessage
@@ -17,6 +17,14 @@ from webui.i18n import AI_LABEL, Lang, t
 from webui.services import Services
 from webui.sessions import Session
 from webui.tab import Tab
+
+# The files the gateway writes of a conversation (each labelled, GB 45438): (shown, format).
+EXPORT_FORMATS = [
+    ("Markdown", "markdown"),
+    ("Word (DOCX)", "docx"),
+    ("PDF", "pdf"),
+    ("JSON", "json"),
+]
 
 
 class ChatTab(Tab):
@@ -42,6 +50,12 @@ class ChatTab(Tab):
                     export = gr.Button(
                         t("export_chat", lang), size="sm", min_width=60, elem_id="export-chat"
                     )
+                export_format = gr.Dropdown(
+                    choices=EXPORT_FORMATS,
+                    value="markdown",
+                    label=t("export_format", lang),
+                    elem_id="export-format",
+                )
                 export_file = gr.File(label=t("download", lang), visible=False)
                 self.conversations = gr.Radio(
                     choices=[], label=t("history", lang), elem_id="conversations"
@@ -112,7 +126,7 @@ class ChatTab(Tab):
             [self.conversation_id],
             [self.chatbot, self.conversation_id, self.conversations],
         )
-        export.click(self._export, [self.conversation_id], [export_file])
+        export.click(self._export, [self.conversation_id, export_format], [export_file])
 
     async def _choices(self, session: Session, selected: str) -> gr.Radio:
         listed = await self.services.conversations.listing(await self.services.token(session))
@@ -220,13 +234,17 @@ class ChatTab(Tab):
         await self.services.conversations.delete(token, conversation_id)
         return [], "", await self._choices(session, "")
 
-    async def _export(self, conversation_id: str, request: gr.Request) -> Any:
+    async def _export(self, conversation_id: str, fmt: str, request: gr.Request) -> Any:
+        """The gateway's labelled file of the conversation, offered for download."""
         if not conversation_id:
             return gr.File(visible=False)
         _, token = await self._user(request)
-        messages, title = await self._titled(token, conversation_id)
-        title = title or conversation_id
-        folder = Path(tempfile.mkdtemp(prefix="webui-export-"))
-        path = folder / f"conversation-{conversation_id[:8]}.md"
-        path.write_text(export_markdown(title, messages, self.lang), encoding="utf-8")
+        exported = await self.services.conversations.export(
+            token, conversation_id, fmt or "markdown", self.lang.value
+        )
+        if exported is None:
+            return gr.File(visible=False)
+        content, name = exported
+        path = Path(tempfile.mkdtemp(prefix="webui-export-")) / Path(name).name
+        path.write_bytes(content)
         return gr.File(value=str(path), visible=True)

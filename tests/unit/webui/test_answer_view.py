@@ -1,5 +1,5 @@
 """An answer as the user sees it: the reasoning block, the labelled answer and its citations,
-in the chat window (streaming and from history) and in an exported file, in both languages."""
+in the chat window (streaming and from history), in both languages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from webui.answer_view import (
     PartialAnswer,
     answer_bubbles,
     citation_title,
-    export_markdown,
     to_chatbot,
 )
 from webui.history import StoredMessage, kept_citations
@@ -142,19 +141,3 @@ def test_the_partial_answer_times_the_reasoning_until_the_first_answer_token() -
     assert partial.thought_seconds == first
     message = partial.message()
     assert (message.role, message.content, message.reasoning) == ("assistant", "答案", "想")
-
-
-def test_an_export_is_labelled_at_the_top_and_after_every_answer_without_reasoning() -> None:
-    text = export_markdown("住宿", [StoredMessage("user", "住宿上限？"), ANSWER], Lang.ZH)
-    assert text.startswith(f"# 住宿\n\n> {AI_LABEL}\n")
-    assert "## 用户\n\n住宿上限？" in text
-    assert f"## 助手\n\n上限为 650 元。\n\n<sub>{AI_LABEL}</sub>" in text
-    assert "**[1] 报销制度.pdf · 第 3 页 · 差旅费**\n\n> 一线城市住宿每晚 650 元。" in text
-    assert "用户问住宿上限" not in text
-
-
-def test_an_english_export_names_the_speakers_in_english() -> None:
-    text = export_markdown("Trip", [StoredMessage("user", "Cap?"), ANSWER], Lang.EN)
-    assert "## You\n\nCap?" in text
-    assert "## Assistant\n\n" in text
-    assert "· p. 3 ·" in text

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from webui.answer_view import ChatDelta, delta_from_chunk
+from webui.conversations import Conversations
 from webui.gateway_client import GatewayClient, GatewayError, parse_chunk
 
 # Lines as the gateway streams them for a RAG chat (ids left out): vLLM's chunks with both
@@ -157,3 +158,23 @@ async def test_no_served_model_is_reported_as_unavailable() -> None:
     with pytest.raises(GatewayError) as raised:
         await _client(handler).first_model("tok")
     assert (raised.value.status, raised.value.message) == (503, "no model is being served")
+
+
+async def test_a_conversation_export_is_the_gateways_file_under_its_name() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/gone/export"):
+            return httpx.Response(404, json={"error": {"message": "No such conversation."}})
+        disposition = 'attachment; filename="conversation-c1.pdf"'
+        return httpx.Response(200, content=b"%PDF-", headers={"content-disposition": disposition})
+
+    conversations = Conversations(_client(handler))
+    exported = await conversations.export("tok", "c1", "pdf", "en")
+    assert exported == (b"%PDF-", "conversation-c1.pdf")
+    assert seen[0].url == "http://gateway.test/api/conversations/c1/export?format=pdf&lang=en"
+    assert seen[0].headers["Authorization"] == "Bearer tok"
+    assert await conversations.export("tok", "gone", "pdf", "zh") is None
+    assert await conversations.export("tok", "", "pdf", "zh") is None
+    assert len(seen) == 2
