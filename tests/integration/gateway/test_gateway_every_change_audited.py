@@ -98,6 +98,7 @@ ROUTES: dict[str, Route] = {
     "POST /api/admin/accounts/clients/{client_id}/disable": Route(SYSADMIN),
     "POST /api/kb": Route(EDITOR, {"name": "never", "group": "/dept/finance"}),
     "DELETE /api/kb/{kb_id}": Route(EDITOR),
+    "PUT /api/kb/{kb_id}/pii-policy": Route(EDITOR, {"policy": "reject"}),
     "POST /api/kb/{kb_id}/documents": Route(EDITOR, files=True),
     "DELETE /api/kb/{kb_id}/documents/{document_id}": Route(EDITOR),
     "POST /api/kb/{kb_id}/documents/{document_id}/reindex": Route(EDITOR),
