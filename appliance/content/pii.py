@@ -38,6 +38,7 @@ the model needs to know only that a number of that kind was there. Pure: no I/O,
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import enum
 import ipaddress
@@ -224,18 +225,20 @@ PRIORITY: tuple[_Rule, ...] = (
 def find(text: str, kinds: Iterable[PiiKind] | None = None) -> list[PiiHit]:
     """Every match in ``text``, by position, none overlapping; ``kinds``: only those."""
     wanted = None if kinds is None else frozenset(kinds)
-    taken: list[PiiHit] = []
+    taken: list[PiiHit] = []  # by position; none overlap, so only the neighbours can
     for rule in PRIORITY:
         if wanted is not None and rule.kind not in wanted:
             continue
         for m in rule.pattern.finditer(text):
             start, end = m.span()
-            if not rule.valid(m.group()):
+            at = bisect.bisect_left(taken, start, key=lambda h: h.start)
+            if at > 0 and taken[at - 1].end > start:
                 continue
-            if any(start < t.end and t.start < end for t in taken):
+            if at < len(taken) and taken[at].start < end:
                 continue
-            taken.append(PiiHit(rule.kind, start, end))
-    return sorted(taken, key=lambda h: h.start)
+            if rule.valid(m.group()):
+                taken.insert(at, PiiHit(rule.kind, start, end))
+    return taken
 
 
 def masked(text: str, hits: list[PiiHit]) -> str:

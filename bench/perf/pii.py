@@ -36,6 +36,7 @@ SEED = 20261206
 PER_KIND, NEGATIVES = 5_000, 40_000
 RANDOM_PER_LENGTH = 20_000
 RANDOM_LENGTHS = (11, 16, 17, 18, 19)
+LONG_CHARS, LONG_RUNS = 1_000_000, 3
 # The acceptance targets: recall on the kinds with a check, false positives on the rest.
 RECALL_TARGET = 0.99
 FALSE_POSITIVE_TARGET = 0.01
@@ -88,8 +89,21 @@ def _chance() -> dict[str, dict[str, int]]:
     return out
 
 
+def _long_text() -> dict[str, Any]:
+    """One long text (the corpus's texts joined) scanned whole: what a large prompt or
+    document costs, the gateway's event loop waiting meanwhile for a prompt."""
+    text = "".join(s.text for s in corpus(SEED + 1, PER_KIND // 5, NEGATIVES // 5))
+    text = (text * (LONG_CHARS // len(text) + 1))[:LONG_CHARS]
+    seconds, hits = [], 0
+    for _ in range(LONG_RUNS):
+        started = time.perf_counter()
+        hits = len(find(text))
+        seconds.append(round(time.perf_counter() - started, 4))
+    return {"chars": len(text), "hits": hits, "seconds": seconds}
+
+
 def measure() -> dict[str, Any]:
-    return {"corpus": _corpus_results(), "random_digits": _chance()}
+    return {"corpus": _corpus_results(), "random_digits": _chance(), "long_text": _long_text()}
 
 
 def record(results: dict[str, Any], started: datetime.datetime) -> dict[str, Any]:
@@ -107,7 +121,8 @@ def _met(ok: bool) -> str:
 
 def render(raw: Mapping[str, Any]) -> str:
     results = raw["results"]
-    data, chance = results["corpus"], results["random_digits"]
+    data, chance, long = results["corpus"], results["random_digits"], results["long_text"]
+    long_s = sorted(long["seconds"])[len(long["seconds"]) // 2]
     fp_rate = data["false_positives"] / data["negatives"]
     scan = data["scan"]
     lines = [
@@ -145,7 +160,10 @@ def render(raw: Mapping[str, Any]) -> str:
         f" {_met(fp_rate <= FALSE_POSITIVE_TARGET)}); kinds reported in them: {kinds}.",
         "",
         f"Scan: {scan['texts']} texts, {scan['chars']} characters in {scan['seconds']:.3f} s on"
-        " one core of the development machine, shared with other work.",
+        " one core of the development machine, shared with other work. One text of"
+        f" {long['chars']} characters ({long['hits']} hits): median {long_s:.3f} s of"
+        f" {len(long['seconds'])} scans ({', '.join(f'{x:.3f}' for x in long['seconds'])} s),"
+        f" {long['chars'] / long_s / 1e6:.2f} million characters a second.",
         "",
         "Chance: uniformly random digit strings (not in the corpus), each set as `编号<digits>。`,"
         " and what some kind accepted. A mobile number has no check digit, so every 11-digit"
