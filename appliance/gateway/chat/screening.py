@@ -14,10 +14,12 @@ answer, each held to the secadmin's keyword library (``appliance.content``).
   A complete answer (no ``stream``) is screened whole; a blocked one is replaced by the
   notice, with ``finish_reason`` ``content_filter``.
 
-Personal information in the prompt (:mod:`appliance.content.pii`) is masked as its kind
-(``[身份证号]``) before the model sees it, unless the caller's roles allow it
-(``content.pii_chat_roles``, :func:`pii_policy`); what was masked is recorded as kinds and
-counts in ``chat.begin`` (``pii_masked``), never the values.
+Personal information in the prompt and in the retrieved passages
+(:mod:`appliance.content.pii`) is masked as its kind (``[身份证号]``) before the model sees
+it, unless the caller's roles allow it (``content.pii_chat_roles``, :func:`pii_policy`):
+a passage from a knowledge base that allows personal information is still masked for such
+a caller. What was masked is recorded as kinds and counts in ``chat.begin``
+(``pii_masked``, ``pii_masked_passages``), never the values.
 
 Every hit is counted in ``appliance_content_hits`` by category, action and source, and
 listed (rule id, category, action, source: never the text) in the chat's audit rows. The
@@ -29,6 +31,7 @@ client show its own.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +179,16 @@ def mask_personal(messages: list[Any]) -> dict[str, int]:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     part["text"] = masked(part["text"])
     return pii.counts(hits)
+
+
+def mask_passage(found: Counter[str], hit: SearchHit) -> SearchHit:
+    """A retrieved passage with its personal information masked, the kinds added to
+    ``found``."""
+    text, kinds = pii.scrub(hit.text)
+    if not kinds:
+        return hit
+    found.update(kinds)
+    return hit.model_copy(update={"text": text})
 
 
 def screen_passage(screening: Screening, hit: SearchHit) -> SearchHit | None:

@@ -13,13 +13,16 @@ Before all of it the messages are held to the keyword library
 (:mod:`appliance.gateway.chat.screening`): a blocked prompt is refused with 400
 ``content_blocked`` and takes no slot; the retrieved passages and the answer are filtered
 on their way. A library that cannot be read refuses the chat (503): the gateway does not
-answer unfiltered. Personal information in the prompt is then masked where the caller's
-roles ask for it, and the kinds and counts masked are recorded in ``chat.begin``.
+answer unfiltered. Personal information in the prompt and the retrieved passages is then
+masked where the caller's roles ask for it, and the kinds and counts masked are recorded in
+``chat.begin``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -36,6 +39,7 @@ from appliance.gateway.chat.screening import (
     BLOCKED_PROMPT,
     Screening,
     Source,
+    mask_passage,
     mask_personal,
     pii_policy,
     screen_messages,
@@ -44,6 +48,7 @@ from appliance.gateway.chat.screening import (
 from appliance.gateway.chat.sse import AnswerCapture
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
+from appliance.rag.schemas import SearchHit
 from appliance.settings import ChatPiiPolicy, LimitSettings
 
 log = logging.getLogger("appliance.gateway.chat")
@@ -128,15 +133,38 @@ async def screen_prompt(ctx: ChatContext, payload: dict[str, Any], model: str) -
     return screening
 
 
+def _passage_filter(
+    screening: Screening | None, personal: Counter[str] | None
+) -> Callable[[SearchHit], SearchHit | None] | None:
+    """Each retrieved passage held to the keyword library (if any), then masked of personal
+    information (``personal`` counts it; None: the caller's roles allow it)."""
+    steps: list[Callable[[SearchHit], SearchHit | None]] = []
+    if screening is not None:
+        steps.append(partial(screen_passage, screening))
+    if personal is not None:
+        steps.append(partial(mask_passage, personal))
+    if not steps:
+        return None
+
+    def passage(hit: SearchHit) -> SearchHit | None:
+        kept: SearchHit | None = hit
+        for step in steps:
+            if kept is None:
+                break
+            kept = step(kept)
+        return kept
+
+    return passage
+
+
 async def _ground(
     ctx: ChatContext,
     payload: dict[str, Any],
     parsed: ChatCompletionRequest,
-    screening: Screening | None,
+    passages: Callable[[SearchHit], SearchHit | None] | None,
 ) -> Grounding | None:
     """Retrieval for a ``rag`` chat; a knowledge base the caller may not read is audited as
     a denied access and answered 404, and the model never sees the request."""
-    passages = None if screening is None else partial(screen_passage, screening)
     try:
         return await ground(ctx.knowledge, ctx.principal, payload, passages)
     except NotFound:
@@ -160,9 +188,9 @@ async def start_chat(
     subject = ctx.principal.subject
     ctx.pool.ensure_known(parsed.model)
     screening = await screen_prompt(ctx, payload, parsed.model)
-    personal: dict[str, int] = {}
-    if pii_policy(ctx.content, ctx.principal.roles) is ChatPiiPolicy.MASK:
-        personal = mask_personal(payload["messages"])
+    masking = pii_policy(ctx.content, ctx.principal.roles) is ChatPiiPolicy.MASK
+    personal = mask_personal(payload["messages"]) if masking else {}
+    in_passages: Counter[str] | None = Counter() if masking else None
     try:
         await ctx.admission.admit(subject)
     except RateLimited as exc:
@@ -178,7 +206,8 @@ async def start_chat(
         raise
     replica = None
     try:
-        grounding = await _ground(ctx, payload, parsed, screening)
+        passages = _passage_filter(screening, in_passages)
+        grounding = await _ground(ctx, payload, parsed, passages)
         replica = ctx.pool.acquire(parsed.model)
         forwarded, strip_usage = upstream_payload(payload, parsed, limits)
         begin = ctx.caller.event(
@@ -197,6 +226,8 @@ async def start_chat(
         )
         if personal:
             begin.detail["pii_masked"] = personal
+        if in_passages:
+            begin.detail["pii_masked_passages"] = dict(sorted(in_passages.items()))
         if screening is not None:
             screening.count(ctx.metrics)
             hits = screening.records(Source.PROMPT, Source.PASSAGE)

@@ -161,3 +161,26 @@ def test_a_knowledge_base_that_masks_stores_chunks_without_the_numbers(
     for text, lexical in chunks:
         assert ID not in text and ID[:17] not in lexical and MOBILE not in text + lexical
     assert any("[身份证号]" in text and "[手机号]" in text for text, _ in chunks)
+
+
+def test_a_passage_from_a_knowledge_base_that_allows_is_masked_for_a_masking_role(
+    gateway: Gateway, tokens: Tokens, stub: Stub, scratch: ScratchDb, served_model: str
+) -> None:
+    with httpx.Client(base_url=gateway.url, headers=tokens.headers(EDITOR), timeout=120) as c:
+        kb_id = _kb(c, "pii-allow")
+        uploaded = c.post(f"/api/kb/{kb_id}/documents", files=[md_file("a.md", DOCUMENT)])
+    assert uploaded.status_code == 200, uploaded.text
+    assert _rows(
+        scratch, "SELECT count(*) FROM chunks WHERE kb_id = %s AND text LIKE %s", kb_id, f"%{ID}%"
+    ) == [(1,)]  # stored as it is
+    body = chat_body(served_model, rag={"kb_ids": [kb_id], "top_k": 3})
+    body["messages"] = [{"role": "user", "content": "张三的客户档案核实了吗？"}]
+    with httpx.Client(base_url=gateway.url, headers=tokens.headers(STAFF), timeout=120) as c:
+        answered = c.post("/v1/chat/completions", json=body)
+    assert answered.status_code == 200, answered.text
+    sent = stub.stats()["last_chat_request"]["messages"][-1]["content"]
+    assert "[身份证号]" in sent and "[手机号]" in sent
+    assert ID not in sent and MOBILE not in sent
+    detail = _begin(scratch, answered.headers["x-request-id"])
+    assert detail["pii_masked_passages"] == {"mobile": 1, "resident_id": 1}
+    assert "pii_masked" not in detail
