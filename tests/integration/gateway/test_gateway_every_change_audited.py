@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from tests.support.tokens import Tokens
 
 RUN = secrets.token_hex(3)
-SYSADMIN, STAFF = "chen.jie", "zhang.wei"
+SYSADMIN, SECADMIN, STAFF = "chen.jie", "zhao.min", "zhang.wei"
 NEW_USER, NEW_CLIENT, NEW_GROUP = (
     f"t{RUN}-never",
     f"t{RUN}-never-client",
@@ -55,6 +55,8 @@ TABLES = (
     "chunks",
     "conversations",
     "conversation_messages",
+    "keyword_libraries",
+    "keyword_entries",
 )
 
 
@@ -66,6 +68,8 @@ class Route:
     user: str
     body: Any = None
     files: bool = False
+    # A CSV file as the whole body (the keyword library's import).
+    csv: str = ""
     read_like: str = ""
     # A batch whose rows are each a change of their own: 200, every row refused.
     per_row: bool = False
@@ -102,6 +106,9 @@ ROUTES: dict[str, Route] = {
     "POST /api/kb/{kb_id}/documents": Route(EDITOR, files=True),
     "DELETE /api/kb/{kb_id}/documents/{document_id}": Route(EDITOR),
     "POST /api/kb/{kb_id}/documents/{document_id}/reindex": Route(EDITOR),
+    "POST /api/content/keywords/import": Route(
+        SECADMIN, csv="id,term,category,match,action\nnever-1,never-term,test,normalised,block\n"
+    ),
     "POST /api/conversations": Route(STAFF, {"title": "never"}),
     "PATCH /api/conversations/{conversation_id}": Route(STAFF, {"title": "never"}),
     "DELETE /api/conversations/{conversation_id}": Route(STAFF),
@@ -241,6 +248,13 @@ def _call(
     if route.files:
         return client.request(
             method, path, files=[md_file("b.md", "# B\n\nsecond")], headers=headers
+        )
+    if route.csv:
+        return client.request(
+            method,
+            path,
+            content=route.csv.encode(),
+            headers={**headers, "content-type": "text/csv"},
         )
     body = route.body
     if body == "chat":
