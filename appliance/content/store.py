@@ -21,7 +21,7 @@ from datetime import datetime
 import anyio
 from sqlalchemy import Row, func, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary, Matcher, MatchMode
 from appliance.content.models import KeywordEntryRow, KeywordLibraryRow
@@ -65,6 +65,14 @@ _ENTRY_COLUMNS = (
 )
 
 
+async def _active(conn: AsyncConnection) -> Revision | None:
+    """The newest import's revision: the active library (None before the first import)."""
+    row = (
+        await conn.execute(select(KeywordLibraryRow).order_by(KeywordLibraryRow.id.desc()).limit(1))
+    ).first()
+    return None if row is None else _revision(KeywordLibraryRow(**row._mapping))
+
+
 def _entry(row: Row[tuple[str, str, str, str, str]]) -> KeywordEntry:
     entry_id, term, category, match, action = row
     return KeywordEntry(entry_id, term, category, MatchMode(match), Action(action))
@@ -83,14 +91,9 @@ class LibraryStore:
     async def current(self) -> tuple[Revision, KeywordLibrary]:
         """The active revision and its library (an empty one before the first import)."""
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(KeywordLibraryRow).order_by(KeywordLibraryRow.id.desc()).limit(1)
-                )
-            ).first()
-            if row is None:
+            revision = await _active(conn)
+            if revision is None:
                 return _NONE, _EMPTY
-            revision = _revision(KeywordLibraryRow(**row._mapping))
             rows = await conn.execute(
                 select(*_ENTRY_COLUMNS)
                 .where(KeywordEntryRow.library_id == revision.id)
@@ -145,14 +148,9 @@ class LibraryStore:
         """Entries of the active version, in file order; ``search`` matches id, term or
         category (substring, any case), ``category`` the category exactly."""
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(KeywordLibraryRow).order_by(KeywordLibraryRow.id.desc()).limit(1)
-                )
-            ).first()
-            if row is None:
+            revision = await _active(conn)
+            if revision is None:
                 return EntryPage(_NONE, 0, ())
-            revision = _revision(KeywordLibraryRow(**row._mapping))
             where = [KeywordEntryRow.library_id == revision.id]
             if search:
                 pattern = (
