@@ -49,11 +49,11 @@ def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
 
 
 @pytest.fixture(scope="module")
-def gateway(services: dict[str, Any], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
+def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
     started = Gateway(
         {
+            **settings_env,
             "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
             "APPLIANCE_BACKENDS": stub.url,
         }
     )
