@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,18 +135,31 @@ class Screening:
         )
 
 
-def screen_messages(screening: Screening, messages: list[Any]) -> None:
-    """Screen the client's messages, masking in place, until one blocks."""
+def _rewrite_texts(
+    messages: list[Any], rewrite: Callable[[str], str], until: Callable[[], bool] = lambda: False
+) -> None:
+    """Replace, in place, each text of the client's messages (a string content, or the text
+    parts of a list) by ``rewrite`` of it; messages after ``until()`` holds are left as
+    they are."""
     for message in messages:
-        if screening.blocked is not None or not isinstance(message, dict):
+        if until() or not isinstance(message, dict):
             continue
         content = message.get("content")
         if isinstance(content, str):
-            message["content"] = screening.text(Source.PROMPT, content).text
+            message["content"] = rewrite(content)
         elif isinstance(content, list):
             for part in content:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    part["text"] = screening.text(Source.PROMPT, part["text"]).text
+                    part["text"] = rewrite(part["text"])
+
+
+def screen_messages(screening: Screening, messages: list[Any]) -> None:
+    """Screen the client's messages, masking in place, until one blocks."""
+    _rewrite_texts(
+        messages,
+        lambda text: screening.text(Source.PROMPT, text).text,
+        until=lambda: screening.blocked is not None,
+    )
 
 
 def pii_policy(content: ContentSettings, roles: frozenset[str]) -> ChatPiiPolicy:
@@ -168,16 +182,7 @@ def mask_personal(messages: list[Any]) -> dict[str, int]:
         hits.extend(found)
         return pii.masked(text, found) if found else text
 
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            message["content"] = masked(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    part["text"] = masked(part["text"])
+    _rewrite_texts(messages, masked)
     return pii.counts(hits)
 
 
