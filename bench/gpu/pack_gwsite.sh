@@ -25,7 +25,7 @@ roots = [
     "pydantic-settings", "sqlalchemy[asyncio]", "psycopg[binary]", "alembic",
     "python-keycloak", "pyjwt[crypto]", "cryptography", "gmssl", "prometheus-client",
     "orjson", "typer", "rich", "pyyaml", "pypdf", "python-docx", "openpyxl", "python-pptx",
-    "pgvector", "charset-normalizer", "psutil",
+    "pgvector", "charset-normalizer", "psutil", "opencc", "pyahocorasick", "reportlab",
 ]
 skip = {"jieba", "numpy", "pillow", "watchfiles", "websockets"}
 marker_env = {"python_version": "3.12", "sys_platform": "linux", "platform_system": "Linux",
