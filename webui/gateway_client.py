@@ -15,6 +15,8 @@ import httpx
 from webui.answer_view import ChatDelta, delta_from_chunk
 
 CONVERSATIONS = "/api/conversations"
+KEYWORDS = "/api/content/keywords"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class GatewayError(Exception):
@@ -72,13 +74,15 @@ class GatewayClient:
         method: str,
         path: str,
         token: str,
+        headers: Mapping[str, str] | None = None,
         **kw: Any,
     ) -> httpx.Response:
-        """One call; ``kw`` goes to httpx (``params``, ``json``, ``files``, ``timeout``).
-        Any 2xx is a success: creating answers 201 and deleting may answer 204."""
+        """One call; ``kw`` goes to httpx (``params``, ``json``, ``files``, ``content``,
+        ``timeout``), ``headers`` beside the token's. Any 2xx is a success: creating
+        answers 201 and deleting may answer 204."""
         try:
             response = await self._http.request(
-                method, self._base + path, headers=self._auth(token), **kw
+                method, self._base + path, headers={**self._auth(token), **(headers or {})}, **kw
             )
         except httpx.HTTPError as exc:
             raise GatewayError(503, f"gateway unreachable: {exc}") from exc
@@ -154,6 +158,43 @@ class GatewayClient:
     async def usage(self, token: str) -> dict[str, Any]:
         """Token use per user and department today, and the recent error rate."""
         return await self._json("GET", "/api/admin/usage", token)
+
+    async def keyword_entries(self, token: str, params: Mapping[str, str | int]) -> dict[str, Any]:
+        """A page of the active keyword library, with its revision and the total."""
+        return await self._json("GET", KEYWORDS, token, params=params)
+
+    async def keyword_versions(self, token: str) -> dict[str, Any]:
+        return await self._json("GET", f"{KEYWORDS}/versions", token)
+
+    async def keyword_export(self, token: str, fmt: str) -> tuple[bytes, str]:
+        """The active library as a file (``csv`` or ``xlsx``) and the name the gateway gives it."""
+        response = await self._request("GET", f"{KEYWORDS}/export", token, params={"format": fmt})
+        disposition = response.headers.get("content-disposition", "")
+        return response.content, disposition.partition('filename="')[2].rstrip(
+            '"'
+        ) or f"keywords.{fmt}"
+
+    async def keyword_import(
+        self,
+        token: str,
+        data: bytes,
+        media_type: str,
+        *,
+        dry_run: bool = False,
+        base_revision: int | None = None,
+    ) -> dict[str, Any]:
+        """Import a library file; ``dry_run`` only returns the diff against the active one."""
+        params: dict[str, str | int] = {"dry_run": "true" if dry_run else "false"}
+        if base_revision is not None:
+            params["base_revision"] = base_revision
+        return await self._json(
+            "POST",
+            f"{KEYWORDS}/import",
+            token,
+            headers={"Content-Type": media_type},
+            params=params,
+            content=data,
+        )
 
     async def knowledge_bases(self, token: str) -> list[dict[str, Any]]:
         """The knowledge bases the user may read."""

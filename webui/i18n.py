@@ -226,6 +226,80 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "kb_err_forbidden": ("您没有管理该知识库的权限。", "You may not manage this knowledge base."),
     "kb_err_other": ("处理失败：{message}", "Processing failed: {message}"),
+    # Security administration (secadmin)
+    "tab_secadmin": ("安全管理", "Security"),
+    "tab_keywords": ("关键词库", "Keyword library"),
+    "err_not_secadmin": (
+        "只有安全管理员可以管理关键词库。",
+        "Only the security administrator may manage the keyword library.",
+    ),
+    "kw_search": ("搜索", "Search"),
+    "kw_search_ph": ("编号、关键词或类别的一部分", "Part of an id, term or category"),
+    "kw_prev": ("上一页", "Previous"),
+    "kw_next": ("下一页", "Next"),
+    "kw_page": ("第 {first}–{last} 条，共 {total} 条", "Entries {first}–{last} of {total}"),
+    "kw_revision": (
+        "当前版本：修订号 **{revision}**，版本 `{version}`，{entries} 条，导入人 {by}",
+        "Active library: revision **{revision}**, version `{version}`, {entries} entries, "
+        "imported by {by}",
+    ),
+    "kw_col_id": ("编号", "Id"),
+    "kw_col_term": ("关键词", "Term"),
+    "kw_col_category": ("类别", "Category"),
+    "kw_col_match": ("匹配方式", "Match"),
+    "kw_col_action": ("处置", "Action"),
+    "kw_col_revision": ("修订号", "Revision"),
+    "kw_col_version": ("版本", "Version"),
+    "kw_col_entries": ("条目数", "Entries"),
+    "kw_col_by": ("导入人", "Imported by"),
+    "kw_col_change": ("变更", "Change"),
+    "kw_history": ("版本历史", "Version history"),
+    "kw_export_xlsx": ("导出 Excel", "Export XLSX"),
+    "kw_import": ("导入关键词库", "Import a library"),
+    "kw_import_help": (
+        "上传 CSV 或 Excel（.xlsx）文件，列为 id、term、category、match、action；"
+        "先预览变更，确认后才替换当前关键词库。",
+        "Upload a CSV or Excel (.xlsx) file with the columns id, term, category, match, "
+        "action; the changes are previewed first and the library is replaced only when "
+        "you confirm.",
+    ),
+    "kw_import_file": ("关键词库文件", "Library file"),
+    "kw_preview": ("预览变更", "Preview changes"),
+    "kw_choose_file": ("请先选择要导入的文件。", "Choose a file to import first."),
+    "kw_preview_first": ("请先预览变更。", "Preview the changes first."),
+    "kw_no_change": (
+        "文件与当前关键词库相同，无需导入。",
+        "The file is the same as the active library; there is nothing to import.",
+    ),
+    "kw_diff": (
+        "「{name}」与修订号 {revision} 相比：新增 {added} 条，删除 {removed} 条，"
+        "修改 {changed} 条。确认后生效。",
+        "“{name}” against revision {revision}: {added} added, {removed} removed, "
+        "{changed} changed. Confirm to apply.",
+    ),
+    "kw_added": ("新增", "added"),
+    "kw_removed": ("删除", "removed"),
+    "kw_changed": ("修改", "changed"),
+    "kw_confirm": ("确认导入", "Confirm import"),
+    "kw_cancel": ("取消", "Cancel"),
+    "kw_applied": (
+        "已导入，新修订号 {revision}：新增 {added} 条，删除 {removed} 条，修改 {changed} 条。",
+        "Imported as revision {revision}: {added} added, {removed} removed, {changed} changed.",
+    ),
+    "kw_conflict": (
+        "预览之后关键词库已被他人修改，本次未导入。请重新预览后再确认。",
+        "The library was changed by someone else after your preview; nothing was imported. "
+        "Preview the file again, then confirm.",
+    ),
+    "sec_err_invalid_keyword_library": ("文件有误：{message}", "The file is wrong: {message}"),
+    "sec_err_payload_too_large": (
+        "文件太大，无法导入。",
+        "The file is too large to import.",
+    ),
+    "sec_err_audit_unavailable": (
+        "审计服务不可用，本次未作任何修改，请稍后重试。",
+        "The audit log is unavailable, so nothing was changed; please try again later.",
+    ),
     # Pages outside Gradio
     "no_access_title": ("无权访问", "No access"),
     "no_access_body": (

@@ -61,9 +61,13 @@ class Identity:
         return "sysadmin" in self.roles
 
     @property
+    def is_secadmin(self) -> bool:
+        return "secadmin" in self.roles
+
+    @property
     def has_access(self) -> bool:
         """Whether the web UI has anything to offer this user."""
-        return self.can_chat or self.is_auditor or self.is_sysadmin
+        return self.can_chat or self.is_auditor or self.is_sysadmin or self.is_secadmin
 
 
 @dataclass(slots=True)

@@ -12,11 +12,13 @@ import gradio as gr
 
 from webui.i18n import Lang, t
 from webui.services import Services
+from webui.sessions import Identity
 from webui.tab import signed_in
 from webui.ui_admin import AdminTab
 from webui.ui_audit import AuditTab
 from webui.ui_chat import ChatTab
 from webui.ui_knowledge import KnowledgeTab
+from webui.ui_secadmin import SecadminTab
 
 # Streams from several users must run side by side (Gradio's default is one at a time).
 CONCURRENT_EVENTS = 64
@@ -33,6 +35,15 @@ CSS = """
 #quota, #kb-formats {font-size: 0.85em;}
 footer {display: none !important;}
 """
+
+
+def _first_tab(who: Identity) -> str:
+    """The tab open after sign-in: the first one of the user's roles."""
+    if who.can_chat:
+        return "chat"
+    if who.is_auditor:
+        return "audit"
+    return "admin" if who.is_sysadmin else "secadmin"
 
 
 def build_ui(services: Services, lang: Lang) -> gr.Blocks:
@@ -66,11 +77,13 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 AuditTab(services, lang)
             with gr.Tab(t("tab_admin", lang), id="admin", visible=False) as admin_tab:
                 admin = AdminTab(services, lang)
+            with gr.Tab(t("tab_secadmin", lang), id="secadmin", visible=False) as secadmin_tab:
+                secadmin = SecadminTab(services, lang)
 
         async def on_load(request: gr.Request) -> tuple[Any, ...]:
             session = signed_in(services, request, lang)
             who = session.identity
-            first = "chat" if who.can_chat else "audit" if who.is_auditor else "admin"
+            first = _first_tab(who)
             conversations, quota, kbs = (
                 await chat.load(session) if who.can_chat else (gr.skip(), gr.skip(), gr.skip())
             )
@@ -80,6 +93,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 gr.Tab(visible=who.is_kb_editor),
                 gr.Tab(visible=who.is_auditor),
                 gr.Tab(visible=who.is_sysadmin),
+                gr.Tab(visible=who.is_secadmin),
                 gr.Tabs(selected=first),
                 conversations,
                 quota,
@@ -95,6 +109,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 kb_tab,
                 audit_tab,
                 admin_tab,
+                secadmin_tab,
                 tabs,
                 chat.conversations,
                 chat.quota,
@@ -102,6 +117,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
             ],
         )
         demo.load(admin.load, None, admin.outputs)
+        secadmin.wire(demo)
         knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])
         demo.load(
             knowledge.load,

@@ -1,0 +1,41 @@
+"""What every screen of the security administrator's tab shares: the role check of its
+handlers and the page-load hook the tab wires (``webui.ui_secadmin``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from webui.gateway_client import GatewayError
+from webui.i18n import known, t
+from webui.sessions import Identity
+from webui.tab import Tab
+
+
+def is_secadmin(identity: Identity) -> bool:
+    return identity.is_secadmin
+
+
+class SecadminScreen(Tab):
+    """A sub-tab of the secadmin tab. ``load`` fills ``outputs`` when the page opens; a
+    screen with nothing to show before the user acts keeps the empty defaults."""
+
+    @property
+    def outputs(self) -> list[Any]:
+        return []
+
+    async def load(self, request: gr.Request) -> Any:
+        return None
+
+    async def _token(self, request: gr.Request) -> str:
+        """A fresh access token of the signed-in secadmin; anyone else is refused."""
+        _, token = await self._access(request, is_secadmin, "err_not_secadmin")
+        return token
+
+    def _failed(self, error: GatewayError) -> gr.Error:
+        """The gateway's refusal in the user's language where it has a name for it."""
+        key = f"sec_err_{error.code}"
+        if error.code and known(key):
+            return gr.Error(t(key, self.lang, message=error.message))
+        return gr.Error(t("err_generic", self.lang, message=error.message))
