@@ -27,6 +27,7 @@ class EventType(StrEnum):
     CONVERSATION_ACTION = "conversation.action"
     CONTENT_ACTION = "content.action"
     CONTENT_BLOCKED = "content.blocked"
+    COMPLAINT_ACTION = "complaint.action"
     SYSTEM = "system"
 
 

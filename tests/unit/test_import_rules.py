@@ -27,6 +27,7 @@ _DOMAIN = _DATA | {
     "appliance.rag.config",
     "appliance.conversations",
     "appliance.content",
+    "appliance.complaints",
 }
 
 # Inside the gateway: edge, replicas and quota at the bottom; state and deps above them;
@@ -43,6 +44,7 @@ _GATEWAY_CONCERNS = frozenset(
         "appliance.gateway.admin",
         "appliance.gateway.auditor",
         "appliance.gateway.content",
+        "appliance.gateway.complaints",
         "appliance.gateway.health",
         "appliance.gateway.me",
     }
@@ -68,6 +70,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.sizing": _BASE,
     # The keyword library and content filter: pure code over layers 1-3, and its storage.
     "appliance.content": _DATA | {"appliance.auth", "appliance.audit"},
+    # Complaints about answers: their table and queries; a message is found through the
+    # conversation tables, whose owner says whose it is.
+    "appliance.complaints": _DATA | {"appliance.conversations"},
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
     "appliance.provision": _BASE | {"appliance.sizing"},
@@ -80,6 +85,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.auditor": _DOMAIN | _GATEWAY_WIRING,
     # The secadmin's keyword library (三员分立: neither the sysadmin's admin nor the auditor's).
     "appliance.gateway.content": _DOMAIN | _GATEWAY_WIRING,
+    # Complaints: filed by staff on their own answers, handled by the secadmin.
+    "appliance.gateway.complaints": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.deps": _DOMAIN | _GATEWAY_BOTTOM | {"appliance.gateway.state"},

@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from appliance.audit import models as _audit_models  # noqa: F401  (the audit tables)
+from appliance.complaints import models as _complaint_models  # noqa: F401  (complaints)
 from appliance.content import models as _content_models  # noqa: F401  (keyword library)
 from appliance.conversations import models as _conversation_models  # noqa: F401
 from appliance.db import roles

@@ -57,6 +57,7 @@ TABLES = (
     "conversation_messages",
     "keyword_libraries",
     "keyword_entries",
+    "complaints",
 )
 
 
@@ -116,6 +117,13 @@ ROUTES: dict[str, Route] = {
         STAFF, {"role": "user", "content": "never"}
     ),
     "DELETE /api/conversations/{conversation_id}/last-answer": Route(STAFF),
+    "POST /api/complaints": Route(
+        STAFF,
+        {"conversation_id": "{conversation_id}", "position": 2, "category": "other", "reason": "x"},
+    ),
+    "POST /api/complaints/{complaint_id}/transition": Route(
+        SECADMIN, {"state": "handled", "note": "never"}
+    ),
 }
 
 
@@ -200,6 +208,7 @@ class Targets:
     document_id: str
     conversation_id: str
     client_id: str
+    complaint_id: int
 
 
 def _prepare(client: httpx.Client, tokens: Tokens) -> Targets:
@@ -221,13 +230,25 @@ def _prepare(client: httpx.Client, tokens: Tokens) -> Targets:
             headers=staff,
         )
         assert added.status_code in (200, 201), added.text
+    flagged = client.post(
+        "/api/complaints",
+        json={"conversation_id": cid, "position": 2, "category": "other", "reason": "kept"},
+        headers=staff,
+    )
+    assert flagged.status_code == 201, flagged.text
     made = client.post(
         "/api/admin/accounts/clients",
         json={"name": f"t{RUN}-kept-client"},
         headers=tokens.headers(SYSADMIN),
     )
     assert made.status_code == 201, made.text
-    return Targets(kb_id, uploaded.json()["documents"][0]["id"], cid, made.json()["client_id"])
+    return Targets(
+        kb_id,
+        uploaded.json()["documents"][0]["id"],
+        cid,
+        made.json()["client_id"],
+        flagged.json()["id"],
+    )
 
 
 def _call(
@@ -240,6 +261,7 @@ def _call(
         kb_id=targets.kb_id,
         document_id=targets.document_id,
         conversation_id=targets.conversation_id,
+        complaint_id=targets.complaint_id,
     )
     user = route.user
     headers = tokens.headers(
@@ -261,6 +283,8 @@ def _call(
         body = chat_body(model)
     elif isinstance(body, dict) and body.get("model") == "{model}":
         body = {**body, "model": model}
+    elif isinstance(body, dict) and body.get("conversation_id") == "{conversation_id}":
+        body = {**body, "conversation_id": targets.conversation_id}
     return client.request(method, path, json=body, headers=headers)
 
 
