@@ -16,6 +16,7 @@ from webui.answer_view import ChatDelta, delta_from_chunk
 
 CONVERSATIONS = "/api/conversations"
 KEYWORDS = "/api/content/keywords"
+COMPLAINTS = "/api/complaints"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -256,6 +257,24 @@ class GatewayClient:
 
     async def drop_last_answer(self, token: str, conversation_id: str) -> None:
         await self._request("DELETE", f"{CONVERSATIONS}/{conversation_id}/last-answer", token)
+
+    async def file_complaint(self, token: str, complaint: Mapping[str, Any]) -> dict[str, Any]:
+        """Report one answer of the user's own conversation (its id and position)."""
+        return await self._json("POST", COMPLAINTS, token, json=dict(complaint))
+
+    async def own_complaints(self, token: str) -> list[dict[str, Any]]:
+        """The user's own complaints and their states, newest first."""
+        return _listed((await self._request("GET", f"{COMPLAINTS}/mine", token)).json(), "")
+
+    async def complaint_queue(self, token: str, params: Mapping[str, str | int]) -> dict[str, Any]:
+        """A page of the secadmin's queue (``state``, ``offset``, ``limit``)."""
+        return await self._json("GET", COMPLAINTS, token, params=dict(params))
+
+    async def close_complaint(
+        self, token: str, complaint_id: int, state: str, note: str
+    ) -> dict[str, Any]:
+        path = f"{COMPLAINTS}/{complaint_id}/transition"
+        return await self._json("POST", path, token, json={"state": state, "note": note})
 
 
 def _listed(body: Any, key: str) -> list[dict[str, Any]]:

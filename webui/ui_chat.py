@@ -17,6 +17,7 @@ from webui.i18n import AI_LABEL, Lang, t
 from webui.services import Services
 from webui.sessions import Session
 from webui.tab import Tab
+from webui.ui_flag import FlagPanel, flag_option
 
 # The files the gateway writes of a conversation (each labelled, GB 45438): (shown, format).
 EXPORT_FORMATS = [
@@ -70,7 +71,8 @@ class ChatTab(Tab):
                     buttons=["copy", "copy_all"],
                     watermark=AI_LABEL,
                     placeholder=t("chat_empty", lang),
-                    feedback_options=None,
+                    # A flag by each answer opens the report form (举报/反馈).
+                    feedback_options=flag_option(lang),
                 )
                 with gr.Row(equal_height=True):
                     # Answers are grounded on the knowledge bases picked here (none: the
@@ -104,6 +106,7 @@ class ChatTab(Tab):
                     regenerate = gr.Button(
                         t("regenerate", lang), scale=0, min_width=96, elem_id="regenerate"
                     )
+                FlagPanel(self.services, lang, self.chatbot, self.conversation_id)
 
         streamed = [self.chatbot, box, self.conversation_id, self.conversations, self.quota]
         asked = [

@@ -14,12 +14,14 @@ import gradio as gr
 
 from webui.i18n import Lang, t
 from webui.services import Services
+from webui.ui_complaints import ComplaintsScreen
 from webui.ui_keywords import KeywordsScreen
 from webui.ui_secadmin_screen import SecadminScreen
 
 # (label key, tab id, screen): the sub-tabs in the order they appear, the first one open.
 SCREENS: tuple[tuple[str, str, type[SecadminScreen]], ...] = (
     ("tab_keywords", "keywords", KeywordsScreen),
+    ("tab_complaints", "complaints", ComplaintsScreen),
 )
 
 
