@@ -27,6 +27,9 @@ class Principal:
     token_id: str = ""
     expires_at: int = 0
     email: str = ""
+    # The data grade the caller may read up to, as the token's ``clearance`` claim names it
+    # (a name of ``rag.grades``); empty when the token has none, which means the lowest.
+    clearance: str = ""
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def has_role(self, role: Role) -> bool:

@@ -225,6 +225,9 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
             "The access token's 'realm_access' claim is invalid.", code="malformed_token"
         )
     username = claims.get("preferred_username")
+    # A clearance that is not one string (absent, or a multivalued attribute) counts as
+    # none: the lowest grade, never a guess at a higher one.
+    clearance = claims.get("clearance")
     return Principal(
         subject=subject,
         username=username if isinstance(username, str) else subject,
@@ -235,6 +238,7 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         token_id=str(claims.get("jti") or ""),
         expires_at=int(claims["exp"]),
         email=str(claims.get("email") or ""),
+        clearance=clearance.strip() if isinstance(clearance, str) else "",
     )
 
 

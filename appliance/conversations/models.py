@@ -51,4 +51,6 @@ class MessageRow(Base):
     reasoning: Mapped[str | None] = mapped_column(Text)
     thought_seconds: Mapped[float | None] = mapped_column(Float)
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # The highest data grade among the cited passages (``rag.grades``' name), NULL if none.
+    grade: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

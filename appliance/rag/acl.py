@@ -4,13 +4,18 @@ Groups are Keycloak paths. A knowledge base owned by ``/dept/finance`` is readab
 members of ``/dept/finance`` and of every group below it (``/dept/finance/tax``): the
 caller's paths plus all their ancestors are matched against the owner in SQL, so the check
 travels inside the query that returns chunks. Organisation-wide knowledge bases (no owner)
-are readable by every reader.
+are readable by every reader. Within those, the caller reads only chunks whose data grade is
+within their clearance (``access``), a second predicate of the same query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from appliance.auth.principal import Principal, Role
 from appliance.errors import Forbidden, InvalidRequest
+from appliance.rag.grades import clearance_level
+from appliance.rag.retrieve import Access
 
 READER_ROLES = frozenset({Role.STAFF.value, Role.KB_EDITOR.value})
 
@@ -28,6 +33,11 @@ def ancestor_paths(groups: frozenset[str]) -> list[str]:
 def readable_paths(principal: Principal) -> list[str]:
     """The owner groups whose knowledge bases the caller may read (besides org-wide ones)."""
     return ancestor_paths(principal.groups)
+
+
+def access(principal: Principal, grades: Sequence[str]) -> Access:
+    """The owner groups and the highest grade level the caller's chunk queries may return."""
+    return Access(readable_paths(principal), clearance_level(principal.clearance, grades))
 
 
 def require_reader(principal: Principal) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 
 class EmbeddingProvider(StrEnum):
@@ -57,3 +57,14 @@ class RagSettings(BaseModel):
     lexical_weight: float = 1.5
     default_top_k: int = 5
     max_top_k: int = 50
+    # The data grades (GB/T 43697-2024), lowest first; stored as levels 1, 2, 3 (``rag.grades``).
+    grades: list[str] = Field(default_factory=lambda: ["一般", "重要", "核心"])
+
+    @field_validator("grades")
+    @classmethod
+    def _grades_named(cls, names: list[str]) -> list[str]:
+        """At least one grade, each named once: a level is a position on this list."""
+        cleaned = [name.strip() for name in names]
+        if not cleaned or not all(cleaned) or len(set(cleaned)) != len(cleaned):
+            raise ValueError("rag.grades needs at least one name, each non-empty and distinct")
+        return cleaned

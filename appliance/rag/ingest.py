@@ -20,6 +20,7 @@ from appliance.rag.chunking import Chunk as TextChunk
 from appliance.rag.chunking import ChunkingConfig, chunk_blocks
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
+from appliance.rag.grading import effective_level
 from appliance.rag.models import Chunk, Document, DocumentStatus
 from appliance.rag.parsers import ParsedDocument, parse_document
 from appliance.rag.personal import Scrub, scrub_document
@@ -76,7 +77,9 @@ async def index_document(
 ) -> bool:
     """Embed and store the chunks, replacing any old ones, and mark the document ready.
 
-    Returns False when the document was deleted meanwhile (nothing is written then).
+    The chunks get the document's data grade, read in the transaction that writes them
+    (``grading.effective_level``). Returns False when the document was deleted meanwhile
+    (nothing is written then).
     """
     vectors = await embedder.embed(prepared.embed_texts, kind=TextKind.PASSAGE)
     rows = [
@@ -109,10 +112,14 @@ async def index_document(
                 error=None,
                 error_code=None,
             )
-            .returning(Document.id)
+            .returning(Document.grade)
         )
-        if marked.first() is None:
+        row = marked.first()
+        if row is None:
             return False
+        level = await effective_level(session, kb_id, row.grade)
+        for each in rows:
+            each["grade"] = level
         await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
         if rows:
             statement = insert(Chunk).values(lexical=func.to_tsvector("simple", bindparam("terms")))

@@ -2,7 +2,10 @@
 
 A chunk repeats its knowledge base's ``owner_group`` so the ACL is a predicate on the very
 rows the vector and lexical indexes return, with no join needed to decide who may see them.
-A knowledge base's owner never changes after creation, which keeps the copy exact. Chunks are
+A knowledge base's owner never changes after creation, which keeps the copy exact. A chunk
+also repeats its data grade's level (``appliance.rag.grades``): its document's own grade,
+or its knowledge base's when the document has none; a change of either rewrites the copies
+in the same transaction. Chunks are
 only searchable while their document is ``ready``; ingestion writes them and flips the status
 in one transaction.
 """
@@ -44,6 +47,7 @@ class KnowledgeBase(Base):
     __tablename__ = "knowledge_bases"
     __table_args__ = (
         CheckConstraint("pii_policy IN ('allow', 'mask', 'reject')", name="pii_policy_known"),
+        CheckConstraint("grade >= 1", name="grade_level"),
         Index(
             "uq_knowledge_bases_owner_group_name",
             func.coalesce("owner_group", ""),
@@ -61,6 +65,8 @@ class KnowledgeBase(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # What ingestion does with personal information (``appliance.rag.personal.PiiPolicy``).
     pii_policy: Mapped[str] = mapped_column(Text, default="allow", server_default="allow")
+    # The data grade's level, 1 the lowest (``rag.grades``): its documents' unless they have one.
+    grade: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Document(Base):
@@ -70,6 +76,7 @@ class Document(Base):
             "status IN ('queued', 'processing', 'ready', 'failed')", name="status_known"
         ),
         Index("ix_documents_kb_id_content_sha256", "kb_id", "content_sha256"),
+        CheckConstraint("grade >= 1", name="grade_level"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -85,6 +92,8 @@ class Document(Base):
     error_code: Mapped[str | None] = mapped_column(Text)
     pages: Mapped[int | None] = mapped_column(Integer)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The document's own data grade level; NULL takes its knowledge base's.
+    grade: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -107,6 +116,7 @@ class Chunk(Base):
         Index("ix_chunks_lexical_gin", "lexical", postgresql_using="gin"),
         Index("ix_chunks_document_id_ord", "document_id", "ord"),
         Index("ix_chunks_kb_id", "kb_id"),
+        CheckConstraint("grade >= 1", name="grade_level"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -117,6 +127,8 @@ class Chunk(Base):
         UUID(as_uuid=True), ForeignKey("knowledge_bases.id", ondelete="CASCADE")
     )
     owner_group: Mapped[str | None] = mapped_column(Text)
+    # The effective grade level: the document's, else the knowledge base's.
+    grade: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     ord: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     page: Mapped[int | None] = mapped_column(Integer)

@@ -1,10 +1,11 @@
 """Hybrid retrieval: vector top-k and lexical top-k, each with the ACL in its SQL, then RRF.
 
-Both legs filter on ``owner_group IS NULL OR owner_group = ANY(:paths)`` and on the
-document being ``ready`` inside the query that fetches candidates, so a chunk the caller may
-not read is never even loaded into the process. HNSW with a filter would otherwise return
-fewer rows than asked when most neighbours are filtered out; pgvector 0.8's iterative index
-scan keeps scanning until enough rows pass the filter.
+Both legs filter on ``owner_group IS NULL OR owner_group = ANY(:paths)``, on the chunk's
+data grade being within the caller's clearance (``grade <= :clearance``, levels of
+``appliance.rag.grades``) and on the document being ``ready`` inside the query that fetches
+candidates, so a chunk the caller may not read is never even loaded into the process. HNSW
+with a filter would otherwise return fewer rows than asked when most neighbours are filtered
+out; pgvector 0.8's iterative index scan keeps scanning until enough rows pass the filter.
 
 Reciprocal-rank fusion scores a chunk ``sum(w / (k + rank))`` over the legs that found it
 (k = 60, as in Cormack et al. 2009): it needs no score calibration between cosine distance
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +27,8 @@ from appliance.rag.schemas import SearchHit
 
 RRF_K = 60
 
-# Every statement carries the same ACL predicate, written out so each can be read alone.
+# Every statement carries the same ACL predicate (department and grade), written out so
+# each can be read alone.
 # The legs rank chunks in a subquery on ``chunks`` alone and only then join ``documents``:
 # that keeps the planner on the HNSW and GIN indexes instead of walking documents first.
 # Chunks exist only for ready documents (ingestion writes them with the status flip, a
@@ -33,12 +36,13 @@ RRF_K = 60
 # and still guarantees that nothing of a document that is not ready is returned.
 _VECTOR_SQL = text(
     """
-    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section, c.grade
     FROM (
-        SELECT id, document_id, kb_id, text, page, section,
+        SELECT id, document_id, kb_id, text, page, section, grade,
                embedding <=> CAST(:vector AS vector) AS distance
         FROM chunks
         WHERE (owner_group IS NULL OR owner_group = ANY(CAST(:paths AS text[])))
+          AND grade <= :clearance
           AND (CAST(:kb_ids AS uuid[]) IS NULL OR kb_id = ANY(CAST(:kb_ids AS uuid[])))
         ORDER BY embedding <=> CAST(:vector AS vector)
         LIMIT :limit
@@ -50,12 +54,13 @@ _VECTOR_SQL = text(
 )
 _LEXICAL_SQL = text(
     """
-    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section, c.grade
     FROM (
-        SELECT id, document_id, kb_id, text, page, section, ts_rank(lexical, q) AS rank
+        SELECT id, document_id, kb_id, text, page, section, grade, ts_rank(lexical, q) AS rank
         FROM chunks, to_tsquery('simple', :terms) AS q, to_tsquery('simple', :acl) AS acl
         WHERE lexical @@ (q && acl)
           AND (owner_group IS NULL OR owner_group = ANY(CAST(:paths AS text[])))
+          AND grade <= :clearance
           AND (CAST(:kb_ids AS uuid[]) IS NULL OR kb_id = ANY(CAST(:kb_ids AS uuid[])))
         ORDER BY rank DESC, id
         LIMIT :limit
@@ -67,18 +72,32 @@ _LEXICAL_SQL = text(
 )
 _BY_ID_SQL = text(
     """
-    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section
+    SELECT c.id, c.document_id, d.name, c.kb_id, c.text, c.page, c.section, c.grade
     FROM chunks c JOIN documents d ON d.id = c.document_id
     WHERE c.id = ANY(CAST(:ids AS uuid[]))
       AND d.status = 'ready'
       AND (c.owner_group IS NULL OR c.owner_group = ANY(CAST(:paths AS text[])))
+      AND c.grade <= :clearance
       AND (CAST(:kb_ids AS uuid[]) IS NULL OR c.kb_id = ANY(CAST(:kb_ids AS uuid[])))
     """
 )
 
 
-def _acl_params(paths: list[str], kb_ids: Sequence[uuid.UUID] | None) -> dict[str, object]:
-    return {"paths": paths, "kb_ids": list(kb_ids) if kb_ids is not None else None}
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a caller may read: the owner groups (``acl.readable_paths``) and the highest
+    data grade level (``grades.clearance_level``)."""
+
+    paths: list[str]
+    clearance: int
+
+
+def _acl_params(access: Access, kb_ids: Sequence[uuid.UUID] | None) -> dict[str, object]:
+    return {
+        "paths": access.paths,
+        "clearance": access.clearance,
+        "kb_ids": list(kb_ids) if kb_ids is not None else None,
+    }
 
 
 def _hit(row: Row[tuple[object, ...]], score: float) -> SearchHit:
@@ -92,13 +111,14 @@ def _hit(row: Row[tuple[object, ...]], score: float) -> SearchHit:
         page=m["page"],
         section=m["section"],
         score=score,
+        grade_level=m["grade"],
     )
 
 
 async def vector_candidates(
     session: AsyncSession,
     vector: list[float],
-    paths: list[str],
+    access: Access,
     kb_ids: Sequence[uuid.UUID] | None,
     limit: int,
 ) -> list[Row[tuple[object, ...]]]:
@@ -110,14 +130,14 @@ async def vector_candidates(
         ),
         {"ef": str(max(40, 2 * limit))},
     )
-    params = {**_acl_params(paths, kb_ids), "vector": str(vector), "limit": limit}
+    params = {**_acl_params(access, kb_ids), "vector": str(vector), "limit": limit}
     return list((await session.execute(_VECTOR_SQL, params)).all())
 
 
 async def lexical_candidates(
     session: AsyncSession,
     terms: str | None,
-    paths: list[str],
+    access: Access,
     kb_ids: Sequence[uuid.UUID] | None,
     limit: int,
 ) -> list[Row[tuple[object, ...]]]:
@@ -125,9 +145,9 @@ async def lexical_candidates(
     if terms is None:
         return []
     params = {
-        **_acl_params(paths, kb_ids),
+        **_acl_params(access, kb_ids),
         "terms": terms,
-        "acl": lexical.acl_query(paths),
+        "acl": lexical.acl_query(access.paths),
         "limit": limit,
     }
     return list((await session.execute(_LEXICAL_SQL, params)).all())
@@ -138,7 +158,7 @@ async def both_legs(
     vector: list[float],
     terms: str | None,
     *,
-    paths: list[str],
+    access: Access,
     kb_ids: Sequence[uuid.UUID] | None,
     limit: int,
 ) -> tuple[list[Row[tuple[object, ...]]], list[Row[tuple[object, ...]]]]:
@@ -146,11 +166,11 @@ async def both_legs(
 
     async def by_vector() -> list[Row[tuple[object, ...]]]:
         async with sessions.begin() as session:
-            return await vector_candidates(session, vector, paths, kb_ids, limit)
+            return await vector_candidates(session, vector, access, kb_ids, limit)
 
     async def by_terms() -> list[Row[tuple[object, ...]]]:
         async with sessions.begin() as session:
-            return await lexical_candidates(session, terms, paths, kb_ids, limit)
+            return await lexical_candidates(session, terms, access, kb_ids, limit)
 
     return await asyncio.gather(by_vector(), by_terms())
 
@@ -173,9 +193,9 @@ def fuse(
 async def chunks_by_id(
     session: AsyncSession,
     chunk_ids: Sequence[uuid.UUID],
-    paths: list[str],
+    access: Access,
 ) -> list[SearchHit]:
     """Chunks by id (citations, previews), with the same ACL: unreadable ids just vanish."""
-    params = {**_acl_params(paths, None), "ids": list(chunk_ids)}
+    params = {**_acl_params(access, None), "ids": list(chunk_ids)}
     rows = (await session.execute(_BY_ID_SQL, params)).all()
     return [_hit(row, 0.0) for row in rows]

@@ -17,6 +17,8 @@ class KnowledgeBaseOut(BaseModel):
     created_at: datetime
     # allow, mask or reject: what uploads do with personal information (``rag.personal``).
     pii_policy: str
+    # The data grade (a name of ``rag.grades``) of its documents that have none of their own.
+    grade: str
 
 
 class DocumentOut(BaseModel):
@@ -34,6 +36,10 @@ class DocumentOut(BaseModel):
     chunks: int = 0
     created_by: str
     created_at: datetime
+    # The document's own data grade, None when it takes its knowledge base's; ``grade`` is
+    # the one that applies.
+    own_grade: str | None = None
+    grade: str = ""
 
 
 class UploadedFile(BaseModel):
@@ -66,3 +72,6 @@ class SearchHit(BaseModel):
     score: float
     page: int | None = None
     section: str | None = None
+    # The chunk's data grade: its level (1 the lowest) and name in ``rag.grades``.
+    grade_level: int = 1
+    grade: str = ""

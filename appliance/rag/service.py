@@ -3,6 +3,8 @@
 Authorization lives here, next to the data, so the HTTP routes, RAG-in-chat and the bulk
 CLI all enforce the same rules. A knowledge base the caller may not read is reported as not
 found, never as forbidden: nobody outside the owning department learns that it exists.
+Whoever manages a knowledge base sets its data grade and its documents' (``grading``);
+search returns only chunks within the caller's clearance (``acl.access``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from appliance.errors import (
     ServiceUnavailable,
 )
 from appliance.rag import lexical, retrieve
-from appliance.rag.acl import can_manage, normalise_group, readable_paths, require_reader
+from appliance.rag.acl import access, can_manage, normalise_group, readable_paths, require_reader
 from appliance.rag.config import RagSettings
 from appliance.rag.embeddings import Embedder, TextKind
 from appliance.rag.filenames import safe_filename
+from appliance.rag.grades import LOWEST, level_of, name_of
+from appliance.rag.grading import regrade_document, regrade_kb
 from appliance.rag.ingest import Prepared, index_document, prepare_in_thread
 from appliance.rag.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from appliance.rag.parsers import ParseError
@@ -41,36 +45,7 @@ from appliance.rag.schemas import (
     SearchHit,
     UploadedFile,
 )
-
-
-def _kb_out(kb: KnowledgeBase) -> KnowledgeBaseOut:
-    return KnowledgeBaseOut(
-        id=kb.id,
-        name=kb.name,
-        group=kb.owner_group,
-        description=kb.description,
-        created_by=kb.created_by,
-        created_at=kb.created_at,
-        pii_policy=kb.pii_policy,
-    )
-
-
-def _doc_out(doc: Document) -> DocumentOut:
-    return DocumentOut(
-        id=doc.id,
-        kb_id=doc.kb_id,
-        name=doc.name,
-        mime=doc.mime,
-        size=doc.size,
-        content_sha256=doc.content_sha256,
-        status=doc.status,
-        error=doc.error,
-        error_code=doc.error_code,
-        pages=doc.pages,
-        chunks=doc.chunk_count,
-        created_by=doc.created_by,
-        created_at=doc.created_at,
-    )
+from appliance.rag.views import doc_out, kb_out
 
 
 class KnowledgeService:
@@ -104,7 +79,11 @@ class KnowledgeService:
         group: str | None,
         description: str = "",
         pii_policy: PiiPolicy = PiiPolicy.ALLOW,
+        *,
+        grade: str | None = None,
     ) -> KnowledgeBaseOut:
+        """A new knowledge base; its data grade is the lowest unless named."""
+        level = LOWEST if grade is None else level_of(grade, self._settings.grades)
         if any("\x00" in text for text in (name, description, group or "")):
             raise InvalidRequest("Names, groups and descriptions may not contain NUL characters.")
         owner = normalise_group(group)
@@ -120,6 +99,7 @@ class KnowledgeService:
             description=description,
             created_by=principal.username or principal.subject,
             pii_policy=pii_policy.value,
+            grade=level,
         )
         try:
             async with self._sessions.begin() as session:
@@ -131,7 +111,7 @@ class KnowledgeService:
                 f"A knowledge base named {name.strip()!r} already exists for this group.",
                 code="kb_exists",
             ) from exc
-        return _kb_out(kb)
+        return kb_out(kb, self._settings.grades)
 
     async def list_kbs(self, principal: Principal) -> list[KnowledgeBaseOut]:
         """The knowledge bases the caller may read (none without a reader role)."""
@@ -143,11 +123,11 @@ class KnowledgeService:
                 .where(KnowledgeBase.owner_group.is_(None) | KnowledgeBase.owner_group.in_(paths))
                 .order_by(KnowledgeBase.name)
             )
-            return [_kb_out(kb) for kb in rows]
+            return [kb_out(kb, self._settings.grades) for kb in rows]
 
     async def get_kb(self, principal: Principal, kb_id: uuid.UUID) -> KnowledgeBaseOut:
         async with self._sessions() as session:
-            return _kb_out(await self._readable_kb(session, principal, kb_id))
+            return kb_out(await self._readable_kb(session, principal, kb_id), self._settings.grades)
 
     async def set_pii_policy(
         self, principal: Principal, kb_id: uuid.UUID, policy: PiiPolicy
@@ -157,7 +137,35 @@ class KnowledgeService:
         async with self._sessions.begin() as session:
             kb = await self._managed_kb(session, principal, kb_id)
             kb.pii_policy = policy.value
-        return _kb_out(kb)
+        return kb_out(kb, self._settings.grades)
+
+    async def set_kb_grade(
+        self, principal: Principal, kb_id: uuid.UUID, grade: str
+    ) -> KnowledgeBaseOut:
+        """Whoever manages the knowledge base sets its data grade; its documents without a
+        grade of their own, and their chunks, take it at once."""
+        level = level_of(grade, self._settings.grades)
+        async with self._sessions.begin() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            await regrade_kb(session, kb, level)
+        return kb_out(kb, self._settings.grades)
+
+    async def set_document_grade(
+        self, principal: Principal, kb_id: uuid.UUID, document_id: uuid.UUID, grade: str | None
+    ) -> DocumentOut:
+        """A document's own data grade, or None to take its knowledge base's again; its
+        chunks change in the same transaction."""
+        level = None if grade is None else level_of(grade, self._settings.grades)
+        async with self._sessions.begin() as session:
+            kb = await self._managed_kb(session, principal, kb_id)
+            doc = await session.scalar(
+                select(Document).where(Document.id == document_id, Document.kb_id == kb.id)
+            )
+            if doc is None:
+                raise NotFound("No such document in this knowledge base.")
+            await regrade_document(session, kb, doc, level)
+            await session.refresh(kb)
+            return doc_out(doc, kb, self._settings.grades)
 
     async def delete_kb(self, principal: Principal, kb_id: uuid.UUID) -> None:
         """Delete a knowledge base with all its documents and chunks."""
@@ -173,7 +181,7 @@ class KnowledgeService:
             docs = await session.scalars(
                 select(Document).where(Document.kb_id == kb.id).order_by(Document.created_at)
             )
-            return [_doc_out(doc) for doc in docs]
+            return [doc_out(doc, kb, self._settings.grades) for doc in docs]
 
     async def delete_document(
         self, principal: Principal, kb_id: uuid.UUID, document_id: uuid.UUID
@@ -190,7 +198,11 @@ class KnowledgeService:
                 raise NotFound("No such document in this knowledge base.")
 
     async def ingest_files(
-        self, principal: Principal, kb_id: uuid.UUID, files: Sequence[UploadedFile]
+        self,
+        principal: Principal,
+        kb_id: uuid.UUID,
+        files: Sequence[UploadedFile],
+        grade: str | None = None,
     ) -> list[IngestResult]:
         """Store, parse, chunk, embed and index each file; one result per file, in order.
 
@@ -199,8 +211,10 @@ class KnowledgeService:
         same content is not indexed twice: its document is returned with ``duplicate`` set,
         which makes a re-run of an interrupted bulk upload cheap. For a knowledge base that
         rejects personal information every file is parsed and checked first, and if any has
-        some the whole upload is refused (422) before anything is stored.
+        some the whole upload is refused (422) before anything is stored. ``grade`` is the
+        new documents' own data grade (None: the knowledge base's); a duplicate keeps its own.
         """
+        level = None if grade is None else level_of(grade, self._settings.grades)
         async with self._sessions() as session:
             kb = await self._managed_kb(session, principal, kb_id)
         owner = principal.username or principal.subject
@@ -208,7 +222,7 @@ class KnowledgeService:
         checked = await self._checked(kb, named)
         results: list[IngestResult] = []
         for file, prepared in zip(named, checked, strict=True):
-            results.append(await self._ingest_one(kb, owner, file, prepared))
+            results.append(await self._ingest_one(kb, owner, file, prepared, level))
         return results
 
     def _scrub_for(self, kb: KnowledgeBase) -> Scrub | None:
@@ -277,14 +291,15 @@ class KnowledgeService:
             raise InvalidRequest("The search query is empty.")
         s = self._settings
         k = min(max(1, top_k or s.default_top_k), s.max_top_k)
-        paths = readable_paths(principal)
+        readable = access(principal, s.grades)
         vector = (await self._embedder.embed([query], kind=TextKind.QUERY))[0]
         terms = lexical.query_terms(query)
         n = max(s.candidates_per_leg, k)
         by_vector, by_terms = await retrieve.both_legs(
-            self._sessions, vector, terms, paths=paths, kb_ids=kb_ids, limit=n
+            self._sessions, vector, terms, access=readable, kb_ids=kb_ids, limit=n
         )
-        return retrieve.fuse([(s.vector_weight, by_vector), (s.lexical_weight, by_terms)], top_k=k)
+        fused = retrieve.fuse([(s.vector_weight, by_vector), (s.lexical_weight, by_terms)], top_k=k)
+        return self._named(fused)
 
     async def get_chunks(
         self, principal: Principal, chunk_ids: Sequence[uuid.UUID]
@@ -292,7 +307,12 @@ class KnowledgeService:
         """Chunks by id for citations and previews; ids the caller may not read are dropped."""
         require_reader(principal)
         async with self._sessions() as session:
-            return await retrieve.chunks_by_id(session, chunk_ids, readable_paths(principal))
+            readable = access(principal, self._settings.grades)
+            return self._named(await retrieve.chunks_by_id(session, chunk_ids, readable))
+
+    def _named(self, hits: list[SearchHit]) -> list[SearchHit]:
+        names = self._settings.grades
+        return [hit.model_copy(update={"grade": name_of(hit.grade_level, names)}) for hit in hits]
 
     # Internals
 
@@ -316,7 +336,12 @@ class KnowledgeService:
         return kb
 
     async def _ingest_one(
-        self, kb: KnowledgeBase, owner: str, file: UploadedFile, prepared: Prepared | None
+        self,
+        kb: KnowledgeBase,
+        owner: str,
+        file: UploadedFile,
+        prepared: Prepared | None,
+        level: int | None,
     ) -> IngestResult:
         digest = hashlib.sha256(file.data).hexdigest()
         too_large = len(file.data) > self._settings.max_file_bytes
@@ -346,6 +371,7 @@ class KnowledgeService:
                 status=DocumentStatus.PROCESSING.value,
                 chunk_count=0,
                 created_by=owner,
+                grade=level,
                 # An oversized file is refused below; its bytes are not worth keeping.
                 content=b"" if too_large else file.data,
             )

@@ -128,7 +128,7 @@ async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
     assert all(r.status == "ready" for r in results), [r.error for r in results]
     chunks = sum(r.chunks for r in results)
 
-    paths = ["/dept/bench"]
+    readable = retrieve.Access(["/dept/bench"], clearance=1)
     n = settings.candidates_per_leg
     modes: dict[str, list[tuple[bool, float]]] = {"lexical": [], "vector": [], "hybrid": []}
     modes.update({f"hybrid {v:g}:{w:g}": [] for v, w in sweep})
@@ -138,9 +138,9 @@ async def _measure(args: argparse.Namespace, sessions: Any) -> dict[str, Any]:
         vector = (await embedder.embed([question], kind=TextKind.QUERY))[0]
         began = time.perf_counter()
         async with sessions.begin() as session:
-            by_vector = await retrieve.vector_candidates(session, vector, paths, [kb.id], n)
+            by_vector = await retrieve.vector_candidates(session, vector, readable, [kb.id], n)
             terms = lexical.query_terms(question)
-            by_terms = await retrieve.lexical_candidates(session, terms, paths, [kb.id], n)
+            by_terms = await retrieve.lexical_candidates(session, terms, readable, [kb.id], n)
         ranked = {
             "lexical": retrieve.fuse([(1.0, by_terms)], top_k=10),
             "vector": retrieve.fuse([(1.0, by_vector)], top_k=10),

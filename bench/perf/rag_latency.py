@@ -37,7 +37,8 @@ from bench.perf.rag_cmrc import EDITOR, CachedEmbedder, load_corpus
 from bench.perf.rag_scratch import database_versions, scratch_sessions
 
 READER = Principal("reader", "reader", frozenset({"staff"}), frozenset({"/dept/d3"}))
-PATHS = ["/dept", "/dept/d3"]
+# Every chunk is at the lowest data grade, so any clearance reads them all.
+ACCESS = retrieve.Access(["/dept", "/dept/d3"], clearance=1)
 DEPARTMENTS = 10
 END_TO_END_QUERIES = 50
 SYNTHESISE = """
@@ -74,14 +75,16 @@ async def _measure(
         terms = lexical.query_terms(question)
         async with sessions.begin() as session:
             began = time.perf_counter()
-            await retrieve.vector_candidates(session, vector, PATHS, None, 50)
+            await retrieve.vector_candidates(session, vector, ACCESS, None, 50)
             legs["vector"].append(time.perf_counter() - began)
         async with sessions.begin() as session:
             began = time.perf_counter()
-            await retrieve.lexical_candidates(session, terms, PATHS, None, 50)
+            await retrieve.lexical_candidates(session, terms, ACCESS, None, 50)
             legs["lexical"].append(time.perf_counter() - began)
         began = time.perf_counter()
-        pair = await retrieve.both_legs(sessions, vector, terms, paths=PATHS, kb_ids=None, limit=50)
+        pair = await retrieve.both_legs(
+            sessions, vector, terms, access=ACCESS, kb_ids=None, limit=50
+        )
         retrieve.fuse([(1.0, pair[0]), (1.5, pair[1])], top_k=5)
         legs["hybrid_sql"].append(time.perf_counter() - began)
     return {leg: _percentiles(samples) for leg, samples in legs.items()}

@@ -226,3 +226,14 @@ def test_jwt_library_and_verifier_agree_on_a_valid_token(
         token, rsa_key.public_key(), algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER
     )
     assert verify(token, keys).subject == reference["sub"]
+
+
+@pytest.mark.parametrize(
+    ("claim", "clearance"),
+    [("重要", "重要"), (" 核心 ", "核心"), (None, ""), (["核心"], ""), (3, ""), ("", "")],
+)
+def test_the_clearance_claim_reaches_the_principal_or_counts_as_none(
+    mint: Mint, keys: dict[str, VerificationKey], claim: object, clearance: str
+) -> None:
+    principal = verify(mint(access_claims(clearance=claim)), keys)
+    assert principal.clearance == clearance
