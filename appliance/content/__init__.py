@@ -9,8 +9,9 @@ generated text to be checked against it. This package is that check, free of any
   the original text, so a hit can be masked or reported where the user sees it;
 - ``keywords``: entries, the versioned ``KeywordLibrary`` and the ``Matcher`` that scans a
   whole text; ``alphabet`` the compact encoding its automatons run on, for speed;
-- ``library_csv``: the library as a CSV file (the administrator's import and export) and
-  ``diff``: what an import would add, remove and change;
+- ``library_csv``: the library as a CSV file (the administrator's import and export),
+  ``library_xlsx`` the same as an Excel workbook, and ``diff``: what an import would add,
+  remove and change;
 - ``stream``: the filter for a streamed answer, which releases no text that could still be
   the start of a match; ``screen`` the same for a whole text (a prompt, a passage, a
   complete answer);

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TypeVar
 
@@ -50,46 +51,59 @@ def _decode(data: bytes) -> str:
         raise KeywordLibraryError(f"line {line}: not UTF-8 (byte {exc.start})") from None
 
 
-def import_csv(data: bytes) -> KeywordLibrary:
-    """Read a library; raise ``KeywordLibraryError`` naming the first bad line and column."""
-    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
+def library_from_records(
+    records: Iterable[tuple[str, Sequence[str]]], *, first: str
+) -> KeywordLibrary:
+    """Read a library from its rows, each with where it is (``line 3``, ``row 3``), the
+    header first; blank rows are skipped; ``first`` names the first row, where a missing
+    header is reported. The checks of a CSV file and of a spreadsheet."""
     entries: list[KeywordEntry] = []
     rows: list[str] = []
     header_seen = False
-    line = 1
-    try:
-        for record in reader:
-            where = f"line {line}"
-            line = reader.line_num + 1
-            if not record:
-                continue
-            if not header_seen:
-                if tuple(c.strip() for c in record) != HEADER:
-                    raise KeywordLibraryError(
-                        f"{where}: the header must be {','.join(HEADER)}, not {','.join(record)}"
-                    )
-                header_seen = True
-                continue
-            if len(record) != len(HEADER):
+    for where, record in records:
+        if not record:
+            continue
+        if not header_seen:
+            if tuple(c.strip() for c in record) != HEADER:
                 raise KeywordLibraryError(
-                    f"{where}: {len(record)} columns, the header has {len(HEADER)}"
+                    f"{where}: the header must be {','.join(HEADER)}, not {','.join(record)}"
                 )
-            entry_id, term, category, match, action = record
-            entries.append(
-                KeywordEntry(
-                    entry_id,
-                    term,
-                    category,
-                    _choice(MatchMode, match or MatchMode.NORMALISED, where, "match"),
-                    _choice(Action, action, where, "action"),
-                )
+            header_seen = True
+            continue
+        if len(record) != len(HEADER):
+            raise KeywordLibraryError(
+                f"{where}: {len(record)} columns, the header has {len(HEADER)}"
             )
-            rows.append(where)
+        entry_id, term, category, match, action = record
+        entries.append(
+            KeywordEntry(
+                entry_id,
+                term,
+                category,
+                _choice(MatchMode, match or MatchMode.NORMALISED, where, "match"),
+                _choice(Action, action, where, "action"),
+            )
+        )
+        rows.append(where)
+    if not header_seen:
+        raise KeywordLibraryError(f"{first}: no header ({','.join(HEADER)})")
+    return KeywordLibrary(entries, rows=rows)
+
+
+def import_csv(data: bytes) -> KeywordLibrary:
+    """Read a library; raise ``KeywordLibraryError`` naming the first bad line and column."""
+    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
+
+    def records() -> Iterator[tuple[str, list[str]]]:
+        line = 1
+        for record in reader:
+            yield f"line {line}", record
+            line = reader.line_num + 1
+
+    try:
+        return library_from_records(records(), first="line 1")
     except csv.Error as exc:
         raise KeywordLibraryError(f"line {reader.line_num}: {exc}") from None
-    if not header_seen:
-        raise KeywordLibraryError(f"line 1: no header ({','.join(HEADER)})")
-    return KeywordLibrary(entries, rows=rows)
 
 
 def export_csv(library: KeywordLibrary) -> bytes:

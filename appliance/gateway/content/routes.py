@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from appliance.gateway.content.serving import (
     CurrentContent,
+    LibraryFormat,
     audit_read,
     entry_out,
     export,
@@ -21,10 +22,11 @@ from appliance.gateway.edge.openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/content/keywords", tags=["content"])
 
-_CSV_BODY: dict[str, Any] = {
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+_LIBRARY_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {"text/csv": _FILE, LibraryFormat.XLSX.media_type: _FILE},
     }
 }
 
@@ -63,25 +65,33 @@ async def versions(ctx: CurrentContent) -> dict[str, Any]:
 @router.get(
     "/export",
     responses={
-        200: {"content": {"text/csv": {}}, "description": "The library as UTF-8 CSV."},
-        **errors(*AUTHENTICATED, 403),
+        200: {
+            "content": {"text/csv": {}, LibraryFormat.XLSX.media_type: {}},
+            "description": "The library as UTF-8 CSV or an Excel workbook.",
+        },
+        **errors(*AUTHENTICATED, 403, 422),
     },
 )
-async def export_library(ctx: CurrentContent) -> Response:
-    """The active library as the CSV file an import reads (UTF-8 with a byte-order mark)."""
-    revision, data = await export(ctx)
+async def export_library(
+    ctx: CurrentContent,
+    fmt: Annotated[LibraryFormat, Query(alias="format")] = LibraryFormat.CSV,
+) -> Response:
+    """The active library as the file an import reads: CSV (UTF-8 with a byte-order mark)
+    or, with ``format=xlsx``, an Excel workbook of the same columns."""
+    revision, data = await export(ctx, fmt)
+    name = f"keywords-r{revision.id}.{fmt}"
     return Response(
         data,
-        media_type="text/csv; charset=utf-8",
+        media_type=fmt.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="keywords-r{revision.id}.csv"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "X-Library-Revision": str(revision.id),
         },
     )
 
 
 @router.post(
-    "/import", responses=errors(*AUTHENTICATED, 400, 403, 409, 413), openapi_extra=_CSV_BODY
+    "/import", responses=errors(*AUTHENTICATED, 400, 403, 409, 413), openapi_extra=_LIBRARY_BODY
 )
 async def import_keywords(
     request: Request,
@@ -89,11 +99,13 @@ async def import_keywords(
     dry_run: bool = False,
     base_revision: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    """Replace the library with the CSV file in the body (``id,term,category,match,action``).
-    With ``dry_run`` only the diff against the active version is returned; otherwise the
-    import is audited before it is stored (503 and nothing stored when it cannot be), and
+    """Replace the library with the file in the body (``id,term,category,match,action``):
+    an Excel workbook when its ``Content-Type`` is the XLSX one, CSV otherwise. With
+    ``dry_run`` only the diff against the active version is returned; otherwise the import
+    is audited before it is stored (503 and nothing stored when it cannot be), and
     ``base_revision`` (from the dry run) refuses it with 409 if the library changed since."""
     data = await read_body(request, ctx.max_import_bytes)
+    fmt = LibraryFormat.of_body(request.headers.get("content-type", ""))
     if dry_run:
-        return await preview_import(ctx, data)
-    return await import_library(ctx, data, base_revision=base_revision)
+        return await preview_import(ctx, data, fmt)
+    return await import_library(ctx, data, fmt, base_revision=base_revision)
