@@ -10,7 +10,8 @@
   (each user's own ``/api/conversations``, where the web UI keeps its chats), ``admin``
   (the sysadmin's ``/api/admin``, accounts included, on ``appliance.identity``),
   ``auditor`` (the auditor's ``/api/audit``), ``content`` (the secadmin's keyword library,
-  ``/api/content/keywords``), and the modules ``health`` (``/healthz``,
+  ``/api/content/keywords``), ``complaints`` (``/api/complaints``: staff report answers,
+  the secadmin handles them), and the modules ``health`` (``/healthz``,
   ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me`` (``/api/me``). ``chat`` may
   import ``knowledge`` (a ``rag`` chat checks knowledge-base access the same way); no
   other route package imports another.
