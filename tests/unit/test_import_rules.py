@@ -28,6 +28,7 @@ _DOMAIN = _DATA | {
     "appliance.conversations",
     "appliance.content",
     "appliance.complaints",
+    "appliance.assess",
 }
 
 # Inside the gateway: edge, replicas and quota at the bottom; state and deps above them;
@@ -45,6 +46,7 @@ _GATEWAY_CONCERNS = frozenset(
         "appliance.gateway.auditor",
         "appliance.gateway.content",
         "appliance.gateway.complaints",
+        "appliance.gateway.assessment",
         "appliance.gateway.health",
         "appliance.gateway.me",
     }
@@ -73,6 +75,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Complaints about answers: their table and queries; a message is found through the
     # conversation tables, whose owner says whose it is.
     "appliance.complaints": _DATA | {"appliance.conversations"},
+    # The GB/T 45654 assessment: banks, refusal classifier, report and its table, on content.
+    "appliance.assess": _DATA | {"appliance.auth", "appliance.audit", "appliance.content"},
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
     "appliance.provision": _BASE | {"appliance.sizing"},
@@ -87,6 +91,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.content": _DOMAIN | _GATEWAY_WIRING,
     # Complaints: filed by staff on their own answers, handled by the secadmin.
     "appliance.gateway.complaints": _DOMAIN | _GATEWAY_WIRING,
+    # The assessment reports: handed in by its service account or the secadmin.
+    "appliance.gateway.assessment": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.deps": _DOMAIN | _GATEWAY_BOTTOM | {"appliance.gateway.state"},
