@@ -13,12 +13,14 @@ import os
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from appliance.rag.config import RagSettings
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password"})
+# The shortest audit retention accepted (``AuditSettings.retention_days``).
+MIN_RETENTION_DAYS = 180
 
 
 class CaptureMode(StrEnum):
@@ -136,6 +138,20 @@ class AuditSettings(BaseModel):
     anchor_ca_file: str = ""
     # Checkpoints waiting for the receiver; beyond this the oldest is dropped, logged, counted.
     anchor_queue_max: int = 10_000
+    # Rows older than this many days may leave the database for signed archive files
+    # (``appliance audit archive``, ``appliance.audit.retention``); they are never deleted
+    # unarchived. The Cybersecurity Law (art. 21) and 等保 2.0 keep logs six months at least.
+    retention_days: int = 365
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_at_least_six_months(cls, value: int) -> int:
+        if value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"audit.retention_days must be at least {MIN_RETENTION_DAYS} (six months, the "
+                f"least the Cybersecurity Law and 等保 2.0 allow), not {value}"
+            )
+        return value
 
 
 class ChatPiiPolicy(StrEnum):

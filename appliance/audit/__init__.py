@@ -7,6 +7,8 @@ group-commits through ``store.append_locked``, the one place that extends the ch
 (``chain`` hashes rows, ``models`` holds the tables, ``checkpoint`` signs the chain head,
 ``reconcile`` closes requests a crashed process left open, ``identity`` names the writer;
 ``anchor`` sends each checkpoint out of the database, as syslog, and reads it back).
+Retention: ``retention`` moves rows past ``audit.retention_days`` into the signed files of
+``archive``, through the migrations' login only, and records each run in the chain.
 Reading: ``query`` lists and exports for auditors, ``usage_query`` sums tokens for quotas
 and the usage report, ``verify`` checks a chain from any source and ``verify_db`` feeds it
 from PostgreSQL or, through ``dump``, from a ``pg_dump`` file with no database.

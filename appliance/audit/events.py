@@ -22,6 +22,7 @@ class EventType(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
+    AUDIT_ARCHIVE = "audit.archive"
     ADMIN_ACTION = "admin.action"
     KB_ACTION = "kb.action"
     CONVERSATION_ACTION = "conversation.action"

@@ -19,6 +19,8 @@ The first broken position is reported with a reason an auditor can act on:
 - ``bad_anchor_signature``: an anchor (a checkpoint read back from outside the database,
   ``appliance.audit.anchor``) is unsigned, signed by an untrusted key, or its signature
   does not match: the receiver's file itself was written to;
+- ``archive``: an archive file of rows that left the database is missing, altered or
+  unsigned, or its manifest is (``appliance.audit.archive``); the message names the file;
 - ``anchor_mismatch``: an anchored checkpoint is missing from the database or has another
   head there. Anchors also pin the chain like checkpoints do: the row at an anchored seq must
   end the chain at the anchored head (else ``edited``), and the chain must reach the last
@@ -28,6 +30,11 @@ Signatures are required unless the caller skips them explicitly (``skip_signatur
 development chain with unsigned checkpoints): without them, whoever can rewrite the rows
 can rewrite the checkpoints too, and deleting the checkpoints must not make a re-hashed
 chain verify either.
+
+Rows archived out of the database (``appliance.audit.archive``) are either walked first
+(the archives' rows, then the live ones) or, where the archives are not at hand, skipped:
+the walk then starts after the last archived row, at its hash (``start``), so the live chain
+must begin exactly where the newest archive ended.
 
 Classification looks at the neighbourhood of the first failure only; everything after it is
 unverified, whatever it contains.
@@ -61,6 +68,7 @@ class Reason(StrEnum):
     HEAD_NOT_CHECKPOINTED = "head_not_checkpointed"
     BAD_ANCHOR = "bad_anchor_signature"
     ANCHOR_MISMATCH = "anchor_mismatch"
+    ARCHIVE = "archive"
 
 
 # What AuditSettings.checkpoint_every defaults to: the spacing the writer uses unless the
@@ -86,6 +94,8 @@ class VerifyReport:
     signatures_skipped: bool = False
     anchors: int = 0
     anchors_verified: int = 0
+    archived_through: int = 0
+    archives: int = 0
 
     @property
     def warning(self) -> str:
@@ -105,6 +115,8 @@ class VerifyReport:
             "signatures_skipped": self.signatures_skipped,
             "anchors": self.anchors,
             "anchors_verified": self.anchors_verified,
+            "archived_through": self.archived_through,
+            "archives": self.archives,
             "warning": self.warning,
         }
 
@@ -157,14 +169,18 @@ def _rest(pending: RowLike | None, rows: Iterator[RowLike]) -> Iterator[RowLike]
 
 
 def _walk(
-    rows: Iterator[RowLike], checkpoints: Mapping[int, RowLike]
+    rows: Iterator[RowLike], checkpoints: Mapping[int, RowLike], start: tuple[int, str] | None
 ) -> tuple[int, int | None, str, _Failure | None]:
-    """Check links and hashes in order; returns (count, head seq, head hash, first failure)."""
+    """Check links and hashes in order; returns (count, head seq, head hash, first failure).
+
+    ``start``: (seq, hash) of the last row before ``rows``, when the chain's first rows were
+    archived and are not walked.
+    """
     count = 0
-    prev_seq: int | None = None
-    prev_hash = GENESIS_HASH
+    prev_seq: int | None = None if start is None else start[0]
+    prev_hash = GENESIS_HASH if start is None else start[1]
     recent: deque[tuple[str, int]] = deque(maxlen=_WINDOW)
-    last_good_checkpoint = 0
+    last_good_checkpoint = 0 if start is None else start[0]
     pending = next(rows, None)
     while pending is not None:
         row, pending = pending, next(rows, None)
@@ -186,9 +202,9 @@ def _walk(
         elif row["prev_hash"] != prev_hash:
             failure = _Failure(seq, Reason.INSERTED, f"row {seq} does not link to row {prev_seq}")
         elif seq in checkpoints and checkpoints[seq]["head_hash"] != row["row_hash"]:
-            start = last_good_checkpoint + 1
+            since = last_good_checkpoint + 1
             failure = _Failure(
-                start, Reason.EDITED, f"chain rewritten between {start} and checkpoint {seq}"
+                since, Reason.EDITED, f"chain rewritten between {since} and checkpoint {seq}"
             )
         if failure is not None:
             count += sum(1 for _ in _rest(pending, rows))
@@ -305,6 +321,7 @@ def verify_rows(
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     skip_signatures: bool = False,
     anchors: Iterable[Anchor] = (),
+    start: tuple[int, str] | None = None,
 ) -> VerifyReport:
     """Verify a chain (rows in ascending seq) and its checkpoints; report the first break.
 
@@ -313,7 +330,8 @@ def verify_rows(
     head. ``skip_signatures`` accepts unsigned checkpoints (and any, with no keys given):
     development chains only; the report then carries a warning. ``anchors`` (checkpoints
     read back from outside the database) must each be in ``checkpoints`` with the same head,
-    and pin the chain as trusted checkpoints do (see the module docstring).
+    and pin the chain as trusted checkpoints do (see the module docstring). ``start``
+    (seq, hash) is where archived rows that are not in ``rows`` ended.
     """
     ring = key_ring(public_keys)
     by_seq = {int(c["seq"]): c for c in checkpoints}
@@ -340,7 +358,7 @@ def verify_rows(
     # An anchor's head wins over the database's checkpoint at the same seq: only the anchor
     # is out of the database owner's reach.
     trusted.update(pinned)
-    count, head_seq, head_hash, chain_failure = _walk(iter(rows), trusted)
+    count, head_seq, head_hash, chain_failure = _walk(iter(rows), trusted, start)
     if chain_failure is not None:
         failures.append(chain_failure)
     elif trusted and max(trusted) > (head_seq or 0):
@@ -361,6 +379,7 @@ def verify_rows(
         signatures_skipped=skip_signatures,
         anchors=len(anchor_list),
         anchors_verified=len(pinned),
+        archived_through=0 if start is None else start[0],
     )
     if failures:
         # At the same seq, what the chain shows (rows deleted, edited) names the row better

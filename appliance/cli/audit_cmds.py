@@ -9,11 +9,18 @@ settings file the gateway role renders (``/etc/appliance/appliance.env``).
 ``--anchors FILE [FILE...]`` adds the checkpoints the writer sent out of the database (the
 ``audit_anchor`` node's append-only file, or a SIEM export of the same lines): each must be
 signed by a trusted key and be in the database with the same head, and the chain must reach
-the last of them (``appliance.audit.anchor``).
+the last of them (``appliance.audit.anchor``). ``--archive-dir DIR`` checks the signed
+archives of rows that left the database too, and walks their rows before the live ones.
+
+``appliance audit archive --archive-dir DIR`` moves the rows older than
+``audit.retention_days`` into a signed archive there (``appliance.audit.retention``). It
+connects as the migrations' login (``migration_database_url``, root's only), the one path
+that may remove audit rows, and signs with the checkpoint key.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from pathlib import Path
@@ -22,17 +29,23 @@ from typing import Annotated
 import psycopg
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from dotenv import dotenv_values
+from pydantic import ValidationError
 
 from appliance.audit.anchor import Anchor, read_anchors
-from appliance.audit.checkpoint import generate_key, load_public_key
+from appliance.audit.archive import ArchiveError
+from appliance.audit.checkpoint import generate_key, load_public_key, signer_from_file
+from appliance.audit.retention import RetentionError, archive_expired
 from appliance.audit.verify import VerifyReport
-from appliance.audit.verify_db import verify_dump, verify_url
+from appliance.audit.verify_db import libpq_url, verify_dump, verify_url
 from appliance.settings import Settings, load_settings
 
 audit_app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 
 # The gateway's settings on a deployed node (playbooks/roles/gateway/templates/etc/appliance).
 NODE_SETTINGS_FILE = Path("/etc/appliance/appliance.env")
+# The migrations' login on a deployed node (root only): the path archiving removes rows by.
+NODE_MIGRATE_FILE = Path("/etc/appliance/migrate.env")
 
 
 def _settings(node_settings: Path = NODE_SETTINGS_FILE) -> Settings:
@@ -63,6 +76,16 @@ def _report(report: VerifyReport, as_json: bool) -> None:
             f"{report.checkpoints} checkpoints ({report.signed_checkpoints_verified} "
             "signatures verified)"
             + (f", {report.anchors_verified} anchors cross-checked" if report.anchors else "")
+            + (
+                f", rows up to {report.archived_through} archived"
+                if report.archived_through
+                else ""
+            )
+            + (f" ({report.archives} archive files verified)" if report.archives else "")
+        )
+    elif report.first_bad_seq is None:
+        typer.secho(
+            f"audit chain BROKEN: {report.reason} ({report.message})", fg=typer.colors.RED, err=True
         )
     else:
         typer.secho(
@@ -81,6 +104,7 @@ def _verify(
     checkpoint_every: int | None = None,
     skip_signatures: bool = False,
     anchors: list[Anchor] | None = None,
+    archive_dir: Path | None = None,
 ) -> VerifyReport:
     settings = _settings(node_settings)
     keys = _public_keys(public_keys, settings.audit.checkpoint_key_file)
@@ -92,6 +116,7 @@ def _verify(
             checkpoint_every=every,
             skip_signatures=skip_signatures,
             anchors=anchors or [],
+            archive_dir=archive_dir,
         )
     url = database_url or settings.database_url.get_secret_value()
     return verify_url(
@@ -100,6 +125,7 @@ def _verify(
         checkpoint_every=every,
         skip_signatures=skip_signatures,
         anchors=anchors or [],
+        archive_dir=archive_dir,
     )
 
 
@@ -151,6 +177,10 @@ def verify(
         list[Path] | None,
         typer.Argument(metavar="[FILE...]", help="More anchor files, after --anchors."),
     ] = None,
+    archive_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory of the signed archives (appliance audit archive)."),
+    ] = None,
 ) -> None:
     """Check every row's hash, the links between rows and the signed checkpoints.
 
@@ -176,12 +206,78 @@ def verify(
             public_keys=public_key or [],
             checkpoint_every=checkpoint_every,
             skip_signatures=skip_signatures,
+            archive_dir=archive_dir,
         )
     except (OSError, ValueError, psycopg.Error) as exc:
         typer.secho(f"error: cannot read the audit log: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
     _report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _migration_url(settings: Settings, migrate_file: Path) -> str | None:
+    """The settings' migration URL, else the node's ``migrate.env`` one (root's shell on the
+    control node has neither in its environment)."""
+    if settings.migration_database_url is not None:
+        return settings.migration_database_url.get_secret_value()
+    if migrate_file.is_file():
+        return dotenv_values(migrate_file).get("APPLIANCE_MIGRATION_DATABASE_URL")
+    return None
+
+
+def _archive(
+    *,
+    archive_dir: Path,
+    database_url: str | None,
+    node_settings: Path,
+    migrate_file: Path = NODE_MIGRATE_FILE,
+) -> str:
+    """Run one archive; the line to print. Raises RetentionError, ArchiveError, psycopg.Error."""
+    settings = _settings(node_settings)
+    database_url = database_url or _migration_url(settings, migrate_file)
+    if database_url is None:
+        raise RetentionError(
+            "no migration database URL (set APPLIANCE_MIGRATION_DATABASE_URL): only the "
+            "migrations' login may remove audit rows"
+        )
+    run = archive_expired(
+        libpq_url(database_url),
+        archive_dir,
+        settings.audit,
+        signer=signer_from_file(settings.audit.checkpoint_key_file),
+        operator=getpass.getuser(),
+    )
+    if run is None:
+        return f"nothing older than {settings.audit.retention_days} days up to a checkpoint"
+    m = run.manifest
+    return (
+        f"archived rows {m.first_seq}..{m.last_seq} ({m.rows}) to {run.archive}, "
+        f"sha256 {m.sha256}; recorded as audit event {run.event_seq}"
+    )
+
+
+@audit_app.command()
+def archive(
+    *,
+    archive_dir: Annotated[
+        Path, typer.Option(help="Directory of the signed archives (kept with the backups).")
+    ],
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Migrations' login URL; default: settings' migration_database_url."),
+    ] = None,
+) -> None:
+    """Move the rows older than audit.retention_days, up to a checkpoint, into a signed
+    archive file, then remove them from the database in one audited transaction."""
+    try:
+        typer.echo(
+            _archive(
+                archive_dir=archive_dir, database_url=database_url, node_settings=NODE_SETTINGS_FILE
+            )
+        )
+    except (RetentionError, ArchiveError, ValidationError, OSError, psycopg.Error) as exc:
+        typer.secho(f"error: nothing archived: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
 
 
 @audit_app.command()
