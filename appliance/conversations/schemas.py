@@ -59,6 +59,8 @@ class Citation(BaseModel):
     page: int | None = None
     section: StoredText | None = Field(default=None, max_length=1000)
     text: StoredText | None = Field(default=None, max_length=100_000)
+    # The passage's data grade, as the chat named it.
+    grade: StoredText | None = Field(default=None, max_length=100)
 
 
 class NewMessage(BaseModel):
@@ -71,6 +73,8 @@ class NewMessage(BaseModel):
     reasoning: StoredText = Field(default="", max_length=TEXT_MAX)
     thought_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     citations: list[Citation] = Field(default_factory=list, max_length=CITATIONS_MAX)
+    # The answer's data grade: the highest among its citations, as the chat sent it.
+    grade: StoredText | None = Field(default=None, max_length=100)
 
 
 class ConversationOut(BaseModel):
@@ -91,6 +95,7 @@ class MessageOut(BaseModel):
     reasoning: str
     thought_seconds: float | None
     citations: list[dict[str, Any]]
+    grade: str | None = None
 
 
 class ConversationDetail(ConversationOut):

@@ -41,6 +41,7 @@ def _message_out(row: MessageRow) -> MessageOut:
         reasoning=row.reasoning or "",
         thought_seconds=row.thought_seconds,
         citations=list(row.citations or ()),
+        grade=row.grade,
     )
 
 
@@ -123,6 +124,7 @@ class ConversationService:
                 reasoning=message.reasoning or None,
                 thought_seconds=message.thought_seconds,
                 citations=[c.model_dump() for c in message.citations] or None,
+                grade=message.grade,
             )
             db.add(added)
             await db.execute(

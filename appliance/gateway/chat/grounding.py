@@ -6,7 +6,9 @@ are numbered and placed, with the instructions, in the last user message; any sy
 message the client sent is folded into that turn too, and the temperature defaults to 0.6
 when the client did not choose one. The ``rag`` field itself never reaches vLLM.
 
-Retrieval goes through :class:`KnowledgeService`, which applies the group ACL inside its SQL.
+Retrieval goes through :class:`KnowledgeService`, which applies the group ACL and the
+caller's clearance inside its SQL. Each citation names its passage's data grade, and the
+answer's grade is the highest of them (None when nothing was retrieved).
 Knowledge bases named explicitly are checked first, one by one: an id the caller may not
 read is answered 404 before anything is retrieved or sent to the model, exactly like the
 knowledge-base routes.
@@ -23,6 +25,7 @@ from appliance.gateway.chat.protocol import RagOptions
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
 from appliance.gateway.knowledge.serving import check_readable
+from appliance.rag.grades import highest
 from appliance.rag.schemas import SearchHit
 from appliance.rag.service import KnowledgeService
 
@@ -52,6 +55,12 @@ class Grounding:
     def chunk_ids(self) -> list[str]:
         return [str(hit.chunk_id) for hit in self.hits]
 
+    @property
+    def grade(self) -> str | None:
+        """The highest data grade among the passages: the grade of an answer made of them."""
+        top = highest(hit.grade_level for hit in self.hits)
+        return next(hit.grade for hit in self.hits if hit.grade_level == top) if top else None
+
     def citations(self) -> list[dict[str, Any]]:
         """One entry per numbered passage, ``index`` matching the ``[n]`` in the prompt."""
         return [
@@ -63,6 +72,7 @@ class Grounding:
                 "page": hit.page,
                 "section": hit.section,
                 "text": hit.text,
+                "grade": hit.grade,
             }
             for n, hit in enumerate(self.hits, start=1)
         ]

@@ -224,6 +224,8 @@ async def start_chat(
                 "rag": grounding is not None,
             },
         )
+        if grounding is not None and grounding.grade is not None:
+            begin.detail["grade"] = grounding.grade
         if personal:
             begin.detail["pii_masked"] = personal
         if in_passages:
@@ -253,6 +255,7 @@ async def start_chat(
             capture=AnswerCapture(
                 strip_usage=strip_usage,
                 citations=grounding.citations() if grounding else None,
+                grade=grounding.grade if grounding else None,
                 screening=screening,
             ),
         )

@@ -5,8 +5,9 @@ read the text and the usage for the audit log), but re-serialised only when the 
 changes it: adding ``reasoning_content`` next to vLLM's ``reasoning`` (or the reverse, for
 older vLLM releases), since clients read the former; or dropping the usage-only chunk that
 the gateway asked for on its own behalf when the client did not. For a retrieval-augmented
-chat the gateway adds ``citations``: a top-level field of the completion, or, in a stream,
-one extra chunk (no choices, like the usage chunk) just before ``[DONE]``.
+chat the gateway adds ``citations`` and ``grade`` (the highest data grade among them): top-level
+fields of the completion, or, in a stream, one extra chunk (no choices, like the usage chunk)
+just before ``[DONE]``.
 
 With a keyword library in force (:mod:`~appliance.gateway.chat.screening`) every chunk's
 reasoning and answer deltas are rewritten to what the filter releases; text it still held
@@ -69,9 +70,11 @@ class AnswerCapture:
         *,
         strip_usage: bool = False,
         citations: list[dict[str, Any]] | None = None,
+        grade: str | None = None,
         screening: Screening | None = None,
     ) -> None:
         self.strip_usage = strip_usage
+        self.grade = grade
         self.screening = screening
         self._stream_screen = StreamScreen(screening) if screening is not None else None
         self.citations = citations
@@ -121,6 +124,7 @@ class AnswerCapture:
             "object": "chat.completion.chunk",
             "choices": [],
             "citations": self.citations,
+            "grade": self.grade,
         }
         return sse_event(chunk)
 
@@ -219,6 +223,7 @@ class AnswerCapture:
                     changed = True
         if self.citations is not None:
             completion["citations"] = self.citations
+            completion["grade"] = self.grade
             changed = True
         self.done = True
         return orjson.dumps(completion) if changed else body

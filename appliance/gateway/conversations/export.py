@@ -3,8 +3,9 @@
 Every export carries the GB 45438 labels (``appliance.labels``): the explicit label at the
 start and the end, and the AIGC metadata under a fresh ``ProduceID``, naming the site
 (setting ``labels.content_producer``) as producer and propagator. The file records what was
-asked and answered, and the passages an answer cites; the reasoning is left out, as the web
-UI's chat window folds it away. Exporting is reading one's own conversation, so, as reading
+asked and answered, and the passages an answer cites with the answer's data grade (the
+highest among them) and each passage's; the reasoning is left out, as the web UI's chat
+window folds it away. Exporting is reading one's own conversation, so, as reading
 it is, it is not audited.
 """
 
@@ -41,9 +42,24 @@ MEDIA_TYPES: dict[str, tuple[str, str]] = {
 }
 # The words of the web UI (``webui.i18n``), so a file reads as the chat window did.
 _WORDS = {
-    "zh": {"user": "用户", "assistant": "助手", "page": "第 {page} 页"},
-    "en": {"user": "You", "assistant": "Assistant", "page": "p. {page}"},
+    "zh": {
+        "user": "用户",
+        "assistant": "助手",
+        "page": "第 {page} 页",
+        "grade": "数据等级：{grade}",
+    },
+    "en": {
+        "user": "You",
+        "assistant": "Assistant",
+        "page": "p. {page}",
+        "grade": "Data grade: {grade}",
+    },
 }
+
+
+def _grade_line(grade: str | None, lang: Lang) -> list[str]:
+    """``数据等级：重要`` for an answer or passage that has a grade, nothing otherwise."""
+    return [_WORDS[lang]["grade"].format(grade=grade)] if grade else []
 
 
 def _citation_title(citation: dict[str, Any], lang: Lang) -> str:
@@ -53,6 +69,7 @@ def _citation_title(citation: dict[str, Any], lang: Lang) -> str:
         parts.append(_WORDS[lang]["page"].format(page=citation["page"]))
     if citation.get("section"):
         parts.append(str(citation["section"]))
+    parts += _grade_line(citation.get("grade"), lang)
     return " · ".join(parts)
 
 
@@ -65,6 +82,7 @@ def _blocks(messages: list[MessageOut], lang: Lang, label: str) -> list[Block]:
             blocks += [Block(_WORDS[lang]["user"], heading=True), Block(message.content)]
             continue
         blocks += [Block(_WORDS[lang]["assistant"], heading=True), Block(message.content)]
+        blocks += [Block(line) for line in _grade_line(message.grade, lang)]
         blocks.append(Block(label))
         for citation in message.citations:
             title = _citation_title(citation, lang)
@@ -78,7 +96,9 @@ def _markdown(conversation: ConversationDetail, lang: Lang, label: str) -> str:
         if message.role == "user":
             lines += [f"## {_WORDS[lang]['user']}", "", message.content, ""]
             continue
-        lines += [f"## {_WORDS[lang]['assistant']}", "", message.content, "", f"<sub>{label}</sub>"]
+        lines += [f"## {_WORDS[lang]['assistant']}", "", message.content, ""]
+        lines += [f"**{line}**" for line in _grade_line(message.grade, lang)]
+        lines.append(f"<sub>{label}</sub>")
         for citation in message.citations:
             text = str(citation.get("text") or "")
             quoted = "\n".join(f"> {line}" for line in text.splitlines())
@@ -94,7 +114,13 @@ def _document(conversation: ConversationDetail) -> dict[str, Any]:
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
         "messages": [
-            {"position": m.position, "role": m.role, "content": m.content, "citations": m.citations}
+            {
+                "position": m.position,
+                "role": m.role,
+                "content": m.content,
+                "citations": m.citations,
+                "grade": m.grade,
+            }
             for m in conversation.messages
         ],
     }

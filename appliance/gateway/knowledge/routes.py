@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -39,6 +40,21 @@ class CreateKnowledgeBase(BaseModel):
     description: str = Field(default="", max_length=2000)
     # What uploads do with personal information: allow, mask it in the chunks, or reject.
     pii_policy: PiiPolicy = PiiPolicy.ALLOW
+    # The data grade, a name of ``rag.grades``; the lowest when left out.
+    grade: str | None = Field(default=None, max_length=100)
+
+
+class SetGrade(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grade: str = Field(min_length=1, max_length=100)
+
+
+class SetDocumentGrade(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Required, so that taking the knowledge base's grade again is always a deliberate null.
+    grade: str | None = Field(max_length=100)
 
 
 class SetPiiPolicy(BaseModel):
@@ -109,7 +125,9 @@ async def _read_files(request: Request, settings: RagSettings) -> list[ServiceFi
 
 @router.post("", status_code=201, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
 async def create_kb(body: CreateKnowledgeBase, kb: CurrentKnowledge) -> KnowledgeBaseOut:
-    return await serving.create_kb(kb, body.name, body.group, body.description, body.pii_policy)
+    return await serving.create_kb(
+        kb, body.name, body.group, body.description, body.pii_policy, grade=body.grade
+    )
 
 
 @router.get("", responses=errors(*AUTHENTICATED, 403))
@@ -137,6 +155,12 @@ async def set_pii_policy(
     return await serving.set_pii_policy(kb, kb_id, body.policy)
 
 
+@router.put("/{kb_id:uuid}/grade", responses=errors(*AUTHENTICATED, 400, 403, 404, 422))
+async def set_grade(kb_id: uuid.UUID, body: SetGrade, kb: CurrentKnowledge) -> KnowledgeBaseOut:
+    """The data grade of the knowledge base, and of its documents without their own."""
+    return await serving.set_kb_grade(kb, kb_id, body.grade)
+
+
 @router.delete("/{kb_id:uuid}", status_code=204, responses=errors(*AUTHENTICATED, 403, 404))
 async def delete_kb(kb_id: uuid.UUID, kb: CurrentKnowledge) -> Response:
     await serving.delete_kb(kb, kb_id)
@@ -149,10 +173,16 @@ async def delete_kb(kb_id: uuid.UUID, kb: CurrentKnowledge) -> Response:
     openapi_extra=multipart_body(UploadForm),
 )
 async def upload_documents(
-    request: Request, kb_id: uuid.UUID, kb: CurrentKnowledge
+    request: Request,
+    kb_id: uuid.UUID,
+    kb: CurrentKnowledge,
+    grade: Annotated[str | None, Query(max_length=100)] = None,
 ) -> UploadResults:
-    """Index each file of a multipart upload; one result per file, failures included."""
-    results = await serving.upload_documents(kb, kb_id, lambda: _read_files(request, kb.rag))
+    """Index each file of a multipart upload; one result per file, failures included.
+    ``grade`` gives the new documents a data grade of their own."""
+    results = await serving.upload_documents(
+        kb, kb_id, lambda: _read_files(request, kb.rag), grade=grade
+    )
     return UploadResults(documents=results)
 
 
@@ -171,6 +201,17 @@ async def delete_document(
 ) -> Response:
     await serving.delete_document(kb, kb_id, document_id)
     return Response(status_code=204)
+
+
+@router.put(
+    "/{kb_id:uuid}/documents/{document_id:uuid}/grade",
+    responses=errors(*AUTHENTICATED, 400, 403, 404, 422),
+)
+async def set_document_grade(
+    kb_id: uuid.UUID, document_id: uuid.UUID, body: SetDocumentGrade, kb: CurrentKnowledge
+) -> DocumentOut:
+    """A document's own data grade; null takes its knowledge base's again."""
+    return await serving.set_document_grade(kb, kb_id, document_id, body.grade)
 
 
 @router.post(

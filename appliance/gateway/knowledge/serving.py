@@ -14,7 +14,8 @@ committed first, and if the audit store cannot take it the caller gets 503
 base's personal-information policy (``kb.pii_policy``) is such a change, open to whoever may
 manage it; an upload refused for personal information (422) is recorded with the error
 ``personal_information``, and one whose chunks were masked with the kinds and counts
-(``pii_masked``), never the values.
+(``pii_masked``), never the values. So is a data grade (``kb.grade``, ``document.grade``),
+the event naming the grade before and after.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 from appliance.rag.config import RagSettings
+from appliance.rag.grades import level_of
 from appliance.rag.personal import PiiPolicy
 from appliance.rag.schemas import DocumentOut, IngestResult, KnowledgeBaseOut, SearchHit
 from appliance.rag.schemas import UploadedFile as ServiceFile
@@ -119,11 +121,19 @@ async def create_kb(
     group: str | None,
     description: str,
     pii_policy: PiiPolicy = PiiPolicy.ALLOW,
+    *,
+    grade: str | None = None,
 ) -> KnowledgeBaseOut:
     async with _changed(ctx, "kb.create", status=201) as change:
         change.event.detail |= {"name": name, "group": group, "pii_policy": str(pii_policy)}
+        change.event.detail["grade"] = grade
+        if grade is not None:
+            level_of(grade, ctx.rag.grades)
         await change.begin()
-        kb = await ctx.knowledge.create_kb(ctx.principal, name, group, description, pii_policy)
+        kb = await ctx.knowledge.create_kb(
+            ctx.principal, name, group, description, pii_policy, grade=grade
+        )
+        change.event.detail["grade"] = kb.grade
         change.event.detail["kb_id"] = str(kb.id)
     return kb
 
@@ -138,6 +148,35 @@ async def set_pii_policy(
         await ctx.knowledge.get_kb(ctx.principal, kb_id)
         await change.begin()
         return await ctx.knowledge.set_pii_policy(ctx.principal, kb_id, policy)
+
+
+async def set_kb_grade(ctx: KnowledgeContext, kb_id: uuid.UUID, grade: str) -> KnowledgeBaseOut:
+    """Whoever may manage the knowledge base grades it, as an audited change (``kb.grade``,
+    its intent committed first, naming the grade it had)."""
+    async with _changed(ctx, "kb.grade", kb_id=kb_id) as change:
+        change.event.detail["grade"] = grade
+        level_of(grade, ctx.rag.grades)
+        before = await ctx.knowledge.get_kb(ctx.principal, kb_id)
+        change.event.detail["previous_grade"] = before.grade
+        await change.begin()
+        return await ctx.knowledge.set_kb_grade(ctx.principal, kb_id, grade)
+
+
+async def set_document_grade(
+    ctx: KnowledgeContext, kb_id: uuid.UUID, document_id: uuid.UUID, grade: str | None
+) -> DocumentOut:
+    """A document's own grade (None: its knowledge base's), audited as ``document.grade``."""
+    async with _changed(ctx, "document.grade", kb_id=kb_id) as change:
+        change.event.document_ids = [str(document_id)]
+        change.event.detail["grade"] = grade
+        if grade is not None:
+            level_of(grade, ctx.rag.grades)
+        documents = await ctx.knowledge.list_documents(ctx.principal, kb_id)
+        before = next((doc for doc in documents if doc.id == document_id), None)
+        if before is not None:
+            change.event.detail["previous_grade"] = before.own_grade
+        await change.begin()
+        return await ctx.knowledge.set_document_grade(ctx.principal, kb_id, document_id, grade)
 
 
 async def list_kbs(ctx: KnowledgeContext) -> list[KnowledgeBaseOut]:
@@ -178,16 +217,21 @@ async def upload_documents(
     ctx: KnowledgeContext,
     kb_id: uuid.UUID,
     read_files: Callable[[], Awaitable[list[ServiceFile]]],
+    *,
+    grade: str | None = None,
 ) -> list[IngestResult]:
     """Index each file; ``read_files`` is called only once the caller may manage the
-    knowledge base, so a large body is not read for a refusal."""
+    knowledge base, so a large body is not read for a refusal. ``grade`` is the new
+    documents' own data grade (None: the knowledge base's)."""
     async with _changed(ctx, "documents.upload", kb_id=kb_id) as change:
+        if grade is not None:
+            change.event.detail["grade"] = grade
         # An empty upload only checks that the caller manages this knowledge base.
-        await ctx.knowledge.ingest_files(ctx.principal, kb_id, [])
+        await ctx.knowledge.ingest_files(ctx.principal, kb_id, [], grade)
         files = await read_files()
         change.event.detail["names"] = [file.name for file in files]
         await change.begin()
-        results = await ctx.knowledge.ingest_files(ctx.principal, kb_id, files)
+        results = await ctx.knowledge.ingest_files(ctx.principal, kb_id, files, grade)
         change.event.document_ids = [str(r.id) for r in results if r.id is not None]
         outcome: dict[str, Any] = {"files": len(results)}
         masked: Counter[str] = Counter()

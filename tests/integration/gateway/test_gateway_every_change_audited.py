@@ -104,6 +104,8 @@ ROUTES: dict[str, Route] = {
     "POST /api/kb": Route(EDITOR, {"name": "never", "group": "/dept/finance"}),
     "DELETE /api/kb/{kb_id}": Route(EDITOR),
     "PUT /api/kb/{kb_id}/pii-policy": Route(EDITOR, {"policy": "reject"}),
+    "PUT /api/kb/{kb_id}/grade": Route(EDITOR, {"grade": "核心"}),
+    "PUT /api/kb/{kb_id}/documents/{document_id}/grade": Route(EDITOR, {"grade": "重要"}),
     "POST /api/kb/{kb_id}/documents": Route(EDITOR, files=True),
     "DELETE /api/kb/{kb_id}/documents/{document_id}": Route(EDITOR),
     "POST /api/kb/{kb_id}/documents/{document_id}/reindex": Route(EDITOR),
