@@ -6,6 +6,7 @@ import typer
 
 from appliance.cli import (
     accounts_cmds,
+    assess_cmds,
     audit_cmds,
     bench_cmds,
     bundle_cmds,
@@ -32,4 +33,5 @@ deploy_cmds.register(app)
 bundle_cmds.register(app)
 kb_cmds.register(app)
 accounts_cmds.register(app)
+assess_cmds.register(app)
 label_cmds.register(app)

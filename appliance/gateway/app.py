@@ -26,6 +26,7 @@ from appliance.db.session import create_engine_from_settings, create_session_fac
 from appliance.gateway import health, me
 from appliance.gateway.admin import accounts
 from appliance.gateway.admin import routes as admin
+from appliance.gateway.assessment import routes as assessment
 from appliance.gateway.auditor import routes as auditor
 from appliance.gateway.chat import routes as chat
 from appliance.gateway.chat.protocol import ChatCompletionBody, document_chat_limits
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge,
         conversations,
         content,
+        assessment,
         complaints,
     )
     for module in routers:

@@ -6,9 +6,10 @@ demo. What exists only locally (the ``appliance-dev`` direct-grant client and th
 is added through the admin API after start, so the realm file never carries it.
 
 Keycloak imports the realm file only when the realm does not exist yet, so a client added
-to the file later (``appliance-cli``, ``appliance-accounts``) would never reach an existing
-install: every ``appliance up`` creates the realm file's clients that are missing, and gives
-the accounts client's service account its realm-management roles.
+to the file later (``appliance-cli``, ``appliance-accounts``, ``svc-assessment``) would never
+reach an existing install: every ``appliance up`` creates the realm file's clients that are
+missing, and gives their service accounts the roles the file's ``users`` entries name (the
+accounts client its realm-management roles, the assessment client ``staff``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ REALM_FILE = "appliance-realm.json"
 DEV_CLIENT_FILE = "local-dev-client.json"
 # The name of the file under var/secrets/, read by gateway_service.render_settings.
 ACCOUNTS_SECRET_FILE = "keycloak_accounts_client_secret"  # noqa: S105
+# The assessment's service account (``appliance assess`` reads it on the local runtime).
+ASSESSMENT_CLIENT_ID = "svc-assessment"
+ASSESSMENT_SECRET_FILE = "keycloak_assessment_client_secret"  # noqa: S105
 
 
 def _realm_resource(name: str) -> str:
@@ -126,9 +130,10 @@ def configure_local(paths: RuntimePaths) -> None:
 
 
 def ensure_realm_clients(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
-    """Create the realm file's clients that an older import lacks; give the accounts
-    client's service account its realm-management roles (as the file's ``users`` entry
-    does on a fresh import) and save that client's secret for the gateway's settings."""
+    """Create the realm file's clients that an older import lacks; give the service
+    accounts their roles (as the file's ``users`` entries do on a fresh import); save the
+    accounts client's secret for the gateway's settings and the assessment client's for
+    ``appliance assess``."""
     realm: dict[str, Any] = json.loads(_realm_resource(REALM_FILE))
     for client in realm.get("clients", []):
         if admin.get_client_id(client["clientId"]) is None:
@@ -148,6 +153,22 @@ def ensure_realm_clients(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
         admin.assign_client_role(account["id"], management, roles)
     secret: dict[str, Any] = admin.get_client_secrets(accounts_uuid)
     write_private(paths.secret(ACCOUNTS_SECRET_FILE), str(secret["value"]) + "\n")
+    _ensure_assessment_client(paths, admin, realm)
+
+
+def _ensure_assessment_client(
+    paths: RuntimePaths, admin: KeycloakAdmin, realm: dict[str, Any]
+) -> None:
+    uuid = admin.get_client_id(ASSESSMENT_CLIENT_ID)
+    if uuid is None:
+        raise process.ServiceError(f"realm {REALM} has no client {ASSESSMENT_CLIENT_ID}")
+    account = admin.get_client_service_account_user(uuid)
+    for user in realm.get("users", []):
+        if user.get("serviceAccountClientId") == ASSESSMENT_CLIENT_ID:
+            roles = [admin.get_realm_role(name) for name in user["realmRoles"]]
+            admin.assign_realm_roles(account["id"], roles)
+    secret: dict[str, Any] = admin.get_client_secrets(uuid)
+    write_private(paths.secret(ASSESSMENT_SECRET_FILE), str(secret["value"]) + "\n")
 
 
 def _ensure_users(paths: RuntimePaths, admin: KeycloakAdmin) -> None:

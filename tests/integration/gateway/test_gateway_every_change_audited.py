@@ -57,6 +57,7 @@ TABLES = (
     "conversation_messages",
     "keyword_libraries",
     "keyword_entries",
+    "assessment_reports",
     "complaints",
 )
 
@@ -111,6 +112,10 @@ ROUTES: dict[str, Route] = {
     "POST /api/kb/{kb_id}/documents/{document_id}/reindex": Route(EDITOR),
     "POST /api/content/keywords/import": Route(
         SECADMIN, csv="id,term,category,match,action\nnever-1,never-term,test,normalised,block\n"
+    ),
+    "POST /api/assessment/reports": Route(
+        SECADMIN,
+        {"report": {"standard": "never", "passed": False, "summary": {}, "items": []}, "html": "x"},
     ),
     "POST /api/conversations": Route(STAFF, {"title": "never"}),
     "PATCH /api/conversations/{conversation_id}": Route(STAFF, {"title": "never"}),

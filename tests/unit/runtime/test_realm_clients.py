@@ -20,6 +20,7 @@ class FakeAdmin:
         self.clients = {name: f"uuid-{name}" for name in existing | {"realm-management"}}
         self.created: list[str] = []
         self.assigned: list[tuple[str, str, list[str]]] = []
+        self.realm_roles: list[tuple[str, list[str]]] = []
 
     def get_client_id(self, client_id: str) -> str | None:
         return self.clients.get(client_id)
@@ -38,6 +39,12 @@ class FakeAdmin:
     def assign_client_role(self, user_id: str, uuid: str, roles: list[dict[str, str]]) -> None:
         self.assigned.append((user_id, uuid, [role["name"] for role in roles]))
 
+    def get_realm_role(self, name: str) -> dict[str, str]:
+        return {"name": name}
+
+    def assign_realm_roles(self, user_id: str, roles: list[dict[str, str]]) -> None:
+        self.realm_roles.append((user_id, [role["name"] for role in roles]))
+
     def get_client_secrets(self, uuid: str) -> dict[str, str]:
         return {"value": f"secret-of-{uuid}"}
 
@@ -47,13 +54,18 @@ def test_missing_clients_are_created_and_the_service_account_gets_its_roles(
 ) -> None:
     admin = FakeAdmin({"appliance-gateway", "appliance-webui"})
     keycloak_service.ensure_realm_clients(paths, admin)  # type: ignore[arg-type]
-    assert admin.created == ["appliance-cli", "appliance-accounts"]
+    assert admin.created == ["appliance-cli", "appliance-accounts", "svc-assessment"]
     wanted = REALM["users"][0]["clientRoles"]["realm-management"]
     assert {"manage-users", "view-users", "query-groups", "manage-clients"} <= set(wanted)
     assert admin.assigned == [("sa-uuid-appliance-accounts", "uuid-realm-management", wanted)]
     secret = paths.secret(keycloak_service.ACCOUNTS_SECRET_FILE)
     assert secret.read_text().strip() == "secret-of-uuid-appliance-accounts"
     assert secret.stat().st_mode & 0o777 == 0o600
+    # The assessment's service account may chat and nothing else: staff, no department.
+    assert admin.realm_roles == [("sa-uuid-svc-assessment", ["staff"])]
+    assessment = paths.secret(keycloak_service.ASSESSMENT_SECRET_FILE)
+    assert assessment.read_text().strip() == "secret-of-uuid-svc-assessment"
+    assert assessment.stat().st_mode & 0o777 == 0o600
 
     again = FakeAdmin(set(admin.clients))
     keycloak_service.ensure_realm_clients(paths, again)  # type: ignore[arg-type]

@@ -1,0 +1,159 @@
+"""Who may hand in and read assessment reports, and the audited store and read.
+
+三员分立: the assessment is the security administrator's (``secadmin``) to run and the
+auditor's to read; the sysadmin neither. A run of ``appliance assess`` hands its report in
+as the service account it ran as (the ``svc-assessment`` client, whose only role is
+``staff``), so a report is accepted from a token of that client too, told by its ``azp``,
+which only Keycloak sets. Storing a report is an audited change (``content.action``,
+``assessment.store``): its intent is committed first, else 503 ``audit_unavailable`` and
+nothing stored. A read is committed to the audit log before the report is returned, as the
+auditor's reads of the log are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from appliance.assess.service_account import CLIENT_ID
+from appliance.assess.store import ReportStore, StoredReport
+from appliance.audit.events import EventType, Outcome
+from appliance.auth.principal import Principal, Role
+from appliance.errors import Forbidden, NotFound
+from appliance.gateway.deps import current_principal, get_state
+from appliance.gateway.edge.audited_change import AuditedChange
+from appliance.gateway.edge.caller import Caller, request_event
+from appliance.gateway.state import AuditSink
+
+
+class ReportDocument(BaseModel):
+    """The JSON report ``appliance.assess.report.build_report`` writes; what the store and
+    the export rely on is checked, the rest kept as it is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    standard: str = Field(min_length=1)
+    model: str = ""
+    passed: StrictBool
+    summary: dict[str, dict[str, Any]]
+    items: list[dict[str, Any]]
+
+
+class ReportIn(BaseModel):
+    report: ReportDocument
+    html: str = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentContext:
+    caller: Caller
+    principal: Principal
+    store: ReportStore
+    audit: AuditSink
+    max_bytes: int
+
+
+def _guard(
+    allowed: Callable[[Principal], bool], needed: str, purpose: str
+) -> Callable[[Request], Awaitable[AssessmentContext]]:
+    """A dependency that lets through the principals ``allowed`` accepts (403 and an
+    ``access.denied`` row for the others) and builds the context."""
+
+    async def context(request: Request) -> AssessmentContext:
+        principal = await current_principal(request)
+        state = get_state(request)
+        if not allowed(principal):
+            state.audit.submit(
+                request_event(
+                    request,
+                    EventType.ACCESS_DENIED,
+                    Outcome.DENIED,
+                    principal=principal,
+                    http_status=403,
+                    detail={"required_role": needed, "path": request.url.path},
+                )
+            )
+            raise Forbidden(
+                f"The '{needed}' role is required to {purpose}; ask your administrator.",
+                code="missing_role",
+            )
+        return AssessmentContext(
+            caller=Caller.of(request, principal),
+            principal=principal,
+            store=ReportStore(state.engine),
+            audit=state.audit,
+            max_bytes=state.settings.content.max_import_bytes,
+        )
+
+    return context
+
+
+def _may_submit(principal: Principal) -> bool:
+    return principal.has_role(Role.SECADMIN) or principal.client_id == CLIENT_ID
+
+
+def _may_read(principal: Principal) -> bool:
+    return principal.has_role(Role.SECADMIN) or principal.has_role(Role.AUDITOR)
+
+
+SubmitContext = Annotated[
+    AssessmentContext,
+    Depends(_guard(_may_submit, Role.SECADMIN.value, "hand in an assessment report")),
+]
+ReadContext = Annotated[
+    AssessmentContext,
+    Depends(_guard(_may_read, "secadmin or auditor", "read the assessment reports")),
+]
+
+
+def stored_out(stored: StoredReport) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "created_at": stored.created_at.isoformat(),
+        "submitted_by": stored.submitted_by,
+        "client_id": stored.client_id,
+        "model": stored.model,
+        "passed": stored.passed,
+    }
+
+
+async def store_report(ctx: AssessmentContext, body: ReportIn) -> dict[str, Any]:
+    """Store the report once its intent is in the audit log."""
+    report = body.report.model_dump()
+    change = AuditedChange.of(
+        ctx.caller,
+        ctx.audit,
+        EventType.CONTENT_ACTION,
+        "assessment.store",
+        status=201,
+        model=body.report.model,
+        passed=body.report.passed,
+        items=len(body.report.items),
+    )
+    async with change.recording(must_begin=True):
+        await change.begin()
+        stored = await ctx.store.add(
+            report,
+            body.html,
+            submitted_by=ctx.principal.username,
+            client_id=ctx.principal.client_id,
+        )
+        change.detail["report_id"] = stored.id
+    return stored_out(stored)
+
+
+async def latest_report(ctx: AssessmentContext) -> StoredReport:
+    """The newest report (404 before the first), its read committed to the audit log."""
+    stored = await ctx.store.latest()
+    event = ctx.caller.event(
+        EventType.CONTENT_ACTION, Outcome.OK, http_status=200 if stored else 404
+    )
+    event.detail = {"action": "assessment.read", "report_id": stored.id if stored else None}
+    await ctx.audit.commit(event)
+    if stored is None:
+        raise NotFound("No assessment report has been handed in yet.", code="no_report")
+    return stored
