@@ -11,13 +11,17 @@ group starts; every character the terms never use shares code 0 (its first symbo
 which no term has) and so can never be part of a match.
 
 Even so the automaton costs tens of nanoseconds a symbol, so a whole text is not fed to it.
-With numpy (one table lookup per character, no Python loop) the text becomes codes, and
-only the *windows* that may hold a match are kept: every match starts with its term's
-first three characters (all of them, for a shorter term), so each position where the next
-one, two or three codes are the start of some term opens a window as long as the longest
-term (pairs and triples are looked up in hashed tables: a collision only opens a
-window for nothing). The windows, joined by code 0 where they do not touch, are what the
-automaton reads.
+With numpy (table lookups, no Python loop) the text becomes codes, and only the *windows*
+that may hold a match are kept. The code points are looked up once in a folding table (a
+code, or "removed", or "several characters" for the rare ``ß``), so folding a text is one
+lookup a character. A window opens where the next codes are the start of some term, tested
+one more code at a time and only where the shorter start passed: first pairs (over every
+position; or first characters, where few positions hold one), then, at the positions left,
+triples and the first four codes, each in a hashed table (a collision only opens a window
+for nothing). A window is as long as the longest term whose first four codes (all of a
+shorter one's) stand there. The windows, joined by code 0 where they do not touch, are what
+the automaton reads. Lookups use ``take`` with ``mode="clip"`` on indices that are in range
+by construction: numpy's fancy indexing checks each index and costs several times more.
 
 The streamed filter encodes a delta character by character instead (``encode_char``) and
 feeds all of it: a delta is a few characters, and it gives the same symbols.
@@ -36,17 +40,29 @@ import numpy.typing as npt
 from appliance.content.normalise import fold_char
 
 _SYMBOLS = 127  # values a symbol of a group may take
-_UNKNOWN = 255  # a count not yet computed for this code point
 _CODE_POINTS = 0x110000
-_HASH_BITS = 20  # the hashed tables of first pairs and triples (a collision costs time only)
-_MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D))
+# What the folding table holds for a code point that has no single code: folded away,
+# folded into several characters (their codes in ``_expanded``), not yet computed. Each is
+# above any code, and ``_REMOVED`` below the other two, so one ``max`` tells the common case.
+_REMOVED, _EXPANDS, _UNKNOWN = np.uint32(0xFFFFFFFD), np.uint32(0xFFFFFFFE), np.uint32(0xFFFFFFFF)
+_DEPTH = 4  # the codes of a term's start a window is opened on
+_HASH_BITS = 20  # the hashed tables of starts (a collision costs time only)
+_MIX = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D), np.uint32(0x27D4EB2F))
 _SHIFT = np.uint32(32 - _HASH_BITS)
+_IS_KEY, _STARTS_KEY = 1, 2  # a start table's flags: some key is this start / starts so
 # Below this share of positions holding a key's first character (judged on every
-# _SAMPLE-th position), the start test gathers those positions rather than hashing slices.
-_SPARSE, _SAMPLE = 0.25, 64
+# _SAMPLE-th position), the start test begins from those positions rather than from pairs.
+_SPARSE, _SAMPLE = 0.05, 64
 
 Codes = npt.NDArray[np.uint32]
 Positions = npt.NDArray[np.int64]
+_EMPTY: Positions = np.empty(0, dtype=np.int64)
+
+
+def code_points(text: str) -> Positions:
+    """The code points of ``text`` (a lone surrogate as itself), which ``Alphabet`` reads."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return points.astype(np.int64)
 
 
 def _symbol_table(size: int) -> tuple[int, npt.NDArray[np.uint8]]:
@@ -66,12 +82,9 @@ def _symbol_table(size: int) -> tuple[int, npt.NDArray[np.uint8]]:
     return width, table
 
 
-def _hash(*columns: Codes) -> Codes:
-    """A multiplicative hash of a pair or a triple of codes, in ``_HASH_BITS`` bits."""
-    mixed = columns[0] * _MIX[0]
-    for column, factor in zip(columns[1:], _MIX[1:], strict=False):
-        mixed ^= column * factor
-    return mixed >> _SHIFT
+def _bucket(mixed: Codes) -> Positions:
+    """The slot of a hashed table for a start mixed as ``c0 * _MIX[0] ^ c1 * _MIX[1] ...``."""
+    return (mixed >> _SHIFT).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -88,37 +101,52 @@ class Alphabet:
     folded (``normalise``) before it is encoded, or encoded as it is."""
 
     def __init__(self, keys: Iterable[str], *, fold: bool) -> None:
-        keys = list(keys)
+        keys = [key for key in keys if key]
         self.fold = fold
         ordered = sorted(set("".join(keys)))
         self._code = {char: code for code, char in enumerate(ordered, start=1)}
         self.width, self._table = _symbol_table(len(ordered) + 1)
         self._groups = [row.tobytes().decode("latin-1") for row in self._table]
         self.longest = max(map(len, keys), default=0)
-        # Per code point: how many folded characters it gives, and the first one's code.
-        self._count = np.full(_CODE_POINTS, _UNKNOWN if fold else 1, dtype=np.uint8)
-        self._first = np.zeros(_CODE_POINTS, dtype=np.uint32)
+        # Per code point: its code (0 for a character no key uses), or one of the sentinels.
+        self._folding = np.full(_CODE_POINTS, _UNKNOWN if fold else 0, dtype=np.uint32)
         if not fold:
             for char, code in self._code.items():
-                self._first[ord(char)] = code
+                self._folding[ord(char)] = code
         self._expanded: dict[int, list[int]] = {}
         self._char_symbols: dict[str, str] = {}
-        # What may start a match: a key's first three codes, or all of a shorter one's.
-        self._single = np.zeros(len(ordered) + 1, dtype=bool)
-        self._leads = np.zeros(len(ordered) + 1, dtype=bool)
-        self._leads[[self._code[key[0]] for key in keys if key]] = True
-        self._starts: dict[int, npt.NDArray[np.bool_] | None] = {2: None, 3: None}
-        for n in (1, 2, 3):
-            heads = [key[:3] for key in keys if min(len(key), 3) == n]
-            if not heads:
-                continue
-            firsts = np.array([[self._code[c] for c in h] for h in heads], dtype=np.uint32)
+        self._starts, self._reach = self._start_tables(keys, len(ordered) + 1)
+        self._single = bool((self._starts[0] & _IS_KEY).any())  # some key is one code long
+
+    def _start_tables(
+        self, keys: list[str], size: int
+    ) -> tuple[list[npt.NDArray[np.uint8]], npt.NDArray[np.generic]]:
+        """Per start length below ``_DEPTH``, the flags of the starts the keys have (the first
+        code's table indexed by code, the others hashed); and for a key's first ``_DEPTH``
+        codes, hashed, the length of the longest key that starts with them."""
+        coded = [[self._code[c] for c in key] for key in keys]
+        lengths = np.array([len(k) for k in coded], dtype=np.int64)
+        starts = [np.zeros(size, dtype=np.uint8)]
+        starts += [np.zeros(1 << _HASH_BITS, dtype=np.uint8) for _ in range(2, _DEPTH)]
+        reach = np.zeros(1 << _HASH_BITS, dtype=np.min_scalar_type(self.longest))
+        for n in range(1, _DEPTH + 1):
+            rows = lengths >= n
+            if not rows.any():
+                break
+            heads = np.array([k[:n] for k, row in zip(coded, rows, strict=True) if row])
             if n == 1:
-                self._single[firsts[:, 0]] = True
+                slots = heads[:, 0].astype(np.int64)
             else:
-                table = np.zeros(1 << _HASH_BITS, dtype=bool)
-                table[_hash(*firsts.T)] = True
-                self._starts[n] = table
+                mixed = heads[:, 0].astype(np.uint32) * _MIX[0]
+                for k in range(1, n):
+                    mixed ^= heads[:, k].astype(np.uint32) * _MIX[k]
+                slots = _bucket(mixed)
+            if n == _DEPTH:
+                np.maximum.at(reach, slots, lengths[rows].astype(reach.dtype))
+            else:
+                starts[n - 1][slots[lengths[rows] == n]] |= _IS_KEY
+                starts[n - 1][slots[lengths[rows] > n]] |= _STARTS_KEY
+        return starts, reach
 
     def encode_key(self, folded: str) -> str:
         """The symbols of a key (a term, already folded when ``fold``)."""
@@ -134,77 +162,103 @@ class Alphabet:
         return found
 
     def _learn(self, points: Positions) -> None:
-        """Fill in the folding of code points met for the first time."""
+        """Fill in the folding of code points met for the first time (several characters'
+        codes are stored before the table says so, for a scan running beside)."""
         for point in np.unique(points).tolist():
             codes = [self._code.get(c, 0) for c in fold_char(chr(point))]
-            self._count[point] = len(codes)
-            self._first[point] = codes[0] if codes else 0
-            if len(codes) > 1:
+            if len(codes) == 1:
+                self._folding[point] = codes[0]
+            elif codes:
                 self._expanded[point] = codes
+                self._folding[point] = _EXPANDS
+            else:
+                self._folding[point] = _REMOVED
 
-    def codes(self, text: str) -> tuple[Codes, Positions | None]:
-        """The (folded) text's codes, and the original index of each (None: the same)."""
-        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    def codes(self, points: Positions) -> tuple[Codes, Positions | None]:
+        """The (folded) codes of the text of ``points`` (``code_points``), and the original
+        index of each (None: the same)."""
+        codes: Codes = self._folding.take(points, mode="clip")
         if not self.fold:
-            return self._first[points], None
-        counts = self._count[points]
-        unknown = counts == _UNKNOWN
-        if unknown.any():
-            self._learn(points[unknown].astype(np.int64))
-            counts = self._count[points]
-        firsts = self._first[points]
-        if int(counts.max(initial=0)) <= 1:
-            kept = np.flatnonzero(counts)
-            return firsts[kept], kept
-        codes = np.repeat(firsts, counts)
-        starts = np.cumsum(counts, dtype=np.int64) - counts
-        for index in np.flatnonzero(counts > 1).tolist():
-            expanded = self._expanded[int(points[index])]
-            codes[starts[index] : starts[index] + len(expanded)] = expanded
-        return codes, np.repeat(np.arange(len(points)), counts)
+            return codes, None
+        if codes.max(initial=0) >= _EXPANDS:
+            unknown = codes == _UNKNOWN
+            if unknown.any():
+                self._learn(points[unknown])
+                codes = self._folding.take(points, mode="clip")
+            if codes.max() == _EXPANDS:
+                return self._expand(points, codes)
+        kept = np.flatnonzero(codes != _REMOVED)
+        if len(kept) == len(codes):
+            return codes, None
+        return codes.take(kept, mode="clip"), kept
 
-    def _opened(self, codes: Codes) -> Positions:
-        """The positions where a match may start: those whose next codes start some key."""
-        if not len(codes):
-            return np.empty(0, dtype=np.int64)
-        # Where few positions hold some key's first character (an exact-match alphabet,
-        # mostly) only those are looked at; elsewhere whole slices hash faster than
-        # gathering most of the positions one by one.
-        if self._leads[codes[::_SAMPLE]].mean() < _SPARSE:
-            return self._opened_at(codes, np.flatnonzero(self._leads[codes]))
-        opened = self._single[codes]
-        if self._starts[2] is not None or self._starts[3] is not None:
-            mixed = codes[:-1] * _MIX[0] ^ codes[1:] * _MIX[1]
-            if self._starts[2] is not None:
-                opened[:-1] |= self._starts[2][mixed >> _SHIFT]
-            if self._starts[3] is not None:
-                opened[:-2] |= self._starts[3][(mixed[:-1] ^ codes[2:] * _MIX[2]) >> _SHIFT]
-        return np.flatnonzero(opened)
+    def _expand(self, points: Positions, codes: Codes) -> tuple[Codes, Positions]:
+        """``codes`` for a text with characters that fold into several."""
+        counts = (codes != _REMOVED).astype(np.int64)
+        many = np.flatnonzero(codes == _EXPANDS)
+        expansions = [self._expanded[point] for point in points[many].tolist()]
+        counts[many] = [len(expanded) for expanded in expansions]
+        out = np.repeat(codes, counts)
+        starts = np.cumsum(counts) - counts
+        for index, expanded in zip(many.tolist(), expansions, strict=True):
+            out[starts[index] : starts[index] + len(expanded)] = expanded
+        return out, np.repeat(np.arange(len(points)), counts)
 
-    def _opened_at(self, codes: Codes, at: Positions) -> Positions:
-        """``_opened`` for the positions ``at`` only."""
-        first = codes[at]
-        opened = self._single[first]
-        if len(at) and (self._starts[2] is not None or self._starts[3] is not None):
-            # Near the end the last code stands in for those past it: that can only open
+    def _opened(self, codes: Codes) -> tuple[Positions, Positions]:
+        """Where a window opens (in order, a position possibly more than once), and how long
+        it must be there: as long as the longest key whose start (its first ``_DEPTH`` codes,
+        or all of a shorter one's) stands there."""
+        size = len(codes)
+        first = self._starts[0]
+        found: list[tuple[Positions, Positions]] = []
+        if size < 2 or first.take(codes[::_SAMPLE], mode="clip").astype(bool).mean() < _SPARSE:
+            # Few positions hold a key's first character (an exact-match alphabet, mostly):
+            # only those are looked at. Elsewhere whole slices of pairs hash faster.
+            at = np.flatnonzero(first.take(codes, mode="clip"))
+            flags = first.take(codes.take(at, mode="clip"), mode="clip")
+            mixed = codes.take(at, mode="clip") * _MIX[0]
+            level = 1
+        else:
+            pairs = codes[:-1] * _MIX[0] ^ codes[1:] * _MIX[1]
+            every = self._starts[1].take(_bucket(pairs), mode="clip")
+            at = np.flatnonzero(every != 0)
+            flags, mixed = every.take(at, mode="clip"), pairs.take(at, mode="clip")
+            level = 2
+            if self._single:
+                singles = np.flatnonzero(first.take(codes, mode="clip") & _IS_KEY)
+                found.append((singles, np.ones_like(singles)))
+        while True:
+            here = at[(flags & _IS_KEY) != 0]
+            found.append((here, np.full_like(here, level)))
+            longer = (flags & _STARTS_KEY) != 0
+            at, mixed = at[longer], mixed[longer]
+            # Past the end the last code stands in for the missing ones: that can only open
             # a window for nothing (a key that does not fit cannot match there anyway).
-            last = len(codes) - 1
-            mixed = first * _MIX[0] ^ codes[np.minimum(at + 1, last)] * _MIX[1]
-            if self._starts[2] is not None:
-                opened |= self._starts[2][mixed >> _SHIFT]
-            if self._starts[3] is not None:
-                third = codes[np.minimum(at + 2, last)]
-                opened |= self._starts[3][(mixed ^ third * _MIX[2]) >> _SHIFT]
-        return at[opened]
+            mixed = mixed ^ codes.take(at + level, mode="clip") * _MIX[level]
+            level += 1
+            if level == _DEPTH:
+                reach = self._reach.take(_bucket(mixed), mode="clip").astype(np.int64)
+                some = reach > 0
+                found.append((at[some], reach[some]))
+                break
+            flags = self._starts[level - 1].take(_bucket(mixed), mode="clip")
+        found = [(where, reach) for where, reach in found if len(where)]
+        if len(found) < 2:
+            return found[0] if found else (_EMPTY, _EMPTY)
+        where, reach = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        order = np.argsort(where, kind="stable")
+        return where[order], reach[order]
 
-    def windows(self, text: str) -> Windows:
-        """The parts of ``text`` a match may lie in, as symbols (see the module's docstring)."""
-        codes, origin = self.codes(text)
-        opened = self._opened(codes)
+    def windows(self, points: Positions) -> Windows:
+        """The parts of the text of ``points`` a match may lie in, as symbols (see the
+        module's docstring)."""
+        codes, origin = self.codes(points)
+        opened, reach = self._opened(codes)
         if not len(opened):
-            return Windows("", np.empty(0, dtype=np.int64))
-        # Windows [start, start + longest) that overlap or touch are merged into runs.
-        ends = np.minimum(opened + self.longest, len(codes))
+            return Windows("", _EMPTY)
+        # Windows [start, start + reach) that overlap or touch are merged into runs (a
+        # position opened twice lies in one run, which ends where its longer window does).
+        ends = np.minimum(opened + reach, len(codes))
         new_run = np.ones(len(opened), dtype=bool)
         new_run[1:] = opened[1:] > np.maximum.accumulate(ends)[:-1]
         firsts = np.flatnonzero(new_run)

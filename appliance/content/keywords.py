@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from appliance.content.alphabet import Alphabet
+from appliance.content.alphabet import Alphabet, Positions, code_points
 from appliance.content.normalise import normalise
 from appliance.errors import InvalidRequest
 
@@ -141,8 +141,9 @@ class Automaton:
         width = self.alphabet.width
         return (end + 1 - key.length) // width, (end + 1) // width
 
-    def scan(self, text: str) -> list[Hit]:
-        windows = self.alphabet.windows(text)
+    def scan(self, points: Positions) -> list[Hit]:
+        """Every hit of this mode's keys in the text of ``points`` (``code_points``)."""
+        windows = self.alphabet.windows(points)
         hits: list[Hit] = []
         key: Key
         for end, key in self.automaton.iter(windows.symbols):
@@ -165,8 +166,9 @@ class Matcher:
 
     def scan(self, text: str) -> list[Hit]:
         """Every hit in ``text``, overlapping ones included, by start, end and entry id."""
+        points = code_points(text)  # once for both modes
         hits: list[Hit] = []
         for automaton in (self.normalised, self.exact):
             if automaton is not None:
-                hits.extend(automaton.scan(text))
+                hits.extend(automaton.scan(points))
         return sorted(hits, key=lambda h: (h.start, h.end, h.entry.id))

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from appliance.content.alphabet import code_points
 from appliance.content.keywords import Action, Matcher
 from appliance.content.stream import StreamFilter
 from tests.support.content import synthetic_library, text_with
@@ -85,9 +86,9 @@ def _breakdown(matcher: Matcher, text: str) -> dict[str, Any]:
         if automaton is None:
             continue
         start = time.perf_counter()
-        codes, _ = automaton.alphabet.codes(text)
+        codes, _ = automaton.alphabet.codes(code_points(text))
         coded = time.perf_counter()
-        windows = automaton.alphabet.windows(text)
+        windows = automaton.alphabet.windows(code_points(text))
         windowed = time.perf_counter()
         sum(1 for _ in automaton.automaton.iter(windows.symbols))
         done = time.perf_counter()
