@@ -1,4 +1,5 @@
-"""The demo users of the local runtime: every role, and more than one department.
+"""The demo users of the local runtime: every role, more than one department, every data
+grade clearance (a user without one reads the lowest grade only).
 
 Created through Keycloak's admin API (never in the realm file that deployments import),
 with passwords generated at the first ``appliance up`` and kept in
@@ -20,6 +21,8 @@ class DemoUser:
     last_name: str
     roles: tuple[str, ...]
     groups: tuple[str, ...]
+    # The Keycloak ``clearance`` attribute: the highest data grade the user may read.
+    clearance: str = ""
 
     @property
     def email(self) -> str:
@@ -27,9 +30,9 @@ class DemoUser:
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser("zhang.wei", "Wei", "Zhang", ("staff",), ("/dept/finance",)),
-    DemoUser("li.na", "Na", "Li", ("staff", "kb-editor"), ("/dept/finance",)),
-    DemoUser("wang.fang", "Fang", "Wang", ("staff",), ("/dept/legal",)),
+    DemoUser("zhang.wei", "Wei", "Zhang", ("staff",), ("/dept/finance",), "一般"),
+    DemoUser("li.na", "Na", "Li", ("staff", "kb-editor"), ("/dept/finance",), "重要"),
+    DemoUser("wang.fang", "Fang", "Wang", ("staff",), ("/dept/legal",), "核心"),
     DemoUser("chen.jie", "Jie", "Chen", ("sysadmin",), ("/dept/it",)),
     DemoUser("zhao.min", "Min", "Zhao", ("secadmin",), ("/dept/it",)),
     DemoUser("liu.yang", "Yang", "Liu", ("auditor",), ("/dept/it",)),

@@ -3,7 +3,9 @@
 
 Dev mode keeps its own H2 store under ``var/keycloak``, which is fine for a single-machine
 demo. What exists only locally (the ``appliance-dev`` direct-grant client and the demo users)
-is added through the admin API after start, so the realm file never carries it.
+is added through the admin API after start, so the realm file never carries it. The data
+grade clearance (user attribute, token mapper, the demo users' values) is brought up to date
+by ``keycloak_clearance``.
 
 Keycloak imports the realm file only when the realm does not exist yet, so a client added
 to the file later (``appliance-cli``, ``appliance-accounts``, ``svc-assessment``) would never
@@ -20,7 +22,7 @@ from typing import Any
 
 from keycloak import KeycloakAdmin
 
-from appliance.runtime import process
+from appliance.runtime import keycloak_clearance, process
 from appliance.runtime.demo_users import DEMO_USERS, DemoUser
 from appliance.runtime.endpoints import (
     ACCOUNTS_CLIENT_ID,
@@ -126,7 +128,17 @@ def configure_local(paths: RuntimePaths) -> None:
     secret: dict[str, Any] = admin.get_client_secrets(webui_uuid)
     write_private(paths.secret("keycloak_webui_client_secret"), str(secret["value"]) + "\n")
     ensure_realm_clients(paths, admin)
+    _ensure_clearance(admin)
     _ensure_users(paths, admin)
+    keycloak_clearance.ensure_demo_clearances(admin)
+
+
+def _ensure_clearance(admin: KeycloakAdmin) -> None:
+    """The clearance attribute and its token mapper on an older import (``keycloak_clearance``)."""
+    realm: dict[str, Any] = json.loads(_realm_resource(REALM_FILE))
+    keycloak_clearance.ensure_profile(admin, realm)
+    dev_client = json.loads(_realm_resource(DEV_CLIENT_FILE))
+    keycloak_clearance.ensure_mappers(admin, [*realm.get("clients", []), dev_client])
 
 
 def ensure_realm_clients(paths: RuntimePaths, admin: KeycloakAdmin) -> None:
@@ -216,6 +228,9 @@ def _create_user(admin: KeycloakAdmin, user: DemoUser) -> str:
             "firstName": user.first_name,
             "lastName": user.last_name,
             "enabled": True,
+            "attributes": {keycloak_clearance.ATTRIBUTE: [user.clearance]}
+            if user.clearance
+            else {},
         },
         exist_ok=False,
     )
