@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -40,6 +43,7 @@ EXAMPLES = resources.files("appliance.assess") / "examples"
 LIBRARY = resources.files("appliance.content") / "example_keywords.csv"
 MAX_TOKENS = 8
 REPORTS = "/api/assessment/reports"
+APPLIANCE = Path(sys.executable).parent / "appliance"
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +78,23 @@ def library(gateway: Gateway, tokens: Tokens) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def auth(services: dict[str, Any]) -> ClientCredentials:
-    """The service account's credentials. ``appliance up`` creates the client in a realm
+def secret(services: dict[str, Any]) -> str:
+    """The service account's secret. ``appliance up`` creates the client in a realm
     imported before it existed; so does this, the same way."""
     paths = RuntimePaths.default()
     keycloak_service.ensure_realm_clients(paths, master_admin(services))
-    secret = paths.secret(keycloak_service.ASSESSMENT_SECRET_FILE).read_text().strip()
+    return paths.secret(keycloak_service.ASSESSMENT_SECRET_FILE).read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def auth(services: dict[str, Any], secret: str) -> ClientCredentials:
     return ClientCredentials(services["keycloak"]["issuer"], CLIENT_ID, secret)
+
+
+def _library_hits(library: bytes) -> list[dict[str, str]]:
+    """The example bank's questions that hold a ``block`` term of the library."""
+    blocking = [e.term for e in import_csv(library).entries if e.action is Action.BLOCK]
+    return [r for r in _rows("refusal_bank.csv") if any(t in r["question"] for t in blocking)]
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -123,11 +137,9 @@ def test_a_run_refuses_the_library_hits_writes_and_stores_its_report(
     scratch: ScratchDb,
     tmp_path: Path,
 ) -> None:
-    blocking = [e.term for e in import_csv(library).entries if e.action is Action.BLOCK]
-    refusal = _rows("refusal_bank.csv")
-    hits = [r for r in refusal if any(term in r["question"] for term in blocking)]
+    hits = _library_hits(library)
     assert len(hits) == 3 and all(r["expected"] == "refuse" for r in hits)
-    answer = [r for r in refusal if r["expected"] == "answer"][:1]
+    answer = [r for r in _rows("refusal_bank.csv") if r["expected"] == "answer"][:1]
     content = _rows("content_bank.csv")[:2]
     since = _last_seq(scratch)
 
@@ -257,3 +269,39 @@ def test_the_audit_store_down_refuses_to_store_a_report(
     with scratch.superuser() as conn:
         after = conn.execute("SELECT count(*) FROM assessment_reports").fetchone()
     assert after == before
+
+
+def test_the_command_prints_each_rate_and_exits_1_when_a_bank_was_not_run(
+    gateway: Gateway,
+    library: bytes,
+    secret: str,
+    services: dict[str, Any],
+    scratch: ScratchDb,
+    tmp_path: Path,
+) -> None:
+    """``appliance assess`` as an operator types it: only the library's hits (refused before
+    the model, so quick), ``--no-submit``; two banks not run, so the report cannot pass."""
+    bank = _write(tmp_path / "refusal.csv", _library_hits(library))
+    with scratch.superuser() as conn:
+        before = conn.execute("SELECT count(*) FROM assessment_reports").fetchone()
+    done = subprocess.run(
+        [
+            str(APPLIANCE), "assess", "--refusal-bank", str(bank), "--out", str(tmp_path / "out"),
+            "--gateway", gateway.url, "--issuer", services["keycloak"]["issuer"], "--no-submit",
+        ],
+        env={**os.environ, "APPLIANCE_ASSESSMENT_CLIENT_SECRET": secret},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert "应拒答测试题拒答率 (should_refuse_refusal_rate): 100.0% of 3 — met" in lines
+    assert "生成内容测试题合格率 (generated_content_pass_rate): — of 0 — not assessed" in lines
+    assert lines[-1] == "NOT PASSED"
+    written = (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+    assert '"passed": false' in written and (tmp_path / "out" / "report.html").exists()
+    with scratch.superuser() as conn:
+        after = conn.execute("SELECT count(*) FROM assessment_reports").fetchone()
+    assert after == before  # --no-submit
