@@ -238,6 +238,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "kw_prev": ("上一页", "Previous"),
     "kw_next": ("下一页", "Next"),
     "kw_page": ("第 {first}–{last} 条，共 {total} 条", "Entries {first}–{last} of {total}"),
+    "kw_page_none": ("本页无条目，共 {total} 条", "No entries on this page, {total} in all"),
     "kw_revision": (
         "当前版本：修订号 **{revision}**，版本 `{version}`，{entries} 条，导入人 {by}",
         "Active library: revision **{revision}**, version `{version}`, {entries} entries, "
@@ -295,6 +296,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sec_err_payload_too_large": (
         "文件太大，无法导入。",
         "The file is too large to import.",
+    ),
+    "sec_err_workbook_too_large": (
+        "Excel 文件解压后过大，已拒绝。",
+        "The workbook expands to far too much data and was refused.",
     ),
     "sec_err_audit_unavailable": (
         "审计服务不可用，本次未作任何修改，请稍后重试。",

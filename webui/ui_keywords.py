@@ -112,7 +112,10 @@ class KeywordsScreen(SecadminScreen):
         staged = [self.status, diff, confirm, cancel, pending]
         preview.click(self._preview, [upload], staged)
         cancel.click(self._cancel, None, staged)
-        confirm.click(self._apply, [pending], staged).success(self.load, None, self.outputs)
+        # A file that was applied is cleared, so the next one starts from an empty field.
+        confirm.click(self._apply, [pending], [*staged, upload]).success(
+            self.load, None, self.outputs
+        )
 
     @property
     def outputs(self) -> list[Any]:
@@ -158,12 +161,11 @@ class KeywordsScreen(SecadminScreen):
             by=body["imported_by"] or "—",
         )
         total = int(body["total"])
-        shown = t(
-            "kw_page",
-            lang,
-            first=min(offset + 1, total),
-            last=min(offset + PAGE_SIZE, total),
-            total=total,
+        last = min(offset + PAGE_SIZE, total)
+        shown = (
+            t("kw_page", lang, first=offset + 1, last=last, total=total)
+            if offset < total
+            else t("kw_page_none", lang, total=total)
         )
         return revision, [_entry_row(e) for e in body["entries"]], shown, offset
 
@@ -240,7 +242,8 @@ class KeywordsScreen(SecadminScreen):
         return self._staged("", None, [])
 
     async def _apply(self, pending: PendingImport | None, request: gr.Request) -> tuple[Any, ...]:
-        """Apply the previewed file, refused (409) if the library changed since the preview."""
+        """Apply the previewed file, refused (409) if the library changed since the preview;
+        the upload field is cleared once it is applied and kept when it was refused."""
         if pending is None:
             raise gr.Error(t("kw_preview_first", self.lang))
         token = await self._token(request)
@@ -250,10 +253,10 @@ class KeywordsScreen(SecadminScreen):
             )
         except GatewayError as error:
             if error.status == 409:
-                return self._staged(t("kw_conflict", self.lang), None, [])
+                return (*self._staged(t("kw_conflict", self.lang), None, []), gr.skip())
             raise self._failed(error) from error
         done = t("kw_applied", self.lang, revision=body["revision"], **body["counts"])
-        return self._staged(done, None, [])
+        return (*self._staged(done, None, []), None)
 
 
 def _media_type(name: str) -> str:
