@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from webui.gateway_client import GatewayError
-from webui.i18n import Lang, t
+from webui.i18n import Lang, known, t
 from webui.services import Services
 from webui.tab import Tab
 
@@ -55,6 +55,13 @@ def state_label(state: str, lang: Lang) -> str:
 
 def category_label(category: str, lang: Lang) -> str:
     return t(f"flag_cat_{category}", lang)
+
+
+def refusal(error: GatewayError, lang: Lang) -> gr.Error:
+    """The gateway's refusal of a report, in the user's language where it has a name."""
+    key = f"sec_err_{error.code}"
+    message = t(key, lang) if error.code and known(key) else error.message
+    return gr.Error(t("flag_failed", lang, message=message))
 
 
 class FlagPanel(Tab):
@@ -115,7 +122,7 @@ class FlagPanel(Tab):
             try:
                 stored = await self.services.gateway.conversation(token, conversation_id)
             except GatewayError as error:
-                raise gr.Error(t("flag_failed", self.lang, message=error.message)) from error
+                raise refusal(error, self.lang) from error
             found = answer_after(stored["messages"], questions_up_to(history or [], index))
         if found is None:
             raise gr.Error(t("flag_unsaved", self.lang))
@@ -145,7 +152,7 @@ class FlagPanel(Tab):
         try:
             filed = await self.services.gateway.file_complaint(token, complaint)
         except GatewayError as error:
-            raise gr.Error(t("flag_failed", self.lang, message=error.message)) from error
+            raise refusal(error, self.lang) from error
         gr.Info(t("flag_filed", self.lang, id=filed["id"]))
         return gr.Group(visible=False), await self._rows(token)
 
@@ -153,7 +160,7 @@ class FlagPanel(Tab):
         try:
             listed = await self.services.gateway.own_complaints(token)
         except GatewayError as error:
-            raise gr.Error(t("flag_failed", self.lang, message=error.message)) from error
+            raise refusal(error, self.lang) from error
         return [
             [
                 c["id"],

@@ -4,8 +4,9 @@ answer's position in the stored conversation, never another one."""
 
 from __future__ import annotations
 
+from webui.gateway_client import GatewayError
 from webui.i18n import Lang
-from webui.ui_flag import answer_after, flag_option, questions_up_to
+from webui.ui_flag import answer_after, flag_option, questions_up_to, refusal
 from webui.ui_secadmin import SCREENS
 
 STORED = [
@@ -42,3 +43,10 @@ def test_the_chat_offers_the_flag_in_both_languages() -> None:
 
 def test_the_secadmin_tab_has_the_complaints_screen() -> None:
     assert ("tab_complaints", "complaints") in [(label, tab) for label, tab, _ in SCREENS]
+
+
+def test_a_refused_report_says_why_in_the_users_language() -> None:
+    down = refusal(GatewayError(503, "audit store down", code="audit_unavailable"), Lang.ZH)
+    assert "审计服务不可用" in down.message
+    other = refusal(GatewayError(404, "No such message.", code="message_not_found"), Lang.EN)
+    assert other.message == "The report was not submitted: No such message."
