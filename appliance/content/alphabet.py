@@ -31,7 +31,7 @@ May import ``appliance.content.normalise`` only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,10 +53,29 @@ _IS_KEY, _STARTS_KEY = 1, 2  # a start table's flags: some key is this start / s
 # Below this share of positions holding a key's first character (judged on every
 # _SAMPLE-th position), the start test begins from those positions rather than from pairs.
 _SPARSE, _SAMPLE = 0.05, 64
+# A whole-text step goes through the text in blocks of this many characters, so that its
+# temporary arrays stay in the core's cache instead of each making a trip through memory.
+_BLOCK = 1 << 15
 
 Codes = npt.NDArray[np.uint32]
 Positions = npt.NDArray[np.int64]
 _EMPTY: Positions = np.empty(0, dtype=np.int64)
+Origin = Callable[[Positions], Positions]  # folded positions to original ones
+
+
+def _same(at: Positions) -> Positions:
+    return at
+
+
+def _skipping(removed: Positions) -> Origin:
+    """The way back when characters were only removed (at original ``removed``, in order):
+    the ``i``-th of them stood before the folded character ``removed[i] - i``."""
+    before = removed - np.arange(len(removed))
+    return lambda at: at + np.searchsorted(before, at, side="right")
+
+
+def _listed(origin: Positions) -> Origin:
+    return lambda at: origin[at]
 
 
 def code_points(text: str) -> Positions:
@@ -174,25 +193,38 @@ class Alphabet:
             else:
                 self._folding[point] = _REMOVED
 
-    def codes(self, points: Positions) -> tuple[Codes, Positions | None]:
-        """The (folded) codes of the text of ``points`` (``code_points``), and the original
-        index of each (None: the same)."""
-        codes: Codes = self._folding.take(points, mode="clip")
+    def codes(self, points: Positions) -> tuple[Codes, Origin]:
+        """The (folded) codes of the text of ``points`` (``code_points``), and the way back
+        from their positions to the original ones."""
         if not self.fold:
-            return codes, None
-        if codes.max(initial=0) >= _EXPANDS:
-            unknown = codes == _UNKNOWN
-            if unknown.any():
-                self._learn(points[unknown])
-                codes = self._folding.take(points, mode="clip")
-            if codes.max() == _EXPANDS:
-                return self._expand(points, codes)
-        kept = np.flatnonzero(codes != _REMOVED)
-        if len(kept) == len(codes):
-            return codes, None
-        return codes.take(kept, mode="clip"), kept
+            return self._folding.take(points, mode="clip"), _same
+        kept: list[Codes] = []
+        removed: list[Positions] = []
+        for start in range(0, len(points), _BLOCK):
+            codes = self._folding.take(points[start : start + _BLOCK], mode="clip")
+            if codes.max() >= _EXPANDS:
+                return self._unusual(points)
+            keep = codes != _REMOVED
+            kept.append(codes[keep])
+            removed.append(np.flatnonzero(~keep) + start)
+        if not kept:
+            return np.empty(0, dtype=np.uint32), _same
+        gone = np.concatenate(removed)
+        return np.concatenate(kept), _skipping(gone) if len(gone) else _same
 
-    def _expand(self, points: Positions, codes: Codes) -> tuple[Codes, Positions]:
+    def _unusual(self, points: Positions) -> tuple[Codes, Origin]:
+        """``codes`` for a text with characters met for the first time or that fold into
+        several characters."""
+        codes = self._folding.take(points, mode="clip")
+        unknown = codes == _UNKNOWN
+        if unknown.any():
+            self._learn(points[unknown])
+            codes = self._folding.take(points, mode="clip")
+        if codes.max() == _EXPANDS:
+            return self._expand(points, codes)
+        return self.codes(points)  # every character known now, none folding into several
+
+    def _expand(self, points: Positions, codes: Codes) -> tuple[Codes, Origin]:
         """``codes`` for a text with characters that fold into several."""
         counts = (codes != _REMOVED).astype(np.int64)
         many = np.flatnonzero(codes == _EXPANDS)
@@ -202,7 +234,7 @@ class Alphabet:
         starts = np.cumsum(counts) - counts
         for index, expanded in zip(many.tolist(), expansions, strict=True):
             out[starts[index] : starts[index] + len(expanded)] = expanded
-        return out, np.repeat(np.arange(len(points)), counts)
+        return out, _listed(np.repeat(np.arange(len(points)), counts))
 
     def _opened(self, codes: Codes) -> tuple[Positions, Positions]:
         """Where a window opens (in order, a position possibly more than once), and how long
@@ -219,10 +251,8 @@ class Alphabet:
             mixed = codes.take(at, mode="clip") * _MIX[0]
             level = 1
         else:
-            pairs = codes[:-1] * _MIX[0] ^ codes[1:] * _MIX[1]
-            every = self._starts[1].take(_bucket(pairs), mode="clip")
-            at = np.flatnonzero(every != 0)
-            flags, mixed = every.take(at, mode="clip"), pairs.take(at, mode="clip")
+            blocks = [self._pairs(codes, start) for start in range(0, size - 1, _BLOCK)]
+            at, flags, mixed = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
             level = 2
             if self._single:
                 singles = np.flatnonzero(first.take(codes, mode="clip") & _IS_KEY)
@@ -249,6 +279,16 @@ class Alphabet:
         order = np.argsort(where, kind="stable")
         return where[order], reach[order]
 
+    def _pairs(self, codes: Codes, start: int) -> tuple[Positions, npt.NDArray[np.uint8], Codes]:
+        """The positions of one block whose pair of codes (theirs and the next one) may be a
+        key's start, with the pair's flags and its mix for the next codes."""
+        stop = min(start + _BLOCK, len(codes) - 1)
+        mixed = codes[start:stop] * _MIX[0]
+        mixed ^= codes[start + 1 : stop + 1] * _MIX[1]
+        flags = self._starts[1].take(_bucket(mixed), mode="clip")
+        at = np.flatnonzero(flags)
+        return at + start, flags.take(at, mode="clip"), mixed.take(at, mode="clip")
+
     def windows(self, points: Positions) -> Windows:
         """The parts of the text of ``points`` a match may lie in, as symbols (see the
         module's docstring)."""
@@ -271,5 +311,5 @@ class Alphabet:
         out_codes = np.zeros(int(slots[-1]) + 1, dtype=np.uint32)
         out_origin = np.full(len(out_codes), -1, dtype=np.int64)
         out_codes[slots] = codes[kept]
-        out_origin[slots] = kept if origin is None else origin[kept]
+        out_origin[slots] = origin(kept)
         return Windows(self._table[out_codes].tobytes().decode("latin-1"), out_origin)
