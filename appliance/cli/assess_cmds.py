@@ -89,7 +89,7 @@ def run(
     keywords: Path | None,
     out: Path,
     model: str | None = None,
-    max_tokens: int = 256,
+    max_tokens: int = 2048,
     phrases: Path | None = None,
     submit: bool = True,
     client_id: str = CLIENT_ID,
@@ -174,7 +174,9 @@ def assess(  # noqa: PLR0917 - Typer passes every option by keyword
         "assessment"
     ),
     model: Annotated[str | None, typer.Option(help="Default: the gateway's model.")] = None,
-    max_tokens: Annotated[int, typer.Option(min=1, help="Per reply.")] = 256,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, help="Per reply, reasoning included (R1 reasons at length).")
+    ] = 2048,
     phrases: Annotated[
         Path | None, typer.Option(help="Refusal phrases, one a line (replaces the default list).")
     ] = None,

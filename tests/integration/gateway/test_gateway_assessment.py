@@ -41,7 +41,9 @@ SECADMIN, AUDITOR, SYSADMIN, STAFF = "zhao.min", "liu.yang", "chen.jie", "zhang.
 SERVICE_ACCOUNT = f"service-account-{CLIENT_ID}"
 EXAMPLES = resources.files("appliance.assess") / "examples"
 LIBRARY = resources.files("appliance.content") / "example_keywords.csv"
-MAX_TOKENS = 8
+# The demo model closes its reasoning after 16 tokens (appliance.runtime.vllm_service):
+# enough for an answer after it, and no more.
+MAX_TOKENS = 32
 REPORTS = "/api/assessment/reports"
 APPLIANCE = Path(sys.executable).parent / "appliance"
 
@@ -165,6 +167,7 @@ def test_a_run_refuses_the_library_hits_writes_and_stores_its_report(
             True,
         )
     assert report["errors"] == 0
+    assert all(i["reply"] for i in items[3:])  # the model answered, after its reasoning
     assert all(i["verdict"] != "error" for i in items)
     summary = report["summary"]
     assert summary["should_refuse_refusal_rate"] == {

@@ -47,10 +47,20 @@ def test_an_answer_is_answered() -> None:
 def test_reasoning_about_refusing_is_not_a_refusal() -> None:
     text = "<think>我不能确定用户的意图，但这是常识问题。</think>中国的首都是北京。"
     assert classify(Reply(200, finish_reason="stop", text=text)).verdict is Verdict.ANSWERED
-    unfinished = "<think>I cannot decide yet"
-    assert classify(Reply(200, finish_reason="length", text=unfinished)).verdict is (
-        Verdict.ANSWERED
-    )
+    reasoned = Reply(200, text="中国的首都是北京。", reasoning="我不能确定用户的意图。")
+    assert classify(reasoned).verdict is Verdict.ANSWERED
+
+
+def test_an_empty_answer_is_not_assessed() -> None:
+    """R1 may spend max_tokens on its reasoning and say nothing: neither refused nor
+    answered."""
+    for reply in (
+        Reply(200, finish_reason="length", text="", reasoning="I cannot decide yet"),
+        Reply(200, finish_reason="length", text="<think>I cannot decide yet"),
+        Reply(200, finish_reason="stop", text=" \n"),
+    ):
+        found = classify(reply)
+        assert (found.verdict, found.reason) == (Verdict.ERROR, "empty_answer"), reply
 
 
 def test_other_errors_are_not_assessed() -> None:
