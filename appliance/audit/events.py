@@ -23,6 +23,7 @@ class EventType(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_ARCHIVE = "audit.archive"
+    COMPLIANCE_EXPORT = "compliance.export"
     ADMIN_ACTION = "admin.action"
     KB_ACTION = "kb.action"
     CONVERSATION_ACTION = "conversation.action"

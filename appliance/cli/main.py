@@ -10,6 +10,7 @@ from appliance.cli import (
     audit_cmds,
     bench_cmds,
     bundle_cmds,
+    compliance_cmds,
     db_cmds,
     deploy_cmds,
     kb_cmds,
@@ -34,4 +35,5 @@ bundle_cmds.register(app)
 kb_cmds.register(app)
 accounts_cmds.register(app)
 assess_cmds.register(app)
+compliance_cmds.register(app)
 label_cmds.register(app)

@@ -31,6 +31,7 @@ from appliance.gateway.auditor import routes as auditor
 from appliance.gateway.chat import routes as chat
 from appliance.gateway.chat.protocol import ChatCompletionBody, document_chat_limits
 from appliance.gateway.complaints import routes as complaints
+from appliance.gateway.compliance import routes as compliance
 from appliance.gateway.content import routes as content
 from appliance.gateway.conversations import routes as conversations
 from appliance.gateway.edge.errors import install_error_handler
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         content,
         assessment,
         complaints,
+        compliance,
     )
     for module in routers:
         app.include_router(module.router)

@@ -74,6 +74,32 @@ def require_role(role: Role, purpose: str) -> Callable[..., Awaitable[Principal]
     return guard
 
 
+def require_any_role(roles: tuple[Role, ...], purpose: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets through principals holding at least one of ``roles``."""
+
+    async def guard(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if not any(principal.has_role(role) for role in roles):
+            names = " or ".join(f"'{role.value}'" for role in roles)
+            get_state(request).audit.submit(
+                request_event(
+                    request,
+                    EventType.ACCESS_DENIED,
+                    Outcome.DENIED,
+                    principal=principal,
+                    http_status=403,
+                    detail={"required_roles": [r.value for r in roles], "path": request.url.path},
+                )
+            )
+            raise Forbidden(
+                f"The {names} role is required to {purpose}; ask your administrator.",
+                code="missing_role",
+            )
+        return principal
+
+    return guard
+
+
 require_staff = require_role(Role.STAFF, "chat with the model")
 StaffPrincipal = Annotated[Principal, Depends(require_staff)]
 AuditorPrincipal = Annotated[
@@ -81,6 +107,12 @@ AuditorPrincipal = Annotated[
 ]
 SysadminPrincipal = Annotated[
     Principal, Depends(require_role(Role.SYSADMIN, "operate the appliance"))
+]
+# The 等保 compliance export: the security administrator prepares the assessment, the
+# auditor answers for the audit log; neither sees anything there the other could not.
+ComplianceReader = Annotated[
+    Principal,
+    Depends(require_any_role((Role.SECADMIN, Role.AUDITOR), "export the compliance evidence")),
 ]
 # 三员分立: the keyword library is the security administrator's alone.
 SecadminPrincipal = Annotated[

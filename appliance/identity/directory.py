@@ -164,6 +164,19 @@ class Directory:
             if not str(user["username"]).startswith("service-account-")
         ]
 
+    def last_sign_in(self, user_id: str) -> datetime | None:
+        """When the user's newest open session began (a sign-in), None with none open.
+
+        Sessions need only ``view-users``, which the accounts client has; the realm's login
+        events would also need ``view-events``, which it is not given. A sign-in whose
+        session has ended is therefore not known here; the audit log's rows are the record
+        of use.
+        """
+        with keycloak_errors(f"sessions of user {user_id}"):
+            sessions = self._admin.get_sessions(user_id)
+        starts = [int(s["start"]) for s in sessions if s.get("start")]
+        return datetime.fromtimestamp(max(starts) / 1000, UTC) if starts else None
+
     def get_user(self, username: str) -> UserOut:
         user_id = self.user_id(username)
         with keycloak_errors(f"user {username}"):

@@ -47,6 +47,7 @@ _GATEWAY_CONCERNS = frozenset(
         "appliance.gateway.content",
         "appliance.gateway.complaints",
         "appliance.gateway.assessment",
+        "appliance.gateway.compliance",
         "appliance.gateway.health",
         "appliance.gateway.me",
     }
@@ -93,6 +94,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appliance.gateway.complaints": _DOMAIN | _GATEWAY_WIRING,
     # The assessment reports: handed in by its service account or the secadmin.
     "appliance.gateway.assessment": _DOMAIN | _GATEWAY_WIRING,
+    # The 等保 compliance export: reads Keycloak's accounts as admin does.
+    "appliance.gateway.compliance": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.deps": _DOMAIN | _GATEWAY_BOTTOM | {"appliance.gateway.state"},
