@@ -107,6 +107,11 @@ class LimitSettings(BaseModel):
     # queue that does not grow, and is served whole; an overload is refused. 0 turns the
     # test off (refuse on the standing queue alone).
     shed_demand_ratio: float = 2.0
+    # Requests working through those stages at once; the rest wait for their turn in
+    # arrival order, costing no CPU, so the event loop stays prompt for new arrivals and
+    # their refusals (appliance/gateway/edge/turns.py). The wait counts as queueing delay
+    # above. 0: no limit.
+    stage_concurrency_per_worker: int = 16
     # All requests in progress (streams until their last byte): bounds memory.
     max_inflight_per_worker: int = 512
     max_loop_lag_ms: float = 100.0

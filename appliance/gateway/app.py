@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demand_ratio=limits.shed_demand_ratio,
         max_inflight=limits.max_inflight_per_worker,
         max_loop_lag_ms=limits.max_loop_lag_ms,
+        stage_concurrency=limits.stage_concurrency_per_worker,
     )
     install_error_handler(app)
     # Added first, so it runs inside the request-context middleware: a shed request still

@@ -17,14 +17,16 @@ the working tree's. A closed loop and a burst never offer more than the gateway 
 the targets are no refusal there, and under the open loop refusals within 200 ms at p99
 while at least half the capacity is still served.
 
-    .venv/bin/python -m bench.perf.admission [--seconds 8] [--old-ref REF] [--variant T/I]...
+    .venv/bin/python -m bench.perf.admission [--seconds 8] [--old-ref REF] [--variant V]...
     .venv/bin/python -m bench.perf.admission --render [--json PATH]
 
 Writes ``ops/benchmarks/admission.json`` (the raw figures) and renders
 ``ops/benchmarks/admission.md`` from it; ``--render`` re-renders the page from the JSON.
-``--variant 500/1000`` adds a gateway of the current code with ``shed_target_ms`` 500 and
-``shed_interval_ms`` 1000 (set through its environment), measured like the others in the
-same run: what another setting would give, beside the defaults. Where the checkout has no
+``--variant V`` (``V`` is ``TARGET/INTERVAL[/RATIO[/TURNS]]``) adds a gateway of the current
+code with those settings (set through its environment), measured like the others in the
+same run: what another setting would give, beside the defaults. ``500/1000`` sets
+``shed_target_ms`` 500 and ``shed_interval_ms`` 1000; ``50/100/2/0`` also sets
+``shed_demand_ratio`` 2 and ``stage_concurrency_per_worker`` 0 (no turns). Where the checkout has no
 git history or no local services (the lent GPU machine), ``bench/gpu/admission_stack.py``
 starts PostgreSQL and a token issuer of its own (a :class:`Stack`) and passes the former
 code as an exported folder (``--old-tree``); ``bench/gpu/admission_run.sh`` is its recipe.
@@ -118,29 +120,41 @@ def local_stack() -> Stack:
     )
 
 
-Variant = tuple[float, float, float | None]
+# shed_target_ms, shed_interval_ms, then shed_demand_ratio and stage_concurrency_per_worker
+# where the variant sets them.
+Variant = tuple[float, float, float | None, int | None]
+_VARIANT_EXTRAS = ("shed_demand_ratio", "stage_concurrency_per_worker")
 
 
 def variant_name(variant: Variant) -> str:
-    target_ms, interval_ms, ratio = variant
-    name = f"new {target_ms:g}/{interval_ms:g}"
-    return name if ratio is None else f"{name}/{ratio:g}"
+    target_ms, interval_ms, *extras = variant
+    given = [f"{value:g}" for value in extras if value is not None]
+    return "/".join([f"new {target_ms:g}", f"{interval_ms:g}", *given])
 
 
 def parse_variant(text: str) -> Variant:
-    """``TARGET/INTERVAL`` in milliseconds, optionally ``/RATIO`` (``shed_demand_ratio``)."""
+    """``TARGET/INTERVAL`` in milliseconds, optionally ``/RATIO`` (``shed_demand_ratio``)
+    and ``/TURNS`` (``stage_concurrency_per_worker``)."""
     parts = text.split("/")
-    if len(parts) not in (2, 3):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected TARGET/INTERVAL[/RATIO]")
-    ratio = float(parts[2]) if len(parts) == 3 else None
-    return float(parts[0]), float(parts[1]), ratio
+    if len(parts) not in (2, 3, 4):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TARGET/INTERVAL[/RATIO[/TURNS]]")
+    ratio = float(parts[2]) if len(parts) >= 3 else None
+    turns = int(parts[3]) if len(parts) == 4 else None
+    return float(parts[0]), float(parts[1]), ratio, turns
+
+
+def variant_limits(variant: Variant) -> dict[str, float]:
+    """The gateway limits the variant sets, by setting name."""
+    target_ms, interval_ms, *extras = variant
+    limits: dict[str, float] = {"shed_target_ms": target_ms, "shed_interval_ms": interval_ms}
+    named = zip(_VARIANT_EXTRAS, extras, strict=True)
+    limits |= {name: value for name, value in named if value is not None}
+    return limits
 
 
 def variant_settings(variant: Variant) -> str:
     """The variant's settings as the page names them."""
-    target_ms, interval_ms, ratio = variant
-    named = f"shed_target_ms = {target_ms:g}, shed_interval_ms = {interval_ms:g}"
-    return named if ratio is None else f"{named}, shed_demand_ratio = {ratio:g}"
+    return ", ".join(f"{name} = {value:g}" for name, value in variant_limits(variant).items())
 
 
 def export_tree(ref: str, into: Path) -> Path:
@@ -349,13 +363,10 @@ def measure(
     # Each rule: the tree its gateway runs from and what it adds to the environment.
     rule_runs: dict[str, tuple[Path, dict[str, str]]] = {"old": (old, {}), "new": (REPO, {})}
     for variant in variants:
-        target_ms, interval_ms, ratio = variant
         variant_env = {
-            "APPLIANCE_LIMITS__SHED_TARGET_MS": f"{target_ms:g}",
-            "APPLIANCE_LIMITS__SHED_INTERVAL_MS": f"{interval_ms:g}",
+            f"APPLIANCE_LIMITS__{name.upper()}": f"{value:g}"
+            for name, value in variant_limits(variant).items()
         }
-        if ratio is not None:
-            variant_env["APPLIANCE_LIMITS__SHED_DEMAND_RATIO"] = f"{ratio:g}"
         rule_runs[variant_name(variant)] = (REPO, variant_env)
     stub = Stub(model)
     stub.control(zero_usage=True)
@@ -407,7 +418,12 @@ def measure(
         "old_ref": old_ref,
         "old_rule": "max_queued_per_worker = 16",
         "new_rule": variant_settings(
-            (limits.shed_target_ms, limits.shed_interval_ms, limits.shed_demand_ratio)
+            (
+                limits.shed_target_ms,
+                limits.shed_interval_ms,
+                limits.shed_demand_ratio,
+                limits.stage_concurrency_per_worker,
+            )
         ),
         "new_limits": limits.model_dump(mode="json"),
         "rules": rules,

@@ -30,6 +30,12 @@ the token, the body or the database are touched, and costs a comparison or two:
   admitted as left the stages; once started they go on, by CoDel's rule, until the queue
   drains (while refusing, nothing is admitted, so the ratio could not hold them). A demand
   between 1 and the ratio times capacity queues up to the two bounds below instead.
+- Turns (``stage_concurrency_per_worker``, :mod:`.turns`): admitted requests beyond that
+  many wait for a turn through the stages, in arrival order, without using the CPU. The
+  event loop then stays prompt, so a burst reaches this check at once (one interval's
+  growth, which the demand test does not take for overload) and a refusal under
+  overload leaves within milliseconds rather than after the loop's backlog. The wait is
+  part of the sojourn, so the queueing-delay rule sees it.
 - ``max_inflight_per_worker``: every request in progress, streams until their last byte.
   Bounds memory whatever the traffic.
 - ``max_loop_lag_ms``: how late the worker's event loop runs, sampled every
@@ -65,6 +71,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.audit.events import AuditEvent, EventType, Outcome
 from appliance.gateway.edge.errors import error_body
+from appliance.gateway.edge.turns import Turns
 
 log = logging.getLogger("appliance.gateway.shedding")
 
@@ -197,6 +204,7 @@ class LoadShedder:
         demand_ratio: float,
         max_inflight: int,
         max_loop_lag_ms: float,
+        stage_concurrency: int = 0,
         summary_interval_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -206,6 +214,7 @@ class LoadShedder:
             demand_ratio=demand_ratio,
             clock=clock,
         )
+        self.turns = Turns(stage_concurrency)
         self.max_inflight = max_inflight
         self.max_loop_lag_s = max_loop_lag_ms / 1000
         self.summary_interval_s = summary_interval_s
@@ -218,6 +227,11 @@ class LoadShedder:
     @property
     def queued(self) -> int:
         return self.delay.queued
+
+    def leave(self, key: int) -> None:
+        """A request left the gateway's stages: its sojourn ends and its turn passes on."""
+        self.delay.leave(key)
+        self.turns.give()
 
     def refusal(self) -> str | None:
         """Why a new request must be refused now, or None to admit it."""
@@ -310,14 +324,22 @@ class LoadSheddingMiddleware:
             await send({"type": "http.response.body", "body": _BODY})
             return
         shedder.inflight += 1
-        scope.setdefault("state", {})[_STAY] = shedder.delay.enter()
+        state = scope.setdefault("state", {})
+        key = shedder.delay.enter()
+        try:
+            await shedder.turns.take()
+        except BaseException:
+            shedder.inflight -= 1
+            shedder.delay.leave(key)
+            raise
+        state[_STAY] = key
         try:
             await self.app(scope, receive, send)
         finally:
             shedder.inflight -= 1
-            stay: int | None = scope["state"].pop(_STAY, None)
+            stay: int | None = state.pop(_STAY, None)
             if stay is not None:
-                shedder.delay.leave(stay)
+                shedder.leave(stay)
 
 
 def handed_to_backend(request: Request) -> None:
@@ -326,4 +348,4 @@ def handed_to_backend(request: Request) -> None:
     shedder: LoadShedder | None = getattr(request.app.state, "shedder", None)
     stay: int | None = request.scope.get("state", {}).pop(_STAY, None)
     if shedder is not None and stay is not None:
-        shedder.delay.leave(stay)
+        shedder.leave(stay)

@@ -18,6 +18,7 @@ from appliance.gateway.edge.shedding import (
     QueueDelay,
     handed_to_backend,
 )
+from appliance.gateway.edge.turns import Turns
 
 
 class _App:
@@ -66,6 +67,7 @@ def _shedder(clock: Clock | None = None, **limits: float) -> LoadShedder:
         "demand_ratio": 0.0,
         "max_inflight": 0,
         "max_loop_lag_ms": 0.0,
+        "stage_concurrency": 0,
     }
     settings |= limits
     return LoadShedder(
@@ -74,6 +76,7 @@ def _shedder(clock: Clock | None = None, **limits: float) -> LoadShedder:
         demand_ratio=settings["demand_ratio"],
         max_inflight=int(settings["max_inflight"]),
         max_loop_lag_ms=settings["max_loop_lag_ms"],
+        stage_concurrency=int(settings["stage_concurrency"]),
         clock=clock or Clock(),
     )
 
@@ -325,6 +328,48 @@ async def test_requests_handed_to_a_backend_leave_the_gateway_queue() -> None:
     assert (await _call(app))[0]["status"] == 200
 
 
+async def test_requests_beyond_the_stage_turns_wait_in_arrival_order_and_count_as_queued() -> None:
+    inner = _App()
+    shedder = _shedder(stage_concurrency=2)
+    app = LoadSheddingMiddleware(inner, shedder, lambda reason: None)
+    held = [asyncio.create_task(_call(app, path=f"/v1/{n}")) for n in range(5)]
+    await asyncio.sleep(0)
+    # Two work through the stages; three wait for a turn, already counted from arrival.
+    assert [scope["path"] for scope in inner.scopes] == ["/v1/0", "/v1/1"]
+    assert shedder.queued == 5
+    assert shedder.turns.waiting == 3
+    # The first is handed to its backend: its turn goes to the longest waiter, while it
+    # stays in flight.
+    app_with_state = SimpleNamespace(state=SimpleNamespace(shedder=shedder))
+    handed_to_backend(Request({**inner.scopes[0], "app": app_with_state}))
+    await asyncio.sleep(0)
+    assert [scope["path"] for scope in inner.scopes] == ["/v1/0", "/v1/1", "/v1/2"]
+    assert shedder.inflight == 5
+    inner.release.set()
+    assert [(await task)[0]["status"] for task in held] == [200] * 5
+    assert [scope["path"] for scope in inner.scopes] == [f"/v1/{n}" for n in range(5)]
+    assert (shedder.queued, shedder.inflight, shedder.turns.working) == (0, 0, 0)
+
+
+async def test_a_client_gone_while_waiting_for_its_turn_takes_none() -> None:
+    inner = _App()
+    shedder = _shedder(stage_concurrency=1)
+    app = LoadSheddingMiddleware(inner, shedder, lambda reason: None)
+    first = asyncio.create_task(_call(app, path="/v1/first"))
+    gone = asyncio.create_task(_call(app, path="/v1/gone"))
+    last = asyncio.create_task(_call(app, path="/v1/last"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    assert shedder.turns.waiting == 1
+    assert (shedder.queued, shedder.inflight) == (2, 2)
+    inner.release.set()
+    assert (await first)[0]["status"] == 200
+    assert (await last)[0]["status"] == 200
+    assert [scope["path"] for scope in inner.scopes] == ["/v1/first", "/v1/last"]
+    assert (shedder.queued, shedder.inflight, shedder.turns.working) == (0, 0, 0)
+
+
 async def test_a_late_event_loop_sheds_but_probes_still_answer() -> None:
     inner = _App()
     inner.release.set()
@@ -352,3 +397,18 @@ async def test_what_was_shed_is_audited_once_as_a_summary() -> None:
     assert event.detail["shed"] == 3
     assert event.detail["by_reason"] == {"inflight": 2, "loop_lag": 1}
     assert shedder.shed == {"inflight": 2, "loop_lag": 1}
+
+
+async def test_a_turn_handed_to_a_request_cancelled_at_that_moment_passes_on() -> None:
+    turns = Turns(1)
+    await turns.take()
+    cancelled = asyncio.create_task(turns.take())
+    next_in_line = asyncio.create_task(turns.take())
+    await asyncio.sleep(0)
+    turns.give()  # the turn is handed to the first waiter...
+    cancelled.cancel()  # ...which is cancelled before it runs
+    await asyncio.sleep(0)
+    await asyncio.wait_for(next_in_line, 1)
+    assert (turns.working, turns.waiting) == (1, 0)
+    turns.give()
+    assert turns.working == 0
