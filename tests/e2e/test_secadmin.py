@@ -3,27 +3,59 @@ imports a workbook, sees the before-and-after diff, confirms it and sees the new
 a confirmation after someone else's import is refused in words; staff and the sysadmin
 never see the tab.
 
-The import adds one entry to whatever library the appliance holds (exported first through
-the same screen); the exported file is imported again at the end, so the library's entries
-are what they were before (two revisions later).
+The web UI and the gateway run from this working tree (``tests.support.tree_webui``: a
+scratch database, a Keycloak client of their own), so the screen under test is this tree's
+whichever version the running appliance serves. The import adds one entry to the library
+exported first through the same screen, and another session imports the exported file
+again, so the test does not depend on what the library holds.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary
 from appliance.content.library_xlsx import export_xlsx, import_xlsx
+from tests.support.e2e import keycloak_sign_in
 from tests.support.tokens import Tokens
+from tests.support.tree_webui import TreeWebUI, tree_webui
 
 SECADMIN_TAB = "安全管理"
 REVISION = re.compile(r"修订号 (\d+)")
+
+
+@pytest.fixture(scope="module")
+def tree(
+    services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TreeWebUI]:
+    folder = tmp_path_factory.mktemp("webui")
+    with tree_webui(services, served_model, folder, "e2e_secadmin") as started:
+        yield started
+
+
+@pytest.fixture
+def sign_in(
+    tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
+) -> Callable[[str], Page]:
+    """Sign in to this tree's web UI through the real Keycloak login page."""
+    passwords = {user["username"]: user["password"] for user in services["users"]}
+
+    def sign_in_as(username: str) -> Page:
+        page = new_page()
+        page.goto(tree.url)
+        keycloak_sign_in(page, username, passwords[username])
+        page.wait_for_url(f"{tree.url}/**")
+        return page
+
+    return sign_in_as
 
 
 def revision(page: Page) -> int:
@@ -104,13 +136,14 @@ def manage_keywords(page: Page, folder: Path, elsewhere: Callable[[Path], None])
 
 
 def test_the_secadmin_imports_a_workbook_after_seeing_its_diff(
-    sign_in: Callable[[str], Page], tmp_path: Path, gateway: httpx.Client, tokens: Tokens
+    sign_in: Callable[[str], Page], tmp_path: Path, tree: TreeWebUI, tokens: Tokens
 ) -> None:
     def elsewhere(path: Path) -> None:
-        imported = gateway.post(
-            "/api/content/keywords/import",
+        imported = httpx.post(
+            f"{tree.gateway_url}/api/content/keywords/import",
             content=path.read_bytes(),
             headers={**tokens.headers("zhao.min"), "content-type": "text/csv"},
+            timeout=60,
         )
         assert imported.status_code == 200, imported.text
 

@@ -9,8 +9,9 @@ audit lookups and events (``audit``, ``audit_events``, ``audit_chain``), a super
 tampering with an audit log copy, in memory and on a scratch database (``audit_tamper``,
 ``audit_superuser``), load generators
 (``load/``), a loop filesystem (``loopfs``), the hostile-input plumbing (``hostile``), the
-browser tests' constants (``e2e``), booted Debian nodes (``deploy/``), and the chaos
-scenarios' results recorder (``record``).
+browser tests' constants (``e2e``) and a web UI and gateway of the working tree for them
+(``tree_webui``), booted Debian nodes (``deploy/``), and the chaos scenarios' results
+recorder (``record``).
 
 May import: ``appliance``, ``webui`` and third-party packages; never a test suite
 (``tests.unit``, ``tests.integration``, ``tests.e2e``, ``tests.chaos``, ``tests.deploy``) and
