@@ -53,8 +53,8 @@ _IS_KEY, _STARTS_KEY = 1, 2  # a start table's flags: some key is this start / s
 # Below this share of positions holding a key's first character (judged on every
 # _SAMPLE-th position), the start test begins from those positions rather than from pairs.
 _SPARSE, _SAMPLE = 0.05, 64
-# A whole-text step goes through the text in blocks of this many characters, so that its
-# temporary arrays stay in the core's cache instead of each making a trip through memory.
+# The pair test goes through the text in blocks of this many codes, so that its temporary
+# arrays stay in the core's cache (measured faster; folding, one lookup, is not).
 _BLOCK = 1 << 15
 
 Codes = npt.NDArray[np.uint32]
@@ -67,14 +67,9 @@ def _same(at: Positions) -> Positions:
     return at
 
 
-def _skipping(removed: Positions) -> Origin:
-    """The way back when characters were only removed (at original ``removed``, in order):
-    the ``i``-th of them stood before the folded character ``removed[i] - i``."""
-    before = removed - np.arange(len(removed))
-    return lambda at: at + np.searchsorted(before, at, side="right")
-
-
 def _listed(origin: Positions) -> Origin:
+    """The way back read from the original position of each folded character, only where a
+    window needs it."""
     return lambda at: origin[at]
 
 
@@ -196,21 +191,15 @@ class Alphabet:
     def codes(self, points: Positions) -> tuple[Codes, Origin]:
         """The (folded) codes of the text of ``points`` (``code_points``), and the way back
         from their positions to the original ones."""
+        codes: Codes = self._folding.take(points, mode="clip")
         if not self.fold:
-            return self._folding.take(points, mode="clip"), _same
-        kept: list[Codes] = []
-        removed: list[Positions] = []
-        for start in range(0, len(points), _BLOCK):
-            codes = self._folding.take(points[start : start + _BLOCK], mode="clip")
-            if codes.max() >= _EXPANDS:
-                return self._unusual(points)
-            keep = codes != _REMOVED
-            kept.append(codes[keep])
-            removed.append(np.flatnonzero(~keep) + start)
-        if not kept:
-            return np.empty(0, dtype=np.uint32), _same
-        gone = np.concatenate(removed)
-        return np.concatenate(kept), _skipping(gone) if len(gone) else _same
+            return codes, _same
+        if codes.max(initial=0) >= _EXPANDS:
+            return self._unusual(points)
+        kept = np.flatnonzero(codes != _REMOVED)
+        if len(kept) == len(codes):
+            return codes, _same
+        return codes.take(kept, mode="clip"), _listed(kept)
 
     def _unusual(self, points: Positions) -> tuple[Codes, Origin]:
         """``codes`` for a text with characters met for the first time or that fold into
