@@ -24,7 +24,7 @@ from appliance.assess.store import ReportStore, StoredReport
 from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal, Role
 from appliance.errors import Forbidden, NotFound
-from appliance.gateway.deps import current_principal, get_state
+from appliance.gateway.deps import current_principal, get_state, require_any_role
 from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller, request_event
 from appliance.gateway.state import AuditSink
@@ -57,57 +57,74 @@ class AssessmentContext:
     max_bytes: int
 
 
-def _guard(
-    allowed: Callable[[Principal], bool], needed: str, purpose: str
-) -> Callable[[Request], Awaitable[AssessmentContext]]:
-    """A dependency that lets through the principals ``allowed`` accepts (403 and an
-    ``access.denied`` row for the others) and builds the context."""
+def _require_role_or_client(
+    roles: tuple[Role, ...], client_id: str, purpose: str
+) -> Callable[[Request], Awaitable[Principal]]:
+    """Like ``deps.require_any_role``, and a token of the client ``client_id`` (its ``azp``)
+    is let through too: the assessment's service account holds no administrator role."""
 
-    async def context(request: Request) -> AssessmentContext:
+    async def guard(request: Request) -> Principal:
         principal = await current_principal(request)
-        state = get_state(request)
-        if not allowed(principal):
-            state.audit.submit(
-                request_event(
-                    request,
-                    EventType.ACCESS_DENIED,
-                    Outcome.DENIED,
-                    principal=principal,
-                    http_status=403,
-                    detail={"required_role": needed, "path": request.url.path},
-                )
+        if principal.client_id == client_id or any(principal.has_role(r) for r in roles):
+            return principal
+        get_state(request).audit.submit(
+            request_event(
+                request,
+                EventType.ACCESS_DENIED,
+                Outcome.DENIED,
+                principal=principal,
+                http_status=403,
+                detail={
+                    "required_roles": [r.value for r in roles],
+                    "required_client": client_id,
+                    "path": request.url.path,
+                },
             )
-            raise Forbidden(
-                f"The '{needed}' role is required to {purpose}; ask your administrator.",
-                code="missing_role",
-            )
-        return AssessmentContext(
-            caller=Caller.of(request, principal),
-            principal=principal,
-            store=ReportStore(state.engine),
-            audit=state.audit,
-            max_bytes=state.settings.content.max_import_bytes,
+        )
+        names = " or ".join(f"'{r.value}'" for r in roles)
+        raise Forbidden(
+            f"The {names} role is required to {purpose}; ask your administrator.",
+            code="missing_role",
         )
 
-    return context
+    return guard
 
 
-def _may_submit(principal: Principal) -> bool:
-    return principal.has_role(Role.SECADMIN) or principal.client_id == CLIENT_ID
+def _context(request: Request, principal: Principal) -> AssessmentContext:
+    state = get_state(request)
+    return AssessmentContext(
+        caller=Caller.of(request, principal),
+        principal=principal,
+        store=ReportStore(state.engine),
+        audit=state.audit,
+        max_bytes=state.settings.content.max_import_bytes,
+    )
 
 
-def _may_read(principal: Principal) -> bool:
-    return principal.has_role(Role.SECADMIN) or principal.has_role(Role.AUDITOR)
+async def submit_context(
+    request: Request,
+    principal: Annotated[
+        Principal,
+        Depends(
+            _require_role_or_client((Role.SECADMIN,), CLIENT_ID, "hand in an assessment report")
+        ),
+    ],
+) -> AssessmentContext:
+    return _context(request, principal)
 
 
-SubmitContext = Annotated[
-    AssessmentContext,
-    Depends(_guard(_may_submit, Role.SECADMIN.value, "hand in an assessment report")),
-]
-ReadContext = Annotated[
-    AssessmentContext,
-    Depends(_guard(_may_read, "secadmin or auditor", "read the assessment reports")),
-]
+async def read_context(
+    request: Request,
+    principal: Annotated[
+        Principal,
+        Depends(require_any_role((Role.SECADMIN, Role.AUDITOR), "read the assessment reports")),
+    ],
+) -> AssessmentContext:
+    return _context(request, principal)
+
+
+SubmitContext = Annotated[AssessmentContext, Depends(submit_context)]
+ReadContext = Annotated[AssessmentContext, Depends(read_context)]
 
 
 def stored_out(stored: StoredReport) -> dict[str, Any]:
