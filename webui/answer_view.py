@@ -12,11 +12,13 @@ An answer reaches the chat window two ways, and both end in ``answer_bubbles``:
 
 In the window the reasoning is a collapsible block, open while the model thinks and
 collapsed under "thought for N s" once the answer begins; then comes the answer followed by
-the visible label (``webui.i18n.AI_LABEL``, required on every generated answer), then one
-collapsed block per cited passage (the chat window also stamps the label on copied text:
-``webui.ui_chat``'s watermark). The strings themselves live in ``webui.i18n``. The
-reasoning arrives as vLLM's ``reasoning`` field, which the gateway mirrors as
-``reasoning_content`` (``appliance.gateway.chat.sse``); either is read here.
+the visible label (``webui.i18n.AI_LABEL``, required on every generated answer) and, for an
+answer grounded on knowledge bases, its data grade (the highest of its passages'), then one
+collapsed block per cited passage, each title naming the passage's grade (the chat window
+also stamps the label on copied text: ``webui.ui_chat``'s watermark). The strings
+themselves live in ``webui.i18n``. The reasoning arrives as vLLM's ``reasoning`` field,
+which the gateway mirrors as ``reasoning_content`` (``appliance.gateway.chat.sse``); either
+is read here.
 """
 
 from __future__ import annotations
@@ -33,18 +35,24 @@ from webui.i18n import AI_LABEL, Lang, t
 
 @dataclass(slots=True)
 class ChatDelta:
-    """One streamed piece of an answer: reasoning text, answer text, or citations."""
+    """One streamed piece of an answer: reasoning text, answer text, or citations (with
+    the answer's data grade, which comes beside them)."""
 
     reasoning: str = ""
     content: str = ""
     citations: list[dict[str, Any]] = field(default_factory=list)
+    grade: str | None = None
 
 
 def delta_from_chunk(payload: dict[str, Any]) -> ChatDelta:
     """The parts of one streamed chunk that the chat shows. The reasoning is read under
     either name (``reasoning``, or ``reasoning_content`` from older vLLM releases and other
     OpenAI-compatible servers); citations come in a chunk of their own."""
-    delta = ChatDelta(citations=list(payload.get("citations") or []))
+    grade = payload.get("grade")
+    delta = ChatDelta(
+        citations=list(payload.get("citations") or []),
+        grade=grade if isinstance(grade, str) and grade else None,
+    )
     for choice in payload.get("choices") or []:
         part = choice.get("delta") or {}
         delta.reasoning += part.get("reasoning") or part.get("reasoning_content") or ""
@@ -60,6 +68,7 @@ class PartialAnswer:
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     citations: tuple[dict[str, Any], ...] = ()
+    grade: str | None = None
     started: float = field(default_factory=time.monotonic)
     thought_seconds: float | None = None
 
@@ -70,6 +79,8 @@ class PartialAnswer:
         self.content.append(delta.content)
         if delta.citations:
             self.citations = kept_citations(delta.citations)
+        if delta.grade:
+            self.grade = delta.grade
 
     @property
     def thinking(self) -> bool:
@@ -83,6 +94,7 @@ class PartialAnswer:
             "".join(self.reasoning),
             self.thought_seconds,
             self.citations,
+            self.grade,
         )
 
 
@@ -92,6 +104,13 @@ class PartialAnswer:
 def labelled(content: str) -> str:
     """The answer as shown and exported: followed by the visible AI-generated label."""
     return f"{content}\n\n<sub>{AI_LABEL}</sub>"
+
+
+def graded(content: str, grade: str | None, lang: Lang) -> str:
+    """The labelled answer with its data grade beside it, when it has one."""
+    if not grade:
+        return labelled(content)
+    return f"{labelled(content)} · **{t('data_grade', lang, grade=grade)}**"
 
 
 def thought_title(seconds: float | None, lang: Lang) -> str:
@@ -108,6 +127,8 @@ def citation_title(citation: dict[str, Any], lang: Lang) -> str:
         parts.append(t("page_n", lang, page=citation["page"]))
     if citation.get("section"):
         parts.append(str(citation["section"]))
+    if citation.get("grade"):
+        parts.append(t("data_grade", lang, grade=citation["grade"]))
     return " · ".join(parts)
 
 
@@ -151,7 +172,9 @@ def answer_bubbles(
             }
         )
     if message.content or not thinking:
-        bubbles.append({"role": "assistant", "content": labelled(message.content)})
+        bubbles.append(
+            {"role": "assistant", "content": graded(message.content, message.grade, lang)}
+        )
         bubbles.extend(citation_bubbles(message.citations, lang))
     return bubbles
 

@@ -46,6 +46,7 @@ def _stored(message: dict[str, Any]) -> StoredMessage:
         str(message.get("reasoning") or ""),
         message.get("thought_seconds"),
         tuple(message.get("citations") or ()),
+        message.get("grade"),
     )
 
 
@@ -56,6 +57,7 @@ def _wire(message: StoredMessage) -> dict[str, Any]:
         "reasoning": message.reasoning,
         "thought_seconds": message.thought_seconds,
         "citations": list(message.citations),
+        "grade": message.grade,
     }
 
 

@@ -75,6 +75,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "chat_empty": ("有什么可以帮您？", "How can I help?"),
     "you": ("用户", "You"),
     "page_n": ("第 {page} 页", "p. {page}"),
+    "data_grade": ("数据等级：{grade}", "Data grade: {grade}"),
     "kb_picker": ("引用知识库", "Cite knowledge bases"),
     "assistant": ("助手", "Assistant"),
     # Audit
