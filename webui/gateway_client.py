@@ -149,6 +149,14 @@ class GatewayClient:
     async def audit_export(self, token: str, filters: Mapping[str, str | int]) -> bytes:
         return (await self._request("GET", "/api/audit/export", token, params=filters)).content
 
+    async def compliance_export(self, token: str, lang: str) -> tuple[bytes, str]:
+        """The 等保 evidence ZIP the gateway builds (secadmin or auditor), and its file name."""
+        response = await self._request(
+            "GET", "/api/compliance/export", token, params={"lang": lang}
+        )
+        disposition = response.headers.get("content-disposition", "")
+        return response.content, disposition.partition('filename="')[2].rstrip('"')
+
     async def audit_verify(self, token: str, *, skip_signatures: bool = False) -> dict[str, Any]:
         body = {"skip_signatures": skip_signatures}
         return await self._json("POST", "/api/audit/verify", token, json=body)

@@ -344,6 +344,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "cp_col_handler": ("处理人", "Handled by"),
     "cp_col_note": ("处理说明", "Note"),
     "tab_complaints": ("投诉处理", "Complaints"),
+    "tab_compliance": ("等保材料", "Compliance evidence"),
+    "compliance_export": ("导出等保测评材料", "Export compliance evidence"),
+    "compliance_exported": (
+        "已导出等保测评材料 {name}：账户、权限矩阵、审计统计、留存、关键词库版本、测评报告，"
+        "附 SHA-256 与 SM3 清单。",
+        "Exported {name}: accounts, permission matrix, audit statistics, retention, keyword "
+        "library version, assessment report, with a SHA-256 and SM3 manifest.",
+    ),
     "err_not_secadmin_complaints": (
         "只有安全管理员可以处理投诉。",
         "Only the security administrator may handle complaints.",

@@ -17,6 +17,7 @@ from appliance.audit.events import EventType, Outcome
 from webui.gateway_client import GatewayError
 from webui.i18n import t
 from webui.tab import Tab
+from webui.ui_compliance import compliance_file
 
 # The gateway pages oldest first; the tab reads up to MAX_PAGES pages and shows the newest
 # SHOWN events, newest first, which is what an auditor looks at first.
@@ -122,6 +123,7 @@ class AuditTab(Tab):
             csv = gr.Button(t("export_csv", lang), elem_id="audit-export-csv")
             jsonl = gr.Button(t("export_jsonl", lang), elem_id="audit-export-jsonl")
             verify = gr.Button(t("verify", lang), elem_id="audit-verify")
+            compliance = gr.Button(t("compliance_export", lang), elem_id="audit-compliance")
             skip_signatures = gr.Checkbox(
                 label=t("skip_signatures", lang), value=False, elem_id="audit-skip-signatures"
             )
@@ -157,6 +159,7 @@ class AuditTab(Tab):
         csv.click(self._export_csv, filters, [download, status])
         jsonl.click(self._export_jsonl, filters, [download, status])
         verify.click(self._verify, [skip_signatures], [status])
+        compliance.click(self._compliance, None, [download, status])
 
     async def _token(self, request: gr.Request) -> str:
         _, token = await self._access(request, lambda who: who.is_auditor, "no_access_title")
@@ -212,6 +215,10 @@ class AuditTab(Tab):
 
     async def _export_jsonl(self, data: dict[Any, Any], request: gr.Request) -> Any:
         return await self._export("jsonl", data, request)
+
+    async def _compliance(self, request: gr.Request) -> tuple[Any, str]:
+        token = await self._token(request)
+        return await compliance_file(self.services.gateway, token, self.lang)
 
     async def _verify(self, skip_signatures: bool, request: gr.Request) -> str:
         token = await self._token(request)

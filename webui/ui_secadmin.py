@@ -15,6 +15,7 @@ import gradio as gr
 from webui.i18n import Lang, t
 from webui.services import Services
 from webui.ui_complaints import ComplaintsScreen
+from webui.ui_compliance import ComplianceScreen
 from webui.ui_keywords import KeywordsScreen
 from webui.ui_secadmin_screen import SecadminScreen
 
@@ -22,6 +23,7 @@ from webui.ui_secadmin_screen import SecadminScreen
 SCREENS: tuple[tuple[str, str, type[SecadminScreen]], ...] = (
     ("tab_keywords", "keywords", KeywordsScreen),
     ("tab_complaints", "complaints", ComplaintsScreen),
+    ("tab_compliance", "compliance", ComplianceScreen),
 )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import gradio as gr
 import httpx
 import pytest
 from gmssl import sm3
@@ -28,6 +29,9 @@ from tests.support.audit import find_audit_event
 from tests.support.gateways import Gateway
 from tests.support.keycloak_admin import accounts_client_secret
 from tests.support.stubs import Stub
+from webui.gateway_client import GatewayClient
+from webui.i18n import Lang
+from webui.ui_compliance import compliance_file
 
 if TYPE_CHECKING:
     from tests.support.tokens import Tokens
@@ -180,3 +184,17 @@ def test_the_cli_writes_the_export(gateway: Gateway, tokens: Tokens, tmp_path: P
     )
     assert refused.returncode == 1
     assert "missing_role" in refused.stderr
+
+
+async def test_the_web_ui_buttons_fetch_the_export(gateway: Gateway, tokens: Tokens) -> None:
+    """What the audit tab's and the secadmin tab's button run, against the gateway."""
+    async with httpx.AsyncClient(timeout=120) as http:
+        client = GatewayClient(gateway.url, http, chat_timeout_s=60)
+        body, name = await client.compliance_export(tokens(SECADMIN), "en")
+        assert name.startswith("compliance-") and name.endswith(".zip")
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            assert set(archive.namelist()) == SECTIONS | {"manifest.json"}
+        _, status = await compliance_file(client, tokens(AUDITOR), Lang.EN)
+        assert "SHA-256 and SM3 manifest" in status
+        with pytest.raises(gr.Error):
+            await compliance_file(client, tokens(STAFF), Lang.ZH)
