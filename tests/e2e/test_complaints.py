@@ -1,117 +1,47 @@
 """A staff user reports an answer from the chat and the secadmin finds it in the queue, in a
 real browser through the real Keycloak login page.
 
-The web UI and the gateway run from this working tree, each as its own process: the gateway
-on a scratch database (migrated to head) with a stub model, the web UI on a free port with a
-Keycloak client of its own made for the test (the realm's web UI client, redirecting to that
-port) and removed after. So the test exercises the code under test whichever version the
-running appliance serves.
+The web UI and the gateway run from this working tree (``tests.support.tree_webui``: a
+scratch database, a stub model, a Keycloak client of their own), so the test exercises the
+code under test whichever version the running appliance serves.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from appliance.runtime.gateway_service import local_allowed_clients
 from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask, keycloak_sign_in
-from tests.support.gateways import Gateway
-from tests.support.keycloak_admin import master_admin
-from tests.support.paths import REPO
-from tests.support.postgres import scratch
-from tests.support.process import Process, answers, free_port, wait_until
-from tests.support.stubs import Stub
+from tests.support.tree_webui import TreeWebUI, tree_webui
 
-REALM_FILE = REPO / "appliance" / "runtime" / "realm" / "appliance-realm.json"
 STAFF, SECADMIN = "zhang.wei", "zhao.min"
-CLIENT_ID = f"t{secrets.token_hex(3)}-webui"
-
-
-def _client(url: str, secret: str) -> dict[str, Any]:
-    """The realm's web UI client, under a name of its own, redirecting to ``url``."""
-    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
-    client = next(c for c in realm["clients"] if c["clientId"] == "appliance-webui")
-    return {
-        **client,
-        "clientId": CLIENT_ID,
-        "secret": secret,
-        "rootUrl": url,
-        "redirectUris": [f"{url}/*"],
-        "attributes": {**client["attributes"], "post.logout.redirect.uris": f"{url}/*"},
-    }
 
 
 @pytest.fixture(scope="module")
-def webui(services: dict[str, Any], served_model: str, tmp_path_factory: Any) -> Iterator[str]:
-    """The URL of a web UI of this working tree, over a gateway of this working tree."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    secret = secrets.token_urlsafe(32)
-    keys: Path = tmp_path_factory.mktemp("webui")
-    (keys / "client_secret").write_text(secret, encoding="utf-8")
-    master = master_admin(services)
-    master.create_client(_client(url, secret))
-    started: list[Process] = []
-    try:
-        with scratch.temporary(services, "e2e_complaints") as db:
-            stub = Stub(served_model)
-            started.append(stub)
-            allowed = [*json.loads(local_allowed_clients()), CLIENT_ID]
-            gateway = Gateway(
-                {
-                    "APPLIANCE_DATABASE_URL": db.gateway_url,
-                    "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
-                    "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": json.dumps(allowed),
-                    "APPLIANCE_BACKENDS": stub.url,
-                }
-            )
-            started.append(gateway)
-            ui = Process(
-                f"webui-{port}",
-                [sys.executable, "-m", "webui"],
-                {
-                    "APPLIANCE_WEBUI_PORT": str(port),
-                    "APPLIANCE_WEBUI_PUBLIC_URL": url,
-                    "APPLIANCE_WEBUI_GATEWAY_URL": gateway.url,
-                    "APPLIANCE_WEBUI_ISSUER": services["keycloak"]["issuer"],
-                    "APPLIANCE_WEBUI_CLIENT_ID": CLIENT_ID,
-                    "APPLIANCE_WEBUI_CLIENT_SECRET_FILE": str(keys / "client_secret"),
-                    "APPLIANCE_WEBUI_SESSION_KEY_FILE": str(keys / "session_key"),
-                    "APPLIANCE_WEBUI_MAX_TOKENS": "64",
-                    "GRADIO_ANALYTICS_ENABLED": "False",
-                    "HF_HUB_OFFLINE": "1",
-                },
-            )
-            started.append(ui)
-            wait_until(lambda: not ui.alive() or answers(f"{url}/healthz"), "web UI", 120)
-            assert ui.alive(), f"the web UI exited, see {ui.log_path}"
-            yield url
-    finally:
-        for process in reversed(started):
-            process.stop()
-        if (internal := master.get_client_id(CLIENT_ID)) is not None:
-            master.delete_client(internal)
+def tree(
+    services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TreeWebUI]:
+    folder = tmp_path_factory.mktemp("webui")
+    with tree_webui(services, served_model, folder, "e2e_complaints") as started:
+        yield started
 
 
 @pytest.fixture
 def sign_in(
-    webui: str, services: dict[str, Any], new_page: Callable[[], Page]
+    tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
 ) -> Callable[[str], Page]:
+    """Sign in to this tree's web UI through the real Keycloak login page."""
     passwords = {user["username"]: user["password"] for user in services["users"]}
 
     def sign_in_as(username: str) -> Page:
         page = new_page()
-        page.goto(webui)
+        page.goto(tree.url)
         keycloak_sign_in(page, username, passwords[username])
-        page.wait_for_url(f"{webui}/**")
+        page.wait_for_url(f"{tree.url}/**")
         return page
 
     return sign_in_as
