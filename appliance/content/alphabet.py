@@ -235,7 +235,7 @@ class Alphabet:
         if size < 2 or first.take(codes[::_SAMPLE], mode="clip").astype(bool).mean() < _SPARSE:
             # Few positions hold a key's first character (an exact-match alphabet, mostly):
             # only those are looked at. Elsewhere whole slices of pairs hash faster.
-            at = np.flatnonzero(first.take(codes, mode="clip"))
+            at = np.flatnonzero(first.take(codes, mode="clip") != 0)
             flags = first.take(codes.take(at, mode="clip"), mode="clip")
             mixed = codes.take(at, mode="clip") * _MIX[0]
             level = 1
@@ -244,7 +244,7 @@ class Alphabet:
             at, flags, mixed = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
             level = 2
             if self._single:
-                singles = np.flatnonzero(first.take(codes, mode="clip") & _IS_KEY)
+                singles = np.flatnonzero((first.take(codes, mode="clip") & _IS_KEY) != 0)
                 found.append((singles, np.ones_like(singles)))
         while True:
             here = at[(flags & _IS_KEY) != 0]
@@ -275,7 +275,7 @@ class Alphabet:
         mixed = codes[start:stop] * _MIX[0]
         mixed ^= codes[start + 1 : stop + 1] * _MIX[1]
         flags = self._starts[1].take(_bucket(mixed), mode="clip")
-        at = np.flatnonzero(flags)
+        at = np.flatnonzero(flags != 0)  # several times faster on booleans than on bytes
         return at + start, flags.take(at, mode="clip"), mixed.take(at, mode="clip")
 
     def windows(self, points: Positions) -> Windows:
