@@ -142,6 +142,17 @@ def test_a_user_files_the_secadmin_closes_and_the_auditor_reads_each_step(
     queue = _call(gateway, tokens, SECADMIN, "GET", f"{COMPLAINTS}?state=open&limit=200")
     assert queue.status_code == 200, queue.text
     assert complaint["id"] in [c["id"] for c in queue.json()["complaints"]]
+    read = request_events(
+        gateway.url,
+        tokens,
+        queue.headers["x-request-id"],
+        query={"event_type": "complaint.action"},
+        until=bool,
+    )
+    assert [(r["outcome"], r["actor_username"], r["detail"]["action"]) for r in read] == [
+        ("ok", SECADMIN, "complaint.list")
+    ]
+    assert read[0]["detail"]["state"] == "open"
 
     closed = _call(
         gateway,
