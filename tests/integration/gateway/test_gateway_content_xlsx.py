@@ -1,6 +1,7 @@
 """The keyword library as an Excel workbook through the real gateway: exported and imported
 with the CSV's columns and checks, previewed then applied against its base revision, and a
-damaged, oversized or bomb-like workbook refused with a 4xx that names why, nothing stored.
+damaged, oversized or bomb-like workbook refused with a 4xx that names why, nothing stored;
+nor while the audit store refuses the import's record (503).
 
 One gateway (this tree's code) on its own scratch database of the runtime's cluster, with
 the real Keycloak; its import limit is lowered so an oversized file is cheap to send.
@@ -138,7 +139,18 @@ def test_2_a_bad_workbook_is_refused_and_nothing_is_stored(
     assert _revision(client) == before
 
 
-def test_3_a_wrong_row_is_named_and_other_roles_are_refused(
+def test_3_a_workbook_is_not_stored_while_the_audit_store_refuses(
+    client: httpx.Client, scratch: ScratchDb
+) -> None:
+    before = _revision(client)
+    with scratch_db.audit_refused(scratch):
+        refused = _import(client, export_xlsx(EDITED), base_revision=before)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "audit_unavailable"
+    assert _revision(client) == before
+
+
+def test_4_a_wrong_row_is_named_and_other_roles_are_refused(
     client: httpx.Client, gateway: Gateway, tokens: Tokens
 ) -> None:
     book = Workbook()
