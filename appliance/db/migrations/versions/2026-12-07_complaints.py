@@ -53,10 +53,10 @@ def upgrade() -> None:
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "category IN ('illegal', 'false_information', 'personal_information', 'other')",
-            name="ck_complaints_category_known",
+            name=op.f("ck_complaints_category_known"),
         ),
         sa.CheckConstraint(
-            "state IN ('open', 'handled', 'dismissed')", name="ck_complaints_state_known"
+            "state IN ('open', 'handled', 'dismissed')", name=op.f("ck_complaints_state_known")
         ),
         sa.PrimaryKeyConstraint("id", name="pk_complaints"),
     )
