@@ -60,6 +60,7 @@ class KeywordsScreen(SecadminScreen):
             prev = gr.Button(t("kw_prev", lang), elem_id="kw-prev", scale=0, min_width=80)
             nxt = gr.Button(t("kw_next", lang), elem_id="kw-next", scale=0, min_width=80)
         self.offset = gr.State(0)
+        self.total = gr.State(0)
         self.page = gr.Markdown(elem_id="kw-page")
         self.table = gr.Dataframe(
             headers=[t(k, lang) for k in _ENTRY_KEYS],
@@ -101,12 +102,11 @@ class KeywordsScreen(SecadminScreen):
             cancel = gr.Button(t("kw_cancel", lang), visible=False, elem_id="kw-cancel")
         pending = gr.State(None)
 
-        page_inputs = [self.search, self.offset]
-        page_outputs = [self.revision, self.table, self.page, self.offset]
+        page_outputs = [self.revision, self.table, self.page, self.offset, self.total]
         go.click(self._first_page, [self.search], page_outputs)
         self.search.submit(self._first_page, [self.search], page_outputs)
-        prev.click(self._previous, page_inputs, page_outputs)
-        nxt.click(self._next, page_inputs, page_outputs)
+        prev.click(self._previous, [self.search, self.offset], page_outputs)
+        nxt.click(self._next, [self.search, self.offset, self.total], page_outputs)
         export_csv.click(self._export_csv, None, [download])
         export_xlsx.click(self._export_xlsx, None, [download])
         staged = [self.status, diff, confirm, cancel, pending]
@@ -119,13 +119,13 @@ class KeywordsScreen(SecadminScreen):
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.revision, self.table, self.page, self.offset, self.versions]
+        return [self.revision, self.table, self.page, self.offset, self.total, self.versions]
 
     async def load(self, request: gr.Request) -> tuple[Any, ...]:
         """The first page and the versions, for the page load and after an import."""
         session = self._session(request)
         if not session.identity.is_secadmin:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return tuple(gr.skip() for _ in self.outputs)
         page = await self._page("", 0, request)
         token = await self._token(request)
         try:
@@ -167,7 +167,7 @@ class KeywordsScreen(SecadminScreen):
             if offset < total
             else t("kw_page_none", lang, total=total)
         )
-        return revision, [_entry_row(e) for e in body["entries"]], shown, offset
+        return revision, [_entry_row(e) for e in body["entries"]], shown, offset, total
 
     async def _first_page(self, search: str, request: gr.Request) -> tuple[Any, ...]:
         return await self._page(search.strip(), 0, request)
@@ -175,11 +175,12 @@ class KeywordsScreen(SecadminScreen):
     async def _previous(self, search: str, offset: int, request: gr.Request) -> tuple[Any, ...]:
         return await self._page(search.strip(), max(0, offset - PAGE_SIZE), request)
 
-    async def _next(self, search: str, offset: int, request: gr.Request) -> tuple[Any, ...]:
-        following = await self._page(search.strip(), offset + PAGE_SIZE, request)
-        if following[1]:
-            return following
-        return await self._page(search.strip(), offset, request)
+    async def _next(
+        self, search: str, offset: int, total: int, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """The next page, or this one again when it is the last."""
+        following = offset + PAGE_SIZE
+        return await self._page(search.strip(), following if following < total else offset, request)
 
     async def _export(self, fmt: str, request: gr.Request) -> Any:
         token = await self._token(request)

@@ -46,6 +46,20 @@ class FakeGateway:
     def __init__(self, refusal: GatewayError | None = None) -> None:
         self.imports: list[tuple[bytes, str, dict[str, Any]]] = []
         self.refusal = refusal
+        self.pages: list[dict[str, Any]] = []
+
+    async def keyword_entries(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.pages.append(params)
+        offset, total = int(params["offset"]), 45
+        count = max(0, min(int(params["limit"]), total - offset))
+        return {
+            "revision": 3,
+            "version": "v3",
+            "entry_count": total,
+            "imported_by": "zhao.min",
+            "total": total,
+            "entries": [_entry(str(offset + i), "词") for i in range(count)],
+        }
 
     async def keyword_import(
         self, token: str, data: bytes, media_type: str, **options: Any
@@ -82,6 +96,20 @@ async def test_only_the_secadmin_reaches_the_gateway(tmp_path: Any) -> None:
     with pytest.raises(gr.Error, match=t("err_not_secadmin", Lang.EN)):
         await _screen(SYSADMIN, gateway)._preview(str(path), REQUEST)
     assert gateway.imports == []
+
+
+async def test_pages_go_forward_and_back_and_stop_at_the_ends() -> None:
+    gateway = FakeGateway()
+    screen = _screen(SECADMIN, gateway)
+    first = await screen._first_page(" 词 ", REQUEST)
+    assert first[2] == "Entries 1–20 of 45" and (first[3], first[4]) == (0, 45)
+    last = await screen._next("词", 40, 45, REQUEST)
+    assert last[2] == "Entries 41–45 of 45" and len(last[1]) == 5 and last[3] == 40
+    assert (await screen._next("词", 20, 45, REQUEST))[3] == 40
+    assert (await screen._previous("词", 0, REQUEST))[3] == 0
+    assert [p["offset"] for p in gateway.pages] == [0, 40, 40, 0]
+    assert {p["search"] for p in gateway.pages} == {"词"}
+    assert "revision **3**" in first[0]
 
 
 async def test_a_preview_lists_each_change_and_the_confirmation_sends_what_was_seen(
