@@ -211,23 +211,41 @@ class GatewayClient:
         return _listed(body, "knowledge_bases")
 
     async def create_kb(
-        self, token: str, name: str, group: str | None, description: str
+        self, token: str, name: str, group: str | None, description: str, grade: str | None
     ) -> dict[str, Any]:
-        body = {"name": name, "group": group, "description": description}
+        body = {"name": name, "group": group, "description": description, "grade": grade}
         return await self._json("POST", "/api/kb", token, json=body)
+
+    async def grades(self, token: str) -> list[str]:
+        """The data grade names, lowest first."""
+        body = await self._json("GET", "/api/kb/grades", token)
+        return [str(name) for name in body.get("grades") or []]
+
+    async def set_kb_grade(self, token: str, kb_id: str, grade: str) -> dict[str, Any]:
+        return await self._json("PUT", f"/api/kb/{kb_id}/grade", token, json={"grade": grade})
+
+    async def set_document_grade(
+        self, token: str, kb_id: str, document_id: str, grade: str | None
+    ) -> dict[str, Any]:
+        path = f"/api/kb/{kb_id}/documents/{document_id}/grade"
+        return await self._json("PUT", path, token, json={"grade": grade})
 
     async def documents(self, token: str, kb_id: str) -> list[dict[str, Any]]:
         body = (await self._request("GET", f"/api/kb/{kb_id}/documents", token)).json()
         return _listed(body, "documents")
 
-    async def upload(self, token: str, kb_id: str, name: str, data: bytes) -> dict[str, Any]:
-        """Upload one file; the gateway may index it before answering, which takes as long
-        as embedding its chunks, so this gets the chat's long timeout."""
+    async def upload(
+        self, token: str, kb_id: str, name: str, data: bytes, *, grade: str | None = None
+    ) -> dict[str, Any]:
+        """Upload one file (``grade``: its own data grade); the gateway may index it before
+        answering, which takes as long as embedding its chunks, so this gets the chat's long
+        timeout."""
         body = await self._json(
             "POST",
             f"/api/kb/{kb_id}/documents",
             token,
             files=[("files", (name, data))],
+            params={"grade": grade} if grade else None,
             timeout=self._chat_timeout,
         )
         documents: list[dict[str, Any]] = body.get("documents") or [{}]

@@ -119,11 +119,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
         demo.load(admin.load, None, admin.outputs)
         secadmin.wire(demo)
         knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])
-        demo.load(
-            knowledge.load,
-            None,
-            [knowledge.group, knowledge.kb, knowledge.table, knowledge.document, knowledge.timer],
-        )
+        demo.load(knowledge.load, None, knowledge.outputs)
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS)
     blocks: gr.Blocks = demo
     return blocks

@@ -1,5 +1,6 @@
 """The knowledge tab (知识库), for kb-editors: create a department's knowledge base, upload
-documents into it and follow their indexing, delete documents.
+documents into it and follow their indexing, delete documents, and set the data grades (of
+the knowledge base, of new uploads, of one document) from the gateway's scale.
 
 The gateway decides who may manage what (a kb-editor manages the knowledge bases of their
 own department groups); this tab only offers those, and shows the gateway's per-file
@@ -28,6 +29,7 @@ _COLUMN_KEYS = (
     "col_doc_name",
     "col_doc_status",
     "col_doc_chunks",
+    "col_doc_grade",
     "col_doc_error",
     "col_doc_uploaded",
 )
@@ -53,9 +55,18 @@ def document_row(document: dict[str, Any], lang: Lang) -> list[Any]:
         document.get("name") or "",
         status_label(str(document.get("status") or ""), lang),
         document.get("chunks", ""),
+        grade_label(document, lang),
         problem(document, lang),
         str(document.get("created_at") or "")[:16].replace("T", " "),
     ]
+
+
+def grade_label(document: dict[str, Any], lang: Lang) -> str:
+    """The grade that applies, marked when it is the knowledge base's rather than its own."""
+    grade = str(document.get("grade") or "")
+    if grade and document.get("own_grade") is None:
+        return t("kb_grade_inherited", lang, grade=grade)
+    return grade
 
 
 def manageable(kb: dict[str, Any], who: Identity) -> bool:
@@ -78,7 +89,13 @@ class KnowledgeTab(Tab):
                 name = gr.Textbox(label=t("kb_name", lang), max_lines=1, elem_id="kb-name")
                 self.group = gr.Dropdown(choices=[], label=t("kb_group", lang), elem_id="kb-group")
                 description = gr.Textbox(label=t("kb_description", lang), max_lines=2)
+                new_grade = gr.Dropdown(
+                    choices=[], label=t("kb_grade", lang), elem_id="kb-new-grade"
+                )
                 create = gr.Button(t("kb_create", lang), elem_id="kb-create")
+                gr.Markdown(f"### {t('kb_grades', lang)}")
+                kb_grade = gr.Dropdown(choices=[], label=t("kb_grade", lang), elem_id="kb-grade")
+                set_kb_grade = gr.Button(t("kb_set_grade", lang), elem_id="kb-set-grade")
             with gr.Column(scale=3):
                 with gr.Row(equal_height=True):
                     self.kb = gr.Dropdown(
@@ -96,6 +113,9 @@ class KnowledgeTab(Tab):
                         elem_id="kb-files",
                     )
                     with gr.Column(scale=1, min_width=180):
+                        upload_grade = gr.Dropdown(
+                            choices=[], label=t("kb_upload_grade", lang), elem_id="kb-upload-grade"
+                        )
                         upload = gr.Button(
                             t("kb_upload", lang), variant="primary", elem_id="kb-upload"
                         )
@@ -113,6 +133,12 @@ class KnowledgeTab(Tab):
                     self.document = gr.Dropdown(
                         choices=[], label=t("kb_pick_doc", lang), scale=4, elem_id="kb-document"
                     )
+                    doc_grade = gr.Dropdown(
+                        choices=[], label=t("kb_doc_grade", lang), scale=2, elem_id="kb-doc-grade"
+                    )
+                    set_doc_grade = gr.Button(
+                        t("kb_set_grade", lang), scale=0, min_width=110, elem_id="kb-set-doc-grade"
+                    )
                     delete = gr.Button(
                         t("kb_delete_doc", lang),
                         variant="stop",
@@ -121,18 +147,25 @@ class KnowledgeTab(Tab):
                         elem_id="kb-delete",
                     )
         self.timer = gr.Timer(POLL_S, active=False)
+        grades = [new_grade, kb_grade, upload_grade, doc_grade]
+        # What ``load`` fills, in its order (``webui.ui`` wires it to the page's load).
+        self.outputs = [self.group, self.kb, self.table, self.document, self.timer, *grades]
 
         listing = [self.table, self.document, self.timer]
         # ui.py refreshes the chat's picker after this, so a new base can be cited at once.
         self.created = create.click(
             self._create,
-            [name, self.group, description],
+            [name, self.group, description, new_grade],
             [self.kb, self.status, name, *listing],
         )
         self.kb.input(self._documents, [self.kb], listing)
         refresh.click(self._documents, [self.kb], listing)
         self.timer.tick(self._documents, [self.kb], listing)
-        upload.click(self._upload, [self.kb, files], [self.status, files, *listing])
+        upload.click(self._upload, [self.kb, files, upload_grade], [self.status, files, *listing])
+        set_kb_grade.click(self._set_kb_grade, [self.kb, kb_grade], [self.status, *listing])
+        set_doc_grade.click(
+            self._set_doc_grade, [self.kb, self.document, doc_grade], [self.status, *listing]
+        )
         delete.click(self._delete, [self.kb, self.document], [self.status, *listing])
 
     async def _token(self, request: gr.Request) -> tuple[Session, str]:
@@ -160,7 +193,7 @@ class KnowledgeTab(Tab):
         session = self.services.require(request)
         who = session.identity
         if not who.is_kb_editor:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return tuple(gr.skip() for _ in self.outputs)
         _, token = await self._token(request)
         try:
             kbs = [
@@ -168,14 +201,20 @@ class KnowledgeTab(Tab):
                 for kb in await self.services.gateway.knowledge_bases(token)
                 if manageable(kb, who)
             ]
+            grades = await self.services.gateway.grades(token)
         except GatewayError as error:
             raise self._refused(error) from error
         first = kbs[0]["id"] if kbs else None
         departments = list(who.departments)
+        inherit = [(t("kb_grade_of_kb", self.lang), "")]
         return (
             gr.Dropdown(choices=departments, value=departments[0] if departments else None),
             gr.Dropdown(choices=[(kb["name"], kb["id"]) for kb in kbs], value=first),
             *await self._listing(token, first),
+            gr.Dropdown(choices=grades, value=grades[0] if grades else None),
+            gr.Dropdown(choices=grades, value=kbs[0].get("grade") if kbs else None),
+            gr.Dropdown(choices=[*inherit, *grades], value=""),
+            gr.Dropdown(choices=[*inherit, *grades], value=""),
         )
 
     async def _documents(self, kb_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -183,14 +222,19 @@ class KnowledgeTab(Tab):
         return await self._listing(token, kb_id)
 
     async def _create(
-        self, name: str, group: str | None, description: str, request: gr.Request
+        self,
+        name: str,
+        group: str | None,
+        description: str,
+        grade: str | None,
+        request: gr.Request,
     ) -> tuple[Any, ...]:
         session, token = await self._token(request)
         if not name.strip() or group not in session.identity.departments:
             raise gr.Error(t("kb_name_needed", self.lang))
         try:
             created = await self.services.gateway.create_kb(
-                token, name.strip(), group, description.strip()
+                token, name.strip(), group, description.strip(), grade or None
             )
             kbs = await self.services.gateway.knowledge_bases(token)
         except GatewayError as error:
@@ -204,10 +248,11 @@ class KnowledgeTab(Tab):
         )
 
     async def _upload(
-        self, kb_id: str | None, paths: list[str] | None, request: gr.Request
+        self, kb_id: str | None, paths: list[str] | None, grade: str | None, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Send the files one request each, so the bar moves as each one is indexed and one
-        bad file cannot fail the others; the table shows every outcome at the end."""
+        bad file cannot fail the others; the table shows every outcome at the end. A grade
+        chosen is each new document's own; none leaves them the knowledge base's."""
         _, token = await self._token(request)
         if not kb_id or not paths:
             raise gr.Error(t("kb_choose_first", self.lang))
@@ -217,7 +262,9 @@ class KnowledgeTab(Tab):
             yield progress_html(done, len(paths), name, self.lang), gr.skip(), *[gr.skip()] * 3
             try:
                 data = await asyncio.to_thread(Path(path).read_bytes)
-                result = await self.services.gateway.upload(token, kb_id, name, data)
+                result = await self.services.gateway.upload(
+                    token, kb_id, name, data, grade=grade or None
+                )
             except GatewayError as error:
                 # Refused before a document existed (e.g. too large): the table cannot
                 # show it, so the reason goes under the summary.
@@ -244,3 +291,34 @@ class KnowledgeTab(Tab):
         names = {d["id"]: d.get("name") or d["id"] for d in documents}
         deleted = t("kb_deleted", self.lang, name=names.get(document_id, document_id))
         return html.escape(deleted), *await self._listing(token, kb_id)
+
+    async def _set_kb_grade(
+        self, kb_id: str | None, grade: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """The knowledge base's grade; its documents without their own follow."""
+        _, token = await self._token(request)
+        if not kb_id or not grade:
+            raise gr.Error(t("kb_choose_first", self.lang))
+        try:
+            kb = await self.services.gateway.set_kb_grade(token, kb_id, grade)
+        except GatewayError as error:
+            raise self._refused(error) from error
+        done = t("kb_grade_set", self.lang, name=kb.get("name") or kb_id, grade=grade)
+        return html.escape(done), *await self._listing(token, kb_id)
+
+    async def _set_doc_grade(
+        self, kb_id: str | None, document_id: str | None, grade: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """A document's own grade, or (the empty choice) its knowledge base's again."""
+        _, token = await self._token(request)
+        if not kb_id or not document_id:
+            raise gr.Error(t("kb_choose_first", self.lang))
+        try:
+            doc = await self.services.gateway.set_document_grade(
+                token, kb_id, document_id, grade or None
+            )
+        except GatewayError as error:
+            raise self._refused(error) from error
+        name = doc.get("name") or document_id
+        done = t("kb_grade_set", self.lang, name=name, grade=doc.get("grade") or "")
+        return html.escape(done), *await self._listing(token, kb_id)

@@ -63,6 +63,11 @@ class SetPiiPolicy(BaseModel):
     policy: PiiPolicy
 
 
+class GradeScale(BaseModel):
+    # The data grade names, lowest first (``rag.grades``).
+    grades: list[str]
+
+
 class KnowledgeBaseList(BaseModel):
     knowledge_bases: list[KnowledgeBaseOut]
 
@@ -133,6 +138,13 @@ async def create_kb(body: CreateKnowledgeBase, kb: CurrentKnowledge) -> Knowledg
 @router.get("", responses=errors(*AUTHENTICATED, 403))
 async def list_kbs(kb: CurrentKnowledge) -> KnowledgeBaseList:
     return KnowledgeBaseList(knowledge_bases=await serving.list_kbs(kb))
+
+
+@router.get("/grades", responses=errors(*AUTHENTICATED))
+async def grades(kb: CurrentKnowledge) -> GradeScale:
+    """The data grades an editor may give and a clearance may name; a setting, not data,
+    so reading it is not audited."""
+    return GradeScale(grades=list(kb.rag.grades))
 
 
 @router.post("/search", responses=errors(*AUTHENTICATED, 400, 403, 404, 422))

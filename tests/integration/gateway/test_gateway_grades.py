@@ -51,6 +51,7 @@ def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Ite
 def kb(gateway: Gateway, tokens: Tokens) -> dict[str, Any]:
     """A 一般 knowledge base with one document of each kind: ungraded, 核心 and 重要."""
     with httpx.Client(base_url=gateway.url, headers=tokens.headers(EDITOR), timeout=300) as c:
+        assert c.get("/api/kb/grades").json() == {"grades": ["一般", "重要", "核心"]}
         made = c.post("/api/kb", json={"name": "grades", "group": "/dept/finance", "grade": "一般"})
         assert made.status_code == 201, made.text
         assert made.json()["grade"] == "一般"
