@@ -41,7 +41,7 @@ from appliance.audit.chain import GENESIS_HASH, STORED_FIELDS, row_hash
 from appliance.audit.checkpoint import UNSIGNED, CheckpointSigner, key_ring, signature_valid
 from appliance.audit.events import Actor, AuditEvent, EventType, Outcome
 from appliance.audit.identity import default_writer_id
-from appliance.audit.store import append_locked
+from appliance.audit.store import append_locked, checkpoint_head_locked
 from appliance.settings import AuditSettings
 
 ARCHIVED_THROUGH = "appliance.audit_archived_through"
@@ -191,6 +191,9 @@ async def _remove(
             signer=signer,
             checkpoint_every=settings.checkpoint_every,
         )
+        # Pinned at once: verification trusts where the record says the live chain starts
+        # only under a signed checkpoint.
+        await checkpoint_head_locked(cur, signer=signer)
         await cur.execute("DELETE FROM audit_events WHERE seq <= %s", (manifest.last_seq,))
         if cur.rowcount != manifest.rows:
             raise RetentionError(

@@ -322,6 +322,7 @@ def verify_rows(
     skip_signatures: bool = False,
     anchors: Iterable[Anchor] = (),
     start: tuple[int, str] | None = None,
+    start_recorded_at: int | None = None,
 ) -> VerifyReport:
     """Verify a chain (rows in ascending seq) and its checkpoints; report the first break.
 
@@ -331,7 +332,9 @@ def verify_rows(
     development chains only; the report then carries a warning. ``anchors`` (checkpoints
     read back from outside the database) must each be in ``checkpoints`` with the same head,
     and pin the chain as trusted checkpoints do (see the module docstring). ``start``
-    (seq, hash) is where archived rows that are not in ``rows`` ended.
+    (seq, hash) is where archived rows that are not in ``rows`` ended, as the ``audit.archive``
+    row at ``start_recorded_at`` says: a trusted checkpoint must cover that row, or whoever
+    can write to the database could delete the oldest rows and append such a record.
     """
     ring = key_ring(public_keys)
     by_seq = {int(c["seq"]): c for c in checkpoints}
@@ -366,6 +369,17 @@ def verify_rows(
         failures.append(
             _Failure(missing, Reason.DELETED, f"rows from {missing} to {max(trusted)} missing")
         )
+    if start is not None and start_recorded_at is not None:
+        covered = any(start_recorded_at <= s <= (head_seq or 0) for s in trusted)
+        if not covered:
+            failures.append(
+                _Failure(
+                    start_recorded_at,
+                    Reason.ARCHIVE,
+                    f"the archive record at seq {start_recorded_at}, which says the live chain "
+                    f"starts after seq {start[0]}, is covered by no trusted checkpoint",
+                )
+            )
     due = _due_failure(by_seq, head_seq, checkpoint_every)
     if due is not None:
         failures.append(due)

@@ -43,15 +43,19 @@ _CHECKPOINTS_SQL = (
     "FROM audit_checkpoints ORDER BY seq"
 )
 _LAST_ARCHIVE_SQL = (
-    "SELECT detail FROM audit_events WHERE event_type = %s ORDER BY seq DESC LIMIT 1"
+    "SELECT seq, detail FROM audit_events WHERE event_type = %s ORDER BY seq DESC LIMIT 1"
 )
 
 
-def _archive_start(detail: Mapping[str, Any] | None) -> tuple[int, str] | None:
-    """(last archived seq, its hash) from an ``audit.archive`` event's detail."""
-    if detail is None:
-        return None
-    return int(detail["last_seq"]), str(detail["last_hash"])
+def _archive_start(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Where the live chain starts, from the newest ``audit.archive`` row (seq, detail)."""
+    if record is None:
+        return {}
+    detail = record["detail"]
+    return {
+        "start": (int(detail["last_seq"]), str(detail["last_hash"])),
+        "start_recorded_at": int(record["seq"]),
+    }
 
 
 def _verify_with_archives(
@@ -65,19 +69,28 @@ def _verify_with_archives(
 ) -> VerifyReport:
     """Walk the archives' rows then ``rows``, or ``rows`` from where the archives end."""
     if archive_dir is None:
+        try:
+            start = _archive_start(last_archive)
+        except (KeyError, TypeError, ValueError):
+            seq = None if last_archive is None else last_archive.get("seq")
+            message = f"the archive record at seq {seq} does not say where the archives end"
+            return VerifyReport(
+                ok=False,
+                count=0,
+                first_bad_seq=seq,
+                reason=Reason.ARCHIVE,
+                message=message,
+                signatures_skipped=skip_signatures,
+            )
         return verify_rows(
-            rows,
-            public_keys=public_keys,
-            skip_signatures=skip_signatures,
-            start=_archive_start(last_archive),
-            **options,
+            rows, public_keys=public_keys, skip_signatures=skip_signatures, **start, **options
         )
     try:
         manifests = check_archives(
             archive_dir,
             key_ring(public_keys),
             skip_signatures=skip_signatures,
-            last_recorded="" if last_archive is None else str(last_archive["file"]),
+            last_recorded="" if last_archive is None else str(last_archive["detail"]["file"]),
         )
         report = verify_rows(
             itertools.chain(archived_rows(archive_dir, manifests), rows),
@@ -85,7 +98,7 @@ def _verify_with_archives(
             skip_signatures=skip_signatures,
             **options,
         )
-    except (ArchiveError, OSError, ValueError) as exc:
+    except (ArchiveError, OSError, ValueError, KeyError) as exc:
         return VerifyReport(
             ok=False,
             count=0,
@@ -123,7 +136,7 @@ def verify_url(
             cur.execute(_ROWS_SQL)
             return _verify_with_archives(
                 iter(cur),
-                None if last is None else last["detail"],
+                last,
                 archive_dir,
                 public_keys=list(public_keys),
                 checkpoints=checkpoints,
@@ -165,7 +178,7 @@ def verify_dump(
     """Verify a plain-SQL ``pg_dump`` copy, offline, exactly as the live chain."""
     events, checkpoints = read_dump(path)
     archive = str(EventType.AUDIT_ARCHIVE)
-    last = next((e["detail"] for e in reversed(events) if e["event_type"] == archive), None)
+    last = next((e for e in reversed(events) if e["event_type"] == archive), None)
     return _verify_with_archives(
         iter(events),
         last,

@@ -27,7 +27,7 @@ from appliance.audit.archive import (
     write_manifest,
 )
 from appliance.audit.checkpoint import Checkpoint, CheckpointSigner, key_ring
-from appliance.audit.verify import verify_rows
+from appliance.audit.verify import Reason, verify_rows
 from appliance.settings import AuditSettings
 from tests.support.audit_chain import make_chain
 
@@ -37,22 +37,23 @@ RING = key_ring([KEY.public_key()])
 EVERY = 10
 
 
+def _as_row(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "seq": cp.seq,
+        "head_hash": cp.head_hash,
+        "created_at": cp.created_at,
+        "signature": cp.signature,
+        "key_fingerprint": cp.key_fingerprint,
+        "alg": cp.alg,
+    }
+
+
 def _checkpoints(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        if row["seq"] % EVERY == 0:
-            cp = Checkpoint.signed(SIGNER, row["seq"], row["row_hash"], row["created_at"])
-            out.append(
-                {
-                    "seq": cp.seq,
-                    "head_hash": cp.head_hash,
-                    "created_at": cp.created_at,
-                    "signature": cp.signature,
-                    "key_fingerprint": cp.key_fingerprint,
-                    "alg": cp.alg,
-                }
-            )
-    return out
+    return [
+        _as_row(Checkpoint.signed(SIGNER, row["seq"], row["row_hash"], row["created_at"]))
+        for row in rows
+        if row["seq"] % EVERY == 0
+    ]
 
 
 def _archive(directory: Path, rows: list[dict[str, Any]], previous: str = "") -> Path:
@@ -122,6 +123,32 @@ def test_live_rows_alone_verify_from_where_the_archives_end(
     assert report.first_bad_seq == 21
     # Or that links to another hash than the last archived row's.
     assert not verify_rows(rows[20:], start=(20, "f" * 64), **options).ok
+
+
+def test_the_record_of_where_the_archives_end_must_be_under_a_signed_checkpoint(
+    chain: tuple[list[dict[str, Any]], list[Path]],
+) -> None:
+    """Else whoever can write to the database deletes the oldest rows and appends, past the
+    last checkpoint, a record saying they were archived."""
+    rows, _ = chain
+    start = (20, rows[19]["row_hash"])
+    options: dict[str, Any] = {"public_keys": [KEY.public_key()], "checkpoint_every": EVERY}
+    pinned = _checkpoints(rows)
+    report = verify_rows(
+        rows[20:], start=start, start_recorded_at=25, checkpoints=pinned, **options
+    )
+    assert report.ok, report.message
+    report = verify_rows(
+        rows[20:], start=start, start_recorded_at=35, checkpoints=pinned, **options
+    )
+    assert not report.ok
+    assert (report.reason, report.first_bad_seq) == (Reason.ARCHIVE, 35)
+    head = Checkpoint.signed(SIGNER, 35, rows[34]["row_hash"], rows[34]["created_at"])
+    with_head = [*pinned, {**_as_row(head)}]
+    report = verify_rows(
+        rows[20:], start=start, start_recorded_at=35, checkpoints=with_head, **options
+    )
+    assert report.ok, report.message
 
 
 def test_an_edited_archived_row_names_its_file(
