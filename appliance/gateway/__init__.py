@@ -12,7 +12,9 @@
   ``auditor`` (the auditor's ``/api/audit``), ``content`` (the secadmin's keyword library,
   ``/api/content/keywords``), ``complaints`` (``/api/complaints``: staff report answers,
   the secadmin handles them), ``assessment`` (the GB/T 45654 assessment reports,
-  ``/api/assessment/reports``), and the modules ``health`` (``/healthz``,
+  ``/api/assessment/reports``), ``compliance`` (the 等保 evidence ZIP for the secadmin
+  and the auditor, ``/api/compliance/export``, on ``appliance.identity`` for the accounts),
+  and the modules ``health`` (``/healthz``,
   ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me`` (``/api/me``). ``chat`` may
   import ``knowledge`` (a ``rag`` chat checks knowledge-base access the same way); no
   other route package imports another.
