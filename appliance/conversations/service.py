@@ -8,6 +8,7 @@ calling comes from the gateway's verified token, never from the body.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from appliance.conversations.models import ConversationRow, MessageRow
 from appliance.conversations.schemas import (
     TITLE_MAX,
+    Citation,
     ConversationDetail,
     ConversationOut,
     MessageOut,
@@ -43,6 +45,12 @@ def _message_out(row: MessageRow) -> MessageOut:
         citations=list(row.citations or ()),
         grade=row.grade,
     )
+
+
+def _stored_citation(citation: Citation) -> dict[str, Any]:
+    """A citation as kept: its grade only when it has one, so a citation of an ungraded
+    answer reads back exactly as it was sent."""
+    return citation.model_dump(exclude={"grade"} if citation.grade is None else None)
 
 
 class ConversationService:
@@ -123,7 +131,7 @@ class ConversationService:
                 content=message.content,
                 reasoning=message.reasoning or None,
                 thought_seconds=message.thought_seconds,
-                citations=[c.model_dump() for c in message.citations] or None,
+                citations=[_stored_citation(c) for c in message.citations] or None,
                 grade=message.grade,
             )
             db.add(added)

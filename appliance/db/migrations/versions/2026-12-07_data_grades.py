@@ -27,12 +27,12 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("grade", sa.Integer(), server_default="1", nullable=False))
     op.add_column("documents", sa.Column("grade", sa.Integer(), nullable=True))
     for table in ("knowledge_bases", "documents", "chunks"):
-        op.create_check_constraint(f"ck_{table}_grade_level", table, "grade >= 1")
+        op.create_check_constraint(op.f(f"ck_{table}_grade_level"), table, "grade >= 1")
     op.add_column("conversation_messages", sa.Column("grade", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     op.drop_column("conversation_messages", "grade")
     for table in ("knowledge_bases", "documents", "chunks"):
-        op.drop_constraint(f"ck_{table}_grade_level", table, type_="check")
+        op.drop_constraint(op.f(f"ck_{table}_grade_level"), table, type_="check")
         op.drop_column(table, "grade")
