@@ -77,11 +77,20 @@ def _find_kb(client: httpx.Client, kb: str) -> dict[str, Any]:
     return dict(matches[0])
 
 
-def _upload(client: httpx.Client, kb_id: str, name: str, data: bytes, summary: Summary) -> None:
+def _upload(
+    client: httpx.Client,
+    kb_id: str,
+    name: str,
+    data: bytes,
+    summary: Summary,
+    *,
+    grade: str | None,
+) -> None:
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     response = client.post(
         f"/api/kb/{kb_id}/documents",
         files=[("files", (name, data, mime))],
+        params={"grade": grade} if grade else None,
         timeout=UPLOAD_TIMEOUT_S,
     )
     if response.status_code >= 400:
@@ -98,9 +107,16 @@ def _upload(client: httpx.Client, kb_id: str, name: str, data: bytes, summary: S
 
 
 def ingest_folder(
-    client: httpx.Client, root: Path, kb: str, console: Console, *, show_progress: bool
+    client: httpx.Client,
+    root: Path,
+    kb: str,
+    console: Console,
+    *,
+    show_progress: bool,
+    grade: str | None = None,
 ) -> Summary:
-    """Upload every new or changed file under ``root``; what happened to each, counted."""
+    """Upload every new or changed file under ``root``; what happened to each, counted.
+    ``grade`` is the new documents' own data grade (None: the knowledge base's)."""
     target = _find_kb(client, kb)
     documents = _check(client.get(f"/api/kb/{target['id']}/documents"))["documents"]
     present = {(d["name"], d["content_sha256"]) for d in documents if d["status"] == "ready"}
@@ -121,7 +137,7 @@ def ingest_folder(
             if (name, hashlib.sha256(data).hexdigest()) in present:
                 summary.skipped += 1
             else:
-                _upload(client, target["id"], name, data, summary)
+                _upload(client, target["id"], name, data, summary, grade=grade)
             progress.advance(task)
     return summary
 
@@ -139,7 +155,7 @@ def _report(summary: Summary, console: Console) -> None:
 
 
 @kb_app.command("ingest")
-def ingest(
+def ingest(  # noqa: PLR0917 - Typer passes every option by keyword
     directory: Annotated[
         Path, typer.Argument(exists=True, file_okay=False, help="Folder to upload, recursively.")
     ],
@@ -149,6 +165,10 @@ def ingest(
         str, typer.Option(help="Environment variable holding a kb-editor's access token.")
     ] = TOKEN_ENV,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    grade: Annotated[
+        str | None,
+        typer.Option(help="Data grade of the new documents (一般, 重要, 核心); default: the KB's."),
+    ] = None,
 ) -> None:
     """Upload a folder into a knowledge base; unchanged files are skipped, failures listed.
 
@@ -160,7 +180,7 @@ def ingest(
     console = Console()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway, headers=headers, timeout=60.0) as client:
-        summary = ingest_folder(client, directory, kb, console, show_progress=progress)
+        summary = ingest_folder(client, directory, kb, console, show_progress=progress, grade=grade)
     _report(summary, console)
     if summary.failed:
         raise typer.Exit(1)

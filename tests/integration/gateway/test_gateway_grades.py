@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
+from appliance.cli.kb_cmds import ingest_folder
 from tests.support.gateways import Gateway
 from tests.support.kb import md_file
 from tests.support.postgres import scratch as scratch_db
@@ -97,6 +100,22 @@ def _audit(db: ScratchDb, action: str) -> list[dict[str, Any]]:
         time.sleep(0.1)
 
 
+def _begin(db: ScratchDb, request_id: str) -> dict[str, Any]:
+    """The request's ``chat.begin`` detail, once it is in."""
+    deadline = time.monotonic() + 10
+    while True:
+        with db.superuser() as conn:
+            row = conn.execute(
+                "SELECT detail FROM audit_events WHERE request_id = %s"
+                " AND event_type = 'chat.begin'",
+                (request_id,),
+            ).fetchone()
+        if row is not None:
+            return dict(row[0])
+        assert time.monotonic() < deadline, "no chat.begin row"
+        time.sleep(0.1)
+
+
 def test_each_reader_gets_only_the_grades_within_their_clearance(
     gateway: Gateway, tokens: Tokens, kb: dict[str, Any]
 ) -> None:
@@ -105,7 +124,7 @@ def test_each_reader_gets_only_the_grades_within_their_clearance(
 
 
 def test_a_rag_answer_carries_the_highest_grade_it_cites(
-    gateway: Gateway, tokens: Tokens, kb: dict[str, Any], served_model: str
+    gateway: Gateway, tokens: Tokens, kb: dict[str, Any], served_model: str, scratch: ScratchDb
 ) -> None:
     body = {
         "model": served_model,
@@ -130,6 +149,8 @@ def test_a_rag_answer_carries_the_highest_grade_it_cites(
             events = [line[6:] for line in streamed.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["grade"] == "重要"
+    begin = _begin(scratch, whole.headers["x-request-id"])
+    assert begin["grade"] == "重要"
 
 
 def test_regrading_is_audited_and_changes_what_readers_get_at_once(
@@ -170,6 +191,21 @@ def test_an_upload_with_a_grade_not_on_the_scale_stores_nothing(
         assert up.status_code == 400 and up.json()["error"]["code"] == "unknown_grade", up.text
         names = [d["name"] for d in c.get(f"/api/kb/{kb['id']}/documents").json()["documents"]]
     assert "never.md" not in names
+
+
+def test_the_cli_uploads_a_folder_with_a_grade(
+    gateway: Gateway, tokens: Tokens, kb: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "cli.md").write_text("# 命令行\n\n命令行上传的核心资料。\n", encoding="utf-8")
+    headers = tokens.headers(EDITOR)
+    with httpx.Client(base_url=gateway.url, headers=headers, timeout=300) as c:
+        summary = ingest_folder(
+            c, tmp_path, kb["id"], Console(quiet=True), show_progress=False, grade="核心"
+        )
+        assert (summary.uploaded, summary.failed) == (1, [])
+        listed = c.get(f"/api/kb/{kb['id']}/documents").json()["documents"]
+    (doc,) = [d for d in listed if d["name"] == "cli.md"]
+    assert (doc["own_grade"], doc["grade"]) == ("核心", "核心")
 
 
 def test_a_saved_answer_keeps_its_grade(gateway: Gateway, tokens: Tokens) -> None:
