@@ -4,7 +4,8 @@ The gateway builds one ``KnowledgeService`` (``appliance.rag.service``) at start
 session factory, an embedder (``appliance.rag.embeddings.build_embedder``) and
 ``settings.rag``, and calls it from the knowledge-base routes and RAG-in-chat. Every method
 takes the caller's ``Principal`` and enforces the access rules itself; chunk queries carry
-the group ACL inside their SQL (``appliance.rag.retrieve``).
+the group ACL and the data grade within the caller's clearance inside their SQL
+(``appliance.rag.retrieve``; the grade scale in ``grades``, a grade's change in ``grading``).
 
 May import ``errors``, ``db`` and ``auth`` (for ``Principal``); never ``gateway``, which
 calls in. ``config`` holds its settings models, which ``appliance.settings`` embeds, so it
