@@ -175,8 +175,8 @@ def _complaints(page: Page, lang: str) -> None:
 
 def _compliance(page: Page, lang: str) -> None:
     _tab(page, "tab_compliance", lang)
-    page.locator("button#secadmin-compliance").click()
-    expect(page.locator("#secadmin-compliance-status")).to_contain_text(".zip", timeout=120_000)
+    page.locator("#compliance-export").click()
+    expect(page.locator("#compliance-export-status")).to_contain_text(".zip", timeout=120_000)
     _shot(page, "compliance", lang)
 
 

@@ -31,9 +31,9 @@ class ComplianceScreen(SecadminScreen):
 
     def _build(self) -> None:
         export = gr.Button(
-            t("compliance_export", self.lang), variant="primary", elem_id="secadmin-compliance"
+            t("compliance_export", self.lang), variant="primary", elem_id="compliance-export"
         )
-        status = gr.Markdown(elem_id="secadmin-compliance-status")
+        status = gr.Markdown(elem_id="compliance-export-status")
         download = gr.File(label=t("download", self.lang), visible=False)
         export.click(self._export, None, [download, status])
 
