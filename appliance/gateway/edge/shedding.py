@@ -145,16 +145,23 @@ class QueueDelay:
         elif self._above_since is None:
             self._above_since = now
 
-    def standing(self) -> bool:
+    def standing(self, *, nobody_waiting: bool = False) -> bool:
         """Whether new requests must be refused: the minimum sojourn stayed above the target
         for a whole interval, the queue has not drained since, and it grew (the demand test)
-        when the refusals began."""
+        when the refusals began. ``nobody_waiting``: no request waits for a turn through
+        the stages (:mod:`.turns`), so those in them are being served, not queued."""
         if self.target_s <= 0 or self._above_since is None:
             return False
         now = self.clock()
-        if len(self._stays) <= 1 or now - next(iter(self._stays.values())) <= self.target_s:
-            # Drained: nobody left waits longer than the target (or nobody waits behind
-            # anybody). Without this, refusing everything would leave no sojourn to measure.
+        if (
+            nobody_waiting
+            or len(self._stays) <= 1
+            or now - next(iter(self._stays.values())) <= self.target_s
+        ):
+            # Drained: nobody waits for a turn, or nobody left waits longer than the target
+            # (or behind anybody). Without this, refusing everything would leave no sojourn
+            # to measure; with turns, waiting for the last of them to leave would also leave
+            # the worker idle until new requests arrive.
             self._above_since = None
             self._dropping = False
             return False
@@ -237,7 +244,7 @@ class LoadShedder:
         """Why a new request must be refused now, or None to admit it."""
         if self.max_inflight and self.inflight >= self.max_inflight:
             return "inflight"
-        if self.delay.standing():
+        if self.delay.standing(nobody_waiting=bool(self.turns.limit) and not self.turns.waiting):
             return "queue_delay"
         if self.max_loop_lag_s and self.loop_lag_s > self.max_loop_lag_s:
             return "loop_lag"
