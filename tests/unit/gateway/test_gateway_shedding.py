@@ -119,6 +119,21 @@ def test_refused_once_every_sojourn_stayed_above_target_for_an_interval() -> Non
     assert delay.queued == 7
 
 
+def test_with_turns_the_queue_has_drained_once_nobody_waits_for_one() -> None:
+    clock = Clock()
+    delay = _delay(clock)
+    waiting = [delay.enter() for _ in range(10)]
+    for now in (0.06, 0.1, 0.15):
+        clock.now = now
+        delay.leave(waiting.pop())
+    clock.now = 0.161
+    assert delay.standing()
+    # Seven are still in the stages, all older than the target, but none waits for a turn:
+    # they are being served, and refusing on would leave the worker idle after them.
+    assert not delay.standing(nobody_waiting=True)
+    assert not delay.standing()
+
+
 def test_admitted_again_as_soon_as_one_sojourn_is_within_target() -> None:
     clock = Clock()
     delay = _delay(clock)
