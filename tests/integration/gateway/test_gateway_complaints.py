@@ -12,7 +12,6 @@ row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -22,7 +21,7 @@ from tests.support.audit import request_events
 from tests.support.gateways import Gateway
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
-from tests.support.stubs import Stub
+from tests.support.scratch_gateway import scratch_gateway_fixtures
 
 if TYPE_CHECKING:
     from tests.support.tokens import Tokens
@@ -33,23 +32,7 @@ COMPLAINTS = "/api/complaints"
 QUESTION, ANSWER = "差旅住宿标准是多少？", "每晚住宿上限为 6500 元。"
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_complaints") as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def gateway(settings_env: dict[str, str], stub: Stub, scratch: ScratchDb) -> Iterator[Gateway]:
-    started = Gateway(
-        {
-            **settings_env,
-            "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_BACKENDS": stub.url,
-        }
-    )
-    yield started
-    started.stop()
+scratch, gateway = scratch_gateway_fixtures("gw_complaints")
 
 
 def _call(

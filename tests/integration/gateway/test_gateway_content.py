@@ -8,18 +8,17 @@ order of the tests below is the order an operator would follow (import, then cha
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from appliance.content.library_csv import export_csv, import_csv
 from tests.support.gateways import Gateway, chat_body
 from tests.support.kb import EDITOR, md_file
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
+from tests.support.scratch_gateway import scratch_gateway_fixtures
 from tests.support.stubs import Stub
 from tests.support.tokens import Tokens
 
@@ -42,23 +41,7 @@ EDITED = (
 ).encode()
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_content") as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
-    started = Gateway(
-        {
-            **settings_env,
-            "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_BACKENDS": stub.url,
-        }
-    )
-    yield started
-    started.stop()
+scratch, gateway = scratch_gateway_fixtures("gw_content")
 
 
 def _client(gateway: Gateway, tokens: Tokens, user: str) -> httpx.Client:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from appliance.content.library_xlsx import MEDIA_TYPE, export_xlsx, import_xlsx
 from tests.support.gateways import Gateway
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
-from tests.support.stubs import Stub
+from tests.support.scratch_gateway import scratch_gateway_fixtures
 from tests.support.tokens import Tokens
 
 SECADMIN, SYSADMIN = "zhao.min", "chen.jie"
@@ -39,24 +38,9 @@ LIBRARY = KeywordLibrary(
 EDITED = KeywordLibrary([*LIBRARY.entries[:2], KeywordEntry("X-4", "表格词四", "A.2 歧视性内容")])
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_content_xlsx") as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
-    started = Gateway(
-        {
-            **settings_env,
-            "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_BACKENDS": stub.url,
-            "APPLIANCE_CONTENT__MAX_IMPORT_BYTES": str(MAX_IMPORT_BYTES),
-        }
-    )
-    yield started
-    started.stop()
+scratch, gateway = scratch_gateway_fixtures(
+    "gw_content_xlsx", {"APPLIANCE_CONTENT__MAX_IMPORT_BYTES": str(MAX_IMPORT_BYTES)}
+)
 
 
 @pytest.fixture

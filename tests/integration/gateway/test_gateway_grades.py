@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,8 @@ from rich.console import Console
 from appliance.cli.kb_cmds import ingest_folder
 from tests.support.gateways import Gateway
 from tests.support.kb import md_file
-from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
-from tests.support.stubs import Stub
+from tests.support.scratch_gateway import chat_begin_detail, scratch_gateway_fixtures
 from tests.support.tokens import Tokens
 
 EDITOR, STAFF = "li.na", "zhang.wei"  # 重要, kb-editor of finance; 一般, finance staff
@@ -31,23 +29,7 @@ WORDS = {"plain": "gradewordalpha", "core": "gradewordbeta", "important": "grade
 QUERY = " ".join(WORDS.values())
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_grades") as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
-    started = Gateway(
-        {
-            **settings_env,
-            "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_BACKENDS": stub.url,
-        }
-    )
-    yield started
-    started.stop()
+scratch, gateway = scratch_gateway_fixtures("gw_grades")
 
 
 @pytest.fixture(scope="module")
@@ -100,22 +82,6 @@ def _audit(db: ScratchDb, action: str) -> list[dict[str, Any]]:
         time.sleep(0.1)
 
 
-def _begin(db: ScratchDb, request_id: str) -> dict[str, Any]:
-    """The request's ``chat.begin`` detail, once it is in."""
-    deadline = time.monotonic() + 10
-    while True:
-        with db.superuser() as conn:
-            row = conn.execute(
-                "SELECT detail FROM audit_events WHERE request_id = %s"
-                " AND event_type = 'chat.begin'",
-                (request_id,),
-            ).fetchone()
-        if row is not None:
-            return dict(row[0])
-        assert time.monotonic() < deadline, "no chat.begin row"
-        time.sleep(0.1)
-
-
 def test_each_reader_gets_only_the_grades_within_their_clearance(
     gateway: Gateway, tokens: Tokens, kb: dict[str, Any]
 ) -> None:
@@ -149,7 +115,7 @@ def test_a_rag_answer_carries_the_highest_grade_it_cites(
             events = [line[6:] for line in streamed.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["grade"] == "重要"
-    begin = _begin(scratch, whole.headers["x-request-id"])
+    begin = chat_begin_detail(scratch, whole.headers["x-request-id"])
     assert begin["grade"] == "重要"
 
 

@@ -11,18 +11,15 @@ the role allowed the numbers here.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from tests.support.gateways import Gateway, chat_body
 from tests.support.kb import md_file
-from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
+from tests.support.scratch_gateway import chat_begin_detail, scratch_gateway_fixtures
 from tests.support.stubs import Stub
 from tests.support.tokens import Tokens
 
@@ -31,24 +28,9 @@ ID, MOBILE = "11010519491231002X", "13812345678"
 PROMPT = f"客户手机{MOBILE}，身份证{ID}，请核对。"
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_pii") as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
-    started = Gateway(
-        {
-            **settings_env,
-            "APPLIANCE_DATABASE_URL": scratch.gateway_url,
-            "APPLIANCE_BACKENDS": stub.url,
-            "APPLIANCE_CONTENT__PII_CHAT_ROLES": orjson.dumps({"kb-editor": "allow"}).decode(),
-        }
-    )
-    yield started
-    started.stop()
+scratch, gateway = scratch_gateway_fixtures(
+    "gw_pii", {"APPLIANCE_CONTENT__PII_CHAT_ROLES": orjson.dumps({"kb-editor": "allow"}).decode()}
+)
 
 
 def _chat(gateway: Gateway, tokens: Tokens, user: str, model: str) -> httpx.Response:
@@ -58,22 +40,6 @@ def _chat(gateway: Gateway, tokens: Tokens, user: str, model: str) -> httpx.Resp
         return client.post("/v1/chat/completions", json=body)
 
 
-def _begin(db: ScratchDb, request_id: str) -> dict[str, Any]:
-    """The request's ``chat.begin`` detail, once it is in."""
-    deadline = time.monotonic() + 10
-    while True:
-        with db.superuser() as conn:
-            row = conn.execute(
-                "SELECT detail FROM audit_events WHERE request_id = %s"
-                " AND event_type = 'chat.begin'",
-                (request_id,),
-            ).fetchone()
-        if row is not None:
-            return dict(row[0])
-        assert time.monotonic() < deadline, "no chat.begin row"
-        time.sleep(0.1)
-
-
 def test_a_staff_prompt_reaches_the_model_masked_and_the_masks_are_audited(
     gateway: Gateway, tokens: Tokens, stub: Stub, scratch: ScratchDb, served_model: str
 ) -> None:
@@ -81,7 +47,7 @@ def test_a_staff_prompt_reaches_the_model_masked_and_the_masks_are_audited(
     assert answered.status_code == 200, answered.text
     sent = stub.stats()["last_chat_request"]["messages"][0]["content"]
     assert sent == "客户手机[手机号]，身份证[身份证号]，请核对。"
-    detail = _begin(scratch, answered.headers["x-request-id"])
+    detail = chat_begin_detail(scratch, answered.headers["x-request-id"])
     assert detail["pii_masked"] == {"mobile": 1, "resident_id": 1}
     assert MOBILE not in orjson.dumps(detail).decode()
 
@@ -92,7 +58,7 @@ def test_a_role_the_settings_allow_sends_the_numbers_unmasked(
     answered = _chat(gateway, tokens, EDITOR, served_model)
     assert answered.status_code == 200, answered.text
     assert stub.stats()["last_chat_request"]["messages"][0]["content"] == PROMPT
-    assert "pii_masked" not in _begin(scratch, answered.headers["x-request-id"])
+    assert "pii_masked" not in chat_begin_detail(scratch, answered.headers["x-request-id"])
 
 
 DOCUMENT = f"# 客户档案\n\n客户张三，身份证号{ID}，联系电话{MOBILE}，已核实。"
@@ -181,6 +147,6 @@ def test_a_passage_from_a_knowledge_base_that_allows_is_masked_for_a_masking_rol
     sent = stub.stats()["last_chat_request"]["messages"][-1]["content"]
     assert "[身份证号]" in sent and "[手机号]" in sent
     assert ID not in sent and MOBILE not in sent
-    detail = _begin(scratch, answered.headers["x-request-id"])
+    detail = chat_begin_detail(scratch, answered.headers["x-request-id"])
     assert detail["pii_masked_passages"] == {"mobile": 1, "resident_id": 1}
     assert "pii_masked" not in detail

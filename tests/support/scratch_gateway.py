@@ -1,0 +1,70 @@
+"""A test module's own gateway on its own scratch database, and reading that database's audit
+rows back as the superuser.
+
+Several gateway test modules need the same pair of module fixtures: a migrated scratch
+database (so their audit rows neither lengthen nor interleave with the shared chain) and one
+gateway of this tree's code on it, relaying to the module's stub backend. They differ only in
+the database's prefix and a few settings, so the pair is made here from those.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.support.gateways import Gateway
+from tests.support.postgres import scratch as scratch_db
+from tests.support.postgres.databases import ScratchDb
+from tests.support.stubs import Stub
+
+ScratchFixture = Callable[[dict[str, Any]], Iterator[ScratchDb]]
+GatewayFixture = Callable[[dict[str, str], ScratchDb, Stub], Iterator[Gateway]]
+
+
+def scratch_gateway_fixtures(
+    prefix: str, extra_env: Mapping[str, str] | None = None
+) -> tuple[ScratchFixture, GatewayFixture]:
+    """Module fixtures ``scratch`` (a temporary database named after ``prefix``) and
+    ``gateway`` (started on it with the module's ``settings_env``, the ``stub`` backend and
+    ``extra_env``), for ``scratch, gateway = scratch_gateway_fixtures(...)`` in the module."""
+    extra = dict(extra_env or {})
+
+    @pytest.fixture(scope="module", name="scratch")
+    def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
+        with scratch_db.temporary(services, prefix) as db:
+            yield db
+
+    @pytest.fixture(scope="module", name="gateway")
+    def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
+        started = Gateway(
+            {
+                **settings_env,
+                "APPLIANCE_DATABASE_URL": scratch.gateway_url,
+                "APPLIANCE_BACKENDS": stub.url,
+                **extra,
+            }
+        )
+        yield started
+        started.stop()
+
+    return scratch, gateway
+
+
+def chat_begin_detail(db: ScratchDb, request_id: str) -> dict[str, Any]:
+    """The request's ``chat.begin`` detail, once it is in (written after the answer, so it
+    is polled for)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with db.superuser() as conn:
+            row = conn.execute(
+                "SELECT detail FROM audit_events WHERE request_id = %s"
+                " AND event_type = 'chat.begin'",
+                (request_id,),
+            ).fetchone()
+        if row is not None:
+            return dict(row[0])
+        assert time.monotonic() < deadline, "no chat.begin row"
+        time.sleep(0.1)
