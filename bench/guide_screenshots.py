@@ -31,7 +31,7 @@ import httpx
 from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, keycloak_sign_in
+from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, download, keycloak_sign_in
 from tests.support.guide_shots import LANGS, SECADMIN_SCREENS, secadmin_image
 from tests.support.paths import ENDPOINTS_FILE, REPO
 from tests.support.tokens import Tokens
@@ -99,18 +99,6 @@ def _history(page: Page, lang: str) -> None:
     page.get_by_text(t("kw_history", Lang(lang)), exact=True).click()
 
 
-def _exported_csv(page: Page, folder: Path) -> Path:
-    """The active library, through the screen's own 导出 CSV button."""
-    page.locator("#kw-export-csv").click()
-    link = page.locator("#kw-download a").first
-    expect(link).to_be_visible()
-    with page.expect_download() as started:
-        link.click()
-    path = folder / started.value.suggested_filename
-    started.value.save_as(path)
-    return path
-
-
 def _rows(text: str) -> list[dict[str, str]]:
     return [{k: row[k] for k in COLUMNS} for row in csv.DictReader(io.StringIO(text))]
 
@@ -137,7 +125,7 @@ def _preview(page: Page, lang: str) -> None:
     """The library exported through the screen, with one entry added and one changed,
     previewed and the preview cancelled: the diff the administrator confirms, unconfirmed."""
     folder = Path(tempfile.mkdtemp(prefix="guide-screenshots-"))
-    rows = _rows(_exported_csv(page, folder).read_text(encoding="utf-8-sig"))
+    rows = _rows(download(page, "#kw-export-csv", folder).read_text(encoding="utf-8-sig"))
     category = rows[-1]["category"] if rows else "A.5"
     added = {
         "id": EXAMPLE_ID,

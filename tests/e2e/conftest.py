@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, keycloak_sign_in
+from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, sign_in_at
 
 expect.set_options(timeout=30_000)
 
@@ -58,13 +58,4 @@ def sign_in(
     webui_url: str, endpoints: dict[str, Any], new_page: Callable[[], Page]
 ) -> Callable[[str], Page]:
     """Open the web UI in a new context and sign in as a demo user."""
-    passwords = {user["username"]: user["password"] for user in endpoints["users"]}
-
-    def sign_in_as(username: str) -> Page:
-        page = new_page()
-        page.goto(webui_url)
-        keycloak_sign_in(page, username, passwords[username])
-        page.wait_for_url(f"{webui_url}/**")
-        return page
-
-    return sign_in_as
+    return sign_in_at(webui_url, endpoints["users"], new_page)

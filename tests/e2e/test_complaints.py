@@ -9,25 +9,19 @@ code under test whichever version the running appliance serves.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask, keycloak_sign_in
-from tests.support.tree_webui import TreeWebUI, tree_webui
+from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask, sign_in_at
+from tests.support.tree_webui import TreeWebUI, tree_webui_fixture
 
 STAFF, SECADMIN = "zhang.wei", "zhao.min"
 
 
-@pytest.fixture(scope="module")
-def tree(
-    services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TreeWebUI]:
-    folder = tmp_path_factory.mktemp("webui")
-    with tree_webui(services, served_model, folder, "e2e_complaints") as started:
-        yield started
+tree = tree_webui_fixture("e2e_complaints")
 
 
 @pytest.fixture
@@ -35,16 +29,7 @@ def sign_in(
     tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
 ) -> Callable[[str], Page]:
     """Sign in to this tree's web UI through the real Keycloak login page."""
-    passwords = {user["username"]: user["password"] for user in services["users"]}
-
-    def sign_in_as(username: str) -> Page:
-        page = new_page()
-        page.goto(tree.url)
-        keycloak_sign_in(page, username, passwords[username])
-        page.wait_for_url(f"{tree.url}/**")
-        return page
-
-    return sign_in_as
+    return sign_in_at(tree.url, services["users"], new_page)
 
 
 def _flag_last_answer(page: Page) -> None:

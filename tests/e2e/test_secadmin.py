@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,15 @@ from playwright.sync_api import Page, expect
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary
 from appliance.content.library_xlsx import export_xlsx, import_xlsx
-from tests.support.e2e import keycloak_sign_in
+from tests.support.e2e import download, sign_in_at
 from tests.support.tokens import Tokens
-from tests.support.tree_webui import TreeWebUI, tree_webui
+from tests.support.tree_webui import TreeWebUI, tree_webui_fixture
 
 SECADMIN_TAB = "安全管理"
 REVISION = re.compile(r"修订号 (\d+)")
 
 
-@pytest.fixture(scope="module")
-def tree(
-    services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TreeWebUI]:
-    folder = tmp_path_factory.mktemp("webui")
-    with tree_webui(services, served_model, folder, "e2e_secadmin") as started:
-        yield started
+tree = tree_webui_fixture("e2e_secadmin")
 
 
 @pytest.fixture
@@ -46,16 +40,7 @@ def sign_in(
     tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
 ) -> Callable[[str], Page]:
     """Sign in to this tree's web UI through the real Keycloak login page."""
-    passwords = {user["username"]: user["password"] for user in services["users"]}
-
-    def sign_in_as(username: str) -> Page:
-        page = new_page()
-        page.goto(tree.url)
-        keycloak_sign_in(page, username, passwords[username])
-        page.wait_for_url(f"{tree.url}/**")
-        return page
-
-    return sign_in_as
+    return sign_in_at(tree.url, services["users"], new_page)
 
 
 def revision(page: Page) -> int:
@@ -64,18 +49,6 @@ def revision(page: Page) -> int:
     found = REVISION.search(shown.inner_text())
     assert found is not None
     return int(found.group(1))
-
-
-def download(page: Page, button: str, folder: Path) -> Path:
-    """Click an export button and save the file the screen then offers."""
-    page.locator(button).click()
-    link = page.locator("#kw-download a").first
-    expect(link).to_be_visible()
-    with page.expect_download() as started:
-        link.click()
-    path = folder / started.value.suggested_filename
-    started.value.save_as(path)
-    return path
 
 
 def search(page: Page, text: str) -> None:

@@ -1,7 +1,12 @@
 """What the browser tests and the screenshot generator share: the browser, the screen,
-how long an answer may take, Keycloak's login form, and asking the web UI a question."""
+how long an answer may take, Keycloak's login form, signing in, asking the web UI a question
+and saving a file a screen offers."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -38,3 +43,33 @@ def keycloak_sign_in(page: Page, username: str, password: str) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#kc-login")
+
+
+def sign_in_at(
+    url: str, users: Iterable[Mapping[str, Any]], new_page: Callable[[], Page]
+) -> Callable[[str], Page]:
+    """Sign a demo user (one of ``users``, with their passwords) in to the web UI at ``url``
+    through the real Keycloak login page, each in a new page of ``new_page``."""
+    passwords = {user["username"]: user["password"] for user in users}
+
+    def sign_in_as(username: str) -> Page:
+        page = new_page()
+        page.goto(url)
+        keycloak_sign_in(page, username, passwords[username])
+        page.wait_for_url(f"{url}/**")
+        return page
+
+    return sign_in_as
+
+
+def download(page: Page, button: str, folder: Path) -> Path:
+    """Click an export button of the keyword library screen and save the file it then offers
+    into ``folder``."""
+    page.locator(button).click()
+    link = page.locator("#kw-download a").first
+    expect(link).to_be_visible()
+    with page.expect_download() as started:
+        link.click()
+    path = folder / started.value.suggested_filename
+    started.value.save_as(path)
+    return path
