@@ -10,7 +10,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.conversations.schemas import StoredText, non_blank
 
 Category = Literal["illegal", "false_information", "personal_information", "other"]
 State = Literal["open", "handled", "dismissed"]
@@ -19,20 +21,8 @@ Closing = Literal["handled", "dismissed"]
 TEXT_MAX = 2000
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
-
-
-def _has_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("The note needs some text")
-    return value.strip()
-
-
-PlainText = Annotated[str, AfterValidator(_no_nul)]
-Note = Annotated[PlainText, AfterValidator(_has_text)]
+PlainText = StoredText
+Note = Annotated[PlainText, non_blank("The note needs some text")]
 
 
 class NewComplaint(BaseModel):

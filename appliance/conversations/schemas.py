@@ -24,15 +24,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _has_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("A title needs some text")
-    return value.strip()
+def non_blank(message: str) -> AfterValidator:
+    """A validator trimming a text and refusing it blank with ``message``: a name or a note
+    of only spaces says nothing (the complaints' notes use it too)."""
+
+    def has_text(value: str) -> str:
+        if not value.strip():
+            raise ValueError(message)
+        return value.strip()
+
+    return AfterValidator(has_text)
 
 
+# Text PostgreSQL can store (no NUL); the complaints' text is the same.
 StoredText = Annotated[str, AfterValidator(_no_nul)]
 # A title as the sidebar shows it: trimmed, never blank.
-Title = Annotated[StoredText, AfterValidator(_has_text)]
+Title = Annotated[StoredText, non_blank("A title needs some text")]
 
 
 class NewConversation(BaseModel):
