@@ -8,7 +8,7 @@ reason code and client address, never the token); the role aliases additionally 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, cast
+from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import Depends, Request
 
@@ -47,6 +47,32 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def deny_access(
+    request: Request,
+    principal: Principal,
+    roles: tuple[Role, ...],
+    purpose: str,
+    required: dict[str, Any],
+) -> NoReturn:
+    """Refuse a principal holding none of ``roles``: an ``access.denied`` event naming what
+    was ``required`` and the path, then 403 ``missing_role`` saying which role would do."""
+    get_state(request).audit.submit(
+        request_event(
+            request,
+            EventType.ACCESS_DENIED,
+            Outcome.DENIED,
+            principal=principal,
+            http_status=403,
+            detail={**required, "path": request.url.path},
+        )
+    )
+    names = " or ".join(f"'{role.value}'" for role in roles)
+    raise Forbidden(
+        f"The {names} role is required to {purpose}; ask your administrator.",
+        code="missing_role",
+    )
+
+
 def require_role(role: Role, purpose: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through only principals holding ``role``."""
 
@@ -55,20 +81,7 @@ def require_role(role: Role, purpose: str) -> Callable[..., Awaitable[Principal]
         # instead of a chain keeps FastAPI's per-request resolution cheap on the chat path.
         principal = await current_principal(request)
         if not principal.has_role(role):
-            get_state(request).audit.submit(
-                request_event(
-                    request,
-                    EventType.ACCESS_DENIED,
-                    Outcome.DENIED,
-                    principal=principal,
-                    http_status=403,
-                    detail={"required_role": role.value, "path": request.url.path},
-                )
-            )
-            raise Forbidden(
-                f"The '{role.value}' role is required to {purpose}; ask your administrator.",
-                code="missing_role",
-            )
+            deny_access(request, principal, (role,), purpose, {"required_role": role.value})
         return principal
 
     return guard
@@ -80,21 +93,8 @@ def require_any_role(roles: tuple[Role, ...], purpose: str) -> Callable[..., Awa
     async def guard(request: Request) -> Principal:
         principal = await current_principal(request)
         if not any(principal.has_role(role) for role in roles):
-            names = " or ".join(f"'{role.value}'" for role in roles)
-            get_state(request).audit.submit(
-                request_event(
-                    request,
-                    EventType.ACCESS_DENIED,
-                    Outcome.DENIED,
-                    principal=principal,
-                    http_status=403,
-                    detail={"required_roles": [r.value for r in roles], "path": request.url.path},
-                )
-            )
-            raise Forbidden(
-                f"The {names} role is required to {purpose}; ask your administrator.",
-                code="missing_role",
-            )
+            required = {"required_roles": [r.value for r in roles]}
+            deny_access(request, principal, roles, purpose, required)
         return principal
 
     return guard

@@ -23,10 +23,15 @@ from appliance.assess.service_account import CLIENT_ID
 from appliance.assess.store import ReportStore, StoredReport
 from appliance.audit.events import EventType, Outcome
 from appliance.auth.principal import Principal, Role
-from appliance.errors import Forbidden, NotFound
-from appliance.gateway.deps import current_principal, get_state, require_any_role
+from appliance.errors import NotFound
+from appliance.gateway.deps import (
+    current_principal,
+    deny_access,
+    get_state,
+    require_any_role,
+)
 from appliance.gateway.edge.audited_change import AuditedChange
-from appliance.gateway.edge.caller import Caller, request_event
+from appliance.gateway.edge.caller import Caller
 from appliance.gateway.state import AuditSink
 
 
@@ -67,25 +72,8 @@ def _require_role_or_client(
         principal = await current_principal(request)
         if principal.client_id == client_id or any(principal.has_role(r) for r in roles):
             return principal
-        get_state(request).audit.submit(
-            request_event(
-                request,
-                EventType.ACCESS_DENIED,
-                Outcome.DENIED,
-                principal=principal,
-                http_status=403,
-                detail={
-                    "required_roles": [r.value for r in roles],
-                    "required_client": client_id,
-                    "path": request.url.path,
-                },
-            )
-        )
-        names = " or ".join(f"'{r.value}'" for r in roles)
-        raise Forbidden(
-            f"The {names} role is required to {purpose}; ask your administrator.",
-            code="missing_role",
-        )
+        required = {"required_roles": [r.value for r in roles], "required_client": client_id}
+        deny_access(request, principal, roles, purpose, required)
 
     return guard
 
