@@ -1,13 +1,19 @@
-"""The local runtime's Keycloak, found through var/endpoints.json (written by `appliance up`)."""
+"""The local runtime's Keycloak, found through var/endpoints.json (written by `appliance up`),
+and the gateway's authenticator pointed at it."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from appliance.auth.authenticator import Authenticator
+from appliance.runtime.gateway_service import local_allowed_clients
+from appliance.settings import KeycloakSettings
 from tests.support.paths import ENDPOINTS_FILE, load_endpoints
 
 WAIT_S = 180.0
@@ -37,3 +43,15 @@ def keycloak_endpoints() -> dict[str, Any]:
                 f"local runtime not up: {ENDPOINTS_FILE} missing, no users, or Keycloak down"
             )
         time.sleep(2)
+
+
+@pytest.fixture
+async def authenticator(keycloak_endpoints: dict[str, Any]) -> AsyncIterator[Authenticator]:
+    # The dev client's tokens, accepted as the local runtime's settings accept them.
+    settings = KeycloakSettings(
+        issuer=keycloak_endpoints["keycloak"]["issuer"],
+        allowed_clients=json.loads(local_allowed_clients()),
+    )
+    auth = Authenticator(settings)
+    yield auth
+    await auth.aclose()

@@ -7,8 +7,6 @@ The demo users carry the clearances ``appliance up`` gives them (``demo_users``)
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,8 +15,6 @@ import pytest
 from appliance.auth.authenticator import Authenticator
 from appliance.rag.config import RagSettings
 from appliance.rag.grades import clearance_level
-from appliance.runtime.gateway_service import local_allowed_clients
-from appliance.settings import KeycloakSettings
 from tests.support.keycloak_admin import master_admin
 from tests.support.paths import load_endpoints
 
@@ -46,17 +42,6 @@ def _token(endpoints: dict[str, Any], username: str) -> str:
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
-
-
-@pytest.fixture
-async def authenticator(keycloak_endpoints: dict[str, Any]) -> AsyncIterator[Authenticator]:
-    settings = KeycloakSettings(
-        issuer=keycloak_endpoints["keycloak"]["issuer"],
-        allowed_clients=json.loads(local_allowed_clients()),
-    )
-    auth = Authenticator(settings)
-    yield auth
-    await auth.aclose()
 
 
 @pytest.mark.parametrize(("username", "clearance"), sorted(DEMO.items()))

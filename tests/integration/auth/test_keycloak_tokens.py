@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,8 +11,6 @@ from keycloak import KeycloakOpenID
 
 from appliance.auth.authenticator import Authenticator
 from appliance.errors import Unauthenticated
-from appliance.runtime.gateway_service import local_allowed_clients
-from appliance.settings import KeycloakSettings
 
 pytestmark = pytest.mark.services
 
@@ -38,18 +35,6 @@ async def password_grant(
     finally:
         await client.connection.aclose()
     return tokens
-
-
-@pytest.fixture
-async def authenticator(keycloak_endpoints: dict[str, Any]) -> AsyncIterator[Authenticator]:
-    # The dev client's tokens, accepted as the local runtime's settings accept them.
-    settings = KeycloakSettings(
-        issuer=keycloak_endpoints["keycloak"]["issuer"],
-        allowed_clients=json.loads(local_allowed_clients()),
-    )
-    auth = Authenticator(settings)
-    yield auth
-    await auth.aclose()
 
 
 @pytest.mark.parametrize("username", ["li.na", "wang.fang", "liu.yang", "sun.li"])
