@@ -6,43 +6,28 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
-from appliance.conversations.schemas import ConversationDetail, MessageOut
 from appliance.gateway.conversations.export import export_conversation
 from appliance.labels.aigc import EXPLICIT_EN, EXPLICIT_ZH
 from appliance.labels.files import verify
+from tests.support.conversations import question_and_answer
 
 NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 CITATION = {"index": 1, "document_name": "报销制度.pdf", "page": 3, "section": "差旅费"}
-CONVERSATION = ConversationDetail(
-    id=uuid.UUID("0b7c2a52-3c1e-4d4e-9f6a-5d1f0c2b3a41"),
-    title="住宿",
-    created_at=NOW,
-    updated_at=NOW,
-    messages=[
-        MessageOut(
-            position=1,
-            role="user",
-            content="住宿上限？",
-            reasoning="",
-            thought_seconds=None,
-            citations=[],
-        ),
-        MessageOut(
-            position=2,
-            role="assistant",
-            content="上限为 650 元。",
-            reasoning="用户问住宿上限",
-            thought_seconds=2.5,
-            citations=[{**CITATION, "text": "一线城市住宿每晚 650 元。"}],
-        ),
-    ],
+CONVERSATION = question_and_answer(
+    "0b7c2a52-3c1e-4d4e-9f6a-5d1f0c2b3a41",
+    "住宿",
+    NOW,
+    "住宿上限？",
+    "上限为 650 元。",
+    reasoning="用户问住宿上限",
+    thought_seconds=2.5,
+    citations=[{**CITATION, "text": "一线城市住宿每晚 650 元。"}],
 )
 
 

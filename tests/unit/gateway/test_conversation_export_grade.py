@@ -5,46 +5,29 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
-from appliance.conversations.schemas import ConversationDetail, MessageOut
 from appliance.gateway.conversations.export import export_conversation
 from appliance.labels.files import verify
+from tests.support.conversations import question_and_answer
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 CITATIONS = [
     {"index": 1, "document_name": "制度.md", "text": "一般资料。", "grade": "一般"},
     {"index": 2, "document_name": "预算.md", "text": "重要资料。", "grade": "重要"},
 ]
-GRADED = ConversationDetail(
-    id=uuid.UUID("5e0d2c1a-1111-4c4e-9f6a-5d1f0c2b3a41"),
-    title="预算",
-    created_at=NOW,
-    updated_at=NOW,
-    messages=[
-        MessageOut(
-            position=1,
-            role="user",
-            content="预算？",
-            reasoning="",
-            thought_seconds=None,
-            citations=[],
-        ),
-        MessageOut(
-            position=2,
-            role="assistant",
-            content="预算见 [2]。",
-            reasoning="",
-            thought_seconds=None,
-            citations=CITATIONS,
-            grade="重要",
-        ),
-    ],
+GRADED = question_and_answer(
+    "5e0d2c1a-1111-4c4e-9f6a-5d1f0c2b3a41",
+    "预算",
+    NOW,
+    "预算？",
+    "预算见 [2]。",
+    citations=CITATIONS,
+    grade="重要",
 )
 
 
