@@ -26,12 +26,7 @@ def export_zip(gw: Gateway, out: Path, *, lang: str = "zh") -> Path:
     """Write the export to ``out`` (a file, or a directory for the gateway's file name)."""
     response = gw.client.get(EXPORT_PATH, params={"lang": lang})
     if response.status_code != 200:
-        try:
-            error = response.json()["error"]
-            code, message = str(error.get("code")), str(error.get("message"))
-        except (ValueError, KeyError, TypeError):
-            code, message = str(response.status_code), response.text[:200]
-        raise GatewayError(response.status_code, code, message)
+        raise GatewayError.of(response)
     if out.is_dir():
         disposition = response.headers.get("content-disposition", "")
         name = disposition.partition('filename="')[2].rstrip('"') or "compliance.zip"

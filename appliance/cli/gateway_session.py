@@ -41,6 +41,17 @@ class GatewayError(Exception):
         self.code = code
         self.message = message
 
+    @classmethod
+    def of(cls, response: httpx.Response) -> GatewayError:
+        """A refusal with the gateway's own code and message, or, where its body is not the
+        gateway's error shape (a proxy's page), the status and the body's start."""
+        try:
+            error = response.json()["error"]
+            code, message = str(error.get("code")), str(error.get("message"))
+        except (ValueError, KeyError, TypeError):
+            code, message = str(response.status_code), response.text[:200]
+        return cls(response.status_code, code, message)
+
 
 def _local_endpoints() -> dict[str, Any]:
     path = RuntimePaths.default().endpoints_file
@@ -106,12 +117,7 @@ class Gateway:
         """The answer's JSON, or ``GatewayError`` with the gateway's own code and message."""
         response = self.client.request(method, path, json=body)
         if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                code, message = str(error.get("code")), str(error.get("message"))
-            except (ValueError, KeyError, TypeError):
-                code, message = str(response.status_code), response.text[:200]
-            raise GatewayError(response.status_code, code, message)
+            raise GatewayError.of(response)
         return response.json() if response.content else None
 
     def close(self) -> None:
