@@ -14,8 +14,8 @@ import gradio as gr
 
 from webui.gateway_client import GatewayError
 from webui.i18n import t
-from webui.ui_flag import category_label, state_label
-from webui.ui_secadmin_screen import SecadminScreen, is_secadmin
+from webui.ui_flag import category_label, complaint_text, state_label
+from webui.ui_secadmin_screen import SecadminScreen, is_secadmin, page_buttons, page_table
 
 PAGE_SIZE = 20
 STATES = ("open", "handled", "dismissed")
@@ -48,16 +48,9 @@ class ComplaintsScreen(SecadminScreen):
             refresh = gr.Button(
                 t("flag_refresh", lang), scale=0, min_width=80, elem_id="cp-refresh"
             )
-            prev = gr.Button(t("kw_prev", lang), scale=0, min_width=80, elem_id="cp-prev")
-            nxt = gr.Button(t("kw_next", lang), scale=0, min_width=80, elem_id="cp-next")
+            prev, nxt = page_buttons(lang, "cp")
         self.offset = gr.State(0)
-        self.page = gr.Markdown(elem_id="cp-page")
-        self.table = gr.Dataframe(
-            headers=[t(k, lang) for k in _KEYS],
-            interactive=False,
-            wrap=True,
-            elem_id="cp-table",
-        )
+        self.page, self.table = page_table(lang, "cp", _KEYS)
         with gr.Row(equal_height=True):
             picked = gr.Number(
                 label=t("cp_pick", lang), precision=0, minimum=1, scale=1, elem_id="cp-id"
@@ -69,14 +62,7 @@ class ComplaintsScreen(SecadminScreen):
                 scale=2,
                 elem_id="cp-close-as",
             )
-        note = gr.Textbox(
-            label=t("cp_note", lang),
-            placeholder=t("cp_note_ph", lang),
-            lines=2,
-            max_lines=6,
-            max_length=2000,
-            elem_id="cp-note",
-        )
+        note = complaint_text(t("cp_note", lang), t("cp_note_ph", lang), "cp-note")
         submit = gr.Button(t("cp_submit", lang), variant="primary", elem_id="cp-submit")
         status = gr.Markdown(elem_id="cp-status")
 

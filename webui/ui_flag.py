@@ -57,6 +57,19 @@ def category_label(category: str, lang: Lang) -> str:
     return t(f"flag_cat_{category}", lang)
 
 
+def complaint_text(label: str, placeholder: str, elem_id: str) -> gr.Textbox:
+    """A box for a complaint's reason or its closing note: a few lines, at most the 2,000
+    characters the gateway takes."""
+    return gr.Textbox(
+        label=label,
+        placeholder=placeholder,
+        lines=2,
+        max_lines=6,
+        max_length=2000,
+        elem_id=elem_id,
+    )
+
+
 def refusal(error: GatewayError, lang: Lang) -> gr.Error:
     """The gateway's refusal of a report, in the user's language where it has a name."""
     key = f"sec_err_{error.code}"
@@ -85,13 +98,8 @@ class FlagPanel(Tab):
                 label=t("flag_category", lang),
                 elem_id="flag-category",
             )
-            reason = gr.Textbox(
-                label=t("flag_reason", lang),
-                placeholder=t("flag_reason_ph", lang),
-                lines=2,
-                max_lines=6,
-                max_length=2000,
-                elem_id="flag-reason",
+            reason = complaint_text(
+                t("flag_reason", lang), t("flag_reason_ph", lang), "flag-reason"
             )
             with gr.Row():
                 submit = gr.Button(t("flag_submit", lang), variant="primary", elem_id="flag-submit")

@@ -20,7 +20,7 @@ import gradio as gr
 
 from webui.gateway_client import XLSX_TYPE, GatewayError
 from webui.i18n import t
-from webui.ui_secadmin_screen import SecadminScreen
+from webui.ui_secadmin_screen import SecadminScreen, page_buttons, page_table
 
 PAGE_SIZE = 20
 _ENTRY_KEYS = ("kw_col_id", "kw_col_term", "kw_col_category", "kw_col_match", "kw_col_action")
@@ -57,17 +57,10 @@ class KeywordsScreen(SecadminScreen):
                 elem_id="kw-search",
             )
             go = gr.Button(t("search", lang), elem_id="kw-search-go", scale=0, min_width=80)
-            prev = gr.Button(t("kw_prev", lang), elem_id="kw-prev", scale=0, min_width=80)
-            nxt = gr.Button(t("kw_next", lang), elem_id="kw-next", scale=0, min_width=80)
+            prev, nxt = page_buttons(lang, "kw")
         self.offset = gr.State(0)
         self.total = gr.State(0)
-        self.page = gr.Markdown(elem_id="kw-page")
-        self.table = gr.Dataframe(
-            headers=[t(k, lang) for k in _ENTRY_KEYS],
-            interactive=False,
-            wrap=True,
-            elem_id="kw-table",
-        )
+        self.page, self.table = page_table(lang, "kw", _ENTRY_KEYS)
         with gr.Accordion(t("kw_history", lang), open=False):
             self.versions = gr.Dataframe(
                 headers=[t(k, lang) for k in _VERSION_KEYS],
