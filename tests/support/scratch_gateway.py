@@ -24,6 +24,18 @@ ScratchFixture = Callable[[dict[str, Any]], Iterator[ScratchDb]]
 GatewayFixture = Callable[[dict[str, str], ScratchDb, Stub], Iterator[Gateway]]
 
 
+def scratch_fixture(prefix: str) -> ScratchFixture:
+    """Module fixture ``scratch``: a temporary migrated database named after ``prefix``,
+    dropped after the module (``scratch = scratch_fixture(...)`` in the module)."""
+
+    @pytest.fixture(scope="module", name="scratch")
+    def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
+        with scratch_db.temporary(services, prefix) as db:
+            yield db
+
+    return scratch
+
+
 def scratch_gateway_fixtures(
     prefix: str, extra_env: Mapping[str, str] | None = None
 ) -> tuple[ScratchFixture, GatewayFixture]:
@@ -31,11 +43,6 @@ def scratch_gateway_fixtures(
     ``gateway`` (started on it with the module's ``settings_env``, the ``stub`` backend and
     ``extra_env``), for ``scratch, gateway = scratch_gateway_fixtures(...)`` in the module."""
     extra = dict(extra_env or {})
-
-    @pytest.fixture(scope="module", name="scratch")
-    def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-        with scratch_db.temporary(services, prefix) as db:
-            yield db
 
     @pytest.fixture(scope="module", name="gateway")
     def gateway(settings_env: dict[str, str], scratch: ScratchDb, stub: Stub) -> Iterator[Gateway]:
@@ -50,7 +57,7 @@ def scratch_gateway_fixtures(
         yield started
         started.stop()
 
-    return scratch, gateway
+    return scratch_fixture(prefix), gateway
 
 
 def chat_begin_detail(db: ScratchDb, request_id: str) -> dict[str, Any]:

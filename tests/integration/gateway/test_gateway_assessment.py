@@ -35,6 +35,7 @@ from tests.support.gateways import Gateway
 from tests.support.keycloak_admin import master_admin
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
+from tests.support.scratch_gateway import scratch_fixture
 from tests.support.tokens import Tokens
 
 SECADMIN, AUDITOR, SYSADMIN, STAFF = "zhao.min", "liu.yang", "chen.jie", "zhang.wei"
@@ -48,10 +49,7 @@ REPORTS = "/api/assessment/reports"
 APPLIANCE = Path(sys.executable).parent / "appliance"
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_assess") as db:
-        yield db
+scratch = scratch_fixture("gw_assess")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.support.gateways import Gateway, chat_body
-from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
+from tests.support.scratch_gateway import scratch_fixture
 from tests.support.stubs import Stub
 from tests.support.tokens import Tokens
 
@@ -21,10 +21,7 @@ RELOAD_S = 2.0
 LIBRARY = "id,term,category,match,action\nR-1,重载测试词,A.1 测试,normalised,block\n".encode()
 
 
-@pytest.fixture(scope="module")
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_content_reload") as db:
-        yield db
+scratch = scratch_fixture("gw_content_reload")
 
 
 @pytest.fixture(scope="module")
