@@ -2,8 +2,9 @@
 
 The gateway connects with its own confidential client ``appliance-accounts`` (service
 account with the realm-management roles ``manage-users``, ``view-users``, ``query-groups``,
-``view-clients``, ``manage-clients``, and ``view-realm`` to look roles up), never with the
-master realm's admin. The calls block, so the gateway runs them in a worker thread.
+``view-clients``, ``manage-clients``, ``view-realm`` to look roles up, and ``view-events`` to
+read the realm's login events), never with the master realm's admin. The calls block, so
+the gateway runs them in a worker thread.
 Keycloak's errors become domain errors here: 404 ``NotFound``, 409 ``Conflict``, anything
 else ``UpstreamError``.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from appliance.errors import Conflict, NotFound, ServiceUnavailable, UpstreamErr
 from appliance.identity.names import join_name, split_name
 from appliance.identity.policy import KNOWN_ROLES
 from appliance.identity.schemas import ClientOut, GroupOut, NewClient, NewUser, UserOut
+from appliance.identity.sign_ins import LastSignIn, last_sign_ins
 from appliance.settings import KeycloakSettings
 
 DEPARTMENTS = "/dept"
@@ -164,18 +166,11 @@ class Directory:
             if not str(user["username"]).startswith("service-account-")
         ]
 
-    def last_sign_in(self, user_id: str) -> datetime | None:
-        """When the user's newest open session began (a sign-in), None with none open.
-
-        Sessions need only ``view-users``, which the accounts client has; the realm's login
-        events would also need ``view-events``, which it is not given. A sign-in whose
-        session has ended is therefore not known here; the audit log's rows are the record
-        of use.
-        """
-        with keycloak_errors(f"sessions of user {user_id}"):
-            sessions = self._admin.get_sessions(user_id)
-        starts = [int(s["start"]) for s in sessions if s.get("start")]
-        return datetime.fromtimestamp(max(starts) / 1000, UTC) if starts else None
+    def last_sign_ins(self, user_ids: Sequence[str]) -> dict[str, LastSignIn]:
+        """Each user's last sign-in from the realm's LOGIN events (``view-events``), else the
+        newest open session (``sign_ins``); a user with neither is absent."""
+        with keycloak_errors("sign-ins"):
+            return last_sign_ins(self._admin, user_ids)
 
     def get_user(self, username: str) -> UserOut:
         user_id = self.user_id(username)

@@ -1,6 +1,8 @@
 """Gathering the sections of the compliance export, each from where the appliance keeps it.
 
-Keycloak's admin calls block, so the account inventory is read in a worker thread. The
+Keycloak's admin calls block, so the account inventory is read in a worker thread; each
+account's last sign-in comes from the realm's LOGIN events (``appliance.identity.sign_ins``),
+and ``last_sign_in_source`` says whether it is such an event or only an open session. The
 assessment reports are read by SQL from their table when it exists (``appliance assess``
 writes it); a database without it, or with no report in it, says no assessment is recorded.
 """
@@ -32,9 +34,11 @@ _LAST_ASSESSMENT = text(
 
 def _accounts(keycloak: KeycloakSettings) -> dict[str, Any]:
     directory = Directory.connect(keycloak)
+    people = directory.list_users()
+    sign_ins = directory.last_sign_ins([user.id for user in people])
     users = []
-    for user in directory.list_users():
-        signed_in = directory.last_sign_in(user.id)
+    for user in people:
+        signed_in = sign_ins.get(user.id)
         users.append(
             {
                 "username": user.username,
@@ -43,11 +47,16 @@ def _accounts(keycloak: KeycloakSettings) -> dict[str, Any]:
                 "roles": user.roles,
                 "departments": user.departments,
                 "created": None if user.created is None else user.created.isoformat(),
-                "last_sign_in": None if signed_in is None else signed_in.isoformat(),
+                "last_sign_in": None if signed_in is None else signed_in.at.isoformat(),
+                "last_sign_in_source": None if signed_in is None else signed_in.source,
             }
         )
     return {
-        "source": "Keycloak realm users; last_sign_in: start of the newest open session",
+        "source": (
+            "Keycloak realm users; last_sign_in: the newest stored LOGIN event"
+            " (last_sign_in_source event), else the start of the newest open session"
+            " (session), null with neither"
+        ),
         "users": users,
     }
 
