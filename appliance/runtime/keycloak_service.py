@@ -11,7 +11,9 @@ Keycloak imports the realm file only when the realm does not exist yet, so a cli
 to the file later (``appliance-cli``, ``appliance-accounts``, ``svc-assessment``) would never
 reach an existing install: every ``appliance up`` creates the realm file's clients that are
 missing, and gives their service accounts the roles the file's ``users`` entries name (the
-accounts client its realm-management roles, the assessment client ``staff``).
+accounts client its realm-management roles, ``view-events`` among them, the assessment
+client ``staff``), and turns on the user events the file enables (LOGIN, LOGIN_ERROR, which
+the compliance export reads for each account's last sign-in) with at least its expiry.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def configure_local(paths: RuntimePaths) -> None:
     secret: dict[str, Any] = admin.get_client_secrets(webui_uuid)
     write_private(paths.secret("keycloak_webui_client_secret"), str(secret["value"]) + "\n")
     ensure_realm_clients(paths, admin)
+    ensure_events(admin)
     _ensure_clearance(admin)
     _ensure_users(paths, admin)
     keycloak_clearance.ensure_demo_clearances(admin)
@@ -139,6 +142,37 @@ def _ensure_clearance(admin: KeycloakAdmin) -> None:
     keycloak_clearance.ensure_profile(admin, realm)
     dev_client = json.loads(_realm_resource(DEV_CLIENT_FILE))
     keycloak_clearance.ensure_mappers(admin, [*realm.get("clients", []), dev_client])
+
+
+def events_config(live: dict[str, Any], realm: dict[str, Any]) -> dict[str, Any] | None:
+    """The events configuration ``live`` needs to store the realm file's event types for at
+    least the file's ``eventsExpiration``, None when it already does. Types the site added
+    are kept and a longer expiry is never shortened; none set (0, which Keycloak reads as
+    for ever) becomes the file's, so the local store does not grow without end."""
+    wanted = list(realm.get("enabledEventTypes", []))
+    have = list(live.get("enabledEventTypes") or [])
+    types = have + [name for name in wanted if name not in have]
+    keep = int(realm.get("eventsExpiration") or 0)
+    live_keep = int(live.get("eventsExpiration") or 0)
+    expiration = max(live_keep, keep)
+    if live.get("eventsEnabled") and types == have and expiration == live_keep:
+        return None
+    fields = ("eventsListeners", "adminEventsEnabled", "adminEventsDetailsEnabled")
+    return {
+        **{name: live[name] for name in fields if name in live},
+        "eventsEnabled": True,
+        "enabledEventTypes": types,
+        "eventsExpiration": expiration,
+    }
+
+
+def ensure_events(admin: KeycloakAdmin) -> None:
+    """Turn on the realm file's user events (LOGIN, LOGIN_ERROR) and their expiry in a realm
+    imported before the file had them; a realm that has them is left alone."""
+    realm: dict[str, Any] = json.loads(_realm_resource(REALM_FILE))
+    wanted = events_config(admin.get_realm(REALM), realm)
+    if wanted is not None:
+        admin.set_events(wanted)
 
 
 def ensure_realm_clients(paths: RuntimePaths, admin: KeycloakAdmin) -> None:

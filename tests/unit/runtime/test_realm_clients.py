@@ -57,6 +57,8 @@ def test_missing_clients_are_created_and_the_service_account_gets_its_roles(
     assert admin.created == ["appliance-cli", "appliance-accounts", "svc-assessment"]
     wanted = REALM["users"][0]["clientRoles"]["realm-management"]
     assert {"manage-users", "view-users", "query-groups", "manage-clients"} <= set(wanted)
+    # The compliance export reads the realm's login events with it.
+    assert "view-events" in wanted
     assert admin.assigned == [("sa-uuid-appliance-accounts", "uuid-realm-management", wanted)]
     secret = paths.secret(keycloak_service.ACCOUNTS_SECRET_FILE)
     assert secret.read_text().strip() == "secret-of-uuid-appliance-accounts"
