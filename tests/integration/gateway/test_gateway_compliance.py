@@ -1,6 +1,8 @@
 """The 等保 compliance export from a running gateway: who may fetch it, what the ZIP holds,
 that its manifest's SHA-256 and SM3 hashes match every file and each file's GB 45438 label
-verifies, that the export is audited, and that ``appliance compliance export`` writes it.
+verifies, that the export is audited, that an account's last sign-in is the realm's stored
+LOGIN event even once its session has ended, and that ``appliance compliance export``
+writes it.
 
 A gateway of the working tree on the shared PostgreSQL and Keycloak (with the accounts
 client's secret, as a deployed gateway has), tokens of the demo realm's users.
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     from tests.support.tokens import Tokens
 
 SECADMIN, AUDITOR, STAFF, SYSADMIN = "zhao.min", "liu.yang", "zhang.wei", "chen.jie"
+# Signs in once in this module, and its session is ended at once.
+DORMANT = "wang.fang"
 SECTIONS = {
     "accounts.json",
     "permissions.json",
@@ -129,8 +134,9 @@ def test_the_sections_come_from_keycloak_the_routes_and_the_audit_log(
     users = {u["username"]: u for u in _document(files["accounts.json"])["users"]}
     assert users[SECADMIN]["roles"] == ["secadmin"]
     assert users[AUDITOR]["roles"] == ["auditor"]
-    # Signed in for this test's token: the newest open session says when.
+    # Signed in for this test's token: the realm's LOGIN event says when.
     assert users[SECADMIN]["last_sign_in"] is not None
+    assert users[SECADMIN]["last_sign_in_source"] == "event"
 
     matrix = _document(files["permissions.json"])
     routes = {(r["method"], r["path"]): r for r in matrix["routes"]}
@@ -157,6 +163,42 @@ def test_the_sections_come_from_keycloak_the_routes_and_the_audit_log(
         assert assessment["message"] == "no assessment is recorded"
     else:
         assert {"model", "passed", "report"} <= set(assessment)
+
+
+def test_last_sign_in_is_the_login_event_after_its_session_ended(
+    gateway: Gateway, tokens: Tokens
+) -> None:
+    """A sign-in at Keycloak's real token endpoint, its session ended at once: the export
+    still knows it, from the realm's stored LOGIN event, not from an open session."""
+    now = datetime.now(UTC)
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Keycloak keeps ms
+    signed_in = httpx.post(
+        tokens.token_url,
+        data={
+            "grant_type": "password",
+            "client_id": tokens.client_id,
+            "username": DORMANT,
+            "password": tokens.password(DORMANT),
+            "scope": "openid",
+        },
+        timeout=10,
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    ended = httpx.post(
+        tokens.token_url.removesuffix("/token") + "/logout",
+        data={"client_id": tokens.client_id, "refresh_token": signed_in.json()["refresh_token"]},
+        timeout=10,
+    )
+    assert ended.status_code == 204, ended.text
+
+    response = _export(gateway, tokens, AUDITOR)
+    assert response.status_code == 200, response.text
+    accounts = _document(_files(response)["accounts.json"])
+    assert "LOGIN event" in accounts["source"]
+    row = next(u for u in accounts["users"] if u["username"] == DORMANT)
+    assert row["last_sign_in_source"] == "event"
+    assert datetime.fromisoformat(row["last_sign_in"]) >= before
+    assert datetime.fromisoformat(row["last_sign_in"]) <= datetime.now(UTC)
 
 
 def test_the_cli_writes_the_export(gateway: Gateway, tokens: Tokens, tmp_path: Path) -> None:
