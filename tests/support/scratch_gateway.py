@@ -60,18 +60,32 @@ def scratch_gateway_fixtures(
     return scratch_fixture(prefix), gateway
 
 
-def chat_begin_detail(db: ScratchDb, request_id: str) -> dict[str, Any]:
-    """The request's ``chat.begin`` detail, once it is in (written after the answer, so it
-    is polled for)."""
+def poll_rows(
+    db: ScratchDb,
+    sql: str,
+    params: tuple[Any, ...],
+    ready: Callable[[list[tuple[Any, ...]]], bool],
+    what: str,
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` once ``ready`` holds for them: audit rows are written after the
+    answer, so tests poll for them (10 s at most)."""
     deadline = time.monotonic() + 10
     while True:
         with db.superuser() as conn:
-            row = conn.execute(
-                "SELECT detail FROM audit_events WHERE request_id = %s"
-                " AND event_type = 'chat.begin'",
-                (request_id,),
-            ).fetchone()
-        if row is not None:
-            return dict(row[0])
-        assert time.monotonic() < deadline, "no chat.begin row"
+            rows = conn.execute(sql, params).fetchall()
+        if ready(rows):
+            return rows
+        assert time.monotonic() < deadline, f"no {what}"
         time.sleep(0.1)
+
+
+def chat_begin_detail(db: ScratchDb, request_id: str) -> dict[str, Any]:
+    """The request's ``chat.begin`` detail, once it is in."""
+    rows = poll_rows(
+        db,
+        "SELECT detail FROM audit_events WHERE request_id = %s AND event_type = 'chat.begin'",
+        (request_id,),
+        bool,
+        "chat.begin row",
+    )
+    return dict(rows[0][0])

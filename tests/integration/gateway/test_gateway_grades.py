@@ -9,7 +9,6 @@ and kb-editor of finance, zhang.wei 一般 of finance) and a stub backend.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,11 @@ from appliance.cli.kb_cmds import ingest_folder
 from tests.support.gateways import Gateway
 from tests.support.kb import md_file
 from tests.support.postgres.databases import ScratchDb
-from tests.support.scratch_gateway import chat_begin_detail, scratch_gateway_fixtures
+from tests.support.scratch_gateway import (
+    chat_begin_detail,
+    poll_rows,
+    scratch_gateway_fixtures,
+)
 from tests.support.tokens import Tokens
 
 EDITOR, STAFF = "li.na", "zhang.wei"  # 重要, kb-editor of finance; 一般, finance staff
@@ -68,18 +71,15 @@ def _found(gateway: Gateway, tokens: Tokens, user: str, kb: dict[str, Any]) -> s
 
 
 def _audit(db: ScratchDb, action: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while True:
-        with db.superuser() as conn:
-            rows = conn.execute(
-                "SELECT outcome, detail FROM audit_events WHERE event_type = 'kb.action'"
-                " AND detail->>'action' = %s ORDER BY seq",
-                (action,),
-            ).fetchall()
-        if rows and rows[-1][0] != "pending":
-            return [{"outcome": r[0], **r[1]} for r in rows]
-        assert time.monotonic() < deadline, f"no finished {action} row"
-        time.sleep(0.1)
+    rows = poll_rows(
+        db,
+        "SELECT outcome, detail FROM audit_events WHERE event_type = 'kb.action'"
+        " AND detail->>'action' = %s ORDER BY seq",
+        (action,),
+        lambda rows: bool(rows) and rows[-1][0] != "pending",
+        f"finished {action} row",
+    )
+    return [{"outcome": r[0], **r[1]} for r in rows]
 
 
 def test_each_reader_gets_only_the_grades_within_their_clearance(
