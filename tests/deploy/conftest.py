@@ -4,9 +4,9 @@ One control node and one GPU node (CPU-only, so vLLM's CPU build) per run, on a 
 bridge, and a second GPU node added to the running site; torn down at the end. The online
 install (test_online) has its own single node and mirror node. The base root filesystem
 and the offline bundle are built once per run, side by side. The site is deployed once
-(from the bundle, cut off from everything but each other) and shared by the chat,
-idempotence, status, add-a-node, upgrade, audit anchor and backup tests; the restore test,
-last, replaces the control node by a fresh machine. Needs root, and debootstrap,
+(from the bundle, cut off from everything but each other) and shared by the compliance,
+chat, idempotence, status, add-a-node, upgrade, audit anchor and backup tests; the restore
+test, last, replaces the control node by a fresh machine. Needs root, and debootstrap,
 systemd-nspawn and ssh, which `make bootstrap` installs.
 """
 
@@ -24,10 +24,13 @@ from tests.support.deploy.deployed import Site
 
 # The online single-node install first (its node and mirror are gone when it ends), then
 # preflight refusals (on cluster nodes where nothing is installed yet), then the deployed
-# site's tests, then the restore onto a fresh control node, which ends the site.
+# site's tests (the content-security and compliance features on the site as first
+# deployed, before a node is added or the site upgraded), then the restore onto a fresh
+# control node, which ends the site.
 MODULE_ORDER = (
     "test_online",
     "test_preflight",
+    "test_compliance_site",
     "test_site",
     "test_browser",
     "test_audit_anchor",

@@ -7,6 +7,7 @@ HTTPS from the site CA), `appliance add-gpu-node` with a second GPU node, and a 
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -190,6 +191,35 @@ def _restarts(node: nodes.Node, key: Path) -> tuple[int, int]:
     return int(shown[0].lstrip("@") or 0), int(shown[1].lstrip("@"))
 
 
+def _realm_without_stored_sign_ins(site: Site, cluster: nodes.Cluster) -> None:
+    """Make the realm as one imported before it stored sign-ins: no LOGIN events, and the
+    accounts client without view-events (the keycloak role's upgrade puts both back)."""
+    deployed.kcadm(
+        cluster.control, cluster.key, site[1]["vault_keycloak_admin_password"],
+        "update events/config -r appliance -s eventsEnabled=false -s 'enabledEventTypes=[]'",
+        "remove-roles -r appliance --uusername service-account-appliance-accounts "
+        "--cclientid realm-management --rolename view-events",
+    )  # fmt: skip
+
+
+def _assert_realm_stores_sign_ins(site: Site, cluster: nodes.Cluster) -> None:
+    """The realm stores LOGIN and LOGIN_ERROR for at least 180 days, and the accounts client
+    may read them (what the compliance export's last sign-in needs)."""
+    admin = site[1]["vault_keycloak_admin_password"]
+    events = json.loads(
+        deployed.kcadm(cluster.control, cluster.key, admin, "get events/config -r appliance")
+    )
+    assert events["eventsEnabled"] is True, events
+    assert {"LOGIN", "LOGIN_ERROR"} <= set(events["enabledEventTypes"]), events
+    assert events["eventsExpiration"] >= 180 * 86_400, events
+    roles = deployed.kcadm(
+        cluster.control, cluster.key, admin,
+        "get-roles -r appliance --uusername service-account-appliance-accounts "
+        "--cclientid realm-management",
+    )  # fmt: skip
+    assert "view-events" in {role["name"] for role in json.loads(roles)}, roles
+
+
 def test_upgrade_backs_up_first_and_keeps_serving(
     site: Site, cluster: nodes.Cluster, ssh_key: Path, vault_password: Path
 ) -> None:
@@ -200,6 +230,7 @@ def test_upgrade_backs_up_first_and_keeps_serving(
     backups = inventory / "artifacts" / "backups"
     before = set(backups.iterdir()) if backups.exists() else set()
     runbook.edit_variables(inventory, {"vllm_context": 2048})
+    _realm_without_stored_sign_ins(site, cluster)
     started = time.time()
 
     outcomes: list[str] = []
@@ -227,6 +258,7 @@ def test_upgrade_backs_up_first_and_keeps_serving(
         done.set()
         chatter.join()
     assert result.returncode == 0, result.stderr[-3000:]
+    _assert_realm_stores_sign_ins(site, cluster)
     assert len(set(backups.iterdir()) - before) == 1
     assert set(deployed.summary(result)) == {"control1", "gpu1", "gpu2"}
     first, second = _restarts(cluster.gpu, ssh_key), _restarts(cluster.added[0], ssh_key)

@@ -93,6 +93,23 @@ def add_user(
     assert result.returncode == 0, result.stderr
 
 
+def kcadm(control: nodes.Node, key: Path, admin_password: str, *commands: str) -> str:
+    """Keycloak's ``kcadm.sh`` commands (``get events/config -r appliance``) on the control
+    node, signed in as the master realm's admin as the runbooks do; the last one's output."""
+    kc = "/opt/keycloak/current/bin/kcadm.sh"
+    cfg = "--config /root/.kcadm.config"
+    sign_in = (
+        f"{kc} config credentials {cfg} --server http://127.0.0.1:8180/auth "
+        f"--realm master --user admin --password {admin_password} >/dev/null"
+    )
+    # The options after the command's verb, as the runbooks and add_user place them.
+    calls = [f"{kc} {verb} {cfg} {rest}" for verb, _, rest in (c.partition(" ") for c in commands)]
+    script = " && ".join([sign_in, *calls])
+    result = control.ssh(script, key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def token(
     base: str, ctx: ssl.SSLContext, client_secret: str, user: str = USER, password: str = PASSWORD
 ) -> str:
