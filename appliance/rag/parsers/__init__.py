@@ -12,6 +12,7 @@ from appliance.rag.parsers.base import (
     ParseErrorCode,
 )
 from appliance.rag.parsers.html import parse_html
+from appliance.rag.parsers.ofd import parse_ofd
 from appliance.rag.parsers.office import parse_docx, parse_pptx, parse_xlsx
 from appliance.rag.parsers.pdf import parse_pdf
 from appliance.rag.parsers.sniff import FileKind, ZipLimits, detect_kind
@@ -37,12 +38,14 @@ _PARSERS: dict[FileKind, Callable[[bytes], ParsedDocument]] = {
     FileKind.DOCX: parse_docx,
     FileKind.XLSX: parse_xlsx,
     FileKind.PPTX: parse_pptx,
+    FileKind.OFD: parse_ofd,
     FileKind.HTML: parse_html,
     FileKind.MARKDOWN: parse_markdown,
     FileKind.CSV: parse_csv,
     FileKind.TEXT: parse_txt,
 }
-_OFFICE = frozenset({FileKind.DOCX, FileKind.XLSX, FileKind.PPTX})
+# Zip-based formats whose readers may fail on hostile input in ways no one lists.
+_ARCHIVES = frozenset({FileKind.DOCX, FileKind.XLSX, FileKind.PPTX, FileKind.OFD})
 
 
 def parse_document(
@@ -70,7 +73,7 @@ def parse_document(
     except ParseError:
         raise
     except Exception as exc:  # office libraries fail on hostile input in many ways
-        if kind not in _OFFICE:
+        if kind not in _ARCHIVES:
             raise
         raise ParseError(
             f"The {kind.value.upper()} file is damaged and cannot be read; export it again "
@@ -78,7 +81,12 @@ def parse_document(
             code=ParseErrorCode.CORRUPT,
         ) from exc
     if not any(block.text.strip() for block in parsed.blocks):
-        hint = " (a scanned PDF needs OCR, which is not supported)" if kind is FileKind.PDF else ""
+        scanned = kind in (FileKind.PDF, FileKind.OFD)
+        hint = (
+            f" (a scanned {kind.value.upper()} needs OCR, which is not supported)"
+            if scanned
+            else ""
+        )
         raise ParseError(
             f"The file contains no extractable text{hint}.", code=ParseErrorCode.NO_TEXT
         )

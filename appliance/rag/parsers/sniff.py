@@ -4,8 +4,8 @@ The extension is what the user believes; the content is what the parser will fac
 is parsed by what its content is, and an extension that promises something else (a PDF
 renamed ``.docx``, a text file renamed ``.pdf``) is refused: ingesting it anyway would cite
 a document under a type the owner never uploaded, and it is the classic disguise of a
-malicious upload. OOXML files are zip archives, so their declared sizes are checked before
-any library inflates them.
+malicious upload. OOXML and OFD files are zip archives, so their declared sizes are checked
+before any parser inflates them; an OFD file is a zip archive holding ``OFD.xml``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class FileKind(StrEnum):
     DOCX = "docx"
     XLSX = "xlsx"
     PPTX = "pptx"
+    OFD = "ofd"
     HTML = "html"
     MARKDOWN = "markdown"
     CSV = "csv"
@@ -32,7 +33,7 @@ class FileKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ZipLimits:
-    """Bounds on an OOXML archive, checked from its central directory before inflating.
+    """Bounds on an OOXML or OFD archive, checked from its central directory before inflating.
 
     Office XML compresses 5-30x and embedded images not at all; a member of more than
     ``max_member_bytes`` that compresses over ``max_ratio`` times is not an office file.
@@ -49,6 +50,7 @@ _EXTENSIONS: dict[str, FileKind] = {
     ".docx": FileKind.DOCX,
     ".xlsx": FileKind.XLSX,
     ".pptx": FileKind.PPTX,
+    ".ofd": FileKind.OFD,
     ".html": FileKind.HTML,
     ".htm": FileKind.HTML,
     ".md": FileKind.MARKDOWN,
@@ -58,10 +60,11 @@ _EXTENSIONS: dict[str, FileKind] = {
     ".text": FileKind.TEXT,
 }
 _TEXT_KINDS = frozenset({FileKind.HTML, FileKind.MARKDOWN, FileKind.CSV, FileKind.TEXT})
-_OOXML_MARKERS = {
+_ZIP_MARKERS = {
     "word/document.xml": FileKind.DOCX,
     "xl/workbook.xml": FileKind.XLSX,
     "ppt/presentation.xml": FileKind.PPTX,
+    "OFD.xml": FileKind.OFD,
 }
 _BINARY_MAGIC = (
     b"\x89PNG",
@@ -76,13 +79,19 @@ _BINARY_MAGIC = (
     b"%!PS",
     b"{\\rtf",
 )
-_SUPPORTED = "PDF, Word (.docx), Excel (.xlsx), PowerPoint (.pptx), HTML, Markdown, TXT or CSV"
+_SUPPORTED = "PDF, OFD, Word (.docx), Excel (.xlsx), PowerPoint (.pptx), HTML, Markdown, TXT or CSV"
 
 
 def detect_kind(name: str, data: bytes, zip_limits: ZipLimits | None = None) -> FileKind:
     """The file's kind from its content, checked against the extension it was uploaded with."""
     claimed = _EXTENSIONS.get(PurePath(name).suffix.lower())
-    actual = _sniff(data, zip_limits or ZipLimits())
+    actual = _sniff(data, zip_limits or ZipLimits(), claimed)
+    if actual is None and claimed is FileKind.OFD:
+        raise ParseError(
+            "The file is named .ofd but is not a zip archive, which every OFD file is; it is "
+            "damaged or another format renamed. Export it again from the original.",
+            code=ParseErrorCode.CORRUPT,
+        )
     if actual is None:
         if claimed is None or claimed in _TEXT_KINDS:
             return claimed or FileKind.TEXT
@@ -99,12 +108,12 @@ def detect_kind(name: str, data: bytes, zip_limits: ZipLimits | None = None) -> 
     return actual
 
 
-def _sniff(data: bytes, zip_limits: ZipLimits) -> FileKind | None:
+def _sniff(data: bytes, zip_limits: ZipLimits, claimed: FileKind | None) -> FileKind | None:
     """A binary kind we parse, or None for text; raise for binaries we do not parse."""
     if b"%PDF-" in data[:1024]:
         return FileKind.PDF
     if data.startswith(b"PK\x03\x04"):
-        return _ooxml_kind(data, zip_limits)
+        return _zip_kind(data, zip_limits, claimed)
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise ParseError(
             "The file is a password-protected Office document or an old (97-2003) .doc, "
@@ -119,23 +128,29 @@ def _sniff(data: bytes, zip_limits: ZipLimits) -> FileKind | None:
     return None
 
 
-def _ooxml_kind(data: bytes, limits: ZipLimits) -> FileKind:
+def _zip_kind(data: bytes, limits: ZipLimits, claimed: FileKind | None) -> FileKind:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ParseError(
-            "The file is a damaged zip archive (Office files are zip archives); export it "
-            "again from the original.",
+            "The file is a damaged zip archive (Office and OFD files are zip archives); "
+            "export it again from the original.",
             code=ParseErrorCode.CORRUPT,
         ) from exc
     check_zip(members, limits)
     names = {m.filename for m in members}
-    for marker, kind in _OOXML_MARKERS.items():
+    for marker, kind in _ZIP_MARKERS.items():
         if marker in names:
             return kind
+    if claimed is FileKind.OFD:
+        raise ParseError(
+            "The file is named .ofd but holds no OFD.xml, the entry every OFD document starts "
+            "from; it is damaged or not an OFD file. Export it again from the original.",
+            code=ParseErrorCode.CORRUPT,
+        )
     raise ParseError(
-        f"The file is a zip archive, not an Office document; upload {_SUPPORTED}.",
+        f"The file is a zip archive, not an Office or OFD document; upload {_SUPPORTED}.",
         code=ParseErrorCode.UNSUPPORTED,
     )
 
@@ -144,11 +159,12 @@ def check_zip(members: list[zipfile.ZipInfo], limits: ZipLimits) -> None:
     """Refuse archives whose declared sizes or ratios are those of a zip bomb.
 
     Python's zipfile never inflates a member past its declared size, so checking the
-    declared sizes bounds what the Office libraries can be made to allocate.
+    declared sizes bounds what the Office libraries and the OFD parser can be made to
+    allocate.
     """
     bomb = ParseError(
-        "The file expands to far more data than a real Office document (a zip bomb); it was "
-        "not opened.",
+        "The file expands to far more data than a real Office or OFD document (a zip bomb); "
+        "it was not opened.",
         code=ParseErrorCode.ZIP_BOMB,
     )
     if len(members) > limits.max_members:
