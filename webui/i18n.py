@@ -159,8 +159,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "kb_current": ("知识库", "Knowledge base"),
     "kb_files": ("上传文件（可多选）", "Files to upload (several at once)"),
     "kb_formats": (
-        "支持 PDF、Word、Excel、PowerPoint、HTML、Markdown、TXT、CSV。",
-        "PDF, Word, Excel, PowerPoint, HTML, Markdown, TXT and CSV are supported.",
+        "支持 PDF、OFD（公文、电子发票）、Word、Excel、PowerPoint、HTML、Markdown、TXT、CSV。",
+        "PDF, OFD (official documents, e-invoices), Word, Excel, PowerPoint, HTML, Markdown, "
+        "TXT and CSV are supported.",
     ),
     "kb_upload": ("上传并建立索引", "Upload and index"),
     "kb_choose_first": ("请先选择知识库和文件。", "Choose a knowledge base and files first."),

@@ -10,8 +10,8 @@ tampering with an audit log copy, in memory and on a scratch database (``audit_t
 ``audit_superuser``), load generators
 (``load/``), a loop filesystem (``loopfs``), the hostile-input plumbing (``hostile``), the
 browser tests' constants (``e2e``) and a web UI and gateway of the working tree for them
-(``tree_webui``), booted Debian nodes (``deploy/``), and the chaos scenarios' results
-recorder (``record``).
+(``tree_webui``), booted Debian nodes (``deploy/``), the chaos scenarios' results
+recorder (``record``), and OFD documents written by the tests (``ofd_writer``).
 
 May import: ``appliance``, ``webui`` and third-party packages; never a test suite
 (``tests.unit``, ``tests.integration``, ``tests.e2e``, ``tests.chaos``, ``tests.deploy``) and
