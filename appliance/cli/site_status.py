@@ -17,7 +17,7 @@ from rich.table import Table
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 # Order of the control node's services in the table (vLLM replicas follow, by name).
-_ORDER = ("postgresql", "keycloak", "gateway", "webui", "nginx")
+_ORDER = ("postgresql", "keycloak", "gateway", "webui", "nginx", "audit-archive")
 
 
 def plain(text: str) -> str:

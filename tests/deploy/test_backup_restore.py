@@ -2,8 +2,9 @@
 conversation, a finance knowledge base with a document) is backed up with `appliance
 backup`; the control node is then replaced by a fresh machine (same name and address, an
 empty disk), `appliance deploy` installs it from nothing, and `appliance restore` brings the
-conversations, the knowledge base (listable and searchable by the finance user) and an
-audit log that still verifies back, live and offline on the backup's dump."""
+conversations, the knowledge base (listable and searchable by the finance user), the signed
+audit archives' directory and an audit log that still verifies back, live with the archives
+and offline on the backup's dump."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ TAG = secrets.token_hex(4)
 KB_NAME = f"财务制度 {TAG}"
 PHRASE = f"Reimbursement code {TAG}: travel claims above 5000 yuan need the CFO's approval."
 TITLE = f"Travel claims {TAG}"
+# The gateway role's archive directory (shared role: gateway_audit_archive_dir). A new site
+# has no row old enough to archive, so a file of the test's own stands for the archives.
+ARCHIVE_DIR = "/var/lib/appliance/audit-archive"
+ARCHIVE_MARK = f"{ARCHIVE_DIR}/restore-check-{TAG}.txt"
 
 
 def _client(site: Site, cluster: nodes.Cluster) -> tuple[httpx.Client, str]:
@@ -44,10 +49,12 @@ def _search(client: httpx.Client, kb_id: str) -> list[dict[str, object]]:
     return list(found.json()["results"])
 
 
-def _audit_verify_live(control: nodes.Node, key: Path) -> subprocess.CompletedProcess[str]:
+def _audit_verify_live(
+    control: nodes.Node, key: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     return control.ssh(
         "APPLIANCE_SETTINGS_FILE=/etc/appliance/appliance.env "
-        "/opt/appliance/venv/bin/appliance audit verify",
+        "/opt/appliance/venv/bin/appliance audit verify " + " ".join(args),
         key,
     )
 
@@ -87,6 +94,11 @@ def test_backup_then_restore_on_a_fresh_control_node(
     )
     [count_before, last_seq] = audit_before[0].split("|")
     assert int(count_before) > 0
+    cluster.control.ssh(
+        f"echo {TAG} > {ARCHIVE_MARK} && chown appliance:appliance {ARCHIVE_MARK}",
+        ssh_key,
+        check=True,
+    )
 
     # Backup, checked offline: the dump's audit chain verifies against the backed-up key.
     backups = inventory / "artifacts" / "backups"
@@ -98,7 +110,18 @@ def test_backup_then_restore_on_a_fresh_control_node(
         "appliance.dump",
         "keycloak.dump",
         "config.tar.gz",
+        "audit-archive.tar.gz",
     }
+    packed = subprocess.run(
+        ["tar", "-tzf", str(backup / "audit-archive.tar.gz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert ARCHIVE_MARK.lstrip("/") in packed, packed
+    # The backup held the archive timer off and let it run again.
+    timer = cluster.control.ssh("systemctl is-active appliance-audit-archive.timer", ssh_key)
+    assert timer.stdout.strip() == "active", timer.stdout + timer.stderr
     subprocess.run(["tar", "-xzf", str(backup / "config.tar.gz"), "-C", str(tmp_path)], check=True)
     plain = tmp_path / "appliance.sql"
     subprocess.run(["pg_restore", "-f", str(plain), str(backup / "appliance.dump")], check=True)
@@ -144,3 +167,14 @@ def test_backup_then_restore_on_a_fresh_control_node(
     assert int(grown[0]) > 0
     live = _audit_verify_live(control, ssh_key)
     assert live.returncode == 0, live.stdout + live.stderr
+
+    # The archive directory came back with what the backup held, as the gateway's user's
+    # own, the chain verifies with it, and the timer runs again.
+    mark = control.ssh(
+        f"stat -c '%U:%G %a' {ARCHIVE_DIR} && cat {ARCHIVE_MARK}", ssh_key, check=True
+    )
+    assert mark.stdout.split() == ["appliance:appliance", "700", TAG], mark.stdout
+    live = _audit_verify_live(control, ssh_key, "--archive-dir", ARCHIVE_DIR)
+    assert live.returncode == 0, live.stdout + live.stderr
+    timer = control.ssh("systemctl is-active appliance-audit-archive.timer", ssh_key)
+    assert timer.stdout.strip() == "active", timer.stdout + timer.stderr

@@ -1,6 +1,7 @@
 """The whole appliance from the offline bundle on booted nodes cut off from everything but
 each other: `appliance deploy`, an authenticated chat through nginx/TLS with the official
-`openai` client, the exchange in the audit log, a second run that changes nothing,
+`openai` client, the exchange in the audit log, the audit archive's timer and a run of it,
+a second run that changes nothing,
 `appliance status`, the GPU node's replica refusing anyone without the gateway's key (over
 HTTPS from the site CA), `appliance add-gpu-node` with a second GPU node, and a rolling
 `appliance upgrade` of the running site while users chat."""
@@ -69,6 +70,40 @@ def test_chat_through_nginx_is_audited(site: Site, cluster: nodes.Cluster, ssh_k
     assert len(rows) >= 2 and all(f"|{deployed.USER}|" in row for row in rows), rows
 
 
+def test_the_audit_archive_runs_on_its_timer(
+    site: Site, cluster: nodes.Cluster, ssh_key: Path
+) -> None:
+    """The control node schedules `appliance audit archive` monthly, catching up a run missed
+    while it was off; a run started now, as the gateway's user, finds nothing old enough on a
+    new site, succeeds, and says so in the journal."""
+    control = cluster.control
+    timers = control.ssh(
+        "systemctl list-timers --all --no-legend appliance-audit-archive.timer", ssh_key, check=True
+    ).stdout
+    assert "appliance-audit-archive.timer" in timers, timers
+    assert "appliance-audit-archive.service" in timers, timers
+    timer = control.ssh(
+        "systemctl show -p Persistent -p TimersCalendar -p UnitFileState "
+        "appliance-audit-archive.timer",
+        ssh_key,
+        check=True,
+    ).stdout
+    assert "Persistent=yes" in timer and "*-*-01 00:00:00" in timer, timer
+    assert "UnitFileState=enabled" in timer, timer
+    started = control.ssh("systemctl start appliance-audit-archive.service", ssh_key)
+    assert started.returncode == 0, started.stdout + started.stderr
+    ran = control.ssh(
+        "systemctl show -p Result -p User appliance-audit-archive.service", ssh_key, check=True
+    ).stdout
+    assert "Result=success" in ran and "User=appliance" in ran, ran
+    journal = control.ssh(
+        "journalctl -u appliance-audit-archive.service --no-pager -o cat", ssh_key, check=True
+    ).stdout
+    assert "nothing older than 365 days up to a checkpoint" in journal, journal
+    failed = control.ssh("systemctl --failed --no-legend --plain", ssh_key, check=True).stdout
+    assert "appliance-audit-archive" not in failed, failed
+
+
 # Where the control node keeps the site CA that GPU nodes' replica certificates come from.
 SITE_CA = "/etc/appliance/tls/ca.crt"
 
@@ -120,11 +155,11 @@ def test_status_reports_every_service(site: Site, vault_password: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "status: done" in result.stderr
     rows = {tuple(line.split()[:2]): line.split() for line in result.stdout.splitlines()}
-    for service in ("postgresql", "keycloak", "gateway", "webui", "nginx"):
+    for service in ("postgresql", "keycloak", "gateway", "webui", "nginx", "audit-archive"):
         assert rows[("control1", service)][2:4] == ["active", "healthy"], result.stdout
     assert rows[("gpu1", "vllm-0")][2:4] == ["active", "healthy"], result.stdout
     assert rows[("gpu1", "vllm-0")][-1] == bundle.MODEL_NAME, result.stdout
-    assert "6 of 6 services healthy on 2 nodes" in result.stdout
+    assert "7 of 7 services healthy on 2 nodes" in result.stdout
 
 
 def _served(node: nodes.Node, cluster: nodes.Cluster) -> float:

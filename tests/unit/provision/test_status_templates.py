@@ -19,16 +19,28 @@ def _render(name: str, variables: dict[str, Any]) -> dict[str, Any]:
     return rows
 
 
-def test_control_rows_from_states_checks_and_versions() -> None:
-    units = ["postgresql", "keycloak", "appliance-gateway", "appliance-webui", "nginx"]
-    states = ["active", "active", "active", "failed", "active"]
+UNITS = [
+    "postgresql",
+    "keycloak",
+    "appliance-gateway",
+    "appliance-webui",
+    "nginx",
+    "appliance-audit-archive.timer",
+]
+
+
+def _control(states: list[str], last_archive_run: str = "inactive") -> dict[str, Any]:
+    """The control node's rows: unit states in UNITS' order, every health check answered
+    but the gateway's (503) and the web UI's (none), and what ``systemctl is-failed`` said of
+    the audit archive's service."""
     codes = {"keycloak": 200, "gateway": 503, "webui": None, "nginx": 200}
-    rows = _render(
+    return _render(
         "control.j2",
         {
             "__status_units": {
-                "results": [{"item": u, "stdout": s} for u, s in zip(units, states, strict=True)]
+                "results": [{"item": u, "stdout": s} for u, s in zip(UNITS, states, strict=True)]
             },
+            "__status_archive": {"stdout": last_archive_run},
             "__status_pg": {"rc": 0, "stdout": "127.0.0.1:5432 - accepting connections"},
             "__status_http_checks": {
                 "results": [
@@ -45,7 +57,11 @@ def test_control_rows_from_states_checks_and_versions() -> None:
             },
         },
     )
-    assert set(rows) == {"postgresql", "keycloak", "gateway", "webui", "nginx"}
+
+
+def test_control_rows_from_states_checks_and_versions() -> None:
+    rows = _control(["active", "active", "active", "failed", "active", "active"])
+    assert set(rows) == {"postgresql", "keycloak", "gateway", "webui", "nginx", "audit-archive"}
     assert rows["postgresql"] == {
         "unit": "postgresql", "state": "active", "health": "healthy", "version": "15.13",
         "model": "",
@@ -54,6 +70,26 @@ def test_control_rows_from_states_checks_and_versions() -> None:
     assert rows["gateway"]["health"] == "unhealthy (HTTP 503)"
     assert (rows["webui"]["state"], rows["webui"]["health"]) == ("failed", "no answer")
     assert rows["nginx"]["version"] == "1.22.1"
+    assert rows["audit-archive"] == {
+        "unit": "appliance-audit-archive.timer", "state": "active", "health": "healthy",
+        "version": "0.1.0", "model": "",
+    }  # fmt: skip
+
+
+def test_a_failed_audit_archive_run_is_an_unhealthy_row() -> None:
+    """The timer is still scheduled (active), the last run it started failed: the row says
+    where to read why."""
+    rows = _control(["active"] * 6, last_archive_run="failed")
+    assert (rows["audit-archive"]["state"], rows["audit-archive"]["health"]) == (
+        "active",
+        "unhealthy (last run failed: journalctl -u appliance-audit-archive)",
+    )
+    # A timer that is not scheduled shows as such, whatever the last run did.
+    rows = _control(["active"] * 5 + ["inactive"])
+    assert (rows["audit-archive"]["state"], rows["audit-archive"]["health"]) == (
+        "inactive",
+        "healthy",
+    )
 
 
 def test_vllm_rows_one_per_replica() -> None:
