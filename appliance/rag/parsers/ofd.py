@@ -34,6 +34,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
@@ -48,6 +49,8 @@ from appliance.rag.parsers.base import (
 )
 
 MIME = "application/ofd"
+# About 2,500 pages of 公文 text; more is refused rather than held in memory.
+_MAX_GLYPHS = 5_000_000
 # Glyphs whose baselines differ by less than this share a line (a fraction of the size).
 _LINE_TOLERANCE = 0.35
 # A gap wider than this many font sizes separates table cells; wider than the second,
@@ -145,14 +148,16 @@ def _numbers(value: str | None) -> list[float]:
     return [float(v) for v in value.split()] if value else []
 
 
-def _deltas(value: str | None) -> list[float]:
-    """``DeltaX``/``DeltaY``, expanding the ``g <count> <value>`` repetition."""
+def _deltas(value: str | None, glyphs: int) -> list[float]:
+    """``DeltaX``/``DeltaY``, expanding the ``g <count> <value>`` repetition, never past the
+    number of glyphs (a hostile ``g 1000000000 5`` must not allocate a billion floats)."""
     tokens = (value or "").split()
     out: list[float] = []
     index = 0
-    while index < len(tokens):
+    while index < len(tokens) and len(out) < glyphs:
         if tokens[index] == "g":
-            out.extend([float(tokens[index + 2])] * int(tokens[index + 1]))
+            count = min(int(tokens[index + 1]), glyphs - len(out))
+            out.extend([float(tokens[index + 2])] * count)
             index += 3
         else:
             out.append(float(tokens[index]))
@@ -173,17 +178,19 @@ def _glyphs(text_object: Element) -> Iterator[_Glyph]:
     """Every glyph of a ``TextObject`` at its page position (Boundary origin + CTM)."""
     origin = _numbers(text_object.get("Boundary"))[:2] or [0.0, 0.0]
     a, b, c, d, e, f = _numbers(text_object.get("CTM")) or [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
-    size = float(text_object.get("Size") or 3.5) * (abs(d) or 1.0)
+    font = float(text_object.get("Size") or 3.5)  # in the object's space, before the CTM
+    size = font * (abs(d) or 1.0)
     x = y = 0.0
     for code in _children(text_object, "TextCode"):
         x = float(code.get("X", x))
         y = float(code.get("Y", y))
-        dxs, dys = _deltas(code.get("DeltaX")), _deltas(code.get("DeltaY"))
+        text = code.text or ""
+        dxs, dys = _deltas(code.get("DeltaX"), len(text)), _deltas(code.get("DeltaY"), len(text))
         gx, gy = x, y
-        for index, char in enumerate(code.text or ""):
+        for index, char in enumerate(text):
             px, py = a * gx + c * gy + e, b * gx + d * gy + f
             yield _Glyph(origin[0] + px, origin[1] + py, char, size)
-            gx += dxs[index] if index < len(dxs) else _advance(char, size / (abs(a) or 1.0))
+            gx += dxs[index] if index < len(dxs) else _advance(char, font)
             gy += dys[index] if index < len(dys) else 0.0
 
 
@@ -212,11 +219,13 @@ def _lines(glyphs: list[_Glyph]) -> list[_Line]:
     """Group glyphs into lines by baseline, top to bottom."""
     lines: list[_Line] = []
     current: list[_Glyph] = []
+    tallest = 0.0
     for glyph in sorted(glyphs, key=lambda g: (g.y, g.x)):
-        if current and glyph.y - current[0].y > _LINE_TOLERANCE * max(g.size for g in current):
+        if current and glyph.y - current[0].y > _LINE_TOLERANCE * tallest:
             lines.append(_line(current))
-            current = []
+            current, tallest = [], 0.0
         current.append(glyph)
+        tallest = max(tallest, glyph.size)
     if current:
         lines.append(_line(current))
     return [line for line in lines if line.cells]
@@ -352,50 +361,67 @@ def _extras(
     return blocks
 
 
-def _page_glyphs(
-    package: _Package, doc_path: str, base: str, templates: dict[str, str], page: Element
-) -> tuple[list[_Glyph], dict[str, str]]:
-    """A page's glyphs (its templates' first) and the text of each TextObject by ID."""
-    content_path = _resolve(base, page.get("BaseLoc") or "")
-    content = package.xml(content_path, doc_path)
-    parts = [
-        package.xml(templates[ref], doc_path)
-        for ref in (t.get("TemplateID", "") for t in _children(content, "Template"))
-        if ref in templates
-    ]
-    glyphs: list[_Glyph] = []
-    objects: dict[str, str] = {}
-    for part in [*parts, content]:
-        for text_object in part.iter():
-            if _local(text_object.tag) == "TextObject":
-                found = list(_glyphs(text_object))
+class _Pages:
+    """One document's pages read one at a time: each page's glyphs over those of the
+    template pages it draws on (each template parsed once), and the text of every
+    ``TextObject`` by ID, which custom tags point at. All documents of a package share
+    ``_MAX_GLYPHS``: text beyond it is refused rather than held in memory."""
+
+    def __init__(self, package: _Package, doc_path: str, document: Element, budget: list[int]):
+        self._package, self._doc_path = package, doc_path
+        self._base = posixpath.dirname(doc_path)
+        self._templates = {
+            t.get("ID", ""): _resolve(self._base, t.get("BaseLoc") or "")
+            for common in _children(document, "CommonData")
+            for t in _children(common, "TemplatePage")
+        }
+        self._parsed: dict[str, Element] = {}
+        self._budget = budget
+        self.objects: dict[str, str] = {}
+
+    def _template(self, ref: str) -> Element | None:
+        path = self._templates.get(ref)
+        if path is not None and path not in self._parsed:
+            self._parsed[path] = self._package.xml(path, self._doc_path)
+        return self._parsed.get(path) if path is not None else None
+
+    def glyphs(self, page: Element) -> list[_Glyph]:
+        content_path = _resolve(self._base, page.get("BaseLoc") or "")
+        content = self._package.xml(content_path, self._doc_path)
+        refs = (t.get("TemplateID", "") for t in _children(content, "Template"))
+        parts = [part for part in map(self._template, refs) if part is not None]
+        glyphs: list[_Glyph] = []
+        for part in [*parts, content]:
+            for text_object in part.iter():
+                if _local(text_object.tag) != "TextObject":
+                    continue
+                found = list(islice(_glyphs(text_object), self._budget[0] + 1))
+                if len(found) > self._budget[0]:
+                    raise ParseError(
+                        f"The OFD file holds more than {_MAX_GLYPHS:,} characters of text; "
+                        "split it into smaller documents.",
+                        code=ParseErrorCode.TOO_LARGE,
+                    )
+                self._budget[0] -= len(found)
                 glyphs.extend(found)
-                objects[text_object.get("ID", "")] = "".join(g.char for g in found)
-    return glyphs, objects
+                self.objects[text_object.get("ID", "")] = "".join(g.char for g in found)
+        return glyphs
 
 
-def _document(package: _Package, doc_path: str, first_page: int) -> tuple[list[Block], int]:
+def _document(
+    package: _Package, doc_path: str, first_page: int, budget: list[int]
+) -> tuple[list[Block], int]:
     """One ``DocBody``'s blocks, its pages numbered from ``first_page``; and its page count."""
     document = package.xml(doc_path, "OFD.xml")
-    base = posixpath.dirname(doc_path)
-    templates = {
-        t.get("ID", ""): _resolve(base, t.get("BaseLoc") or "")
-        for common in _children(document, "CommonData")
-        for t in _children(common, "TemplatePage")
-    }
+    reader = _Pages(package, doc_path, document, budget)
     pages = [p for pages in _children(document, "Pages") for p in _children(pages, "Page")]
-    laid_out: list[list[_Line]] = []
-    objects: dict[str, str] = {}
-    for page in pages:
-        glyphs, found = _page_glyphs(package, doc_path, base, templates, page)
-        laid_out.append(_lines(glyphs))
-        objects.update(found)
+    laid_out = [_lines(reader.glyphs(page)) for page in pages]
     sizes = Counter(ln.size for lines in laid_out for ln in lines for _ in "".join(ln.cells))
     single = [ln.x for lines in laid_out for ln in lines if len(ln.cells) == 1]
     builder = _Blocks(sizes.most_common(1)[0][0] if sizes else 0.0, min(single, default=0.0))
     for offset, lines in enumerate(laid_out):
         builder.page(first_page + offset, lines)
-    return builder.blocks + _extras(package, doc_path, document, objects), len(pages)
+    return builder.blocks + _extras(package, doc_path, document, reader.objects), len(pages)
 
 
 def _custom_data(root: Element) -> list[Block]:
@@ -422,11 +448,12 @@ def parse_ofd(data: bytes) -> ParsedDocument:
             root = package.xml("OFD.xml", "the OFD standard")
             blocks: list[Block] = []
             pages = 0
+            budget = [_MAX_GLYPHS]
             for body in _children(root, "DocBody"):
                 doc_root = _first_text(body, "DocRoot")
                 if doc_root is None:
                     raise _Damaged("a DocBody in OFD.xml has no DocRoot")
-                found, count = _document(package, _resolve("", doc_root), pages + 1)
+                found, count = _document(package, _resolve("", doc_root), pages + 1, budget)
                 blocks.extend(found)
                 pages += count
             blocks.extend(_custom_data(root))

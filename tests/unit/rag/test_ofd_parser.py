@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from appliance.rag.chunking import ChunkingConfig, chunk_blocks
-from appliance.rag.parsers import BlockKind, ParseError, ParseErrorCode, parse_document
+from appliance.rag.parsers import BlockKind, ParseError, ParseErrorCode, ofd, parse_document
 from tests.support.ofd_writer import (
     BUYER,
     INVOICE_NUMBER,
@@ -201,3 +201,17 @@ def test_bad_packages_are_refused_with_their_own_reason(
     error = refused("公文.ofd", data)
     assert (error.reason, error.code) == (code, code.value), case
     assert words in error.message, error.message
+
+
+def test_a_huge_repetition_in_delta_x_costs_only_the_glyphs_there_are() -> None:
+    page = BAD_DELTA.replace(b'DeltaX="g 3"', b'DeltaX="g 1000000000 5"')
+    doc = parse_document("公文.ofd", replace_members(notice_ofd(), {PAGE_XML: page}))
+    assert [b.text for b in doc.blocks if b.page == 1] == ["通知内容"]
+
+
+def test_text_beyond_the_glyph_budget_is_refused_as_too_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ofd, "_MAX_GLYPHS", 100)
+    error = refused("公文.ofd", notice_ofd())
+    assert error.reason is ParseErrorCode.TOO_LARGE and "more than 100 characters" in error.message
