@@ -10,9 +10,9 @@ protocol mappers that put it into the tokens. This module adds what the live rea
 through Keycloak's admin REST API on loopback, as the master realm's administrator.
 
 It only adds: a client, role, attribute or mapper that exists is left as the site has it,
-event types the site enabled stay, and a longer event expiry is never shortened. Existence
-is judged by name, so a realm that has everything reports no change (a second deploy
-changes nothing). Nodes need nothing beyond Python's standard library.
+event types the site chose while it stored events stay, and a longer event expiry is never
+shortened. Existence is judged by name, so a realm that has everything reports no change
+(a second deploy changes nothing). Nodes need nothing beyond Python's standard library.
 """
 
 from __future__ import annotations
@@ -120,16 +120,21 @@ def ensure_service_roles(call: Call, realm: dict[str, Any], apply: bool) -> list
 
 def events_config(live: dict[str, Any], realm: dict[str, Any]) -> dict[str, Any] | None:
     """The events configuration ``live`` needs to store the file's event types for at least
-    the file's ``eventsExpiration``, None when it already does. Types the site added are
-    kept and a longer expiry is never shortened; none set (0, for ever) becomes the file's."""
+    the file's ``eventsExpiration``, None when it already does. Where the realm stores
+    events, the types the site chose are kept and the file's added; where it stores none,
+    the file's types are taken as they are (Keycloak lists every type for an empty choice,
+    which would otherwise all be stored). A longer expiry is never shortened; none set (0,
+    for ever) becomes the file's."""
     wanted = list(realm.get("enabledEventTypes", []))
-    have = list(live.get("enabledEventTypes") or [])
-    types = have + [name for name in wanted if name not in have]
-    live_keep = int(live.get("eventsExpiration") or 0)
-    expiration = max(live_keep, int(realm.get("eventsExpiration") or 0))
     if not realm.get("eventsEnabled") and not wanted:
         return None
-    if live.get("eventsEnabled") and types == have and expiration == live_keep:
+    enabled = bool(live.get("eventsEnabled"))
+    have = list(live.get("enabledEventTypes") or [])
+    kept = have if enabled else []
+    types = kept + [name for name in wanted if name not in kept]
+    live_keep = int(live.get("eventsExpiration") or 0)
+    expiration = max(live_keep, int(realm.get("eventsExpiration") or 0))
+    if enabled and types == have and expiration == live_keep:
         return None
     return {
         **live,
