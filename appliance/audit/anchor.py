@@ -13,6 +13,8 @@ Sending is best-effort and never blocks a request: ``AnchorSender.send`` only ap
 bounded in-memory queue, which one task drains through a connection it reopens with backoff.
 A failed send is logged and counted and the checkpoint stays queued; only a full queue (or a
 stop while the receiver is down) drops one, oldest first, logged and counted too.
+``send_once`` runs the same sender for a one-shot command that signs checkpoints outside
+the writer (``appliance audit archive``), and says which of them the receiver did not take.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import socket
 import ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,3 +270,20 @@ class AnchorSender:
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
                 await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
+
+
+async def send_once(
+    checkpoints: Sequence[Checkpoint], target: str, *, ca_file: str = ""
+) -> tuple[Checkpoint, ...]:
+    """Send ``checkpoints`` through an ``AnchorSender`` and stop it; the ones not sent.
+
+    Sent in order, so the ones not sent are the tail: the receiver did not take them within
+    the stop bound (retried with backoff until then, as by the gateway), and they were
+    logged and counted as dropped, as at a gateway's stop.
+    """
+    sender = AnchorSender(target, ca_file=ca_file, queue_max=max(1, len(checkpoints)))
+    sender.start()
+    for checkpoint in checkpoints:
+        sender.send(checkpoint)
+    await sender.stop()
+    return tuple(checkpoints[sender.stats.sent :])

@@ -7,7 +7,10 @@ verifies), writes them to an archive file with its signed manifest
 (``appliance.audit.archive``), and only then, in one transaction, appends an
 ``audit.archive`` event naming the file and deletes those rows. The event is appended
 first, so the live chain is never empty and always names its newest archive, which is how
-``appliance audit verify`` tells where the live chain must start.
+``appliance audit verify`` tells where the live chain must start. The checkpoints that
+transaction signs go, once it has committed, to the same syslog anchor as the gateway's
+(``audit.anchor_syslog``, through ``anchor.send_once``); the run reports those the receiver
+did not take.
 
 It connects with the migrations' login, which acts as the tables' NOLOGIN owner
 (``appliance.db.roles``): the append-only trigger lets that role alone delete, and only up
@@ -27,6 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
+from appliance.audit.anchor import parse_target, send_once
 from appliance.audit.archive import (
     ArchiveWriter,
     Manifest,
@@ -38,7 +42,13 @@ from appliance.audit.archive import (
 )
 from appliance.audit.capture import event_to_row
 from appliance.audit.chain import GENESIS_HASH, STORED_FIELDS, row_hash
-from appliance.audit.checkpoint import UNSIGNED, CheckpointSigner, key_ring, signature_valid
+from appliance.audit.checkpoint import (
+    UNSIGNED,
+    Checkpoint,
+    CheckpointSigner,
+    key_ring,
+    signature_valid,
+)
 from appliance.audit.events import Actor, AuditEvent, EventType, Outcome
 from appliance.audit.identity import default_writer_id
 from appliance.audit.store import append_locked, checkpoint_head_locked
@@ -68,11 +78,15 @@ class RetentionError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class ArchiveRun:
-    """One archive written and its rows removed; ``event_seq`` is its ``audit.archive`` row."""
+    """One archive written and its rows removed; ``event_seq`` is its ``audit.archive`` row,
+    ``checkpoints`` those its transaction signed, ``unanchored`` those of them the anchor
+    receiver did not take (none when every one was sent, or no anchor is configured)."""
 
     archive: Path
     manifest: Manifest
     event_seq: int
+    checkpoints: tuple[Checkpoint, ...] = ()
+    unanchored: tuple[Checkpoint, ...] = ()
 
 
 def _trusted(signer: CheckpointSigner, checkpoint: dict[str, Any]) -> bool:
@@ -173,8 +187,9 @@ async def _remove(
     settings: AuditSettings,
     signer: CheckpointSigner,
     operator: str,
-) -> int:
-    """Append the ``audit.archive`` event and delete the archived rows, in one transaction."""
+) -> tuple[int, list[Checkpoint]]:
+    """Append the ``audit.archive`` event and delete the archived rows, in one transaction;
+    the event's seq and the checkpoints signed."""
     row = event_to_row(
         _archive_event(manifest, settings.retention_days, operator),
         mode=settings.capture,
@@ -184,7 +199,7 @@ async def _remove(
         await cur.execute(
             "SELECT set_config(%s, %s, true)", (ARCHIVED_THROUGH, str(manifest.last_seq))
         )
-        seqs, _ = await append_locked(
+        seqs, checkpoints = await append_locked(
             cur,
             [row],
             hash_alg=str(settings.chain_hash),
@@ -193,13 +208,13 @@ async def _remove(
         )
         # Pinned at once: verification trusts where the record says the live chain starts
         # only under a signed checkpoint.
-        await checkpoint_head_locked(cur, signer=signer)
+        head = await checkpoint_head_locked(cur, signer=signer)
         await cur.execute("DELETE FROM audit_events WHERE seq <= %s", (manifest.last_seq,))
         if cur.rowcount != manifest.rows:
             raise RetentionError(
                 f"{cur.rowcount} rows matched for deletion, {manifest.rows} archived; rolled back"
             )
-    return seqs[0]
+    return seqs[0], [*checkpoints, *([] if head is None else [head])]
 
 
 def archive_expired(
@@ -216,6 +231,13 @@ def archive_expired(
     ``url``: a libpq URL of the migrations' login. ``directory`` holds the earlier archives,
     whose newest must end where the live chain starts.
     """
+    if settings.anchor_syslog:
+        # A target the sender cannot use is refused before anything is archived, as it
+        # keeps the gateway from starting.
+        try:
+            parse_target(settings.anchor_syslog)
+        except ValueError as exc:
+            raise RetentionError(f"audit.anchor_syslog: {exc}") from exc
     directory.mkdir(parents=True, exist_ok=True)
     ring = {} if signer.key is None else key_ring([signer.key.public_key()])
     previous_runs = check_archives(directory, ring, skip_signatures=signer.key is None)
@@ -249,11 +271,18 @@ async def _archive(  # noqa: PLR0917 - the run's inputs, passed on once
         path, manifest = await _write_files(conn, directory, checkpoint, previous, signer)
         await conn.commit()
         try:
-            event_seq = await _remove(conn, manifest, settings, signer, operator)
+            event_seq, checkpoints = await _remove(conn, manifest, settings, signer, operator)
         except BaseException:
             _forget(path)
             raise
-    return ArchiveRun(path, manifest, event_seq)
+    # After the commit, as the writer does: an anchor of a rolled-back checkpoint would
+    # accuse an intact chain.
+    unanchored = (
+        await send_once(checkpoints, settings.anchor_syslog, ca_file=settings.anchor_ca_file)
+        if settings.anchor_syslog and checkpoints
+        else ()
+    )
+    return ArchiveRun(path, manifest, event_seq, tuple(checkpoints), unanchored)
 
 
 async def _check_continues(conn: psycopg.AsyncConnection[Any], directory: Path, done: int) -> None:

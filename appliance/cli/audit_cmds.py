@@ -15,7 +15,10 @@ archives of rows that left the database too, and walks their rows before the liv
 ``appliance audit archive --archive-dir DIR`` moves the rows older than
 ``audit.retention_days`` into a signed archive there (``appliance.audit.retention``). It
 connects as the migrations' login (``migration_database_url``, root's only), the one path
-that may remove audit rows, and signs with the checkpoint key.
+that may remove audit rows, and signs with the checkpoint key. The checkpoints it signs go to
+the gateway's syslog anchor too; one the receiver did not take makes it exit 1 after the
+archive line (the rows are archived, the timer's unit shows failed), naming the seqs.
+On a deployed control node ``appliance-audit-archive.timer`` runs it (the gateway role).
 """
 
 from __future__ import annotations
@@ -225,6 +228,14 @@ def _migration_url(settings: Settings, migrate_file: Path) -> str | None:
     return None
 
 
+class UnanchoredError(RuntimeError):
+    """The archive was made, but checkpoints it signed did not reach the syslog anchor."""
+
+    def __init__(self, done: str, message: str) -> None:
+        super().__init__(message)
+        self.done = done
+
+
 def _archive(
     *,
     archive_dir: Path,
@@ -232,7 +243,8 @@ def _archive(
     node_settings: Path,
     migrate_file: Path = NODE_MIGRATE_FILE,
 ) -> str:
-    """Run one archive; the line to print. Raises RetentionError, ArchiveError, psycopg.Error."""
+    """Run one archive; the line to print. Raises RetentionError, ArchiveError, psycopg.Error,
+    and UnanchoredError (with that line) when the anchor receiver did not take a checkpoint."""
     settings = _settings(node_settings)
     database_url = database_url or _migration_url(settings, migrate_file)
     if database_url is None:
@@ -250,10 +262,20 @@ def _archive(
     if run is None:
         return f"nothing older than {settings.audit.retention_days} days up to a checkpoint"
     m = run.manifest
-    return (
+    done = (
         f"archived rows {m.first_seq}..{m.last_seq} ({m.rows}) to {run.archive}, "
         f"sha256 {m.sha256}; recorded as audit event {run.event_seq}"
     )
+    if run.unanchored:
+        seqs = ", ".join(str(c.seq) for c in run.unanchored)
+        raise UnanchoredError(
+            done,
+            f"checkpoints {seqs} not sent to the audit anchor {settings.audit.anchor_syslog} "
+            "(they are in the database; see audit-retention.md)",
+        )
+    if settings.audit.anchor_syslog:
+        done += f"; {len(run.checkpoints)} checkpoints sent to {settings.audit.anchor_syslog}"
+    return done
 
 
 @audit_app.command()
@@ -275,6 +297,10 @@ def archive(
                 archive_dir=archive_dir, database_url=database_url, node_settings=NODE_SETTINGS_FILE
             )
         )
+    except UnanchoredError as exc:
+        typer.echo(exc.done)
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
     except (RetentionError, ArchiveError, ValidationError, OSError, psycopg.Error) as exc:
         typer.secho(f"error: nothing archived: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

@@ -1,6 +1,8 @@
 """Audit retention on the real PostgreSQL: rows past the policy move to a signed archive
 through the migrations' login, verification continues across the boundary, tampering with
-an archive is named, and no runtime login can delete an audit row, archived or not."""
+an archive is named, and no runtime login can delete an audit row, archived or not. The
+checkpoint the archive run signs reaches the syslog anchor (a private rsyslog with the
+``audit_anchor`` role's configuration), and one it cannot send fails the command."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from appliance.audit.anchor import read_anchors
 from appliance.audit.archive import manifest_path
 from appliance.audit.capture import event_to_row
 from appliance.audit.chain import STORED_FIELDS, seal
@@ -30,14 +33,16 @@ from appliance.audit.checkpoint import (
     generate_key,
     load_private_key,
 )
-from appliance.audit.retention import ARCHIVED_THROUGH, archive_expired
+from appliance.audit.retention import ARCHIVED_THROUGH, RetentionError, archive_expired
 from appliance.audit.verify import Reason
 from appliance.audit.verify_db import verify_url
 from appliance.db import roles
 from appliance.db.migrate import upgrade
 from appliance.settings import AuditSettings, CaptureMode
 from tests.support.audit_events import begin
+from tests.support.audit_rsyslog import private_rsyslog
 from tests.support.postgres.databases import ScratchDb
+from tests.support.process import free_port, wait_until
 
 REVISION = "2026_12_07_audit_archive_delete"
 EVERY = 10
@@ -96,8 +101,8 @@ def _key(path: Path) -> Ed25519PrivateKey:
     return load_private_key(path)
 
 
-def _settings() -> AuditSettings:
-    return AuditSettings(retention_days=365, checkpoint_every=EVERY)
+def _settings(**anchor: str) -> AuditSettings:
+    return AuditSettings(retention_days=365, checkpoint_every=EVERY, **anchor)
 
 
 def _verify(db: ScratchDb, key_file: Path, archive_dir: Path | None) -> Any:
@@ -109,9 +114,10 @@ def _verify(db: ScratchDb, key_file: Path, archive_dir: Path | None) -> Any:
     )
 
 
-def _archive(db: ScratchDb, key_file: Path, directory: Path) -> Any:
+def _archive(db: ScratchDb, key_file: Path, directory: Path, **anchor: str) -> Any:
     signer = CheckpointSigner(_key(key_file))
-    return archive_expired(db.owner_libpq, directory, _settings(), signer=signer, operator="root")
+    settings = _settings(**anchor)
+    return archive_expired(db.owner_libpq, directory, settings, signer=signer, operator="root")
 
 
 def test_archive_moves_old_rows_and_verify_spans_the_boundary(
@@ -143,6 +149,59 @@ def test_archive_moves_old_rows_and_verify_spans_the_boundary(
     assert (report.count, report.archived_through) == (12, 20)
     # Nothing more is old enough up to a checkpoint: a second run does nothing.
     assert _archive(chain_db, key_file, archives) is None
+
+
+def test_the_archive_runs_checkpoint_reaches_the_anchor_and_verifies_against_it(
+    chain_db: ScratchDb, key_file: Path, tmp_path: Path
+) -> None:
+    """The record of the archive is pinned outside the database too: a superuser who later
+    drops it, and the checkpoint at it, is caught by the anchor as for the gateway's."""
+    archives = tmp_path / "archives"
+    with private_rsyslog(tmp_path / "rsyslog") as receiver:
+        run = _archive(
+            chain_db,
+            key_file,
+            archives,
+            anchor_syslog=receiver.target,
+            anchor_ca_file=str(receiver.ca_file),
+        )
+        wait_until(lambda: read_anchors([receiver.file]) != [], "the anchor line", timeout_s=20)
+        anchors = read_anchors([receiver.file])
+    # The audit.archive event (seq 32, between the multiples of 10) and the checkpoint at it.
+    assert [c.seq for c in run.checkpoints] == [OLD_ROWS + NEW_ROWS + 1]
+    assert run.unanchored == ()
+    assert [a.checkpoint for a in anchors] == list(run.checkpoints)
+
+    report = _verify_anchored(chain_db, key_file, archives, anchors)
+    assert report.ok, report.message
+    assert (report.anchors_verified, report.archived_through) == (1, 20)
+    with chain_db.superuser() as conn:
+        conn.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        conn.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_events WHERE seq = 32")
+        conn.execute("DELETE FROM audit_checkpoints WHERE seq = 32")
+    report = _verify_anchored(chain_db, key_file, archives, anchors)
+    assert (report.ok, report.first_bad_seq) == (False, 32), report
+
+
+def _verify_anchored(db: ScratchDb, key_file: Path, archives: Path, anchors: list[Any]) -> Any:
+    return verify_url(
+        db.gateway_libpq,
+        public_keys=[_key(key_file).public_key()],
+        checkpoint_every=EVERY,
+        archive_dir=archives,
+        anchors=anchors,
+    )
+
+
+def test_a_target_the_sender_cannot_use_archives_nothing(
+    chain_db: ScratchDb, key_file: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(RetentionError, match=r"audit\.anchor_syslog: anchor target 'anchor'"):
+        _archive(chain_db, key_file, tmp_path / "archives", anchor_syslog="anchor")
+    with psycopg.connect(chain_db.gateway_libpq) as conn:
+        assert conn.execute("SELECT min(seq), count(*) FROM audit_events").fetchone() == (1, 31)
+    assert not (tmp_path / "archives").exists()
 
 
 def test_tampered_missing_or_unmanifested_archives_fail_naming_the_file(
@@ -252,3 +311,36 @@ def test_the_cli_archives_and_verifies(chain_db: ScratchDb, key_file: Path, tmp_
     short = cli("archive", "--archive-dir", str(archives), APPLIANCE_AUDIT__RETENTION_DAYS="30")
     assert short.returncode == 1
     assert "retention_days must be at least 180" in short.stderr
+
+
+def test_the_cli_fails_when_the_anchor_does_not_take_the_checkpoint(
+    chain_db: ScratchDb, key_file: Path, tmp_path: Path
+) -> None:
+    """Nothing listens at the anchor: the rows are archived (the transaction committed), the
+    archive line is printed, and the command exits 1 naming the checkpoint, so the timer's
+    unit shows failed."""
+    archives = tmp_path / "archives"
+    target = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "APPLIANCE_SETTINGS_FILE": str(tmp_path / "none.env"),
+        "APPLIANCE_MIGRATION_DATABASE_URL": chain_db.owner_url,
+        "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": str(key_file),
+        "APPLIANCE_AUDIT__CHECKPOINT_EVERY": str(EVERY),
+        "APPLIANCE_AUDIT__ANCHOR_SYSLOG": target,
+    }
+    done = subprocess.run(
+        [str(APPLIANCE), "audit", "archive", "--archive-dir", str(archives)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "archived rows 1..20 (20)" in done.stdout
+    assert f"error: checkpoints 32 not sent to the audit anchor {target}" in done.stderr
+    assert "nothing archived" not in done.stderr
+    report = _verify(chain_db, key_file, archives)
+    assert report.ok, report.message
+    assert report.archived_through == 20

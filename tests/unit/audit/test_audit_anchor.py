@@ -1,5 +1,6 @@
 """Anchors: the syslog framing, reading anchor lines back, the cross-check in verify_rows,
-and the sender's queue against a real TCP listener on loopback."""
+and the sender's queue against a real TCP listener on loopback, kept running or sent once
+and stopped (the archive run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import json
 import random
 import re
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from appliance.audit.anchor import (
     parse_anchor,
     parse_target,
     read_anchors,
+    send_once,
     syslog_frame,
 )
 from appliance.audit.chain import GENESIS_HASH, row_hash
@@ -266,3 +269,24 @@ async def test_a_missing_ca_file_is_a_counted_send_failure(tmp_path: Path) -> No
     await sender.stop()
     server.close()
     assert received == [] and sender.stats.sent == 0 and sender.stats.dropped == 1
+
+
+async def test_a_one_shot_send_delivers_its_checkpoints_and_says_none_is_left() -> None:
+    """The archive run's path: the gateway's sender, started and stopped for a few."""
+    _, checkpoints = _chain()
+    server, received, port = await _listener()
+    left = await send_once(checkpoints[:3], f"127.0.0.1:{port}")
+    server.close()
+    assert left == ()
+    assert [parse_anchor(m.decode()) for m in received] == checkpoints[:3]
+
+
+async def test_a_one_shot_send_to_a_receiver_down_gives_up_within_the_stop_bound() -> None:
+    _, checkpoints = _chain()
+    server, _, port = await _listener()
+    server.close()
+    await server.wait_closed()
+    started = time.monotonic()
+    left = await send_once(checkpoints[:2], f"127.0.0.1:{port}")
+    assert left == tuple(checkpoints[:2])
+    assert time.monotonic() - started < 5
