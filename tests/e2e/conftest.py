@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's chromium driven by Playwright, signing in through the real
-Keycloak login page of the running appliance (``appliance up`` starts the web UI too)."""
+Keycloak login page of the running appliance (``appliance up`` starts the web UI too), or of
+one web UI and gateway of this working tree that every test needing them shares."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.e2e import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, sign_in_at
+from tests.support.tree_webui import TreeWebUI, tree_webui
 
 expect.set_options(timeout=30_000)
 
@@ -59,3 +61,25 @@ def sign_in(
 ) -> Callable[[str], Page]:
     """Open the web UI in a new context and sign in as a demo user."""
     return sign_in_at(webui_url, endpoints["users"], new_page)
+
+
+@pytest.fixture(scope="package")
+def tree(
+    services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TreeWebUI]:
+    """A web UI and a gateway of this working tree (``tests.support.tree_webui``), started
+    once for every browser test that needs them and stopped when the browser tests end:
+    starting them (a migrated database, the gateway with its embedding model, the web UI
+    with Gradio) takes about 20 s on two cores. Tests sharing them keep to data of their
+    own (unique markers)."""
+    with tree_webui(services, served_model, tmp_path_factory.mktemp("webui"), "e2e_tree") as ui:
+        yield ui
+
+
+@pytest.fixture
+def tree_sign_in(
+    tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
+) -> Callable[[str], Page]:
+    """Open this tree's web UI in a new context and sign in as a demo user, through the real
+    Keycloak login page."""
+    return sign_in_at(tree.url, services["users"], new_page)

@@ -1,35 +1,22 @@
 """A staff user reports an answer from the chat and the secadmin finds it in the queue, in a
 real browser through the real Keycloak login page.
 
-The web UI and the gateway run from this working tree (``tests.support.tree_webui``: a
-scratch database, a stub model, a Keycloak client of their own), so the test exercises the
-code under test whichever version the running appliance serves.
+The web UI and the gateway run from this working tree (the e2e conftest's ``tree``: a
+scratch database, a stub model, a Keycloak client of their own, shared with the other
+browser tests of this tree), so the test exercises the code under test whichever version
+the running appliance serves.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask, sign_in_at
-from tests.support.tree_webui import TreeWebUI, tree_webui_fixture
+from tests.support.e2e import AI_LABEL, ANSWER_TIMEOUT_MS, ask
 
 STAFF, SECADMIN = "zhang.wei", "zhao.min"
-
-
-tree = tree_webui_fixture("e2e_complaints")
-
-
-@pytest.fixture
-def sign_in(
-    tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
-) -> Callable[[str], Page]:
-    """Sign in to this tree's web UI through the real Keycloak login page."""
-    return sign_in_at(tree.url, services["users"], new_page)
 
 
 def _flag_last_answer(page: Page) -> None:
@@ -49,9 +36,9 @@ def _flag_last_answer(page: Page) -> None:
 
 
 def test_staff_reports_an_answer_and_the_secadmin_closes_it(
-    sign_in: Callable[[str], Page],
+    tree_sign_in: Callable[[str], Page],
 ) -> None:
-    staff = sign_in(STAFF)
+    staff = tree_sign_in(STAFF)
     marker = f"e2e-{uuid.uuid4().hex[:8]}"
     ask(staff, f"差旅住宿标准是多少？({marker})")
     expect(staff.locator("#chatbot")).to_contain_text(AI_LABEL, timeout=ANSWER_TIMEOUT_MS)
@@ -68,7 +55,7 @@ def test_staff_reports_an_answer_and_the_secadmin_closes_it(
     staff.locator("#flag-mine-refresh").click()
     expect(staff.locator("#flag-mine")).to_contain_text("待处理")
 
-    secadmin = sign_in(SECADMIN)
+    secadmin = tree_sign_in(SECADMIN)
     secadmin.get_by_role("tab", name="安全管理").click()
     secadmin.get_by_role("tab", name="投诉处理").click()
     table = secadmin.locator("#cp-table")

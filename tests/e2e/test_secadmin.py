@@ -3,11 +3,12 @@ imports a workbook, sees the before-and-after diff, confirms it and sees the new
 a confirmation after someone else's import is refused in words; staff and the sysadmin
 never see the tab.
 
-The web UI and the gateway run from this working tree (``tests.support.tree_webui``: a
-scratch database, a Keycloak client of their own), so the screen under test is this tree's
-whichever version the running appliance serves. The import adds one entry to the library
-exported first through the same screen, and another session imports the exported file
-again, so the test does not depend on what the library holds.
+The web UI and the gateway run from this working tree (the e2e conftest's ``tree``: a
+scratch database, a Keycloak client of their own, shared with the other browser tests of
+this tree), so the screen under test is this tree's whichever version the running appliance
+serves. The import adds one entry to the library exported first through the same screen,
+and another session imports the exported file again, so the test does not depend on what
+the library holds.
 """
 
 from __future__ import annotations
@@ -16,31 +17,18 @@ import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from appliance.content.keywords import Action, KeywordEntry, KeywordLibrary
 from appliance.content.library_xlsx import export_xlsx, import_xlsx
-from tests.support.e2e import download, sign_in_at
+from tests.support.e2e import download
 from tests.support.tokens import Tokens
-from tests.support.tree_webui import TreeWebUI, tree_webui_fixture
+from tests.support.tree_webui import TreeWebUI
 
 SECADMIN_TAB = "安全管理"
 REVISION = re.compile(r"修订号 (\d+)")
-
-
-tree = tree_webui_fixture("e2e_secadmin")
-
-
-@pytest.fixture
-def sign_in(
-    tree: TreeWebUI, services: dict[str, Any], new_page: Callable[[], Page]
-) -> Callable[[str], Page]:
-    """Sign in to this tree's web UI through the real Keycloak login page."""
-    return sign_in_at(tree.url, services["users"], new_page)
 
 
 def revision(page: Page) -> int:
@@ -109,7 +97,7 @@ def manage_keywords(page: Page, folder: Path, elsewhere: Callable[[Path], None])
 
 
 def test_the_secadmin_imports_a_workbook_after_seeing_its_diff(
-    sign_in: Callable[[str], Page], tmp_path: Path, tree: TreeWebUI, tokens: Tokens
+    tree_sign_in: Callable[[str], Page], tmp_path: Path, tree: TreeWebUI, tokens: Tokens
 ) -> None:
     def elsewhere(path: Path) -> None:
         imported = httpx.post(
@@ -120,7 +108,7 @@ def test_the_secadmin_imports_a_workbook_after_seeing_its_diff(
         )
         assert imported.status_code == 200, imported.text
 
-    page = sign_in("zhao.min")
+    page = tree_sign_in("zhao.min")
     expect(page.locator("#current-user")).to_contain_text("zhao.min")
     for other in ("对话", "审计", "管理"):
         expect(page.get_by_role("tab", name=other, exact=True)).to_have_count(0)
@@ -128,12 +116,12 @@ def test_the_secadmin_imports_a_workbook_after_seeing_its_diff(
 
 
 def test_staff_and_the_sysadmin_do_not_see_the_secadmin_tab(
-    sign_in: Callable[[str], Page],
+    tree_sign_in: Callable[[str], Page],
 ) -> None:
-    staff = sign_in("zhang.wei")
+    staff = tree_sign_in("zhang.wei")
     expect(staff.get_by_role("tab", name="对话")).to_be_visible()
     expect(staff.get_by_role("tab", name=SECADMIN_TAB)).to_have_count(0)
-    sysadmin = sign_in("chen.jie")
+    sysadmin = tree_sign_in("chen.jie")
     expect(sysadmin.get_by_role("tab", name="管理", exact=True)).to_be_visible()
     expect(sysadmin.get_by_role("tab", name=SECADMIN_TAB)).to_have_count(0)
     expect(sysadmin.locator("#kw-table")).to_be_hidden()

@@ -4,6 +4,7 @@ appliance may not serve yet.
 The gateway runs on a scratch database (migrated to head) with a stub model; the web UI on
 a free port, signing users in through the real Keycloak with a client of its own: the
 realm's web UI client under a new name, redirecting to that port, removed afterwards.
+The browser tests share one (the e2e conftest's ``tree``), started once.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from appliance.runtime.gateway_service import local_allowed_clients
 from tests.support.gateways import Gateway
@@ -103,18 +102,3 @@ def tree_webui(
             process.stop()
         if (internal := master.get_client_id(client_id)) is not None:
             master.delete_client(internal)
-
-
-def tree_webui_fixture(name: str) -> Callable[..., Iterator[TreeWebUI]]:
-    """A module fixture starting both for the module's tests (``tree = tree_webui_fixture(
-    name)``), the web UI's secrets in a temporary folder."""
-
-    @pytest.fixture(scope="module", name="tree")
-    def tree(
-        services: dict[str, Any], served_model: str, tmp_path_factory: pytest.TempPathFactory
-    ) -> Iterator[TreeWebUI]:
-        folder = tmp_path_factory.mktemp("webui")
-        with tree_webui(services, served_model, folder, name) as started:
-            yield started
-
-    return tree
