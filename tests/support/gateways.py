@@ -40,7 +40,10 @@ class GatewayProcess(Process):
     with its own settings overrides; returned once it is ready.
 
     ``settings_file``: whether the running appliance's settings file (``var/appliance.env``)
-    fills in what the overrides leave out; ``uvicorn_args`` go after the usual ones.
+    fills in what the overrides leave out; ``uvicorn_args`` go after the usual ones. With
+    ``wait`` off it is returned once started, for the caller to start something else meanwhile
+    and call ``wait_ready`` (the gateway's start takes seconds of CPU: imports, the embedding
+    model).
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class GatewayProcess(Process):
         timeout_s: float = 120,
         settings_file: bool = True,
         uvicorn_args: Sequence[str] = (),
+        wait: bool = True,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -72,7 +76,8 @@ class GatewayProcess(Process):
         if workers > 1:
             argv += ["--workers", str(workers)]
         super().__init__(f"{name}-{self.port}", argv, env)
-        self.wait_ready(timeout_s)
+        if wait:
+            self.wait_ready(timeout_s)
 
     def ready(self) -> bool:
         return answers(f"{self.url}/readyz", 2)

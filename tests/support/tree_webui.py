@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.runtime.gateway_service import local_allowed_clients
-from tests.support.gateways import Gateway
+from tests.support.gateways import GatewayProcess
 from tests.support.keycloak_admin import master_admin
 from tests.support.paths import REPO
 from tests.support.postgres import scratch
@@ -68,13 +68,17 @@ def tree_webui(
             stub = Stub(served_model)
             started.append(stub)
             allowed = [*json.loads(local_allowed_clients()), client_id]
-            gateway = Gateway(
+            # The gateway and the web UI start side by side: each spends seconds of CPU before
+            # it answers, and the web UI asks nothing of the gateway until it is used.
+            gateway = GatewayProcess(
                 {
                     "APPLIANCE_DATABASE_URL": db.gateway_url,
                     "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
                     "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": json.dumps(allowed),
                     "APPLIANCE_BACKENDS": stub.url,
-                }
+                },
+                name="gateway",
+                wait=False,
             )
             started.append(gateway)
             ui = Process(
@@ -94,6 +98,7 @@ def tree_webui(
                 },
             )
             started.append(ui)
+            gateway.wait_ready(120)
             wait_until(lambda: not ui.alive() or answers(f"{url}/healthz"), "web UI", 120)
             assert ui.alive(), f"the web UI exited, see {ui.log_path}"
             yield TreeWebUI(url, gateway.url)
