@@ -25,8 +25,9 @@ KB_NAME = f"财务制度 {TAG}"
 PHRASE = f"Reimbursement code {TAG}: travel claims above 5000 yuan need the CFO's approval."
 TITLE = f"Travel claims {TAG}"
 # The gateway role's archive directory (shared role: gateway_audit_archive_dir). A new site
-# has no row old enough to archive, so a file of the test's own stands for the archives.
-ARCHIVE_DIR = "/var/lib/appliance/audit-archive"
+# has no row old enough to archive, so a file of the test's own stands for the archives;
+# root's, as a file of another owner (an earlier release's archive user) would be.
+ARCHIVE_DIR = "/var/lib/appliance-audit-archive"
 ARCHIVE_MARK = f"{ARCHIVE_DIR}/restore-check-{TAG}.txt"
 
 
@@ -95,7 +96,7 @@ def test_backup_then_restore_on_a_fresh_control_node(
     [count_before, last_seq] = audit_before[0].split("|")
     assert int(count_before) > 0
     cluster.control.ssh(
-        f"echo {TAG} > {ARCHIVE_MARK} && chown appliance:appliance {ARCHIVE_MARK}",
+        f"echo {TAG} > {ARCHIVE_MARK} && chown root:root {ARCHIVE_MARK}",
         ssh_key,
         check=True,
     )
@@ -168,12 +169,15 @@ def test_backup_then_restore_on_a_fresh_control_node(
     live = _audit_verify_live(control, ssh_key)
     assert live.returncode == 0, live.stdout + live.stderr
 
-    # The archive directory came back with what the backup held, as the gateway's user's
-    # own, the chain verifies with it, and the timer runs again.
+    # The archive directory came back with what the backup held, everything in it the
+    # archive run's user's own, the chain verifies with it, and the timer runs again.
     mark = control.ssh(
-        f"stat -c '%U:%G %a' {ARCHIVE_DIR} && cat {ARCHIVE_MARK}", ssh_key, check=True
+        f"stat -c '%U:%G %a' {ARCHIVE_DIR} {ARCHIVE_MARK} && cat {ARCHIVE_MARK}",
+        ssh_key,
+        check=True,
     )
-    assert mark.stdout.split() == ["appliance:appliance", "700", TAG], mark.stdout
+    archiver = "appliance-archive:appliance-archive"
+    assert mark.stdout.split() == [archiver, "700", archiver, "644", TAG], mark.stdout
     live = _audit_verify_live(control, ssh_key, "--archive-dir", ARCHIVE_DIR)
     assert live.returncode == 0, live.stdout + live.stderr
     timer = control.ssh("systemctl is-active appliance-audit-archive.timer", ssh_key)

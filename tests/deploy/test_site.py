@@ -1,7 +1,8 @@
 """The whole appliance from the offline bundle on booted nodes cut off from everything but
 each other: `appliance deploy`, an authenticated chat through nginx/TLS with the official
 `openai` client, the exchange in the audit log, the audit archive's timer and a run of it,
-a second run that changes nothing,
+the web UI, the gateway and the archive run each as its own user, a second run that changes
+nothing,
 `appliance status`, the GPU node's replica refusing anyone without the gateway's key (over
 HTTPS from the site CA), `appliance add-gpu-node` with a second GPU node, and a rolling
 `appliance upgrade` of the running site while users chat."""
@@ -74,8 +75,10 @@ def test_the_audit_archive_runs_on_its_timer(
     site: Site, cluster: nodes.Cluster, ssh_key: Path
 ) -> None:
     """The control node schedules `appliance audit archive` monthly, catching up a run missed
-    while it was off; a run started now, as the gateway's user, finds nothing old enough on a
-    new site, succeeds, and says so in the journal."""
+    while it was off; a run started now, as its own user (never the gateway's, which could
+    read the migrations' login from its environment), finds nothing old enough on a new
+    site, succeeds (it read the settings, the checkpoint key and its directory), and says so
+    in the journal."""
     control = cluster.control
     timers = control.ssh(
         "systemctl list-timers --all --no-legend appliance-audit-archive.timer", ssh_key, check=True
@@ -95,13 +98,48 @@ def test_the_audit_archive_runs_on_its_timer(
     ran = control.ssh(
         "systemctl show -p Result -p User appliance-audit-archive.service", ssh_key, check=True
     ).stdout
-    assert "Result=success" in ran and "User=appliance" in ran, ran
+    assert {"Result=success", "User=appliance-archive"} <= set(ran.split()), ran
     journal = control.ssh(
         "journalctl -u appliance-audit-archive.service --no-pager -o cat", ssh_key, check=True
     ).stdout
     assert "nothing older than 365 days up to a checkpoint" in journal, journal
     failed = control.ssh("systemctl --failed --no-legend --plain", ssh_key, check=True).stdout
     assert "appliance-audit-archive" not in failed, failed
+
+
+def test_the_web_ui_and_the_gateway_cannot_read_each_others_secrets(
+    site: Site, cluster: nodes.Cluster, ssh_key: Path
+) -> None:
+    """Each runs as its own user: the web UI's user cannot read the running gateway's
+    process environment (nor so ptrace it for its database password), the gateway's user
+    cannot read the web UI's settings or client secret, and neither can open the audit
+    archives. A few seconds of shell on the control node."""
+    control = cluster.control
+
+    def shell(command: str) -> str:
+        return control.ssh(command, ssh_key, check=True).stdout.strip()
+
+    webui = shell("systemctl show -p MainPID --value appliance-webui")
+    gateway = shell("systemctl show -p MainPID --value appliance-gateway")
+    assert shell(f"ps -o user:32= -p {webui}; ps -o user:32= -p {gateway}").split() == [
+        "appliance-webui",
+        "appliance",
+    ]
+    environ = f"/proc/{gateway}/environ"
+    # There to be refused: root reads it.
+    assert "APPLIANCE_SETTINGS_FILE=/etc/appliance/appliance.env" in shell(f"cat {environ}")
+    probes = [
+        ("appliance-webui", f"cat {environ}"),
+        ("appliance", "cat /etc/appliance/webui.env"),
+        ("appliance", "cat /etc/appliance/webui-client-secret"),
+        ("appliance", "ls /var/lib/appliance-audit-archive"),
+        ("appliance-webui", "ls /var/lib/appliance-audit-archive"),
+    ]
+    for user, command in probes:
+        tried = control.ssh(f"runuser -u {user} -- {command}", ssh_key)
+        assert tried.returncode != 0 and "Permission denied" in tried.stderr, (
+            user, command, tried.stdout, tried.stderr,
+        )  # fmt: skip
 
 
 # Where the control node keeps the site CA that GPU nodes' replica certificates come from.

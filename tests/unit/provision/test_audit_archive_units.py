@@ -1,7 +1,9 @@
 """The gateway role's audit archive units, rendered with the roles' defaults: the timer runs
-``appliance audit archive`` monthly by default and catches up a missed run, as the gateway's
-user with the migrations' login handed over by systemd, writing only the archive directory
-that backup.yml packs; systemd itself reads them without a complaint."""
+``appliance audit archive`` monthly by default and catches up a missed run, as a user of its
+own (never the gateway's or the web UI's, who could otherwise read the migrations' login
+from its environment) with that login handed over by systemd, writing only the archive
+directory that backup.yml packs, outside the gateway's state directory; systemd itself reads
+them without a complaint."""
 
 from __future__ import annotations
 
@@ -37,6 +39,11 @@ def _render(name: str, **overrides: str) -> str:
     return template.render(variables)
 
 
+def _service_users() -> dict[str, str]:
+    users: dict[str, str] = _defaults("common")["common_service_users"]  # type: ignore[assignment]
+    return users
+
+
 def _directives(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith(("#", "["))]
 
@@ -51,12 +58,25 @@ def test_the_timer_runs_monthly_and_catches_up_a_missed_run() -> None:
     )
 
 
-def test_the_service_archives_as_the_gateways_user_into_the_backed_up_directory() -> None:
+def _values(directives: list[str], key: str) -> list[str]:
+    return [d.split("=", 1)[1] for d in directives if d.split("=", 1)[0] == key]
+
+
+def test_the_service_archives_as_its_own_user_into_the_backed_up_directory() -> None:
     service = _directives(_render(SERVICE))
     directory = _defaults("shared")["gateway_audit_archive_dir"]
-    assert directory == "/var/lib/appliance/audit-archive"
+    assert directory == "/var/lib/appliance-audit-archive"
     assert "Type=oneshot" in service
-    assert {"User=appliance", "Group=appliance"} <= set(service)
+    # A user and group no other unit runs as, created on every node by the common role.
+    assert (_values(service, "User"), _values(service, "Group")) == (
+        ["appliance-archive"],
+        ["appliance-archive"],
+    )
+    assert "appliance-archive" in _service_users()
+    # The gateway's group only to read the settings file and the checkpoint key.
+    assert _values(service, "SupplementaryGroups") == ["appliance"]
+    # No home of the gateway's: systemd sets the user's own.
+    assert not [d for d in service if d.startswith("Environment=HOME=")]
     # The migrations' login comes from the root-only file, read by systemd before the switch.
     assert "EnvironmentFile=/etc/appliance/migrate.env" in service
     assert "Environment=APPLIANCE_SETTINGS_FILE=/etc/appliance/appliance.env" in service
