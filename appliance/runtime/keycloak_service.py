@@ -146,11 +146,13 @@ def _ensure_clearance(admin: KeycloakAdmin) -> None:
 
 def events_config(live: dict[str, Any], realm: dict[str, Any]) -> dict[str, Any] | None:
     """The events configuration ``live`` needs to store the realm file's event types for at
-    least the file's ``eventsExpiration``, None when it already does. Types the site added
-    are kept and a longer expiry is never shortened; none set (0, which Keycloak reads as
-    for ever) becomes the file's, so the local store does not grow without end."""
+    least the file's ``eventsExpiration``, None when it already does. Types a realm that
+    stores events added are kept and a longer expiry is never shortened; none set (0, which
+    Keycloak reads as for ever) becomes the file's, so the local store does not grow without
+    end. A realm that stores no events gets the file's types alone: Keycloak lists every
+    event type for it, and keeping that list would store them all."""
     wanted = list(realm.get("enabledEventTypes", []))
-    have = list(live.get("enabledEventTypes") or [])
+    have = list(live.get("enabledEventTypes") or []) if live.get("eventsEnabled") else []
     types = have + [name for name in wanted if name not in have]
     keep = int(realm.get("eventsExpiration") or 0)
     live_keep = int(live.get("eventsExpiration") or 0)

@@ -299,13 +299,14 @@ def test_a_sites_own_events_and_longer_expiry_are_kept(
         OLDER_EVENTS,
         {**OLDER_EVENTS, "enabledEventTypes": ["LOGIN"], "eventsExpiration": 0},
         {**OLDER_EVENTS, "enabledEventTypes": ["LOGIN_ERROR", "LOGIN"], "eventsExpiration": 10**9},
+        STORES_NONE,
     ],
 )
 def test_the_node_and_the_local_runtime_agree_on_the_events(
     node: ModuleType, realm: dict[str, Any], live: dict[str, Any]
 ) -> None:
-    """For a realm that stores events, ``appliance up`` (appliance/runtime/
-    keycloak_service.py) and a deploy make the same configuration out of the same live one."""
+    """``appliance up`` (appliance/runtime/keycloak_service.py) and a deploy make the same
+    configuration out of the same live one, for a realm that stores no events too."""
     ours, theirs = node.events_config(live, realm), runtime_events_config(live, realm)
     assert (ours is None) == (theirs is None)
     if ours is not None and theirs is not None:

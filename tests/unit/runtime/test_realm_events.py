@@ -97,17 +97,31 @@ def test_an_older_import_gets_the_login_events_and_their_expiry() -> None:
     assert events_config({**OLDER_IMPORT, **wanted}, REALM) is None
 
 
-def test_events_turned_off_are_turned_on_and_a_sites_choices_are_kept() -> None:
+def test_a_sites_own_event_types_and_longer_expiry_are_kept() -> None:
     site = {
         **OLDER_IMPORT,
-        "eventsEnabled": False,
+        "eventsEnabled": True,
         "enabledEventTypes": ["LOGOUT", "LOGIN"],
         "eventsExpiration": 400 * DAY_S,
     }
     wanted = events_config(site, REALM)
     assert wanted is not None
-    assert wanted["eventsEnabled"] is True
     assert wanted["enabledEventTypes"] == ["LOGOUT", "LOGIN", "LOGIN_ERROR"]
+    assert wanted["eventsExpiration"] == 400 * DAY_S
+
+
+def test_events_turned_off_are_turned_on_with_the_files_types_alone() -> None:
+    # Keycloak lists every event type for a realm that stores none.
+    site = {
+        **OLDER_IMPORT,
+        "eventsEnabled": False,
+        "enabledEventTypes": ["LOGOUT", "LOGIN", "CODE_TO_TOKEN", "REFRESH_TOKEN"],
+        "eventsExpiration": 400 * DAY_S,
+    }
+    wanted = events_config(site, REALM)
+    assert wanted is not None
+    assert wanted["eventsEnabled"] is True
+    assert wanted["enabledEventTypes"] == ["LOGIN", "LOGIN_ERROR"]
     assert wanted["eventsExpiration"] == 400 * DAY_S
 
 
