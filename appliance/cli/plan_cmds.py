@@ -36,7 +36,9 @@ def _rows(p: Plan) -> list[tuple[str, str]]:
         ("model", f"{p.model.name} ({p.model.hf_repo})"),
         ("quantization", p.quantization.value.upper()),
         ("tensor / pipeline parallel", f"{p.tensor_parallel} / {p.pipeline_parallel}"),
-        ("replicas", f"{p.replicas} x {per_gpu}"),
+        ("expert parallel", "yes" if p.expert_parallel else "no"),
+        ("replicas (data parallel)", f"{p.replicas} x {per_gpu}"),
+        ("MTP speculative tokens", str(p.speculative_tokens)),
         ("max_model_len", str(p.max_model_len)),
         ("gpu_memory_utilization", f"{p.gpu_memory_utilization:.2f}"),
         ("kv_cache_dtype", p.kv_cache_dtype.value),
@@ -81,13 +83,16 @@ def plan_command(
         Path | None,
         typer.Option(help="Ansible inventory: GPUs from the vllm group's vllm_gpus variable."),
     ] = None,
+    mtp: Annotated[
+        bool, typer.Option("--mtp", help="Plan MTP speculative decoding (draft head loaded).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
 ) -> None:
     """Recommend model, quantization and vLLM settings for the GPUs; exit 1 if impossible."""
     try:
         inv = _inventory(gpus, nodes, inventory)
         arch = model(model_name) if model_name else None
-        result = plan(PlanRequest(inv, context, tps, arch, quantization))
+        result = plan(PlanRequest(inv, context, tps, arch, quantization, mtp))
     except InvalidRequest as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

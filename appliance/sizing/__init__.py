@@ -1,8 +1,9 @@
 """Sizing: from the GPUs a customer owns to a model, a layout and the vLLM command line,
 and the load benchmark that checks the result.
 
-``catalog`` (models and their architecture figures) and ``gpus`` (memory and bandwidth of
-each GPU) feed ``kvcache`` (bytes per token, MLA modelled exactly) and ``planner`` (which
+``catalog`` (models and their architecture figures) and ``gpus`` (memory, bandwidth and
+what each GPU can run) feed ``kvcache`` (bytes per token, MLA and V3.2's sparse-attention
+indexer modelled exactly) and ``planner`` (which
 model, quantization, parallelism and limits fit, and how many staff it serves);
 ``launch_profile`` turns a plan into vLLM's arguments and environment, the one code path the
 local runtime and the Ansible ``vllm`` role both use; ``inventory`` reads GPU facts from an

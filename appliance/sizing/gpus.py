@@ -5,6 +5,21 @@ GeForce RTX 4090). The marketed capacity is close to GiB in practice (nvidia-smi
 81,559 MiB, H200 143,771 MiB), so it is used as GiB; bandwidth is in decimal TB/s as
 NVIDIA quotes it. A800 and H800 are the export variants of A100 and H100 with the same
 memory system (only NVLink bandwidth differs).
+
+Not from a public vendor sheet, and marked so in their entries: the H20 141 GB (HBM3e, the
+H200's memory system; server vendors list it, NVIDIA publishes no sheet), the Ascend 910B
+(Atlas 800I A2: 8 NPUs of 64 GB HBM2e; 1.6 TB/s is the commonly cited figure), the Ascend
+910C (Atlas 800I A3; each package is two dies that ``npu-smi`` and vllm-ascend see as two
+64 GB NPUs, so it is catalogued per die: an A3 server is 16x910C) and the Hygon K100 AI
+(64 GB HBM2e; its bandwidth is an estimate). A plan on them is a sizing estimate to check
+with ``appliance bench``.
+
+What a card can run matters as much as its memory: ``fp8`` says whether FP8 runs natively
+(Hopper, Ada), weight-only (Ampere: vLLM's FP8 Marlin kernel, BF16 KV cache) or not at all
+(Ascend, Hygon: no FP8 units and no Marlin); ``fp4_experts`` whether vLLM runs MXFP4 MoE
+experts on it (Hopper, by dequantizing kernels; native FP4 is Blackwell's, not catalogued);
+``sparse_attention`` whether vLLM's FlashMLA sparse and DeepGEMM kernels that DeepSeek-V3.2
+and V4 need run on it (Hopper and Blackwell only, per the V3.2 recipe).
 """
 
 from __future__ import annotations
@@ -20,6 +35,23 @@ from appliance.sizing.catalog import GIB
 class Interconnect(StrEnum):
     NVLINK = "NVLink"
     PCIE = "PCIe"
+    HCCS = "HCCS"
+
+
+class Fp8(StrEnum):
+    """How FP8 weights run on the card."""
+
+    NATIVE = "native"
+    WEIGHT_ONLY = "weight-only"
+    NONE = "none"
+
+
+class Backend(StrEnum):
+    """Which vLLM build serves the card."""
+
+    CUDA = "cuda"
+    ASCEND = "ascend"  # vllm-ascend
+    DCU = "dcu"  # Hygon's DTK build of vLLM
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +62,22 @@ class GpuSpec:
     name: str
     memory_gib: float
     bandwidth_tbs: float
-    # Native FP8 tensor cores (Hopper, Ada). Ampere runs FP8 checkpoints weight-only
-    # (vLLM's FP8 Marlin kernel) and keeps the KV cache in BF16.
-    native_fp8: bool
+    fp8: Fp8
     interconnect: Interconnect
+    fp4_experts: bool = False
+    sparse_attention: bool = False
+    backend: Backend = Backend.CUDA
+    source: str = "vendor data sheet"
+
+    @property
+    def native_fp8(self) -> bool:
+        """FP8 tensor cores (Hopper, Ada): FP8 compute and an FP8 KV cache."""
+        return self.fp8 is Fp8.NATIVE
+
+    @property
+    def int4_marlin(self) -> bool:
+        """AWQ/GPTQ int4 checkpoints run through vLLM's CUDA Marlin kernels."""
+        return self.backend is Backend.CUDA
 
     @property
     def memory_bytes(self) -> float:
@@ -44,24 +88,88 @@ class GpuSpec:
         return self.bandwidth_tbs * 1e12
 
 
+_NV = Interconnect.NVLINK
+_PCIE = Interconnect.PCIE
+_UNVERIFIED = "not from a public vendor sheet: an estimate"
+
+
+def _hopper(
+    key: str, name: str, memory_gib: float, bandwidth_tbs: float, source: str = "vendor data sheet"
+) -> GpuSpec:
+    """A Hopper card: native FP8, MXFP4 experts and the sparse-attention kernels."""
+    return GpuSpec(
+        key,
+        name,
+        memory_gib,
+        bandwidth_tbs,
+        Fp8.NATIVE,
+        _NV,
+        fp4_experts=True,
+        sparse_attention=True,
+        source=source,
+    )
+
+
 GPUS: dict[str, GpuSpec] = {
     g.key: g
     for g in (
-        GpuSpec("H200", "NVIDIA H200 141GB", 141, 4.8, True, Interconnect.NVLINK),
-        GpuSpec("H100", "NVIDIA H100 SXM 80GB", 80, 3.35, True, Interconnect.NVLINK),
-        GpuSpec("H800", "NVIDIA H800 SXM 80GB", 80, 3.35, True, Interconnect.NVLINK),
-        GpuSpec("H20", "NVIDIA H20 96GB", 96, 4.0, True, Interconnect.NVLINK),
-        GpuSpec("A100-80G", "NVIDIA A100 SXM 80GB", 80, 2.039, False, Interconnect.NVLINK),
-        GpuSpec("A100-40G", "NVIDIA A100 SXM 40GB", 40, 1.555, False, Interconnect.NVLINK),
-        GpuSpec("A800-80G", "NVIDIA A800 SXM 80GB", 80, 2.039, False, Interconnect.NVLINK),
-        GpuSpec("A800-40G", "NVIDIA A800 40GB", 40, 1.555, False, Interconnect.NVLINK),
-        GpuSpec("L40S", "NVIDIA L40S 48GB", 48, 0.864, True, Interconnect.PCIE),
-        GpuSpec("L20", "NVIDIA L20 48GB", 48, 0.864, True, Interconnect.PCIE),
-        GpuSpec("RTX4090", "NVIDIA GeForce RTX 4090 24GB", 24, 1.008, True, Interconnect.PCIE),
+        _hopper("H200", "NVIDIA H200 141GB", 141, 4.8),
+        _hopper("H100", "NVIDIA H100 SXM 80GB", 80, 3.35),
+        _hopper("H800", "NVIDIA H800 SXM 80GB", 80, 3.35),
+        _hopper("H20", "NVIDIA H20 96GB", 96, 4.0),
+        _hopper("H20-141G", "NVIDIA H20 141GB (HBM3e)", 141, 4.8, source=_UNVERIFIED),
+        GpuSpec("A100-80G", "NVIDIA A100 SXM 80GB", 80, 2.039, Fp8.WEIGHT_ONLY, _NV),
+        GpuSpec("A100-40G", "NVIDIA A100 SXM 40GB", 40, 1.555, Fp8.WEIGHT_ONLY, _NV),
+        GpuSpec("A800-80G", "NVIDIA A800 SXM 80GB", 80, 2.039, Fp8.WEIGHT_ONLY, _NV),
+        GpuSpec("A800-40G", "NVIDIA A800 40GB", 40, 1.555, Fp8.WEIGHT_ONLY, _NV),
+        GpuSpec("L40S", "NVIDIA L40S 48GB", 48, 0.864, Fp8.NATIVE, _PCIE),
+        GpuSpec("L20", "NVIDIA L20 48GB", 48, 0.864, Fp8.NATIVE, _PCIE),
+        GpuSpec("RTX4090", "NVIDIA GeForce RTX 4090 24GB", 24, 1.008, Fp8.NATIVE, _PCIE),
+        GpuSpec(
+            "910B",
+            "Huawei Ascend 910B 64GB (Atlas 800I A2)",
+            64,
+            1.6,
+            Fp8.NONE,
+            Interconnect.HCCS,
+            backend=Backend.ASCEND,
+            source=_UNVERIFIED,
+        ),
+        GpuSpec(
+            "910C",
+            "Huawei Ascend 910C die 64GB (Atlas 800I A3)",
+            64,
+            1.6,
+            Fp8.NONE,
+            Interconnect.HCCS,
+            backend=Backend.ASCEND,
+            source=_UNVERIFIED,
+        ),
+        GpuSpec(
+            "K100",
+            "Hygon DCU K100 AI 64GB",
+            64,
+            0.896,
+            Fp8.NONE,
+            _PCIE,
+            backend=Backend.DCU,
+            source=_UNVERIFIED,
+        ),
     )
 }
 
-_ALIASES = {"H100SXM": "H100", "H800SXM": "H800", "4090": "RTX4090", "GEFORCERTX4090": "RTX4090"}
+_ALIASES = {
+    "H100SXM": "H100",
+    "H800SXM": "H800",
+    "4090": "RTX4090",
+    "GEFORCERTX4090": "RTX4090",
+    "H2096G": "H20",
+    "H20141": "H20141G",
+    "ASCEND910B": "910B",
+    "ASCEND910C": "910C",
+    "HYGONK100": "K100",
+    "K100AI": "K100",
+}
 _GPU_COUNT = re.compile(r"^\s*(\d+)\s*[xX×*]\s*(.+?)\s*$")
 
 

@@ -3,15 +3,23 @@
 The local runtime (`make up`) and the Ansible `vllm` role both render the vLLM server's
 arguments and environment from a `LaunchProfile`, so what the planner decides is exactly
 what runs.
+
+Each model is started as its vLLM recipe (``github.com/vllm-project/recipes``,
+``DeepSeek/``) starts it: its reasoning parser, its tokenizer mode and tool-call parser
+where it has them (V3.2: ``deepseek_v32``; V4: ``deepseek_v4``), an FP8 KV cache for the
+sparse-attention models, expert parallelism for MoE over several GPUs, and MTP speculative
+decoding when the plan asks for it and the checkpoint ships a draft head.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from appliance.sizing.catalog import Quantization
+from appliance.sizing.gpus import Backend
 
 if TYPE_CHECKING:
     from appliance.sizing.planner import Plan
@@ -45,6 +53,10 @@ class LaunchProfile:
     enforce_eager: bool = False
     load_format: str | None = None
     reasoning_parser: str = "deepseek_r1"
+    tokenizer_mode: str | None = None
+    tool_call_parser: str | None = None
+    enable_expert_parallel: bool = False
+    speculative_tokens: int = 0
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +77,15 @@ def vllm_arguments(profile: LaunchProfile) -> list[str]:
     ]  # fmt: skip
     if profile.tokenizer:
         args += ["--tokenizer", profile.tokenizer]
+    if profile.tokenizer_mode:
+        args += ["--tokenizer-mode", profile.tokenizer_mode]
+    if profile.tool_call_parser:
+        args += ["--enable-auto-tool-choice", "--tool-call-parser", profile.tool_call_parser]
+    if profile.enable_expert_parallel:
+        args.append("--enable-expert-parallel")
+    if profile.speculative_tokens:
+        spec = {"method": "mtp", "num_speculative_tokens": profile.speculative_tokens}
+        args += ["--speculative-config", json.dumps(spec, separators=(",", ":"))]
     if profile.quantization:
         args += ["--quantization", profile.quantization]
     if profile.kv_cache_dtype != "auto":
@@ -145,9 +166,13 @@ def to_launch_profile(
     config that vLLM reads itself, and naming one on the command line would override the
     faster kernel it picks (Marlin for int4). MoE models get expandable CUDA allocator
     segments: without them CUDA-graph capture of the R1 shape ran out of memory on the H200.
+    A W8A8 checkpoint on Ascend is named ``--quantization ascend``, as vllm-ascend wants.
     """
-    online_fp8 = plan.quantization is Quantization.FP8 and plan.model.released is Quantization.BF16
-    env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"} if plan.model.is_moe else {}
+    arch = plan.model
+    online_fp8 = plan.quantization is Quantization.FP8 and arch.released is Quantization.BF16
+    ascend = plan.quantization is Quantization.W8A8 and plan.inventory.gpu.backend is Backend.ASCEND
+    quantization = "fp8" if online_fp8 else "ascend" if ascend else None
+    env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"} if arch.is_moe else {}
     backend = ("--distributed-executor-backend", "ray") if plan.pipeline_parallel > 1 else ()
     return LaunchProfile(
         model=model_dir,
@@ -155,7 +180,7 @@ def to_launch_profile(
         host=host,
         port=port,
         tokenizer=tokenizer,
-        quantization="fp8" if online_fp8 else None,
+        quantization=quantization,
         kv_cache_dtype=plan.kv_cache_dtype.value,
         tensor_parallel_size=plan.tensor_parallel,
         pipeline_parallel_size=plan.pipeline_parallel,
@@ -163,6 +188,11 @@ def to_launch_profile(
         gpu_memory_utilization=plan.gpu_memory_utilization,
         max_num_seqs=plan.max_num_seqs,
         load_format=load_format,
+        reasoning_parser=arch.reasoning_parser,
+        tokenizer_mode=arch.tokenizer_mode,
+        tool_call_parser=arch.tool_call_parser,
+        enable_expert_parallel=plan.expert_parallel,
+        speculative_tokens=plan.speculative_tokens,
         extra_args=(*backend, *extra_args),
         env=env,
     )

@@ -12,6 +12,14 @@ memory one, because that is what bounds LLM serving on these GPUs:
   bandwidth vLLM actually reaches (90% of peak) plus a fixed per-step cost, both fitted to
   the R1-Distill-Qwen-7B measurements on one H200 (ops/benchmarks/gpu-h200.md:
   FP8 3.49 ms and BF16 4.82 ms per token at batch 1, predicted 3.39 and 4.90 ms).
+
+What a card can run comes before what fits: a format the card cannot run (FP8 on Ascend or
+Hygon, MXFP4 experts off Hopper, int4 Marlin off CUDA) or a sparse-attention model
+(DeepSeek-V3.2, V4) off Hopper is refused with the reason, never planned. MoE models over
+several GPUs run expert-parallel (``--enable-expert-parallel``, as the V3.1 recipe does);
+GPUs beyond one replica's serve further data-parallel replicas. MTP speculative decoding
+is planned only on request (``PlanRequest.mtp``): the vLLM recipes of V3.2 and V4 leave it
+off, and its draft head's weights then come out of the KV cache's room.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 from appliance.errors import InvalidRequest
 from appliance.sizing.catalog import GIB, MODELS, ModelArch
 from appliance.sizing.catalog import Quantization as Q
-from appliance.sizing.gpus import GPUS, GpuSpec, Interconnect
+from appliance.sizing.gpus import GPUS, Backend, Fp8, GpuSpec, Interconnect
 from appliance.sizing.kvcache import KvCacheDtype, kv_bytes_per_token_per_gpu
 
 GPU_MEMORY_UTILIZATION = 0.90
@@ -33,7 +41,12 @@ RESERVE_GIB_MOE = 4.0
 BANDWIDTH_EFFICIENCY = 0.90
 STEP_OVERHEAD_S = 1.6e-3
 # Two all-reduces per layer per decode step under tensor parallelism.
-ALLREDUCE_LATENCY_S = {Interconnect.NVLINK: 10e-6, Interconnect.PCIE: 30e-6}
+# HCCS (Ascend) is not measured here: it gets the PCIe figure, the conservative one.
+ALLREDUCE_LATENCY_S = {
+    Interconnect.NVLINK: 10e-6,
+    Interconnect.PCIE: 30e-6,
+    Interconnect.HCCS: 30e-6,
+}
 # FP8 KV cache costs a little accuracy: spend it only when BF16 holds fewer full-context
 # sequences than this.
 MIN_FULL_CONTEXT_SEQS = 8
@@ -74,6 +87,7 @@ class PlanRequest:
     min_tps: float = 20.0
     model: ModelArch | None = None
     quantization: Q | None = None
+    mtp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,8 @@ class Plan:
     expected_tps: float
     users_at_target: int
     notes: tuple[str, ...]
+    expert_parallel: bool = False
+    speculative_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +123,10 @@ class _Layout:
 
 
 def _valid_tp(arch: ModelArch, tp: int) -> bool:
-    """vLLM splits attention heads evenly; KV heads are split or replicated whole."""
+    """vLLM splits attention heads evenly; KV heads are split or replicated whole. A stated
+    model's head count is not verified: every power-of-two size is tried."""
+    if arch.stated is not None:
+        return True
     kv_ok = arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0
     return arch.heads % tp == 0 and kv_ok
 
@@ -120,19 +139,36 @@ def _layouts(arch: ModelArch, inv: Inventory) -> list[_Layout]:
     return layouts
 
 
-def _kv_free_bytes(arch: ModelArch, quant: Q, gpu: GpuSpec, layout: _Layout) -> float:
+def _weights(arch: ModelArch, quant: Q, *, mtp: bool) -> float:
+    """Bytes of weights a replica loads: the model and, with MTP, its draft head."""
+    return arch.weight_bytes(quant) + (arch.mtp_weight_bytes(quant) if mtp else 0.0)
+
+
+def _kv_free_bytes(
+    arch: ModelArch, quant: Q, gpu: GpuSpec, layout: _Layout, *, mtp: bool = False
+) -> float:
     reserve = RESERVE_GIB_MOE if arch.is_moe else RESERVE_GIB_DENSE
     usable = gpu.memory_bytes * GPU_MEMORY_UTILIZATION - reserve * GIB
-    return usable - arch.weight_bytes(quant) / (layout.tp * layout.pp)
+    return usable - _weights(arch, quant, mtp=mtp) / (layout.tp * layout.pp)
 
 
 def _kv_dtype(
-    arch: ModelArch, quant: Q, gpu: GpuSpec, layout: _Layout, context: int
+    arch: ModelArch,
+    quant: Q,
+    gpu: GpuSpec,
+    layout: _Layout,
+    context: int,
+    *,
+    mtp: bool = False,
 ) -> KvCacheDtype | None:
     """BF16 KV unless it holds too few full-context sequences and FP8 is native; None if
-    not even one sequence fits."""
-    free = _kv_free_bytes(arch, quant, gpu, layout)
-    options = [KvCacheDtype.AUTO] + ([KvCacheDtype.FP8] if gpu.native_fp8 else [])
+    not even one sequence fits. Sparse-attention models (V3.2, V4) cache in FP8, vLLM's
+    default for them (V4 has no other)."""
+    free = _kv_free_bytes(arch, quant, gpu, layout, mtp=mtp)
+    if arch.needs_sparse_kernels:
+        options = [KvCacheDtype.FP8]
+    else:
+        options = [KvCacheDtype.AUTO] + ([KvCacheDtype.FP8] if gpu.native_fp8 else [])
     chosen: KvCacheDtype | None = None
     for dtype in options:
         per_token = kv_bytes_per_token_per_gpu(
@@ -211,7 +247,8 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
     """A plan, or the best speed reachable if it fits but is too slow, or None if it does not
     fit."""
     inv, context = request.inventory, request.context
-    kv = _kv_dtype(arch, quant, inv.gpu, layout, context)
+    mtp = request.mtp and arch.mtp_layers > 0
+    kv = _kv_dtype(arch, quant, inv.gpu, layout, context, mtp=mtp)
     if kv is None:
         return None
 
@@ -232,7 +269,7 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
     if expected < request.min_tps:
         return expected
     ceiling = batch1(ideal=True)
-    free = _kv_free_bytes(arch, quant, inv.gpu, layout)
+    free = _kv_free_bytes(arch, quant, inv.gpu, layout, mtp=mtp)
     per_token = kv_bytes_per_token_per_gpu(
         arch, kv, tensor_parallel=layout.tp, pipeline_parallel=layout.pp
     )
@@ -271,25 +308,36 @@ def _try(request: PlanRequest, arch: ModelArch, quant: Q, layout: _Layout) -> Pl
         gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
         kv_cache_dtype=kv,
         max_num_seqs=max(1, max_num_seqs),
-        weights_gib_per_gpu=arch.weight_bytes(quant) / (layout.tp * layout.pp) / GIB,
+        weights_gib_per_gpu=_weights(arch, quant, mtp=mtp) / (layout.tp * layout.pp) / GIB,
         kv_cache_gib_per_gpu=free / GIB,
         kv_capacity_tokens=capacity,
         max_full_context_seqs=full_seqs,
         decode_ceiling_tps=ceiling,
         expected_tps=expected,
         users_at_target=users,
-        notes=_notes(arch, quant, inv.gpu, layout, kv),
+        notes=_notes(arch, quant, inv.gpu, layout, kv, mtp=mtp),
+        expert_parallel=arch.is_moe and layout.tp > 1,
+        speculative_tokens=arch.mtp_layers if mtp else 0,
     )
 
 
 def _notes(
-    arch: ModelArch, quant: Q, gpu: GpuSpec, layout: _Layout, kv: KvCacheDtype
+    arch: ModelArch, quant: Q, gpu: GpuSpec, layout: _Layout, kv: KvCacheDtype, *, mtp: bool
 ) -> tuple[str, ...]:
     notes = []
     if quant is Q.FP8 and not gpu.native_fp8:
         notes.append(f"{gpu.key} has no FP8 tensor cores: FP8 weights run weight-only (Marlin)")
-    if kv is KvCacheDtype.FP8:
+    if kv is KvCacheDtype.FP8 and arch.needs_sparse_kernels:
+        notes.append("FP8 KV cache: vLLM's default for sparse attention (fp8_ds_mla)")
+    elif kv is KvCacheDtype.FP8:
         notes.append("FP8 KV cache: BF16 would hold too few full-context sequences")
+    if quant is Q.MXFP4:
+        notes.append(f"FP4 experts on {gpu.key} run through dequantizing kernels (not native)")
+    if arch.is_moe and layout.tp > 1:
+        notes.append(f"expert parallel over the {layout.tp} GPUs of a replica")
+    if mtp:
+        notes.append("MTP speculative decoding: its gain is not in the expected speed")
+    notes += _provenance_notes(arch, gpu)
     if layout.tp > 1 and gpu.interconnect is Interconnect.PCIE:
         notes.append("tensor parallelism over PCIe: all-reduces cost more than on NVLink")
     if layout.pp > 1:
@@ -301,11 +349,47 @@ def _notes(
     return tuple(notes)
 
 
+def _provenance_notes(arch: ModelArch, gpu: GpuSpec) -> list[str]:
+    """Where the figures are estimates, and which vLLM build serves the card."""
+    notes = []
+    if arch.stated is not None:
+        notes.append(
+            f"estimate: {arch.name}'s config.json was not verified "
+            f"({', '.join(arch.stated.unverified)})"
+        )
+    if gpu.source != "vendor data sheet":
+        notes.append(f"{gpu.key}'s memory figures are {gpu.source}")
+    if gpu.backend is Backend.ASCEND:
+        notes.append("served by vllm-ascend (the same command line; W8A8 needs msmodelslim)")
+    elif gpu.backend is Backend.DCU:
+        notes.append("served by Hygon's DTK build of vLLM")
+    return notes
+
+
+def unsupported(arch: ModelArch, quant: Q, gpu: GpuSpec) -> str | None:
+    """Why ``gpu`` cannot run ``arch`` in ``quant`` under vLLM, or None if it can."""
+    if arch.needs_sparse_kernels and not gpu.sparse_attention:
+        return (
+            f"{arch.name} needs vLLM's sparse-attention kernels (FlashMLA sparse, DeepGEMM), "
+            f"which run on Hopper or newer; {gpu.key} has none"
+        )
+    if quant is Q.FP8 and gpu.fp8 is Fp8.NONE:
+        return f"{gpu.key} has no FP8 support: {arch.name} cannot run as FP8 on it"
+    if quant is Q.MXFP4 and not gpu.fp4_experts:
+        return f"{gpu.key} cannot run {arch.name}'s MXFP4 (FP4) experts"
+    if quant in (Q.AWQ, Q.GPTQ) and not gpu.int4_marlin:
+        return f"{gpu.key} has no Marlin int4 kernels (vLLM's CUDA build only)"
+    if quant is Q.W8A8 and gpu.backend is not Backend.ASCEND:
+        return "W8A8 checkpoints are vllm-ascend's (Ascend NPUs only)"
+    return None
+
+
 def _quant_order(arch: ModelArch, gpu: GpuSpec) -> list[Q]:
-    """Highest fidelity first; native FP8 is near-lossless and twice as fast as BF16."""
+    """Highest fidelity first; native FP8 is near-lossless and twice as fast as BF16. A
+    format the card cannot run is left out."""
     order = [Q.FP8, Q.BF16] if gpu.native_fp8 else [Q.BF16, Q.FP8]
-    order += [Q.AWQ, Q.GPTQ]
-    return [q for q in order if q in arch.quantizations]
+    order += [Q.MXFP4, Q.AWQ, Q.GPTQ, Q.W8A8]
+    return [q for q in order if q in arch.quantizations and unsupported(arch, q, gpu) is None]
 
 
 def _minimal_layouts(arch: ModelArch, quant: Q, context: int) -> str:
@@ -313,6 +397,8 @@ def _minimal_layouts(arch: ModelArch, quant: Q, context: int) -> str:
     '8×H200/H20, or 2 nodes of 8×H100/H800/A100-80G/A800-80G'."""
     groups: dict[tuple[int, int], list[str]] = {}
     for gpu in GPUS.values():
+        if unsupported(arch, quant, gpu) is not None:
+            continue
         shapes = [Inventory(gpu, n) for n in (1, 2, 4, 8)]
         shapes += [Inventory(gpu, 8, nodes) for nodes in range(2, MAX_NODES_SUGGESTED + 1)]
         for inv in shapes:
@@ -350,6 +436,9 @@ def _refusal(request: PlanRequest, arch: ModelArch, quant: Q, best_speed: float 
 def _plan_variant(request: PlanRequest, arch: ModelArch, quant: Q) -> Plan | str:
     if request.context > arch.max_context:
         return f"{arch.name} supports at most {arch.max_context} tokens of context"
+    reason = unsupported(arch, quant, request.inventory.gpu)
+    if reason is not None:
+        return reason
     best: float | None = None
     for layout in _layouts(arch, request.inventory):
         result = _try(request, arch, quant, layout)
@@ -378,6 +467,9 @@ def plan(request: PlanRequest) -> Plan:
             if request.quantization
             else _quant_order(arch, request.inventory.gpu)
         )
+        if not quants:
+            gpu = request.inventory.gpu
+            reasons += [r for q in arch.quantizations if (r := unsupported(arch, q, gpu))]
         for quant in quants:
             if quant not in arch.quantizations:
                 reasons.append(f"{arch.name} is not offered as {quant.value.upper()}")

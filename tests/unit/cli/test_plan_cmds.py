@@ -23,7 +23,7 @@ def test_plan_refuses_an_impossible_request_with_the_reason() -> None:
         app, ["plan", "--gpus", "8xH100", "--model", "r1", "--quantization", "fp8"]
     )
     assert result.exit_code == 1
-    assert "needs ≥ 8×H200/H20, or 2 nodes of 8×H100" in result.output
+    assert "needs ≥ 8×H200/H20/H20-141G, or 2 nodes of 8×H100" in result.output
 
 
 def test_plan_json_carries_the_vllm_arguments() -> None:
@@ -70,3 +70,36 @@ def test_plan_without_gpu_facts_says_what_to_set(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "--inventory", str(tmp_path)])
     assert result.exit_code == 1
     assert "vllm_gpus" in result.output
+
+
+def test_plan_sizes_v4_flash_on_eight_h20_with_its_parallelism() -> None:
+    result = runner.invoke(app, ["plan", "--gpus", "8xH20", "--model", "v4-flash"])
+    assert result.exit_code == 0, result.output
+    assert "DeepSeek-V4-Flash 284B" in result.output
+    assert "expert parallel" in result.output
+    assert "4 x 2 GPU(s)" in result.output
+    assert "723,210 tokens" in result.output
+    assert "not verified" in result.output
+
+
+def test_plan_on_eight_910b_names_what_fits_and_why_v4_does_not() -> None:
+    fits = runner.invoke(app, ["plan", "--gpus", "8x910B", "--json"])
+    assert fits.exit_code == 0, fits.output
+    data = json.loads(fits.output)
+    assert (data["model"], data["quantization"], data["replicas"]) == (
+        "distill-llama-70b",
+        "bf16",
+        2,
+    )
+    refused = runner.invoke(app, ["plan", "--gpus", "8x910B", "--model", "v4-flash"])
+    assert refused.exit_code == 1
+    assert "sparse-attention kernels" in refused.output
+
+
+def test_plan_mtp_flag_adds_the_draft_head() -> None:
+    result = runner.invoke(
+        app, ["plan", "--gpus", "8xH200", "--model", "r1-0528", "--mtp", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    args = json.loads(result.output)["vllm_args"]
+    assert json.loads(args[args.index("--speculative-config") + 1])["method"] == "mtp"

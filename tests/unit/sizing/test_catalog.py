@@ -81,4 +81,4 @@ def test_ambiguous_and_unknown_gpus_are_refused_with_the_choices() -> None:
 
 def test_fp8_support_follows_the_architecture() -> None:
     native = {key for key, spec in GPUS.items() if spec.native_fp8}
-    assert native == {"H200", "H100", "H800", "H20", "L40S", "L20", "RTX4090"}
+    assert native == {"H200", "H100", "H800", "H20", "H20-141G", "L40S", "L20", "RTX4090"}

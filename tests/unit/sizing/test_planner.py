@@ -78,7 +78,7 @@ def test_h100_refuses_r1_fp8_on_one_node_and_names_what_would_work() -> None:
         _plan("H100", 8, "r1", Quantization.FP8)
     message = refused.value.message
     assert "DeepSeek-R1 671B FP8" in message
-    assert "needs ≥ 8×H200/H20, or 2 nodes of 8×H100/H800/A100-80G/A800-80G" in message
+    assert "needs ≥ 8×H200/H20/H20-141G, or 2 nodes of 8×H100/H800/A100-80G/A800-80G" in message
     assert "8×H100 has 544 GiB" in message  # 8 x (80 x 0.9 - 4) against 627 GiB of weights
 
 
