@@ -12,7 +12,8 @@ while the MLA latent is not split by head and every rank holds all of it.
 
 DeepSeek-V3.2's sparse attention adds the lightning indexer's cache: one key of
 ``index_head_dim`` FP8 values and an FP32 scale per 128 of them per token per layer
-(128 + 4 = 132 bytes), kept in FP8 whatever the KV dtype. Its FP8 MLA cache is vLLM's
+(128 + 4 = 132 bytes; vLLM's deepseek_v2.py Indexer allocates ``head_dim + head_dim //
+quant_block_size * 4`` bytes), kept in FP8 whatever the KV dtype. Its FP8 MLA cache is vLLM's
 ``fp8_ds_mla`` record of 656 bytes (512 FP8 latent values, four FP32 scales, the 64-element
 RoPE key in BF16; vLLM's FlashMLASparseBackend.get_kv_cache_shape), which vLLM picks for
 ``--kv-cache-dtype fp8`` on the sparse backend. DeepSeek-V4 caches FP8 only; its bytes per
