@@ -36,6 +36,20 @@ class ChainHash(StrEnum):
     SM3 = "sm3"
 
 
+class ThinkingMode(StrEnum):
+    """How a served model reasons, which decides what a chat's ``thinking`` switch does.
+
+    ``always``: it always reasons and cannot be told not to (DeepSeek-R1 and its distills,
+    served with vLLM's ``deepseek_r1`` reasoning parser). ``template``: its chat template
+    takes ``thinking`` and it answers with or without reasoning (DeepSeek-V3.1, V3.2 and V4,
+    parsers ``deepseek_v3`` and ``deepseek_v4``). ``none``: it never reasons.
+    """
+
+    ALWAYS = "always"
+    TEMPLATE = "template"
+    NONE = "none"
+
+
 class KeycloakSettings(BaseModel):
     """Where tokens come from and what the gateway accepts."""
 
@@ -220,6 +234,9 @@ class Settings(BaseSettings):
     # CA certificate that https:// backends (replicas on other nodes) are verified against:
     # the site's internal CA. Empty: the system's trust store.
     backend_ca_file: str = ""
+    # The thinking mode of a served model, by the id its backends list it under; a model
+    # not named here gets the mode its name implies (``gateway.replicas.thinking``).
+    model_thinking: dict[str, ThinkingMode] = Field(default_factory=dict)
     keycloak: KeycloakSettings = Field(default_factory=KeycloakSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)

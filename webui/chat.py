@@ -10,7 +10,7 @@ from typing import Any
 
 from webui.answer_view import PartialAnswer, answer_bubbles, to_chatbot
 from webui.conversations import title_from
-from webui.gateway_client import GatewayError
+from webui.gateway_client import GatewayError, ServedModel
 from webui.history import StoredMessage, to_upstream
 from webui.i18n import Lang, t
 from webui.services import Services
@@ -40,31 +40,43 @@ class Answerer:
     def __init__(self, services: Services, lang: Lang) -> None:
         self._services = services
         self._lang = lang
-        self._model: str | None = None
+        self._model: ServedModel | None = None
 
-    async def _model_for(self, token: str) -> str:
+    async def _model_for(self, token: str) -> ServedModel:
         if self._model is None:
             self._model = await self._services.gateway.first_model(token)
         return self._model
 
+    async def model(self, session: Session) -> ServedModel:
+        """The model answers come from, with its thinking mode (for the 深度思考 switch)."""
+        return await self._model_for(await self._services.token(session))
+
     async def ask(
-        self, session: Session, conversation_id: str, question: str, kb_ids: list[str]
+        self,
+        session: Session,
+        conversation_id: str,
+        question: str,
+        kb_ids: list[str],
+        *,
+        thinking: bool = True,
     ) -> AsyncIterator[Frame]:
         """Store the question (starting a conversation if needed), then stream the answer."""
         conversations, token = self._services.conversations, await self._services.token(session)
         if not conversation_id:
             conversation_id = await conversations.create(token, title_from(question))
         await conversations.append(token, conversation_id, StoredMessage("user", question.strip()))
-        async for frame in self.answer(session, conversation_id, kb_ids):
+        async for frame in self.answer(session, conversation_id, kb_ids, thinking=thinking):
             yield frame
 
     async def answer(
-        self, session: Session, conversation_id: str, kb_ids: list[str]
+        self, session: Session, conversation_id: str, kb_ids: list[str], *, thinking: bool = True
     ) -> AsyncIterator[Frame]:
         """Stream an answer to the conversation's last question, grounded on the chosen
-        knowledge bases (if any), and store it with its citations. If the stream
-        is abandoned (the stop button cancels this generator), the partial answer is stored,
-        marked as stopped, and closing the gateway stream aborts the generation upstream."""
+        knowledge bases (if any), and store it with its citations. ``thinking`` (深度思考) is
+        sent only for a model that can switch it; the others do what they always do. If the
+        stream is abandoned (the stop button cancels this generator), the partial answer is
+        stored, marked as stopped, and closing the gateway stream aborts the generation
+        upstream."""
         services, lang = self._services, self._lang
         history = await services.conversations.messages(
             await services.token(session), conversation_id
@@ -74,11 +86,14 @@ class Answerer:
         yield Frame(shown + answer_bubbles(partial.message(), lang, thinking=True), conversation_id)
         try:
             token = await services.token(session)
+            model = await self._model_for(token)
             request: dict[str, Any] = {
-                "model": await self._model_for(token),
+                "model": model.id,
                 "messages": to_upstream(history),
                 "max_tokens": services.settings.max_tokens,
             }
+            if model.switchable:
+                request["thinking"] = thinking
             if kb_ids:
                 request["rag"] = {"kb_ids": kb_ids}
             async with aclosing(services.gateway.stream_chat(token, request)) as stream:

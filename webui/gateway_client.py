@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +19,21 @@ CONVERSATIONS = "/api/conversations"
 KEYWORDS = "/api/content/keywords"
 COMPLAINTS = "/api/complaints"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """A model the gateway serves, and its thinking mode as ``/v1/models`` gives it:
+    ``always`` (it always reasons), ``template`` (the chat's ``thinking`` switches it) or
+    ``none`` (it never reasons)."""
+
+    id: str
+    thinking: str = "always"
+
+    @property
+    def switchable(self) -> bool:
+        """Whether a chat can turn its deep thinking on and off."""
+        return self.thinking == "template"
 
 
 class GatewayError(Exception):
@@ -98,11 +114,12 @@ class GatewayClient:
     async def me(self, token: str) -> dict[str, Any]:
         return await self._json("GET", "/api/me", token)
 
-    async def first_model(self, token: str) -> str:
+    async def first_model(self, token: str) -> ServedModel:
         models = (await self._json("GET", "/v1/models", token)).get("data") or []
         if not models:
             raise GatewayError(503, "no model is being served")
-        return str(models[0]["id"])
+        card = models[0]
+        return ServedModel(str(card["id"]), str(card.get("thinking") or "always"))
 
     async def stream_chat(
         self, token: str, request: dict[str, Any]

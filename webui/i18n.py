@@ -77,6 +77,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "page_n": ("第 {page} 页", "p. {page}"),
     "data_grade": ("数据等级：{grade}", "Data grade: {grade}"),
     "kb_picker": ("引用知识库", "Cite knowledge bases"),
+    "deep_thinking": ("深度思考", "Deep thinking"),
+    "deep_thinking_always": ("该模型总是先思考再回答", "This model always thinks first"),
+    "deep_thinking_none": ("该模型不支持深度思考", "This model cannot think first"),
+    "deep_thinking_switch": ("先推理再回答，较慢", "Reason before answering; slower"),
     "assistant": ("助手", "Assistant"),
     # Audit
     "f_user": ("用户名", "User"),

@@ -116,6 +116,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 chat.kb_picker,
             ],
         )
+        demo.load(chat.load_thinking, None, [chat.thinking])
         demo.load(admin.load, None, admin.outputs)
         secadmin.wire(demo)
         knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])

@@ -97,6 +97,16 @@ class ChatTab(Tab):
                         autofocus=True,
                         elem_id="question",
                     )
+                    # 深度思考: enabled once the page knows the model can switch it
+                    # (``load_thinking``); otherwise it shows what the model always does.
+                    self.thinking = gr.Checkbox(
+                        value=True,
+                        label=t("deep_thinking", lang),
+                        interactive=False,
+                        scale=0,
+                        min_width=120,
+                        elem_id="deep-thinking",
+                    )
                     send = gr.Button(
                         t("send", lang), variant="primary", scale=0, min_width=80, elem_id="send"
                     )
@@ -110,10 +120,12 @@ class ChatTab(Tab):
 
         streamed = [self.chatbot, box, self.conversation_id, self.conversations, self.quota]
         asked = [
-            trigger(self._ask, [box, self.conversation_id, self.kb_picker], streamed)
+            trigger(self._ask, [box, self.conversation_id, self.kb_picker, self.thinking], streamed)
             for trigger in (box.submit, send.click)
         ]
-        again = regenerate.click(self._regenerate, [self.conversation_id, self.kb_picker], streamed)
+        again = regenerate.click(
+            self._regenerate, [self.conversation_id, self.kb_picker, self.thinking], streamed
+        )
         stop.click(None, cancels=[*asked, again])
         new_chat.click(
             lambda: ([], "", gr.Radio(value=None)),
@@ -166,6 +178,20 @@ class ChatTab(Tab):
             listed = []
         return gr.Dropdown(choices=[(kb["name"], kb["id"]) for kb in listed])
 
+    async def load_thinking(self, request: gr.Request) -> gr.Checkbox:
+        """The 深度思考 switch for the served model: enabled where it can switch thinking,
+        else fixed at what the model does (ticked for one that always reasons)."""
+        lang = self.lang
+        try:
+            model = await self.answerer.model(self._session(request))
+        except GatewayError:
+            return gr.Checkbox(interactive=False)
+        if model.switchable:
+            return gr.Checkbox(interactive=True, info=t("deep_thinking_switch", lang))
+        never = model.thinking == "none"
+        note = t("deep_thinking_none" if never else "deep_thinking_always", lang)
+        return gr.Checkbox(value=not never, interactive=False, info=note)
+
     async def refresh_picker(self, request: gr.Request) -> gr.Dropdown:
         return await self.knowledge_bases(self._session(request))
 
@@ -198,23 +224,30 @@ class ChatTab(Tab):
             )
 
     async def _ask(
-        self, question: str, conversation_id: str, kb_ids: list[str] | None, request: gr.Request
+        self,
+        question: str,
+        conversation_id: str,
+        kb_ids: list[str] | None,
+        thinking: bool,
+        request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not question.strip():
             return
         session = self._session(request)
-        frames = self.answerer.ask(session, conversation_id, question, kb_ids or [])
+        frames = self.answerer.ask(
+            session, conversation_id, question, kb_ids or [], thinking=thinking
+        )
         async for update in self._stream(session, frames):
             yield update
 
     async def _regenerate(
-        self, conversation_id: str, kb_ids: list[str] | None, request: gr.Request
+        self, conversation_id: str, kb_ids: list[str] | None, thinking: bool, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not conversation_id:
             return
         session, token = await self._user(request)
         await self.services.conversations.drop_last_answer(token, conversation_id)
-        frames = self.answerer.answer(session, conversation_id, kb_ids or [])
+        frames = self.answerer.answer(session, conversation_id, kb_ids or [], thinking=thinking)
         async for update in self._stream(session, frames):
             yield update
 

@@ -75,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client,
         interval_s=settings.backend_health_interval_s,
         inflight_cap=settings.limits.per_backend_inflight,
+        thinking=settings.model_thinking,
     )
     embedder = build_embedder(settings.rag.embedding)
     knowledge = KnowledgeService(

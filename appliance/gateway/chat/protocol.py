@@ -1,11 +1,11 @@
 """Wire models of the chat completion route (``POST /v1/chat/completions``).
 
 The chat request model checks only the fields the gateway itself acts on (model, messages,
-stream, token limits); everything else is forwarded to vLLM untouched, which validates the
-rest in its own OpenAI-compatible way. Validation is strict (no "1" for 1, no 1 for true),
-like OpenAI's API. Upstream chunks are never validated here: they are passed through as
-bytes, and only parsed with orjson where the gateway must read or add a field.
-"""
+stream, token limits, the ``thinking`` switch); everything else is forwarded to vLLM
+untouched, which validates the rest in its own OpenAI-compatible way. Validation is strict
+(no "1" for 1, no 1 for true), like OpenAI's API. Upstream chunks are never validated here:
+they are passed through as bytes, and only parsed with orjson where the gateway must read or
+add a field."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ class StreamOptions(BaseModel):
     include_usage: bool | None = None
 
 
+class ChatTemplateKwargs(BaseModel):
+    """vLLM's ``chat_template_kwargs``: only ``thinking`` is the gateway's to check; the
+    rest goes to the chat template as sent."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    thinking: bool | None = None
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -39,6 +48,10 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    # Deep thinking on or off for this request (the OpenAI SDK's extra_body puts it here);
+    # what it does depends on the model's thinking mode (``gateway.chat.thinking``).
+    thinking: bool | None = None
+    chat_template_kwargs: ChatTemplateKwargs | None = None
 
 
 class RagOptions(BaseModel):

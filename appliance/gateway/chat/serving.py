@@ -1,13 +1,14 @@
 """Admitting a chat completion: everything that happens before a byte goes upstream.
 
 The order is the policy: the route reads the body within its size limit and
-:func:`parse_chat_request` validates it; :func:`start_chat` then checks the model exists,
-takes the user's concurrency slot and checks their daily quota, retrieves from the
-knowledge bases when the request asks for ``rag`` (:mod:`appliance.gateway.chat.grounding`),
-reserves a replica slot, then durably commits ``chat.begin`` with the retrieved ids. Only a
-request that passed all of it is forwarded (by :mod:`appliance.gateway.chat.relay`); if the
-audit store cannot take the begin event, the caller gets 503 and the replica never hears
-of the request (fail-closed).
+:func:`parse_chat_request` validates it; :func:`start_chat` then checks the model exists and
+maps the request's deep-thinking switch onto it (:mod:`appliance.gateway.chat.thinking`;
+``chat.begin`` records the outcome), takes the user's concurrency slot and checks their
+daily quota, retrieves from the knowledge bases when the request asks for ``rag``
+(:mod:`appliance.gateway.chat.grounding`), reserves a replica slot, then durably commits
+``chat.begin`` with the retrieved ids. Only a request that passed all of it is forwarded (by
+:mod:`appliance.gateway.chat.relay`); if the audit store cannot take the begin event, the
+caller gets 503 and the replica never hears of the request (fail-closed).
 
 Before all of it the messages are held to the keyword library
 (:mod:`appliance.gateway.chat.screening`): a blocked prompt is refused with 400
@@ -46,6 +47,7 @@ from appliance.gateway.chat.screening import (
     screen_passage,
 )
 from appliance.gateway.chat.sse import AnswerCapture
+from appliance.gateway.chat.thinking import apply_thinking
 from appliance.gateway.edge.body import validate
 from appliance.gateway.edge.errors import InvalidParam
 from appliance.rag.schemas import SearchHit
@@ -187,6 +189,8 @@ async def start_chat(
     limits = ctx.limits
     subject = ctx.principal.subject
     ctx.pool.ensure_known(parsed.model)
+    mode = ctx.pool.thinking(parsed.model)
+    thinking = apply_thinking(payload, parsed, mode)
     screening = await screen_prompt(ctx, payload, parsed.model)
     masking = pii_policy(ctx.content, ctx.principal.roles) is ChatPiiPolicy.MASK
     personal = mask_personal(payload["messages"]) if masking else {}
@@ -222,6 +226,8 @@ async def start_chat(
                 "stream": bool(parsed.stream),
                 "messages": len(parsed.messages),
                 "rag": grounding is not None,
+                "thinking": thinking,
+                "thinking_mode": mode.value,
             },
         )
         if grounding is not None and grounding.grade is not None:

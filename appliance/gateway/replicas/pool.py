@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ import aiohttp
 import orjson
 
 from appliance.errors import NotFound, ServiceUnavailable
+from appliance.gateway.replicas.thinking import inferred_mode
+from appliance.settings import ThinkingMode
 
 log = logging.getLogger("appliance.gateway.replicas")
 
@@ -80,8 +83,10 @@ class ReplicaPool:
         *,
         interval_s: float,
         inflight_cap: int,
+        thinking: Mapping[str, ThinkingMode] | None = None,
     ) -> None:
         self.replicas = [Replica(url.rstrip("/")) for url in urls]
+        self._thinking = dict(thinking or {})
         self._client = client
         self._interval_s = interval_s
         # Short enough that a hung backend misses two checks well within 15 s.
@@ -158,13 +163,32 @@ class ReplicaPool:
         return any(backend.healthy for backend in self.replicas)
 
     def models(self) -> list[dict[str, Any]]:
-        """Model cards served by healthy backends, each id once."""
+        """Model cards served by healthy backends, each id once, each with its ``thinking``
+        mode added (what the chat's ``thinking`` switch does for it)."""
         seen: dict[str, dict[str, Any]] = {}
         for backend in self.replicas:
             if backend.healthy:
                 for card in backend.model_cards:
-                    seen.setdefault(str(card.get("id")), card)
+                    model_id = str(card.get("id"))
+                    if model_id not in seen:
+                        seen[model_id] = {**card, "thinking": self._mode(card).value}
         return list(seen.values())
+
+    def _mode(self, card: Mapping[str, Any]) -> ThinkingMode:
+        model_id = str(card.get("id"))
+        configured = self._thinking.get(model_id)
+        if configured is not None:
+            return configured
+        return inferred_mode([model_id, str(card.get("root") or "")])
+
+    def thinking(self, model: str) -> ThinkingMode:
+        """The thinking mode of ``model``: configured, or implied by its id and the ``root``
+        of a backend's card for it."""
+        for backend in self.replicas:
+            for card in backend.model_cards:
+                if str(card.get("id")) == model:
+                    return self._mode(card)
+        return self._mode({"id": model})
 
     def ensure_known(self, model: str) -> None:
         """404 for a model that no backend serves, once at least one backend is up to ask."""

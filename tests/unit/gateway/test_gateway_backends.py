@@ -53,7 +53,7 @@ async def test_unknown_model_is_404_and_unhealthy_backends_are_skipped(
         pool.acquire("other")
     pool.replicas[0].healthy = False
     assert pool.acquire("m") is pool.replicas[1]
-    assert pool.models() == [{"id": "m"}]
+    assert pool.models() == [{"id": "m", "thinking": "always"}]
 
 
 async def test_no_healthy_backend_is_503(session: aiohttp.ClientSession) -> None:

@@ -91,7 +91,7 @@ async def test_the_key_and_the_site_ca_reach_the_replica(
 ) -> None:
     pool = await _checked(replica, backend_api_key=KEY, backend_ca_file=str(site_ca[0]))
     assert pool.any_healthy, pool.replicas[0].last_error
-    assert pool.models() == [{"id": "m"}]
+    assert pool.models() == [{"id": "m", "thinking": "always"}]
 
 
 async def test_without_the_key_the_replica_is_down(

@@ -14,13 +14,14 @@ import pytest
 
 from webui.answer_view import ChatDelta
 from webui.chat import Answerer, Frame
-from webui.gateway_client import GatewayError
+from webui.gateway_client import GatewayError, ServedModel
 from webui.history import StoredMessage
 from webui.i18n import AI_LABEL, Lang
 from webui.services import Services
 from webui.sessions import Session
 
 SESSION = cast(Session, SimpleNamespace(identity=SimpleNamespace(subject="user-1")))
+R1 = ServedModel("deepseek-r1", "always")
 SOURCE = {"index": 1, "document_name": "a.md", "text": "650 元", "score": 0.7}
 
 
@@ -49,13 +50,18 @@ class FakeGateway:
     """Streams ``deltas``, then raises ``error`` or, with ``hang``, keeps generating."""
 
     def __init__(
-        self, deltas: list[ChatDelta], error: GatewayError | None = None, *, hang: bool = False
+        self,
+        deltas: list[ChatDelta],
+        error: GatewayError | None = None,
+        *,
+        hang: bool = False,
+        model: ServedModel = R1,
     ) -> None:
-        self.deltas, self.error, self.hang = deltas, error, hang
+        self.deltas, self.error, self.hang, self.model = deltas, error, hang, model
         self.requests: list[dict[str, Any]] = []
 
-    async def first_model(self, token: str) -> str:
-        return "deepseek-r1"
+    async def first_model(self, token: str) -> ServedModel:
+        return self.model
 
     async def stream_chat(
         self, token: str, request: dict[str, Any]
@@ -88,8 +94,10 @@ STREAM = [
 ]
 
 
-async def _frames(answerer: Answerer, question: str, kb_ids: list[str]) -> list[Frame]:
-    return [frame async for frame in answerer.ask(SESSION, "", question, kb_ids)]
+async def _frames(
+    answerer: Answerer, question: str, kb_ids: list[str], *, thinking: bool = True
+) -> list[Frame]:
+    return [frame async for frame in answerer.ask(SESSION, "", question, kb_ids, thinking=thinking)]
 
 
 async def test_an_answer_streams_with_its_reasoning_then_is_stored_with_its_sources() -> None:
@@ -125,6 +133,24 @@ async def test_an_answer_streams_with_its_reasoning_then_is_stored_with_its_sour
         "max_tokens": 64,
         "rag": {"kb_ids": ["kb-1"]},
     }
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+async def test_the_deep_thinking_switch_is_sent_to_a_model_that_can_switch(wanted: bool) -> None:
+    gateway = FakeGateway([ChatDelta(content="巴黎。")], model=ServedModel("ds31", "template"))
+    frames = await _frames(_answerer(gateway, FakeStore()), "法国首都？", [], thinking=wanted)
+    [request] = gateway.requests
+    assert (request["model"], request["thinking"]) == ("ds31", wanted)
+    # Without reasoning the answer shows at once, with no thinking block.
+    assert frames[-1].chatbot[1]["content"].startswith("巴黎。")
+    assert "metadata" not in frames[-1].chatbot[1]
+
+
+@pytest.mark.parametrize("mode", ["always", "none"])
+async def test_a_model_that_cannot_switch_is_sent_no_switch(mode: str) -> None:
+    gateway = FakeGateway([ChatDelta(content="Paris.")], model=ServedModel("m", mode))
+    await _frames(_answerer(gateway, FakeStore(), Lang.EN), "Capital?", [], thinking=False)
+    assert "thinking" not in gateway.requests[0]
 
 
 async def test_without_knowledge_bases_the_request_asks_for_no_retrieval() -> None:
