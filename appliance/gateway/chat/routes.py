@@ -15,15 +15,20 @@ from appliance.gateway.chat.serving import parse_chat_request, start_chat
 from appliance.gateway.deps import CurrentPrincipal, State
 from appliance.gateway.edge.body import read_body
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors, json_body
+from appliance.settings import ThinkingMode
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 class Model(BaseModel):
+    """vLLM's model card, with the gateway's ``thinking`` mode: ``always`` (it always
+    reasons), ``template`` (a chat's ``thinking`` switches it) or ``none``."""
+
     model_config = ConfigDict(extra="allow")
 
     id: str
     object: str
+    thinking: ThinkingMode
 
 
 class ModelList(BaseModel):
