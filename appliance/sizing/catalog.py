@@ -393,7 +393,8 @@ MODELS: dict[str, ModelArch] = {
         # deepseek-ai/DeepSeek-V4-Flash: 284B total, 13B active, 1M context; compressed
         # sparse attention (CSA + HCA); FP8 attention and dense layers with FP4 experts, a
         # ~170 GB checkpoint; vLLM: --tokenizer-mode, --tool-call-parser and
-        # --reasoning-parser deepseek_v4, FP8 KV cache only, speculative decoding off
+        # --reasoning-parser deepseek_v4, thinking switched by the chat template's
+        # ``thinking`` (on when absent), FP8 KV cache only, speculative decoding off
         # (recipes DeepSeek/DeepSeek-V4-AMD.md; vllm/parser/deepseek_v4.py). Its config.json
         # was not verified: the layer count and the KV bytes per token are estimates, and
         # the architecture figures it would give are left 0 (sizing uses ``stated``).
@@ -422,6 +423,7 @@ MODELS: dict[str, ModelArch] = {
             reasoning_parser="deepseek_v4",
             tokenizer_mode="deepseek_v4",
             tool_call_parser="deepseek_v4",
+            thinking_kwarg="thinking",
             needs_sparse_kernels=True,
         ),
         # deepseek-ai/DeepSeek-V4-Pro: 1.6T total, 49B active, 1M context, a ~960 GB
@@ -451,6 +453,7 @@ MODELS: dict[str, ModelArch] = {
             reasoning_parser="deepseek_v4",
             tokenizer_mode="deepseek_v4",
             tool_call_parser="deepseek_v4",
+            thinking_kwarg="thinking",
             needs_sparse_kernels=True,
         ),
         # deepseek-ai/DeepSeek-R1-Distill-Llama-70B config.json (Llama-3.3-70B-Instruct base)

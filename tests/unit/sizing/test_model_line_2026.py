@@ -71,6 +71,10 @@ def test_contexts_parsers_and_thinking_switches() -> None:
     for key in ("v3.1", "v3.1-terminus", "v3.2"):
         assert MODELS[key].reasoning_parser == "deepseek_v3"
         assert MODELS[key].thinking_kwarg == "thinking"
+    for key in ("v4-flash", "v4-pro"):
+        assert MODELS[key].thinking_kwarg == "thinking"
+    for key in ("r1", "r1-0528"):
+        assert MODELS[key].thinking_kwarg is None
     assert MODELS["v3.2"].indexer is not None
     assert (MODELS["v3.2"].indexer.n_heads, MODELS["v3.2"].indexer.head_dim) == (64, 128)
     assert MODELS["v3.2"].indexer.topk == 2048
