@@ -10,35 +10,22 @@ its ``skip_signatures`` switch are checked on the same gateway (this tree's code
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 
 from tests.support.kb import EDITOR, md_file
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
+from tests.support.scratch_gateway import scratch_gateway_fixtures
 
 if TYPE_CHECKING:
     from tests.support.gateways import Gateway
-    from tests.support.stubs import Stub
     from tests.support.tokens import Tokens
 
-
-@pytest.fixture
-def scratch(services: dict[str, Any]) -> Iterator[ScratchDb]:
-    with scratch_db.temporary(services, "gw_fail_closed") as db:
-        yield db
-
-
-@pytest.fixture
-def gateway(
-    scratch: ScratchDb,
-    stubs: Callable[[], Stub],
-    spawn_gateway: Callable[..., Gateway],
-) -> Gateway:
-    return spawn_gateway([stubs().url], database_url=scratch.gateway_url)
+# One scratch database and gateway for the module (a gateway takes seconds of CPU to start):
+# each test leaves the audit store taking writes again, and counts only what it adds.
+scratch, gateway = scratch_gateway_fixtures("gw_fail_closed")
 
 
 def _scalar(db: ScratchDb, query: str, *params: object) -> Any:
@@ -132,6 +119,8 @@ def test_readyz_is_not_ready_after_a_failed_write_until_one_commits(
 ) -> None:
     """A refused write (a knowledge-base change's intent) marks the writer; readiness commits a
     marker event, which succeeds once the store takes writes again."""
+    resumed = "SELECT count(*) FROM audit_events WHERE detail->>'reason' = 'audit_writes_resumed'"
+    before = _scalar(scratch, resumed)
     with scratch_db.audit_refused(scratch):
         refused = httpx.post(
             f"{gateway.url}/api/kb",
@@ -142,8 +131,7 @@ def test_readyz_is_not_ready_after_a_failed_write_until_one_commits(
         _refused(refused)
     ready = httpx.get(f"{gateway.url}/readyz", timeout=30)
     assert ready.status_code == 200, ready.text
-    resumed = "SELECT count(*) FROM audit_events WHERE detail->>'reason' = 'audit_writes_resumed'"
-    assert _scalar(scratch, resumed) == 1
+    assert _scalar(scratch, resumed) == before + 1
 
 
 def test_verify_requires_signatures_unless_skipped_with_a_warning(
