@@ -11,9 +11,11 @@ from layers below it, never upwards:
    ``db``) and ``sizing`` (GPU sizing, vLLM launch
    profiles, the load benchmark); ``provision`` (Ansible runs, the offline bundle, what a
    node launches) builds on ``sizing``; ``identity`` (accounts in Keycloak: the 三员分立
-   rules and the admin API calls) builds on ``auth``.
+   rules and the admin API calls) builds on ``auth``; ``apikeys`` (personal API keys: their
+   format, peppered hash, limits and table) on ``db`` and ``auth``.
 4. ``gateway``: the FastAPI service, the one place that enforces policy and audits; it
-   uses layers 1 to 3, ``rag``, ``conversations`` and (its ``admin`` package) ``identity``.
+   uses layers 1 to 3, ``rag``, ``conversations``, ``apikeys`` and (its ``admin``,
+   ``compliance`` and ``keys`` packages) ``identity``.
 5. ``runtime`` (the local all-in-one stack) and ``cli`` (the ``appliance`` command) on top.
    They start the gateway and the web UI as processes and never import their code.
 

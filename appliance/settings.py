@@ -209,6 +209,25 @@ class LabelSettings(BaseModel):
     content_producer: str = "DeepSeek-R1 appliance"
 
 
+class ApiKeySettings(BaseModel):
+    """Personal API keys (``appliance.apikeys``) for OpenAI-compatible clients."""
+
+    # The gateway's secret that every key's HMAC-SHA256 is taken under, so the table alone
+    # verifies nothing. Empty: creating keys and signing in with one answer 503
+    # ``api_keys_disabled``; everything else works. Changing it invalidates every key.
+    pepper: SecretStr = SecretStr("")
+    # A new key's lifetime when its owner names none, and the longest one may ask for (the
+    # security administrator's to set).
+    default_days: int = Field(default=90, ge=1)
+    max_days: int = Field(default=365, ge=1)
+    # How long a worker trusts its last look at a key owner's Keycloak account (enabled,
+    # roles, departments): a disabled account's keys stop working within this.
+    account_recheck_s: float = Field(default=60.0, gt=0)
+    # Failed key attempts one source address may make per window in one worker (429 beyond).
+    failed_attempts_limit: int = 20
+    failed_attempts_window_s: float = 60.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="APPLIANCE_",
@@ -243,6 +262,7 @@ class Settings(BaseSettings):
     rag: RagSettings = Field(default_factory=RagSettings)
     content: ContentSettings = Field(default_factory=ContentSettings)
     labels: LabelSettings = Field(default_factory=LabelSettings)
+    api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from appliance.audit.checkpoint import generate_key
 from appliance.runtime import keycloak_service, postgres_service, process
 from appliance.runtime.endpoints import DEV_CLIENT_ID, GATEWAY_URL, ISSUER, VLLM_URL
 from appliance.runtime.paths import RuntimePaths
-from appliance.runtime.secrets import vllm_api_key, write_private
+from appliance.runtime.secrets import password, vllm_api_key, write_private
 from appliance.settings import KeycloakSettings
 
 SERVICE = "gateway"
@@ -54,6 +54,8 @@ def render_settings(paths: RuntimePaths) -> dict[str, str]:
         "APPLIANCE_KEYCLOAK__ISSUER": ISSUER,
         "APPLIANCE_KEYCLOAK__ALLOWED_CLIENTS": local_allowed_clients(),
         "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": checkpoint_key(paths),
+        # The pepper of personal API keys' hashes (appliance.apikeys), kept across starts.
+        "APPLIANCE_API_KEYS__PEPPER": password(paths.secret("api_keys_pepper")),
     }
     # Saved by keycloak_service.configure_local, which `appliance up` runs before this.
     accounts_secret = paths.secret(keycloak_service.ACCOUNTS_SECRET_FILE)

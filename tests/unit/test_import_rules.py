@@ -29,6 +29,7 @@ _DOMAIN = _DATA | {
     "appliance.content",
     "appliance.complaints",
     "appliance.assess",
+    "appliance.apikeys",
 }
 
 # Inside the gateway: edge, replicas and quota at the bottom; state and deps above them;
@@ -50,6 +51,7 @@ _GATEWAY_CONCERNS = frozenset(
         "appliance.gateway.compliance",
         "appliance.gateway.health",
         "appliance.gateway.me",
+        "appliance.gateway.keys",
     }
 )
 _GATEWAY_ALL = _GATEWAY_CONCERNS | _GATEWAY_WIRING | {"appliance.gateway", "appliance.gateway.app"}
@@ -81,6 +83,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Keycloak accounts: the gateway's admin routes call it, the CLI reads CSV with it.
     "appliance.identity": _BASE | {"appliance.auth"},
     "appliance.provision": _BASE | {"appliance.sizing"},
+    # Personal API keys: their table, hash and limits; a key stands for a Principal.
+    "appliance.apikeys": _DATA | {"appliance.auth"},
     "appliance.gateway": _DOMAIN | _GATEWAY_ALL,
     "appliance.gateway.app": _DOMAIN | _GATEWAY_ALL,
     "appliance.gateway.chat": _DOMAIN | _GATEWAY_WIRING | {"appliance.gateway.knowledge"},
@@ -97,6 +101,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # The 等保 compliance export: reads Keycloak's accounts as admin does.
     "appliance.gateway.compliance": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.health": _DOMAIN | _GATEWAY_WIRING,
+    # Personal API keys: re-reads a key owner's Keycloak account as admin does.
+    "appliance.gateway.keys": _DOMAIN | _GATEWAY_WIRING | {"appliance.identity"},
     "appliance.gateway.me": _DOMAIN | _GATEWAY_WIRING,
     "appliance.gateway.deps": _DOMAIN | _GATEWAY_BOTTOM | {"appliance.gateway.state"},
     "appliance.gateway.state": _DOMAIN | _GATEWAY_BOTTOM,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from appliance.apikeys import models as _apikey_models  # noqa: F401  (api_keys)
 from appliance.assess import models as _assessment_models  # noqa: F401  (reports)
 from appliance.audit import models as _audit_models  # noqa: F401  (the audit tables)
 from appliance.complaints import models as _complaint_models  # noqa: F401  (complaints)

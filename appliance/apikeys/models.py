@@ -1,0 +1,38 @@
+"""The ``api_keys`` table: one row per personal key, never the key itself.
+
+The owner's roles, department groups and clearance are copied in at creation, so a keyed
+request has them without a token; the gateway intersects them with the owner's current
+Keycloak account at most every ``api_keys.account_recheck_s``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, LargeBinary, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appliance.db.base import Base
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_owner_subject_created_at", "owner_subject", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_subject: Mapped[str] = mapped_column(Text)
+    owner_username: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text, unique=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    groups: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    clearance: Mapped[str] = mapped_column(Text, server_default="")
+    model_scope: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    allowed_cidrs: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
