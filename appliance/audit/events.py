@@ -30,6 +30,7 @@ class EventType(StrEnum):
     CONTENT_ACTION = "content.action"
     CONTENT_BLOCKED = "content.blocked"
     COMPLAINT_ACTION = "complaint.action"
+    APIKEY_ACTION = "apikey.action"
     SYSTEM = "system"
 
 

@@ -14,6 +14,9 @@
   the secadmin handles them), ``assessment`` (the GB/T 45654 assessment reports,
   ``/api/assessment/reports``), ``compliance`` (the 等保 evidence ZIP for the secadmin
   and the auditor, ``/api/compliance/export``, on ``appliance.identity`` for the accounts),
+  ``keys`` (each user's personal API keys, ``/api/keys``, and signing in with one, on
+  ``appliance.identity`` to re-read a key owner's account; ``deps`` sends a bearer with the
+  key marker to it through ``state``),
   and the modules ``health`` (``/healthz``,
   ``/readyz``, ``/metrics``, ``/openapi.json``) and ``me`` (``/api/me``). ``chat`` may
   import ``knowledge`` (a ``rag`` chat checks knowledge-base access the same way); no

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from appliance.apikeys.store import KeyStore
 from appliance.audit.identity import default_writer_id
 from appliance.audit.writer import AuditWriter
 from appliance.auth.authenticator import Authenticator
@@ -39,6 +40,9 @@ from appliance.gateway.edge.metrics import build_metrics
 from appliance.gateway.edge.middleware import RequestContextMiddleware
 from appliance.gateway.edge.openapi import install_openapi
 from appliance.gateway.edge.shedding import LoadShedder, LoadSheddingMiddleware
+from appliance.gateway.keys import routes as api_keys
+from appliance.gateway.keys.accounts import AccountCheck
+from appliance.gateway.keys.auth import KeyAuthenticator
 from appliance.gateway.knowledge import embeddings
 from appliance.gateway.knowledge import routes as knowledge
 from appliance.gateway.knowledge.routes import UploadForm
@@ -111,6 +115,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         knowledge=knowledge,
         embedder=embedder,
         keywords=keywords,
+        keys=KeyAuthenticator(
+            settings.api_keys,
+            KeyStore(create_session_factory(engine)),
+            AccountCheck(settings.keycloak, settings.api_keys.account_recheck_s),
+        ),
     )
     log.info("gateway ready: backends %s", ", ".join(settings.backends))
     try:
@@ -170,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assessment,
         complaints,
         compliance,
+        api_keys,
     )
     for module in routers:
         app.include_router(module.router)

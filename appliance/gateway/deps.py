@@ -12,7 +12,9 @@ from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import Depends, Request
 
+from appliance.apikeys.keys import looks_like_key
 from appliance.audit.events import EventType, Outcome
+from appliance.auth.authenticator import bearer_token
 from appliance.auth.principal import Principal, Role
 from appliance.errors import Forbidden, Unauthenticated
 from appliance.gateway.edge.caller import request_event
@@ -28,8 +30,14 @@ State = Annotated[GatewayState, Depends(get_state)]
 
 async def current_principal(request: Request) -> Principal:
     state = get_state(request)
+    header = request.headers.get("authorization")
     try:
-        principal = await state.authenticator.authenticate(request.headers.get("authorization"))
+        token = bearer_token(header)
+        if looks_like_key(token):
+            client = request.client
+            principal = await state.keys.authenticate(token, client.host if client else "")
+        else:
+            principal = await state.authenticator.authenticate(header)
     except Unauthenticated as exc:
         state.audit.submit(
             request_event(
@@ -45,6 +53,25 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_model_in_scope(request: Request, principal: Principal, model: str) -> None:
+    """A request made with an API key limited to some models may ask for those alone:
+    another is 403 ``model_not_in_key_scope`` and an ``access.denied`` event."""
+    scope = principal.extra.get("model_scope")
+    if not isinstance(scope, list) or not scope or model in scope:
+        return
+    get_state(request).audit.submit(
+        request_event(
+            request,
+            EventType.ACCESS_DENIED,
+            Outcome.DENIED,
+            principal=principal,
+            http_status=403,
+            detail={"rule": "api_key_model_scope", "model": model, "path": request.url.path},
+        )
+    )
+    raise Forbidden(f"This API key may not use the model '{model}'.", code="model_not_in_key_scope")
 
 
 def deny_access(

@@ -30,6 +30,12 @@ class TokenAuthenticator(Protocol):
     async def authenticate(self, authorization_header: str | None) -> Principal: ...
 
 
+class KeyVerifier(Protocol):
+    """Signs a caller in with a personal API key (``appliance.gateway.keys.auth``)."""
+
+    async def authenticate(self, key: str, client_ip: str) -> Principal: ...
+
+
 class AuditSink(Protocol):
     async def commit(self, event: AuditEvent) -> int: ...
 
@@ -52,3 +58,5 @@ class GatewayState:
     embedder: Embedder
     # The content filter's keyword library, reloaded when the secadmin imports a new one.
     keywords: ActiveLibrary
+    # Personal API keys: a bearer with the key marker is signed in here, not by Keycloak.
+    keys: KeyVerifier

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from appliance.gateway.chat.context import CurrentChat
 from appliance.gateway.chat.protocol import ChatCompletionBody
 from appliance.gateway.chat.serving import parse_chat_request, start_chat
-from appliance.gateway.deps import CurrentPrincipal, State
+from appliance.gateway.deps import CurrentPrincipal, State, require_model_in_scope
 from appliance.gateway.edge.body import read_body
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors, json_body
 from appliance.settings import ThinkingMode
@@ -80,4 +80,5 @@ async def chat_completions(request: Request, chat: CurrentChat) -> Response:
     # read within its size limit and checked before anything is admitted.
     body = await read_body(request, chat.limits.max_body_bytes)
     payload, parsed = parse_chat_request(body, chat.limits)
+    require_model_in_scope(request, chat.principal, parsed.model)
     return await start_chat(payload, parsed, chat)

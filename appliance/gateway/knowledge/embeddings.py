@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.audit.events import EventType, Outcome
 from appliance.errors import InvalidRequest, NotFound
-from appliance.gateway.deps import StaffPrincipal, State
+from appliance.gateway.deps import StaffPrincipal, State, require_model_in_scope
 from appliance.gateway.edge.body import read_model
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.edge.openapi import AUTHENTICATED, errors, json_body
@@ -149,4 +149,7 @@ async def embeddings(
     request: Request, ctx: Annotated[EmbeddingsContext, Depends(embeddings_context)]
 ) -> EmbeddingsResponse:
     # The body is read within the gateway's request size limit (413 beyond), then validated.
-    return await embed(await read_model(request, EmbeddingsRequest, ctx.max_body_bytes), ctx)
+    body = await read_model(request, EmbeddingsRequest, ctx.max_body_bytes)
+    if ctx.caller.principal is not None:
+        require_model_in_scope(request, ctx.caller.principal, body.model)
+    return await embed(body, ctx)

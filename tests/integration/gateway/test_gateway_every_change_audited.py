@@ -59,6 +59,7 @@ TABLES = (
     "keyword_entries",
     "assessment_reports",
     "complaints",
+    "api_keys",
 )
 
 
@@ -131,6 +132,8 @@ ROUTES: dict[str, Route] = {
     "POST /api/complaints/{complaint_id}/transition": Route(
         SECADMIN, {"state": "handled", "note": "never"}
     ),
+    "POST /api/keys": Route(STAFF, {"name": "never"}),
+    "DELETE /api/keys/{key_id}": Route(STAFF),
 }
 
 
@@ -172,6 +175,7 @@ def gateway(scratch: ScratchDb, stub: Stub, spawn_gateway: Callable[..., Gateway
         [stub.url],
         database_url=scratch.gateway_url,
         keycloak__accounts_client_secret=accounts_client_secret(),
+        api_keys__pepper=secrets.token_urlsafe(24),
     )
 
 
@@ -216,6 +220,7 @@ class Targets:
     conversation_id: str
     client_id: str
     complaint_id: int
+    key_id: str
 
 
 def _prepare(client: httpx.Client, tokens: Tokens) -> Targets:
@@ -249,12 +254,15 @@ def _prepare(client: httpx.Client, tokens: Tokens) -> Targets:
         headers=tokens.headers(SYSADMIN),
     )
     assert made.status_code == 201, made.text
+    key = client.post("/api/keys", json={"name": "kept"}, headers=staff)
+    assert key.status_code == 201, key.text
     return Targets(
         kb_id,
         uploaded.json()["documents"][0]["id"],
         cid,
         made.json()["client_id"],
         flagged.json()["id"],
+        key.json()["id"],
     )
 
 
@@ -269,6 +277,7 @@ def _call(
         document_id=targets.document_id,
         conversation_id=targets.conversation_id,
         complaint_id=targets.complaint_id,
+        key_id=targets.key_id,
     )
     user = route.user
     headers = tokens.headers(
