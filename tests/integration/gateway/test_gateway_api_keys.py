@@ -4,13 +4,15 @@ vLLM answering the official ``openai`` client.
 
 A key answers chats streamed and not, with the audit rows naming its id; it lists without
 its secret; a key may not manage keys; a revoked key is refused within 5 s on every worker;
-an expired key is refused; a model outside the key's scope is 403; a gateway without a
+an expired key is refused; a throwaway owner's account disabled in Keycloak stops their
+key within the re-check interval; a model outside the key's scope is 403; a gateway without a
 pepper answers 503 ``api_keys_disabled``; and the key string is nowhere in the audit table,
 the error bodies or the gateway's log.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.support.gateways import Gateway, GatewayProcess, WorkersGateway
-from tests.support.keycloak_admin import accounts_client_secret
+from tests.support.keycloak_admin import accounts_client_secret, master_admin
 from tests.support.postgres.databases import ScratchDb
 from tests.support.scratch_gateway import poll_rows, scratch_fixture
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 OWNER, OTHER = "zhang.wei", "wang.fang"
 KEYS = "/api/keys"
 PEPPER = "test-pepper-of-the-api-keys-module"
+# How long a worker trusts its last look at a key owner's account, in this module's gateway.
+RECHECK_S = 2
 
 scratch = scratch_fixture("gw_api_keys")
 
@@ -49,7 +53,14 @@ def _env(services: dict[str, Any], scratch: ScratchDb, **extra: str) -> dict[str
 
 @pytest.fixture(scope="module")
 def gateway(services: dict[str, Any], scratch: ScratchDb) -> Iterator[WorkersGateway]:
-    started = WorkersGateway(_env(services, scratch, APPLIANCE_API_KEYS__PEPPER=PEPPER))
+    started = WorkersGateway(
+        _env(
+            services,
+            scratch,
+            APPLIANCE_API_KEYS__PEPPER=PEPPER,
+            APPLIANCE_API_KEYS__ACCOUNT_RECHECK_S=str(RECHECK_S),
+        )
+    )
     yield started
     started.stop()
 
@@ -265,3 +276,71 @@ def test_the_gateway_login_may_not_delete_keys(scratch: ScratchDb) -> None:
             " has_table_privilege('api_keys', 'TRUNCATE')"
         ).fetchone()
     assert privileges == (True, True, True, False, False)
+
+
+@pytest.fixture
+def throwaway_staff(services: dict[str, Any], tokens: Tokens) -> Iterator[tuple[str, str]]:
+    """A staff account of its own (its id and an access token), deleted after the test, so
+    disabling it touches no demo user."""
+    master = master_admin(services)
+    name = f"t{secrets.token_hex(3)}-keys"
+    password = secrets.token_urlsafe(18)
+    user_id = master.create_user(
+        {
+            "username": name,
+            "enabled": True,
+            "firstName": "Key",
+            "lastName": "Owner",
+            "email": f"{name}@example.invalid",
+            "emailVerified": True,
+            "credentials": [{"type": "password", "value": password, "temporary": False}],
+        }
+    )
+    try:
+        master.assign_realm_roles(user_id, [master.get_realm_role("staff")])
+        answer = httpx.post(
+            tokens.token_url,
+            data={
+                "grant_type": "password",
+                "client_id": tokens.client_id,
+                "username": name,
+                "password": password,
+                "scope": "openid",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        yield user_id, str(answer.json()["access_token"])
+    finally:
+        master.delete_user(user_id)
+
+
+def test_a_disabled_owner_disables_their_keys_within_the_recheck_interval(
+    gateway: WorkersGateway,
+    services: dict[str, Any],
+    throwaway_staff: tuple[str, str],
+    served_model: str,
+) -> None:
+    user_id, token = throwaway_staff
+    made = httpx.post(
+        gateway.url + KEYS,
+        json={"name": "owner check"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    assert _chat(gateway, key, served_model).status_code == 200
+    master_admin(services).update_user(user_id, {"enabled": False})
+    disabled_at = time.monotonic()
+    while True:
+        answer = _chat(gateway, key, served_model)
+        if answer.status_code == 401:
+            break
+        assert answer.status_code == 200, answer.text
+        assert time.monotonic() - disabled_at < RECHECK_S + 10, "the key outlived its owner"
+        time.sleep(0.5)
+    assert answer.json()["error"]["code"] == "api_key_owner_disabled"
+    # Once the interval has passed since the change, no worker trusts what it read before.
+    time.sleep(max(0.0, RECHECK_S - (time.monotonic() - disabled_at)))
+    assert {_chat(gateway, key, served_model).status_code for _ in range(4)} == {401}
