@@ -39,43 +39,62 @@ CHUNK_DELAY_MS = 400
 LEASE_S = 2.0
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def limits_db(services: dict[str, Any]) -> Iterator[scratch.ScratchDb]:
+    """One scratch database for the module: each test ends with every slot given back."""
     db = scratch.create(services, scratch.unique_name("appliance_shared_limits"))
     yield db
     scratch.drop(db)
 
 
-@pytest.fixture
-def slow_stub(stubs: Callable[[], Stub]) -> Stub:
-    stub = stubs()
+@pytest.fixture(scope="module")
+def slow_stub(stub: Stub) -> Stub:
     stub.control(chunk_delay_ms=CHUNK_DELAY_MS)
     return stub
 
 
-@pytest.fixture
-def start_gateway(
+@pytest.fixture(scope="module")
+def gateway_env(
     services: dict[str, Any], limits_db: scratch.ScratchDb, slow_stub: Stub
-) -> Iterator[Callable[[int], GatewayProcess]]:
-    """Start a gateway of ``workers`` processes on the scratch database, with LIMIT."""
+) -> dict[str, str]:
+    """A gateway's settings: the scratch database, the slow backend, LIMIT."""
+    return {
+        "APPLIANCE_DATABASE_URL": limits_db.gateway_url,
+        "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
+        "APPLIANCE_BACKENDS": slow_stub.url,
+        "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": "",
+        "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": str(LIMIT),
+        "APPLIANCE_LIMITS__CONCURRENCY_LEASE_S": str(LEASE_S),
+    }
+
+
+@pytest.fixture(scope="module")
+def two_workers(gateway_env: dict[str, str]) -> Iterator[WorkersGateway]:
+    """One gateway of two worker processes for the module (its start takes the most time
+    here); the killed-worker test's victim may be replaced by uvicorn, which the cap's
+    tests do not mind."""
+    gateway = WorkersGateway(gateway_env, workers=2)
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def start_gateways(
+    gateway_env: dict[str, str],
+) -> Iterator[Callable[[int], list[GatewayProcess]]]:
+    """Start ``count`` one-worker gateways side by side on the scratch database; returned
+    once all are ready, stopped after the test."""
     started: list[GatewayProcess] = []
 
-    def start(workers: int) -> GatewayProcess:
-        env = {
-            "APPLIANCE_DATABASE_URL": limits_db.gateway_url,
-            "APPLIANCE_KEYCLOAK__ISSUER": services["keycloak"]["issuer"],
-            "APPLIANCE_BACKENDS": slow_stub.url,
-            "APPLIANCE_AUDIT__CHECKPOINT_KEY_FILE": "",
-            "APPLIANCE_LIMITS__PER_USER_CONCURRENCY": str(LIMIT),
-            "APPLIANCE_LIMITS__CONCURRENCY_LEASE_S": str(LEASE_S),
-        }
-        gateway = (
-            WorkersGateway(env, workers=workers)
-            if workers > 1
-            else GatewayProcess(env, name="gateway", settings_file=False)
-        )
-        started.append(gateway)
-        return gateway
+    def start(count: int) -> list[GatewayProcess]:
+        gateways = [
+            GatewayProcess(gateway_env, name="gateway", settings_file=False, wait=False)
+            for _ in range(count)
+        ]
+        started.extend(gateways)
+        for gateway in gateways:
+            gateway.wait_ready()
+        return gateways
 
     yield start
     for gateway in started:
@@ -84,10 +103,12 @@ def start_gateway(
 
 @dataclass(frozen=True)
 class Scene:
-    """What each test drives: gateways started on demand (``start(workers)``) on the scratch
-    database ``db``, the slow backend's model, and the users' tokens."""
+    """What each test drives: one-worker gateways started on demand (``start(count)``) on the
+    scratch database ``db``, the module's two-worker gateway, the slow backend's model, and
+    the users' tokens."""
 
-    start: Callable[[int], GatewayProcess]
+    start: Callable[[int], list[GatewayProcess]]
+    two_workers: WorkersGateway
     model: str
     tokens: Tokens
     db: scratch.ScratchDb
@@ -95,12 +116,13 @@ class Scene:
 
 @pytest.fixture
 def scene(
-    start_gateway: Callable[[int], GatewayProcess],
+    start_gateways: Callable[[int], list[GatewayProcess]],
+    two_workers: WorkersGateway,
     slow_stub: Stub,
     tokens: Tokens,
     limits_db: scratch.ScratchDb,
 ) -> Scene:
-    return Scene(start_gateway, slow_stub.model, tokens, limits_db)
+    return Scene(start_gateways, two_workers, slow_stub.model, tokens, limits_db)
 
 
 def _stream(url: str, headers: dict[str, str], model: str, go: threading.Barrier) -> int:
@@ -146,19 +168,18 @@ def _exactly_the_limit_twice(urls: Sequence[str], scene: Scene) -> None:
 
 
 def test_two_workers_admit_exactly_the_limit(scene: Scene) -> None:
-    gateway = scene.start(2)
-    _exactly_the_limit_twice([gateway.url] * 6, scene)
+    _exactly_the_limit_twice([scene.two_workers.url] * 6, scene)
 
 
 def test_two_gateways_on_one_database_admit_exactly_the_limit(scene: Scene) -> None:
-    first, second = scene.start(1), scene.start(1)
+    first, second = scene.start(2)
     # Three each: counted per process, each gateway alone would accept two.
     urls = [first.url, second.url] * 3
     _exactly_the_limit_twice(urls, scene)
 
 
 def test_slot_of_a_killed_worker_comes_back_within_the_lease(scene: Scene) -> None:
-    gateway = scene.start(2)
+    gateway = scene.two_workers
     headers = scene.tokens.headers(USER)
     body = chat_body(scene.model, stream=True)
     url = f"{gateway.url}/v1/chat/completions"
