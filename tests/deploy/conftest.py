@@ -31,6 +31,7 @@ MODULE_ORDER = (
     "test_online",
     "test_preflight",
     "test_compliance_site",
+    "test_api_keys_site",
     "test_site",
     "test_browser",
     "test_audit_anchor",

@@ -20,7 +20,15 @@ from appliance.cli import deploy_cmds
 from appliance.cli.main import app
 from appliance.errors import InvalidRequest
 from appliance.provision.bundle import BundleSpec, build
-from appliance.provision.site_checks import SECRETS, check_inventory, is_placeholder, weakness
+from appliance.provision.site_checks import (
+    OPTIONAL_SECRETS,
+    SECRETS,
+    check_inventory,
+    is_placeholder,
+    weakness,
+)
+
+GENERATED = (*SECRETS, *OPTIONAL_SECRETS)
 
 REPO = Path(__file__).resolve().parents[3]
 SHAPES = ("single-node", "cluster")
@@ -49,7 +57,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def _fill_vault(site: Path) -> dict[str, str]:
     """What the runbook asks: openssl rand -hex 24 for each secret."""
-    values = {name: secrets.token_hex(24) for name in SECRETS}
+    values = {name: secrets.token_hex(24) for name in GENERATED}
     vault = site / "group_vars" / "all" / "vault.yml"
     for name, value in values.items():
         _edit(vault, f'{name}: "<openssl rand -hex 24>"', f'{name}: "{value}"')
@@ -98,12 +106,12 @@ def _filled(
 @pytest.mark.parametrize("shape", SHAPES)
 def test_unedited_vault_example_is_refused_naming_each_secret(shape: str, tmp_path: Path) -> None:
     problems = check_inventory(_copy(shape, tmp_path))
-    for name in SECRETS:
+    for name in GENERATED:
         assert [p for p in problems if p.startswith(f"{name} still holds the placeholder")], (
             name,
             problems,
         )
-    assert len(problems) == len(SECRETS), problems  # one line per problem, nothing else
+    assert len(problems) == len(GENERATED), problems  # one line per problem, nothing else
     assert all("openssl rand -hex 24" in p for p in problems)
 
 
@@ -118,6 +126,15 @@ def test_missing_vault_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("shape", SHAPES)
 def test_edited_copy_passes(shape: str, tmp_path: Path) -> None:
     assert check_inventory(_filled(shape, tmp_path)) == []
+
+
+def test_a_vault_from_before_the_api_keys_pepper_passes(tmp_path: Path) -> None:
+    """A site installed before API keys has no pepper: it deploys, its keys answer 503."""
+    site = _filled("cluster", tmp_path)
+    vault = site / "group_vars" / "all" / "vault.yml"
+    kept = [line for line in vault.read_text().splitlines() if "api_keys_pepper" not in line]
+    vault.write_text("\n".join(kept) + "\n")
+    assert check_inventory(site) == []
 
 
 def test_artifacts_beside_the_inventory_are_not_read_as_hosts(tmp_path: Path) -> None:
@@ -237,7 +254,7 @@ def test_deploy_with_the_unedited_vault_stops_before_ansible_runs(
         result = CliRunner().invoke(app, [command, "-i", str(site)])
         assert result.exit_code == 1, result.output
         text = " ".join(result.output.split())
-        refusal = f"is not ready ({len(SECRETS)} problems); no node was touched"
+        refusal = f"is not ready ({len(GENERATED)} problems); no node was touched"
         assert f"the inventory {site} {refusal}" in text
-        for name in SECRETS:
+        for name in GENERATED:
             assert f"- {name} still holds the placeholder '<openssl rand -hex 24>'" in text
