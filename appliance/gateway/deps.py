@@ -55,12 +55,8 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_model_in_scope(request: Request, principal: Principal, model: str) -> None:
-    """A request made with an API key limited to some models may ask for those alone:
-    another is 403 ``model_not_in_key_scope`` and an ``access.denied`` event."""
-    scope = principal.extra.get("model_scope")
-    if not isinstance(scope, list) or not scope or model in scope:
-        return
+def _submit_denied(request: Request, principal: Principal, detail: dict[str, Any]) -> None:
+    """Record a 403: an ``access.denied`` event with ``detail`` and the path."""
     get_state(request).audit.submit(
         request_event(
             request,
@@ -68,9 +64,18 @@ def require_model_in_scope(request: Request, principal: Principal, model: str) -
             Outcome.DENIED,
             principal=principal,
             http_status=403,
-            detail={"rule": "api_key_model_scope", "model": model, "path": request.url.path},
+            detail={**detail, "path": request.url.path},
         )
     )
+
+
+def require_model_in_scope(request: Request, principal: Principal, model: str) -> None:
+    """A request made with an API key limited to some models may ask for those alone:
+    another is 403 ``model_not_in_key_scope`` and an ``access.denied`` event."""
+    scope = principal.extra.get("model_scope")
+    if not isinstance(scope, list) or not scope or model in scope:
+        return
+    _submit_denied(request, principal, {"rule": "api_key_model_scope", "model": model})
     raise Forbidden(f"This API key may not use the model '{model}'.", code="model_not_in_key_scope")
 
 
@@ -83,16 +88,7 @@ def deny_access(
 ) -> NoReturn:
     """Refuse a principal holding none of ``roles``: an ``access.denied`` event naming what
     was ``required`` and the path, then 403 ``missing_role`` saying which role would do."""
-    get_state(request).audit.submit(
-        request_event(
-            request,
-            EventType.ACCESS_DENIED,
-            Outcome.DENIED,
-            principal=principal,
-            http_status=403,
-            detail={**required, "path": request.url.path},
-        )
-    )
+    _submit_denied(request, principal, required)
     names = " or ".join(f"'{role.value}'" for role in roles)
     raise Forbidden(
         f"The {names} role is required to {purpose}; ask your administrator.",
