@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import json
 import re
 import uuid
 from pathlib import Path
@@ -18,17 +17,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from ansible.parsing.dataloader import DataLoader  # type: ignore[import-untyped]
-from ansible.plugins.loader import init_plugin_loader  # type: ignore[import-untyped]
-from ansible.template import Templar  # type: ignore[import-untyped]
 
 from appliance.runtime.keycloak_service import events_config as runtime_events_config
+from tests.support.site_realm import rendered_site_realm
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULE = ROOT / "playbooks/roles/keycloak/library/appliance_keycloak_realm.py"
-TEMPLATE = (
-    ROOT / "playbooks/roles/keycloak/templates/opt/keycloak/data/import/appliance-realm.json.j2"
-)
 DAY_S = 86_400
 # Realm-management's roles the service accounts may be given (a subset of Keycloak's).
 MANAGEMENT_ROLES = (
@@ -49,18 +43,7 @@ def node() -> ModuleType:
 @pytest.fixture(scope="module")
 def realm() -> dict[str, Any]:
     """The realm file as the keycloak role renders it for a site."""
-    init_plugin_loader()
-    variables = {
-        "keycloak_realm_source": str(ROOT / "appliance/runtime/realm/appliance-realm.json"),
-        "appliance_public_hostname": "llm.example.cn",
-        "keycloak_excluded_clients": ["appliance-dev"],
-        "keycloak_webui_client_secret": "webui-secret",
-        "keycloak_accounts_client_secret": "accounts-secret",
-        "keycloak_ldap_enabled": False,
-    }
-    rendered = Templar(loader=DataLoader(), variables=variables).template(TEMPLATE.read_text())
-    loaded: dict[str, Any] = json.loads(str(rendered))
-    return loaded
+    return rendered_site_realm()
 
 
 class FakeKeycloak:

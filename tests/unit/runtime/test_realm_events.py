@@ -5,23 +5,15 @@ local import gets both on the next ``appliance up``, once."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-from ansible.parsing.dataloader import DataLoader  # type: ignore[import-untyped]
-from ansible.plugins.loader import init_plugin_loader  # type: ignore[import-untyped]
-from ansible.template import Templar  # type: ignore[import-untyped]
 
 from appliance.runtime import keycloak_service
 from appliance.runtime.keycloak_service import ensure_events, events_config
 from appliance.settings import MIN_RETENTION_DAYS, AuditSettings
+from tests.support.site_realm import rendered_site_realm
 
 REALM: dict[str, Any] = json.loads(keycloak_service._realm_resource(keycloak_service.REALM_FILE))
 DAY_S = 86_400
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = (
-    ROOT / "playbooks/roles/keycloak/templates/opt/keycloak/data/import/appliance-realm.json.j2"
-)
 # What Keycloak 26.7 answers for a realm imported from a file without the events settings.
 OLDER_IMPORT: dict[str, Any] = {
     "realm": "appliance",
@@ -63,17 +55,7 @@ def test_the_accounts_client_may_view_events_but_not_manage_them() -> None:
 
 def test_the_deployed_realm_carries_the_events_and_view_events() -> None:
     """The keycloak role's template, rendered with Ansible's templating as a site gets it."""
-    init_plugin_loader()
-    variables = {
-        "keycloak_realm_source": str(ROOT / "appliance/runtime/realm/appliance-realm.json"),
-        "appliance_public_hostname": "llm.example.cn",
-        "keycloak_excluded_clients": ["appliance-dev"],
-        "keycloak_webui_client_secret": "webui-secret",
-        "keycloak_accounts_client_secret": "accounts-secret",
-        "keycloak_ldap_enabled": False,
-    }
-    rendered = Templar(loader=DataLoader(), variables=variables).template(TEMPLATE.read_text())
-    deployed: dict[str, Any] = json.loads(str(rendered))
+    deployed = rendered_site_realm()
     assert deployed["eventsEnabled"] is True
     assert deployed["enabledEventTypes"] == ["LOGIN", "LOGIN_ERROR"]
     assert deployed["eventsExpiration"] == REALM["eventsExpiration"]
