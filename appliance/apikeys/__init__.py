@@ -5,7 +5,8 @@ ChatBox, Dify, LangChain) that cannot refresh a five-minute Keycloak token.
 and its peppered HMAC-SHA256, so a stolen table yields nothing usable without the gateway's
 pepper; ``policy`` holds the per-key limits (model scope, CIDR allow-list, expiry);
 ``models`` the table; ``store`` its queries; ``limiter`` the per-worker counter of failed
-key attempts per source address; ``schemas`` the wire shapes.
+key attempts per source address; ``schemas`` the wire shapes; ``leaks`` finds keys in files
+(``appliance keys find-leaked``) and reports only their prefixes.
 
 May import ``appliance.db``, ``appliance.errors``, ``appliance.settings`` and
 ``appliance.auth`` (a key stands for a :class:`~appliance.auth.principal.Principal`). Who

@@ -20,6 +20,7 @@ _RANDOM_BYTES = 32
 _RANDOM_CHARS = 43  # base64url of 32 bytes, unpadded
 # The marker and 8 random characters: 48 bits that find one row, never enough to use it.
 PREFIX_LENGTH = len(MARKER) + 8
+KEY_LENGTH = len(MARKER) + _RANDOM_CHARS
 KEY_PATTERN = re.compile(re.escape(MARKER) + "[A-Za-z0-9_-]{" + str(_RANDOM_CHARS) + "}")
 
 

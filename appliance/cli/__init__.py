@@ -5,7 +5,7 @@
 (``plan``), ``bench_cmds`` (``bench``), ``deploy_cmds`` (``preflight``, ``deploy``, ...,
 and ``render-launch``, which the ``vllm`` role calls; ``site_status`` renders what their
 playbooks hand back: the status table and the preflight reports), ``bundle_cmds`` and
-``kb_cmds``. A
+``kb_cmds``, ``keys_cmds`` (``keys find-leaked``). A
 command parses its arguments, calls one function of the package that does the work, and
 turns that package's domain errors into a clear message and a non-zero exit.
 

@@ -14,6 +14,7 @@ from appliance.cli import (
     db_cmds,
     deploy_cmds,
     kb_cmds,
+    keys_cmds,
     label_cmds,
     plan_cmds,
     runtime_cmds,
@@ -37,3 +38,4 @@ accounts_cmds.register(app)
 assess_cmds.register(app)
 compliance_cmds.register(app)
 label_cmds.register(app)
+keys_cmds.register(app)
