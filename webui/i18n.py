@@ -389,6 +389,109 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "That complaint is closed already.",
     ),
     "sec_err_complaint_not_found": ("没有该编号的投诉。", "There is no complaint with that id."),
+    # Personal API keys (密钥), every signed-in user's own
+    "tab_keys": ("密钥", "API keys"),
+    "key_intro": (
+        "个人 API 密钥供 Cherry Studio、Dify 等 OpenAI 兼容工具使用：接口地址填写本系统的 "
+        "`/v1`，密钥代表您本人，沿用您的角色、部门、额度和审计身份。",
+        "A personal API key lets an OpenAI-compatible tool (Cherry Studio, Dify, ...) use "
+        "this system: give it this system's `/v1` address and the key. The key acts as you, "
+        "with your roles, departments, quota and audit identity.",
+    ),
+    "key_mine": ("我的密钥", "My keys"),
+    "key_col_name": ("名称", "Name"),
+    "key_col_prefix": ("前缀", "Prefix"),
+    "key_col_state": ("状态", "State"),
+    "key_col_created": ("创建时间 (UTC)", "Created (UTC)"),
+    "key_col_expires": ("到期时间 (UTC)", "Expires (UTC)"),
+    "key_col_last_used": ("最近使用 (UTC)", "Last used (UTC)"),
+    "key_col_models": ("可用模型", "Models"),
+    "key_col_cidrs": ("允许的来源地址", "Allowed source addresses"),
+    "key_state_valid": ("有效", "valid"),
+    "key_state_expired": ("已过期", "expired"),
+    "key_state_revoked": ("已吊销", "revoked"),
+    "key_never_used": ("从未使用", "never"),
+    "key_any_model": ("全部", "all"),
+    "key_any_address": ("不限", "any"),
+    "key_count": ("共 {n} 个密钥（最新的在前）", "{n} keys, newest first"),
+    "key_new": ("新建密钥", "New key"),
+    "key_name": ("名称", "Name"),
+    "key_name_ph": ("用途，如 Cherry Studio", "What it is for, e.g. Cherry Studio"),
+    "key_days": ("有效天数", "Valid for (days)"),
+    "key_models": ("限定模型（可选，不选则不限）", "Models (optional; none chosen: all)"),
+    "key_cidrs": ("限定来源地址（可选）", "Allowed source addresses (optional)"),
+    "key_cidrs_ph": (
+        "每行一个 IP 地址或网段，如 10.20.0.0/16；留空则不限",
+        "One address or network a line, e.g. 10.20.0.0/16; empty: any",
+    ),
+    "key_create": ("创建密钥", "Create key"),
+    "key_created": (
+        "已创建密钥「{name}」，有效期至 {expires} (UTC)。",
+        "Key “{name}” created, valid until {expires} (UTC).",
+    ),
+    "key_secret": ("新密钥", "Your new key"),
+    "key_secret_warning": (
+        "⚠️ 请立即复制并妥善保存：此密钥只显示这一次，离开或刷新页面后将无法再次查看。"
+        "遗失后只能吊销并新建。",
+        "⚠️ Copy it now and keep it safe: it is shown this once and cannot be seen again "
+        "after you leave or reload the page. If you lose it, revoke it and make a new one.",
+    ),
+    "key_secret_done": ("我已保存，隐藏密钥", "I have saved it; hide the key"),
+    "key_revoke_title": ("吊销密钥", "Revoke a key"),
+    "key_revoke_pick": ("选择要吊销的密钥", "Key to revoke"),
+    "key_revoke": ("吊销", "Revoke"),
+    "key_revoke_confirm": (
+        "确定吊销密钥「{label}」吗？吊销后立即失效，且无法恢复。",
+        "Revoke the key “{label}”? It stops working at once, and this cannot be undone.",
+    ),
+    "key_revoke_yes": ("确认吊销", "Yes, revoke it"),
+    "key_revoke_no": ("取消", "Cancel"),
+    "key_revoked": ("已吊销密钥「{name}」。", "Key “{name}” revoked."),
+    "key_pick_first": ("请先选择要吊销的密钥。", "Choose a key to revoke first."),
+    "key_err_name": ("请填写密钥名称。", "Enter a name for the key."),
+    "key_err_name_long": ("名称最多 {n} 个字符。", "The name may have at most {n} characters."),
+    "key_err_days": (
+        "有效天数须为正整数。",
+        "The number of days must be a whole number, 1 or more.",
+    ),
+    "key_err_cidr": (
+        "「{entry}」不是有效的 IP 地址或网段。",
+        "“{entry}” is not an address or network.",
+    ),
+    "key_err_too_many": ("模型和来源地址各最多 {n} 项。", "At most {n} models and {n} addresses."),
+    "key_err_invalid_expiry": (
+        "有效天数超出管理员允许的范围，请缩短后重试。",
+        "That many days is beyond what the administrator allows; choose fewer.",
+    ),
+    "key_err_invalid_cidr": (
+        "来源地址中有无效的 IP 地址或网段。",
+        "One of the source addresses is not an address or network.",
+    ),
+    "key_err_invalid_request": (
+        "填写的内容有误，请检查名称、天数、模型和来源地址。",
+        "Something in the form is wrong; check the name, days, models and addresses.",
+    ),
+    "key_err_api_keys_disabled": (
+        "本系统尚未启用 API 密钥，请联系系统管理员。",
+        "API keys are not enabled on this system; ask your administrator.",
+    ),
+    "key_err_api_key_not_found": (
+        "没有这个密钥，可能已被删除或不属于您。",
+        "There is no such key of yours.",
+    ),
+    "key_err_api_key_cannot_manage_keys": (
+        "密钥只能在登录后管理，不能用 API 密钥管理。",
+        "Keys are managed after signing in, not with an API key.",
+    ),
+    "key_err_audit_unavailable": (
+        "审计服务不可用，本次未作任何修改，请稍后重试。",
+        "The audit log is unavailable, so nothing was changed; please try again later.",
+    ),
+    "key_err_missing_role": (
+        "您的账号没有管理密钥的权限。",
+        "Your account may not manage API keys.",
+    ),
+    "key_err_other": ("操作失败：{message}", "The request failed: {message}"),
     # Pages outside Gradio
     "no_access_title": ("无权访问", "No access"),
     "no_access_body": (

@@ -2,6 +2,7 @@
 
 Built once per language. Tabs start hidden and are shown on page load from the session's
 roles; the handlers behind them check the role again, and the gateway checks it a third time.
+The API keys tab is every signed-in user's, so it is shown from the start.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from webui.tab import signed_in
 from webui.ui_admin import AdminTab
 from webui.ui_audit import AuditTab
 from webui.ui_chat import ChatTab
+from webui.ui_keys import KeysTab
 from webui.ui_knowledge import KnowledgeTab
 from webui.ui_secadmin import SecadminTab
 
@@ -79,6 +81,8 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 admin = AdminTab(services, lang)
             with gr.Tab(t("tab_secadmin", lang), id="secadmin", visible=False) as secadmin_tab:
                 secadmin = SecadminTab(services, lang)
+            with gr.Tab(t("tab_keys", lang), id="keys", elem_id="tab-keys"):
+                keys = KeysTab(services, lang)
 
         async def on_load(request: gr.Request) -> tuple[Any, ...]:
             session = signed_in(services, request, lang)
@@ -121,6 +125,9 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
         secadmin.wire(demo)
         knowledge.created.success(chat.refresh_picker, None, [chat.kb_picker])
         demo.load(knowledge.load, None, knowledge.outputs)
+        demo.load(keys.load, None, keys.outputs)
+        # A new key is shown once: leaving for another tab takes it off the page.
+        tabs.select(keys.forget, None, keys.secret_outputs)
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS)
     blocks: gr.Blocks = demo
     return blocks
