@@ -6,6 +6,8 @@ with the user's own token; the gateway audits each creation and revocation befor
 happens. The new key is shown once, in a box with a copy button: it goes from the gateway's
 answer straight into that box, never into a log, a ``gr.State`` or the session store, and
 the box is emptied when the user hides it or leaves the tab (a reload starts empty).
+Emptying it also overwrites the copy of the box's last value that Gradio keeps for the
+browser tab in the web UI's memory.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class KeysTab(Tab):
                 label=t("key_name", lang),
                 placeholder=t("key_name_ph", lang),
                 max_length=NAME_MAX,
+                max_lines=1,
                 scale=3,
                 elem_id="keys-name",
             )
