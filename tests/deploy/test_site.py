@@ -319,6 +319,9 @@ def test_upgrade_backs_up_first_and_keeps_serving(
                 outcomes.append("ok")
             except Exception as exc:  # every failure is what the test counts
                 outcomes.append(f"{type(exc).__name__}: {exc}")
+            # A staff member reads the answer before the next question. Unbroken, the chats
+            # kept the serving replica on both host cores while the other one restarted.
+            done.wait(2)
 
     chatter = threading.Thread(target=keep_chatting)
     chatter.start()

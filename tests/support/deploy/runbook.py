@@ -17,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,10 @@ VAULT_PASSWORD = CONTROLLER_HOME / ".appliance-vault-pass"
 # The runbook's steps, in the order the admin runs them.
 STEPS = ("site-copy", "site-vault", "site-encrypt")
 _FENCE = re.compile(r"^```sh (?P<step>[a-z-]+)\n(?P<body>.*?)^```$", re.M | re.S)
+# Two sites are made at once (the cluster's deploys beside the online install): the vault
+# step creates the controller's one vault password when it is missing, which two runs at
+# the same moment would each do with their own.
+_MAKING = threading.Lock()
 
 
 def step(name: str) -> str:
@@ -149,12 +154,13 @@ def make_site(
 
     shutil.rmtree(site, ignore_errors=True)
     site.parent.mkdir(parents=True, exist_ok=True)
-    run_step("site-copy", example, site)
-    edit_site(site, hosts, variables)
-    run_step("site-vault", example, site)
     vault_file = site / "group_vars" / "all" / "vault.yml"
-    for name, value in (vault or {}).items():
-        set_variable(vault_file, name, value)
-    run_step("site-encrypt", example, site)
+    with _MAKING:
+        run_step("site-copy", example, site)
+        edit_site(site, hosts, variables)
+        run_step("site-vault", example, site)
+        for name, value in (vault or {}).items():
+            set_variable(vault_file, name, value)
+        run_step("site-encrypt", example, site)
     assert vault_file.read_text().startswith("$ANSIBLE_VAULT;"), "the vault is not encrypted"
     return read_vault(site)
