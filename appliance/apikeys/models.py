@@ -1,4 +1,5 @@
-"""The ``api_keys`` table: one row per personal key, never the key itself.
+"""The ``api_keys`` table: one row per personal key, never the key itself; and
+``api_key_policies``, the versions of the security administrator's key policy.
 
 The owner's roles, department groups and clearance are copied in at creation, so a keyed
 request has them without a token; the gateway intersects them with the owner's current
@@ -10,8 +11,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, LargeBinary, Text, Uuid, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base
@@ -36,3 +37,19 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiKeyPolicyRow(Base):
+    """One version of the security administrator's key policy (``key_policy``); the highest
+    revision is in force. Rows are only added: the history stays."""
+
+    __tablename__ = "api_key_policies"
+
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # "staff", "nobody", or a list of realm roles.
+    creators: Mapped[object] = mapped_column(JSONB)
+    max_days: Mapped[int] = mapped_column(Integer)
+    models: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    service_keys: Mapped[bool] = mapped_column(Boolean)
+    changed_by: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

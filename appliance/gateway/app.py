@@ -40,6 +40,7 @@ from appliance.gateway.edge.metrics import build_metrics
 from appliance.gateway.edge.middleware import RequestContextMiddleware
 from appliance.gateway.edge.openapi import install_openapi
 from appliance.gateway.edge.shedding import LoadShedder, LoadSheddingMiddleware
+from appliance.gateway.keys import policy_routes as api_key_policy
 from appliance.gateway.keys import routes as api_keys
 from appliance.gateway.keys.accounts import AccountCheck
 from appliance.gateway.keys.auth import KeyAuthenticator
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         complaints,
         compliance,
         api_keys,
+        api_key_policy,
     )
     for module in routers:
         app.include_router(module.router)

@@ -1,8 +1,11 @@
 """Key management as the gateway serves it: a user's own keys, every change audited.
 
-Creating and revoking commit their intent (``apikey.action``, outcome ``pending``) before
-the table is touched, then record the outcome; the events name the key's id, name, prefix,
-expiry and limits, never the key. Only a Keycloak sign-in manages keys: a request made with
+A new key must pass the security administrator's policy (:mod:`.policy`, checked by
+:func:`~appliance.apikeys.key_policy.check_creation`): a refusal is recorded as the
+creation's ``denied`` outcome. Creating and revoking commit their intent
+(``apikey.action``, outcome ``pending``) before the table is touched, then record the
+outcome; the events name the key's id, name, prefix, expiry, limits and the policy's
+revision, never the key. Only a Keycloak sign-in manages keys: a request made with
 a key is refused (403 ``api_key_cannot_manage_keys``), so a leaked key cannot mint more.
 """
 
@@ -15,7 +18,9 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from appliance.apikeys.key_policy import check_creation, default_days
 from appliance.apikeys.policy import expiry, parse_networks
+from appliance.apikeys.policy_store import PolicyStore
 from appliance.apikeys.schemas import CreatedKey, KeyOut, NewKey
 from appliance.apikeys.store import KeyStore, Owner
 from appliance.audit.events import EventType
@@ -27,6 +32,7 @@ from appliance.gateway.deps import State as GatewayStateDep
 from appliance.gateway.edge.audited_change import AuditedChange
 from appliance.gateway.edge.caller import Caller
 from appliance.gateway.keys.auth import KeyAuthenticator, is_keyed
+from appliance.gateway.keys.policy import policy_store
 from appliance.gateway.state import AuditSink
 from appliance.settings import ApiKeySettings
 
@@ -36,6 +42,7 @@ class KeysContext:
     caller: Caller
     principal: Principal
     store: KeyStore
+    policies: PolicyStore
     audit: AuditSink
     settings: ApiKeySettings
     authenticator: KeyAuthenticator
@@ -56,6 +63,7 @@ async def keys_context(
         caller=Caller.of(request, principal),
         principal=principal,
         store=KeyStore(create_session_factory(state.engine)),
+        policies=policy_store(state),
         audit=state.audit,
         settings=state.settings.api_keys,
         authenticator=cast(KeyAuthenticator, state.keys),
@@ -66,15 +74,10 @@ Context = Annotated[KeysContext, Depends(keys_context)]
 
 
 async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
-    """Make a key for the caller; its intent is audited first, the key returned once."""
+    """Make a key for the caller if the policy allows it; its intent is audited first, the
+    key returned once."""
     pepper = ctx.authenticator.pepper
-    cidrs = [str(network) for network in parse_networks(body.allowed_cidrs or [])]
-    expires_at = expiry(
-        datetime.now(UTC),
-        body.expires_in_days,
-        default_days=ctx.settings.default_days,
-        max_days=ctx.settings.max_days,
-    )
+    policy = await ctx.policies.current()
     key_id = uuid.uuid4()
     change = AuditedChange.of(
         ctx.caller,
@@ -84,12 +87,20 @@ async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
         status=201,
         key_id=str(key_id),
         name=body.name,
-        expires_at=expires_at.isoformat(),
         models=body.models or [],
-        allowed_cidrs=cidrs,
+        policy_revision=policy.revision,
     )
-    await change.begin()
-    async with change.recording(denied_statuses=(400,)):
+    async with change.recording(denied_statuses=(400, 403), must_begin=True):
+        check_creation(policy, ctx.principal, body.expires_in_days, body.models)
+        cidrs = [str(network) for network in parse_networks(body.allowed_cidrs or [])]
+        expires_at = expiry(
+            datetime.now(UTC),
+            body.expires_in_days,
+            default_days=default_days(policy, ctx.settings.default_days),
+            max_days=policy.max_days,
+        )
+        change.detail.update(expires_at=expires_at.isoformat(), allowed_cidrs=cidrs)
+        await change.begin()
         owner = Owner(
             subject=ctx.principal.subject,
             username=ctx.principal.username,

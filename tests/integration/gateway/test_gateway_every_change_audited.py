@@ -60,6 +60,7 @@ TABLES = (
     "assessment_reports",
     "complaints",
     "api_keys",
+    "api_key_policies",
 )
 
 
@@ -134,6 +135,7 @@ ROUTES: dict[str, Route] = {
     ),
     "POST /api/keys": Route(STAFF, {"name": "never"}),
     "DELETE /api/keys/{key_id}": Route(STAFF),
+    "PUT /api/content/api-key-policy": Route(SECADMIN, {"max_days": 30}),
 }
 
 
