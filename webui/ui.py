@@ -2,7 +2,6 @@
 
 Built once per language. Tabs start hidden and are shown on page load from the session's
 roles; the handlers behind them check the role again, and the gateway checks it a third time.
-The API keys tab is every signed-in user's, so it is shown from the start.
 """
 
 from __future__ import annotations
@@ -81,7 +80,9 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 admin = AdminTab(services, lang)
             with gr.Tab(t("tab_secadmin", lang), id="secadmin", visible=False) as secadmin_tab:
                 secadmin = SecadminTab(services, lang)
-            with gr.Tab(t("tab_keys", lang), id="keys", elem_id="tab-keys"):
+            with gr.Tab(
+                t("tab_keys", lang), id="keys", visible=False, elem_id="tab-keys"
+            ) as keys_tab:
                 keys = KeysTab(services, lang)
 
         async def on_load(request: gr.Request) -> tuple[Any, ...]:
@@ -98,6 +99,8 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 gr.Tab(visible=who.is_auditor),
                 gr.Tab(visible=who.is_sysadmin),
                 gr.Tab(visible=who.is_secadmin),
+                # Every signed-in user's own keys.
+                gr.Tab(visible=True),
                 gr.Tabs(selected=first),
                 conversations,
                 quota,
@@ -114,6 +117,7 @@ def build_ui(services: Services, lang: Lang) -> gr.Blocks:
                 audit_tab,
                 admin_tab,
                 secadmin_tab,
+                keys_tab,
                 tabs,
                 chat.conversations,
                 chat.quota,
