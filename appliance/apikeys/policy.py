@@ -4,8 +4,9 @@ be used from, and how long it lives. Pure functions, so each rule is tested alon
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from appliance.errors import InvalidRequest
 
@@ -46,6 +47,14 @@ def address_allowed(client_ip: str, cidrs: Sequence[str]) -> bool:
 def model_allowed(model: str, scope: Sequence[str] | None) -> bool:
     """No scope (``None`` or empty) allows every model the owner may use."""
     return not scope or model in scope
+
+
+def cards_in_scope(cards: Sequence[Mapping[str, Any]], scope: object) -> list[Mapping[str, Any]]:
+    """The model cards of ``/v1/models`` a key limited to ``scope`` may use (all of them
+    when ``scope`` is not a non-empty list: a key without a scope, or a token)."""
+    if not isinstance(scope, list) or not scope:
+        return list(cards)
+    return [card for card in cards if str(card.get("id")) in scope]
 
 
 def expiry(now: datetime, days: int | None, *, default_days: int, max_days: int) -> datetime:

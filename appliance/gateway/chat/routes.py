@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
+from appliance.apikeys.policy import cards_in_scope
 from appliance.gateway.chat.context import CurrentChat
 from appliance.gateway.chat.protocol import ChatCompletionBody
 from appliance.gateway.chat.serving import parse_chat_request, start_chat
@@ -57,10 +58,12 @@ _SSE = {"text/event-stream": {"schema": _SSE_EVENT}}
 
 
 @router.get("/models", response_model=ModelList, responses=errors(*AUTHENTICATED))
-async def list_models(state: State, _principal: CurrentPrincipal) -> Response:
-    """Models served by the healthy backends, in OpenAI's list shape."""
+async def list_models(state: State, principal: CurrentPrincipal) -> Response:
+    """Models served by the healthy backends, in OpenAI's list shape; with an API key
+    limited to some models, those alone."""
+    cards = cards_in_scope(state.pool.models(), principal.extra.get("model_scope"))
     return Response(
-        orjson.dumps({"object": "list", "data": state.pool.models()}),
+        orjson.dumps({"object": "list", "data": cards}),
         media_type="application/json",
     )
 

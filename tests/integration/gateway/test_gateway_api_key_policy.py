@@ -1,10 +1,11 @@
-"""The security administrator's API key policy (``/api/content/api-key-policy``), through
-one gateway of the working tree on its own scratch database, with the real Keycloak and two
-stub backends serving a model each.
+"""The security administrator's API key policy (``/api/content/api-key-policy``) and a
+key's model scope, through one gateway of the working tree on its own scratch database, with
+the real Keycloak and two stub backends serving a model each.
 
 Only the secadmin reads or sets the policy; each change is a new revision, audited before it
 is stored (nothing stored while the audit store refuses); key creation is refused with the
-policy's codes, OpenAI-shaped.
+policy's codes, OpenAI-shaped; ``/v1/models`` with a model-scoped key lists its models
+alone.
 """
 
 from __future__ import annotations
@@ -167,3 +168,24 @@ def test_key_creation_follows_the_policy(
     _refused(_create(gateway, tokens, models=[OTHER_MODEL]), 400, "api_key_policy_models")
     assert _create(gateway, tokens, models=[served_model]).status_code == 201
     _policy(gateway, tokens, max_days=SITE_MAX_DAYS)
+
+
+def test_v1_models_with_a_scoped_key_lists_its_models_alone(
+    gateway: Gateway, tokens: Tokens, served_model: str
+) -> None:
+    _policy(gateway, tokens, max_days=SITE_MAX_DAYS)
+
+    def listed(bearer: str) -> list[str]:
+        answer = httpx.get(
+            gateway.url + "/v1/models", headers={"Authorization": f"Bearer {bearer}"}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(card["id"] for card in answer.json()["data"])
+
+    scoped = _create(gateway, tokens, models=[served_model])
+    unscoped = _create(gateway, tokens)
+    assert scoped.status_code == unscoped.status_code == 201
+    both = sorted([served_model, OTHER_MODEL])
+    assert listed(tokens(STAFF)) == both
+    assert listed(unscoped.json()["key"]) == both
+    assert listed(scoped.json()["key"]) == [served_model]

@@ -15,6 +15,7 @@ from appliance.apikeys.key_policy import (
     default_policy,
     proposed,
 )
+from appliance.apikeys.policy import cards_in_scope
 from appliance.auth.principal import Principal, Role
 from appliance.errors import ApplianceError
 
@@ -80,3 +81,10 @@ def test_a_put_is_checked_and_normalised() -> None:
         PolicyIn.model_validate({"creators": ["root"], "max_days": 30})
     with pytest.raises(ValueError):
         PolicyIn.model_validate({"max_days": 30, "keys": True})
+
+
+def test_v1_models_with_a_scope_lists_only_its_models() -> None:
+    cards = [{"id": "a"}, {"id": "b"}]
+    assert cards_in_scope(cards, ["b"]) == [{"id": "b"}]
+    assert cards_in_scope(cards, []) == cards
+    assert cards_in_scope(cards, None) == cards
