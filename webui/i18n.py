@@ -491,6 +491,19 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "您的账号没有管理密钥的权限。",
         "Your account may not manage API keys.",
     ),
+    "key_err_api_key_policy_creators": (
+        "安全管理员的密钥策略不允许您创建 API 密钥。",
+        "The security administrator's API key policy does not let you create keys.",
+    ),
+    "key_err_api_key_policy_max_days": (
+        "有效天数超出安全管理员的密钥策略允许的上限，请缩短后重试。",
+        "The security administrator's API key policy allows fewer days; choose fewer.",
+    ),
+    "key_err_api_key_policy_models": (
+        "安全管理员的密钥策略要求密钥限定模型，且只能选择策略允许的模型。",
+        "The security administrator's API key policy requires the key to name its models, "
+        "from those the policy allows.",
+    ),
     "key_err_other": ("操作失败：{message}", "The request failed: {message}"),
     # Pages outside Gradio
     "no_access_title": ("无权访问", "No access"),

@@ -113,6 +113,9 @@ def test_refusals_are_localised_by_code_and_fall_back_to_the_gateways_words() ->
     assert "有效天数超出管理员允许的范围" in refusal_message(refused, Lang.ZH)
     disabled = GatewayError(503, "API keys are disabled.", code="api_keys_disabled")
     assert refusal_message(disabled, Lang.EN) == t("key_err_api_keys_disabled", Lang.EN)
+    # Only staff may make keys under the default policy: an auditor is told so.
+    creators = GatewayError(403, "The policy does not let you.", code="api_key_policy_creators")
+    assert refusal_message(creators, Lang.ZH) == "安全管理员的密钥策略不允许您创建 API 密钥。"
     other = GatewayError(500, "Internal error.", code="internal_error")
     assert refusal_message(other, Lang.EN) == "The request failed: Internal error."
 
@@ -220,6 +223,9 @@ async def test_revoking_asks_first_and_revokes_only_the_confirmed_key() -> None:
 async def test_a_refusal_reads_in_the_users_language() -> None:
     tab, _ = _tab(FakeGateway(refusal=(503, "audit_unavailable")), Lang.EN)
     with pytest.raises(gr.Error, match="The audit log is unavailable, so nothing was changed"):
+        await tab._create("CI", 30, [], "", REQUEST)
+    tab, _ = _tab(FakeGateway(refusal=(403, "api_key_policy_creators")))
+    with pytest.raises(gr.Error, match="密钥策略不允许您创建"):
         await tab._create("CI", 30, [], "", REQUEST)
     tab, _ = _tab(FakeGateway(refusal=(404, "api_key_not_found")))
     with pytest.raises(gr.Error, match="没有这个密钥"):
