@@ -33,6 +33,8 @@ class ApiKeyRow(Base):
     clearance: Mapped[str] = mapped_column(Text, server_default="")
     model_scope: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
     allowed_cidrs: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    # The knowledge bases the key may retrieve from; None: every one its owner may read.
+    kb_scope: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -16,6 +16,8 @@ class NewKey(BaseModel):
     expires_in_days: int | None = None
     models: list[str] | None = Field(default=None, max_length=50)
     allowed_cidrs: list[str] | None = Field(default=None, max_length=50)
+    # Knowledge-base ids the key may retrieve from; absent: every one its owner may read.
+    kb_scope: list[uuid.UUID] | None = Field(default=None, max_length=50)
 
 
 class KeyOut(BaseModel):
@@ -30,6 +32,7 @@ class KeyOut(BaseModel):
     last_used_at: datetime | None
     models: list[str] | None
     allowed_cidrs: list[str] | None
+    kb_scope: list[uuid.UUID] | None = None
 
 
 class CreatedKey(KeyOut):

@@ -41,6 +41,7 @@ def key_out(row: ApiKeyRow) -> KeyOut:
         last_used_at=row.last_used_at,
         models=row.model_scope,
         allowed_cidrs=row.allowed_cidrs,
+        kb_scope=row.kb_scope,
     )
 
 
@@ -58,6 +59,7 @@ class KeyStore:
         models: list[str] | None,
         allowed_cidrs: list[str] | None,
         key_id: uuid.UUID,
+        kb_scope: list[uuid.UUID] | None = None,
     ) -> CreatedKey:
         """Store a new key under ``key_id`` and return it, the key in clear this once."""
         for attempt in range(_CREATE_ATTEMPTS):
@@ -74,6 +76,7 @@ class KeyStore:
                 clearance=owner.clearance,
                 model_scope=models or None,
                 allowed_cidrs=allowed_cidrs or None,
+                kb_scope=sorted(set(kb_scope)) if kb_scope else None,
                 expires_at=expires_at,
             )
             try:

@@ -11,7 +11,8 @@ May import ``errors``, ``db`` and ``auth`` (for ``Principal``); never ``gateway`
 calls in. ``config`` holds its settings models, which ``appliance.settings`` embeds, so it
 imports nothing of the appliance. A new file format goes in ``parsers``; chunk sizes and
 overlap in ``chunking``; ranking in ``retrieve``; who may read or manage what in ``acl``
-and ``service``; what a knowledge base does with personal information in ``personal``
+and ``service``; an API key's knowledge-base scope in ``key_scope``; what a knowledge base
+does with personal information in ``personal``
 (the detection is handed in by the gateway); a new table or column in ``models`` with a migration in
 ``appliance/db/migrations/versions``.
 """

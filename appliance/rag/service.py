@@ -35,6 +35,7 @@ from appliance.rag.filenames import safe_filename
 from appliance.rag.grades import LOWEST, level_of, name_of
 from appliance.rag.grading import regrade_document, regrade_kb
 from appliance.rag.ingest import Prepared, index_document, prepare_in_thread
+from appliance.rag.key_scope import in_key_scope, scoped_kb_ids
 from appliance.rag.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from appliance.rag.parsers import ParseError
 from appliance.rag.personal import PersonalInformationFound, PiiPolicy, Scrub
@@ -285,6 +286,7 @@ class KnowledgeService:
     ) -> list[SearchHit]:
         """Hybrid search over the knowledge bases the caller may read (optionally a subset)."""
         require_reader(principal)
+        kb_ids = scoped_kb_ids(principal, kb_ids)
         # NUL means nothing in a question, and PostgreSQL cannot take it as a parameter.
         query = query.replace("\x00", "")
         if not query.strip():
@@ -308,7 +310,8 @@ class KnowledgeService:
         require_reader(principal)
         async with self._sessions() as session:
             readable = access(principal, self._settings.grades)
-            return self._named(await retrieve.chunks_by_id(session, chunk_ids, readable))
+            found = await retrieve.chunks_by_id(session, chunk_ids, readable)
+        return self._named([hit for hit in found if in_key_scope(principal, hit.kb_id)])
 
     def _named(self, hits: list[SearchHit]) -> list[SearchHit]:
         names = self._settings.grades

@@ -100,5 +100,10 @@ class KeyAuthenticator:
             token_id=str(row.id),
             expires_at=int(row.expires_at.timestamp()),
             clearance=row.clearance,
-            extra={"api_key_id": str(row.id), "model_scope": list(row.model_scope or ())},
+            extra={
+                "api_key_id": str(row.id),
+                "model_scope": list(row.model_scope or ()),
+                # Read by retrieval (appliance.rag.key_scope); absent: no limit.
+                **({"kb_scope": [str(kb) for kb in row.kb_scope]} if row.kb_scope else {}),
+            },
         )

@@ -88,6 +88,7 @@ async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
         key_id=str(key_id),
         name=body.name,
         models=body.models or [],
+        kb_scope=[str(kb_id) for kb_id in body.kb_scope or ()],
         policy_revision=policy.revision,
     )
     async with change.recording(denied_statuses=(400, 403), must_begin=True):
@@ -116,6 +117,7 @@ async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
             models=body.models,
             allowed_cidrs=cidrs,
             key_id=key_id,
+            kb_scope=body.kb_scope,
         )
         change.detail["prefix"] = created.prefix
     return created

@@ -1,11 +1,12 @@
 """The security administrator's API key policy (``/api/content/api-key-policy``) and a
-key's model scope, through one gateway of the working tree on its own scratch database, with
-the real Keycloak and two stub backends serving a model each.
+key's scopes, through one gateway of the working tree on its own scratch database, with the
+real Keycloak and two stub backends serving a model each.
 
 Only the secadmin reads or sets the policy; each change is a new revision, audited before it
 is stored (nothing stored while the audit store refuses); key creation is refused with the
 policy's codes, OpenAI-shaped; ``/v1/models`` with a model-scoped key lists its models
-alone.
+alone; a key with a knowledge-base scope retrieves from those knowledge bases alone (403
+``kb_not_in_key_scope`` for another, in a chat and in a search).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.support.gateways import Gateway
-from tests.support.kb import EDITOR
+from tests.support.gateways import Gateway, chat_body
+from tests.support.kb import EDITOR, md_file
 from tests.support.keycloak_admin import accounts_client_secret
 from tests.support.postgres import scratch as scratch_db
 from tests.support.postgres.databases import ScratchDb
@@ -189,3 +190,48 @@ def test_v1_models_with_a_scoped_key_lists_its_models_alone(
     assert listed(tokens(STAFF)) == both
     assert listed(unscoped.json()["key"]) == both
     assert listed(scoped.json()["key"]) == [served_model]
+
+
+def _kb_with(client: httpx.Client, name: str, text: str) -> str:
+    created = client.post("/api/kb", json={"name": name, "group": "/dept/finance"})
+    assert created.status_code == 201, created.text
+    kb_id = str(created.json()["id"])
+    uploaded = client.post(f"/api/kb/{kb_id}/documents", files=[md_file(f"{name}.md", text)])
+    assert uploaded.status_code == 200, uploaded.text
+    return kb_id
+
+
+def test_a_key_retrieves_only_from_the_knowledge_bases_of_its_scope(
+    gateway: Gateway, tokens: Tokens, stub: Stub, served_model: str
+) -> None:
+    _policy(gateway, tokens, max_days=SITE_MAX_DAYS)
+    with httpx.Client(base_url=gateway.url, headers=tokens.headers(EDITOR), timeout=120) as c:
+        inside = _kb_with(c, "scope-in", "# 差旅\n\n差旅报销需要发票和行程单，标记词 INSIDEKB。")
+        outside = _kb_with(c, "scope-out", "# 差旅\n\n差旅报销另有规定，标记词 OUTSIDEKB。")
+    made = _create(gateway, tokens, kb_scope=[inside])
+    assert made.status_code == 201, made.text
+    assert made.json()["kb_scope"] == [inside]
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+
+    def chat(rag: dict[str, Any]) -> httpx.Response:
+        body = chat_body(served_model, rag=rag)
+        body["messages"] = [{"role": "user", "content": "差旅报销需要什么？"}]
+        return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=key, timeout=120)
+
+    _refused(chat({"kb_ids": [outside]}), 403, "kb_not_in_key_scope")
+    _refused(chat({"kb_ids": [inside, outside]}), 403, "kb_not_in_key_scope")
+    searched = httpx.post(
+        gateway.url + "/api/kb/search", json={"query": "差旅", "kb_ids": [outside]}, headers=key
+    )
+    _refused(searched, 403, "kb_not_in_key_scope")
+
+    for rag in ({"kb_ids": [inside]}, {"top_k": 5}):
+        answered = chat(rag)
+        assert answered.status_code == 200, answered.text
+        sent = stub.stats()["last_chat_request"]["messages"][-1]["content"]
+        assert "INSIDEKB" in sent and "OUTSIDEKB" not in sent
+    # The owner's own sign-in still reads both.
+    with httpx.Client(base_url=gateway.url, headers=tokens.headers(STAFF), timeout=120) as c:
+        both = c.post("/api/kb/search", json={"query": "差旅 标记词", "top_k": 10})
+    assert both.status_code == 200
+    assert {hit["kb_id"] for hit in both.json()["results"]} >= {inside, outside}

@@ -80,7 +80,16 @@ async def test_a_key_stands_for_its_owner_with_the_roles_they_still_hold() -> No
     assert principal.clearance == "internal"
     assert principal.client_id == f"apikey:{row.id}"
     assert principal.extra["model_scope"] == ["m1"]
+    assert "kb_scope" not in principal.extra
     assert store.touched == [row.id]
+
+
+async def test_a_key_with_a_knowledge_base_scope_hands_it_to_retrieval() -> None:
+    auth, _, key, row = _setup()
+    kb_id = uuid.uuid4()
+    row.kb_scope = [kb_id]
+    principal = await auth.authenticate(key, "127.0.0.1")
+    assert principal.extra["kb_scope"] == [str(kb_id)]
 
 
 @pytest.mark.parametrize(
