@@ -3,11 +3,12 @@
 A table of the user's keys (name, prefix, state, dates, model scope, allowed addresses), a
 form that makes one, and revoking one after a confirmation. Every call goes to the gateway
 with the user's own token; the gateway audits each creation and revocation before it
-happens. The new key is shown once, in a box with a copy button: it goes from the gateway's
-answer straight into that box, never into a log, a ``gr.State`` or the session store, and
-the box is emptied when the user hides it or leaves the tab (a reload starts empty).
-Emptying it also overwrites the copy of the box's last value that Gradio keeps for the
-browser tab in the web UI's memory.
+happens. The new key is shown once, in a box with a copy button, and never goes into a log,
+a ``gr.State`` or the session store. Gradio keeps the last value of every output of a
+browser tab in the web UI's memory, so the key reaches the page through a hidden carrier:
+the browser copies it into the box and the carrier is then emptied, and the box itself is
+filled in the browser only. The box is emptied when the user hides it or leaves the tab,
+and a reload starts without it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class KeysTab(Tab):
             elem_id="keys-cidrs",
         )
         create = gr.Button(t("key_create", lang), variant="primary", elem_id="keys-create")
+        carrier = gr.Textbox(visible=False)
         with gr.Group(visible=False, elem_id="keys-secret-box") as self.secret_box:
             created = gr.Markdown(elem_id="keys-created")
             gr.Markdown(t("key_secret_warning", lang), elem_id="keys-secret-warning")
@@ -107,7 +109,9 @@ class KeysTab(Tab):
         create.click(
             self._create,
             [name, days, self.models, cidrs],
-            [self.secret_box, created, self.secret, name, cidrs, *listing],
+            [self.secret_box, created, carrier, name, cidrs, *listing],
+        ).success(None, [carrier], [self.secret], js="(key) => key").success(
+            lambda: "", None, [carrier]
         )
         done.click(self.forget, None, self.secret_outputs)
         revoke.click(self._ask, [self.pick], [confirm_box, question, pending])

@@ -197,6 +197,28 @@ async def test_a_new_key_is_shown_once_in_its_box_and_nowhere_else() -> None:
     assert hidden.visible is False and emptied == ""
 
 
+def test_the_server_never_writes_the_key_into_its_box() -> None:
+    """Gradio keeps each output's last value per browser tab: the key goes out through a
+    carrier that the browser copies into the box and the server then empties, so the
+    server writes the box only to empty it (``forget``)."""
+    services = FakeServices(FakeGateway())
+    with gr.Blocks() as demo:
+        tab = KeysTab(cast(Services, services), Lang.ZH)
+    config = cast(dict[str, Any], demo.get_config_file())
+    writes = [d for d in config["dependencies"] if tab.secret._id in d["outputs"]]
+    assert [(d["backend_fn"], d["js"]) for d in writes] == [(False, "(key) => key"), (True, None)]
+    carrier = writes[0]["inputs"][0]
+    created, copied, emptied = (
+        d for d in config["dependencies"] if carrier in d["outputs"] + d["inputs"]
+    )
+    assert created["backend_fn"] and carrier in created["outputs"]
+    assert tab.secret._id not in created["outputs"]
+    assert copied is writes[0]
+    assert emptied["outputs"] == [carrier] and emptied["trigger_after"] == config[
+        "dependencies"
+    ].index(copied)
+
+
 async def test_a_wrong_form_never_reaches_the_gateway() -> None:
     gateway = FakeGateway()
     tab, _ = _tab(gateway, Lang.EN)
