@@ -1,24 +1,26 @@
-"""Personal API keys as the web UI shows them: the gateway's ``/api/keys`` calls and the
-pure rules of the keys tab (``webui.ui_keys``): a key's state, its row in the table, what
-the create form sends, and a refusal in the user's language.
+"""Personal API keys as the web UI shows them: the pure rules of the keys tab
+(``webui.ui_keys``): a key's state, its row in the table (its model and knowledge-base
+scopes included), what the create form sends, and a refusal in the user's language.
 
-The calls go through ``GatewayClient``'s one request path with the user's own token, so a
-refusal is the same ``GatewayError`` as any other call's. The key the gateway returns on
-creation is handed straight back to the caller: nothing here logs or keeps it.
+The calls themselves are ``GatewayClient``'s (``api_keys``, ``create_api_key``,
+``revoke_api_key``, ``model_ids``, ``knowledge_bases``), with the user's own token, so a
+refusal is the same ``GatewayError`` as any other call's. Nothing here sees the key the
+gateway returns on creation.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webui.gateway_client import GatewayClient, GatewayError
+from webui.gateway_client import GatewayError
 from webui.i18n import Lang, known, t
 
-KEYS = "/api/keys"
+# The gateway tells a user neither the secadmin's policy (its longest lifetime included) nor
+# the site's default, so the form proposes the site default's shipped value.
 DEFAULT_DAYS = 90
 # The gateway's limits on a new key (``appliance.apikeys.schemas.NewKey``).
 NAME_MAX = 100
@@ -33,6 +35,7 @@ COLUMNS = (
     "key_col_last_used",
     "key_col_models",
     "key_col_cidrs",
+    "key_col_kb_scope",
 )
 
 
@@ -53,22 +56,30 @@ class NewKeyForm:
     days: int
     models: tuple[str, ...]
     cidrs: tuple[str, ...]
+    kb_scope: tuple[str, ...] = ()
 
     def body(self) -> dict[str, Any]:
+        """None for a scope left empty: the key is not limited in that respect."""
         return {
             "name": self.name,
             "expires_in_days": self.days,
             "models": list(self.models) or None,
             "allowed_cidrs": list(self.cidrs) or None,
+            "kb_scope": list(self.kb_scope) or None,
         }
 
 
 def parse_form(
-    name: str | None, days: float | None, models: Sequence[str] | None, cidrs: str | None
+    name: str | None,
+    days: float | None,
+    models: Sequence[str] | None,
+    cidrs: str | None,
+    kb_scope: Sequence[str] | None = None,
 ) -> NewKeyForm:
     """The form as the gateway takes it: a name, whole days (90 when left empty), the
-    chosen models, and one address or network a line (blank lines skipped). A malformed
-    entry is named here in the user's language instead of the gateway's English."""
+    chosen models, one address or network a line (blank lines skipped), and the chosen
+    knowledge bases' ids. A malformed entry is named here in the user's language instead
+    of the gateway's English."""
     clean = (name or "").strip()
     if not clean:
         raise FormError("key_err_name")
@@ -83,9 +94,9 @@ def parse_form(
             ipaddress.ip_network(line, strict=False)
         except ValueError:
             raise FormError("key_err_cidr", entry=line) from None
-    if len(lines) > LIST_MAX or len(models or ()) > LIST_MAX:
+    if max(len(lines), len(models or ()), len(kb_scope or ())) > LIST_MAX:
         raise FormError("key_err_too_many", n=LIST_MAX)
-    return NewKeyForm(clean, int(chosen), tuple(models or ()), lines)
+    return NewKeyForm(clean, int(chosen), tuple(models or ()), lines, tuple(kb_scope or ()))
 
 
 def _when(value: Any) -> datetime | None:
@@ -109,8 +120,18 @@ def state(key: dict[str, Any], now: datetime) -> str:
     return "expired" if expires is not None and expires <= now else "valid"
 
 
-def row(key: dict[str, Any], lang: Lang, now: datetime) -> list[str]:
-    """One key's row of the table (never the key: the gateway lists only its prefix)."""
+def kb_names(knowledge_bases: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each knowledge base's name by its id, to name a key's knowledge-base scope."""
+    return {str(kb["id"]): str(kb["name"]) for kb in knowledge_bases if "id" in kb}
+
+
+def row(
+    key: dict[str, Any], lang: Lang, now: datetime, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """One key's row of the table (never the key: the gateway lists only its prefix). A
+    knowledge base of its scope is named from ``names``, by its id where the user can no
+    longer read it."""
+    scope = [(names or {}).get(str(kb_id), str(kb_id)) for kb_id in key.get("kb_scope") or []]
     return [
         str(key["name"]),
         f"{key['prefix']}…",
@@ -120,6 +141,7 @@ def row(key: dict[str, Any], lang: Lang, now: datetime) -> list[str]:
         shown_time(key.get("last_used_at")) or t("key_never_used", lang),
         ", ".join(key.get("models") or []) or t("key_any_model", lang),
         ", ".join(key.get("allowed_cidrs") or []) or t("key_any_address", lang),
+        ", ".join(scope) or t("key_any_kb", lang),
     ]
 
 
@@ -145,24 +167,3 @@ def refusal_message(error: GatewayError, lang: Lang) -> str:
     if error.code and known(key):
         return t(key, lang)
     return t("key_err_other", lang, message=error.message)
-
-
-async def list_keys(gateway: GatewayClient, token: str) -> list[dict[str, Any]]:
-    """The user's keys, newest first, as the gateway lists them (never the key)."""
-    body = (await gateway._request("GET", KEYS, token)).json()
-    return [key for key in body if isinstance(key, dict)] if isinstance(body, list) else []
-
-
-async def create_key(gateway: GatewayClient, token: str, form: NewKeyForm) -> dict[str, Any]:
-    """A new key; the answer holds the key itself in ``key``, this once."""
-    return await gateway._json("POST", KEYS, token, json=form.body())
-
-
-async def revoke_key(gateway: GatewayClient, token: str, key_id: str) -> dict[str, Any]:
-    return await gateway._json("DELETE", f"{KEYS}/{key_id}", token)
-
-
-async def model_ids(gateway: GatewayClient, token: str) -> list[str]:
-    """Every model the gateway serves the user (``/v1/models``), for a key's model scope."""
-    listed = (await gateway._json("GET", "/v1/models", token)).get("data") or []
-    return [str(card["id"]) for card in listed if isinstance(card, dict) and "id" in card]

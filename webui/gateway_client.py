@@ -18,6 +18,7 @@ from webui.answer_view import ChatDelta, delta_from_chunk
 CONVERSATIONS = "/api/conversations"
 KEYWORDS = "/api/content/keywords"
 COMPLAINTS = "/api/complaints"
+API_KEYS = "/api/keys"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -120,6 +121,11 @@ class GatewayClient:
             raise GatewayError(503, "no model is being served")
         card = models[0]
         return ServedModel(str(card["id"]), str(card.get("thinking") or "always"))
+
+    async def model_ids(self, token: str) -> list[str]:
+        """Every model the gateway serves the user (``/v1/models``)."""
+        listed = (await self._json("GET", "/v1/models", token)).get("data") or []
+        return [str(card["id"]) for card in listed if isinstance(card, dict) and "id" in card]
 
     async def stream_chat(
         self, token: str, request: dict[str, Any]
@@ -318,6 +324,19 @@ class GatewayClient:
     ) -> dict[str, Any]:
         path = f"{COMPLAINTS}/{complaint_id}/transition"
         return await self._json("POST", path, token, json={"state": state, "note": note})
+
+    async def api_keys(self, token: str) -> list[dict[str, Any]]:
+        """The user's own API keys, newest first (each with its prefix, never the key)."""
+        body = (await self._request("GET", API_KEYS, token)).json()
+        return _listed(body, "") if isinstance(body, list) else []
+
+    async def create_api_key(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new API key; the answer holds the key itself in ``key``, this once."""
+        return await self._json("POST", API_KEYS, token, json=dict(body))
+
+    async def revoke_api_key(self, token: str, key_id: str) -> dict[str, Any]:
+        """Revoke one of the user's keys; the answer is the key as now listed."""
+        return await self._json("DELETE", f"{API_KEYS}/{key_id}", token)
 
 
 def _listed(body: Any, key: str) -> list[dict[str, Any]]:

@@ -407,12 +407,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "key_col_last_used": ("最近使用 (UTC)", "Last used (UTC)"),
     "key_col_models": ("可用模型", "Models"),
     "key_col_cidrs": ("允许的来源地址", "Allowed source addresses"),
+    "key_col_kb_scope": ("可检索的知识库", "Knowledge bases"),
     "key_state_valid": ("有效", "valid"),
     "key_state_expired": ("已过期", "expired"),
     "key_state_revoked": ("已吊销", "revoked"),
     "key_never_used": ("从未使用", "never"),
     "key_any_model": ("全部", "all"),
     "key_any_address": ("不限", "any"),
+    "key_any_kb": ("全部", "all"),
     "key_count": ("共 {n} 个密钥（最新的在前）", "{n} keys, newest first"),
     "key_new": ("新建密钥", "New key"),
     "key_name": ("名称", "Name"),
@@ -420,6 +422,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "key_days": ("有效天数", "Valid for (days)"),
     "key_models": ("限定模型（可选，不选则不限）", "Models (optional; none chosen: all)"),
     "key_cidrs": ("限定来源地址（可选）", "Allowed source addresses (optional)"),
+    "key_kb_scope": (
+        "限定知识库（可选，不选则为您可读的全部知识库）",
+        "Knowledge bases (optional; none chosen: every one you may read)",
+    ),
     "key_cidrs_ph": (
         "每行一个 IP 地址或网段，如 10.20.0.0/16；留空则不限",
         "One address or network a line, e.g. 10.20.0.0/16; empty: any",
@@ -458,7 +464,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "「{entry}」不是有效的 IP 地址或网段。",
         "“{entry}” is not an address or network.",
     ),
-    "key_err_too_many": ("模型和来源地址各最多 {n} 项。", "At most {n} models and {n} addresses."),
+    "key_err_too_many": (
+        "模型、来源地址和知识库各最多 {n} 项。",
+        "At most {n} models, {n} addresses and {n} knowledge bases.",
+    ),
     "key_err_invalid_expiry": (
         "有效天数超出管理员允许的范围，请缩短后重试。",
         "That many days is beyond what the administrator allows; choose fewer.",
@@ -503,6 +512,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "安全管理员的密钥策略要求密钥限定模型，且只能选择策略允许的模型。",
         "The security administrator's API key policy requires the key to name its models, "
         "from those the policy allows.",
+    ),
+    "key_err_kb_not_in_key_scope": (
+        "该 API 密钥不能检索这个知识库：它不在密钥限定的知识库范围内。",
+        "This API key may not retrieve from that knowledge base: it is outside the key's "
+        "knowledge-base scope.",
     ),
     "key_err_other": ("操作失败：{message}", "The request failed: {message}"),
     # Pages outside Gradio

@@ -1,7 +1,9 @@
 """The API keys tab (密钥), for every signed-in user: their own personal API keys.
 
-A table of the user's keys (name, prefix, state, dates, model scope, allowed addresses), a
-form that makes one, and revoking one after a confirmation. Every call goes to the gateway
+A table of the user's keys (name, prefix, state, dates, model scope, allowed addresses,
+knowledge-base scope), a form that makes one (its scopes picked from the models the gateway
+serves the user and the knowledge bases they may read), and revoking one after a
+confirmation. Every call goes to the gateway
 with the user's own token; the gateway audits each creation and revocation before it
 happens. The new key is shown once, in a box with a copy button, and never goes into a log,
 a ``gr.State`` or the session store. Gradio keeps the last value of every output of a
@@ -28,6 +30,11 @@ from webui.tab import Tab
 def _anyone(_: Any) -> bool:
     """Every signed-in user may manage their own keys (the gateway decides the rest)."""
     return True
+
+
+def _scoped(keys: list[dict[str, Any]]) -> bool:
+    """Whether a key of the listing names knowledge bases, which the table then names."""
+    return any(key.get("kb_scope") for key in keys)
 
 
 class KeysTab(Tab):
@@ -65,6 +72,9 @@ class KeysTab(Tab):
             )
         self.models = gr.Dropdown(
             choices=[], multiselect=True, label=t("key_models", lang), elem_id="keys-models"
+        )
+        self.kb_scope = gr.Dropdown(
+            choices=[], multiselect=True, label=t("key_kb_scope", lang), elem_id="keys-kb-scope"
         )
         cidrs = gr.Textbox(
             label=t("key_cidrs", lang),
@@ -108,7 +118,7 @@ class KeysTab(Tab):
         refresh.click(self._list, None, listing)
         create.click(
             self._create,
-            [name, days, self.models, cidrs],
+            [name, days, self.models, cidrs, self.kb_scope],
             [self.secret_box, created, carrier, name, cidrs, *listing],
         ).success(None, [carrier], [self.secret], js="(key) => key").success(
             lambda: "", None, [carrier]
@@ -121,8 +131,9 @@ class KeysTab(Tab):
 
     @property
     def outputs(self) -> list[Any]:
-        """What the page loads into the tab: the table, the revoke picker and the models."""
-        return [self.count, self.table, self.pick, self.models]
+        """What the page loads into the tab: the table, the revoke picker, the models and
+        the knowledge bases."""
+        return [self.count, self.table, self.pick, self.models, self.kb_scope]
 
     @property
     def secret_outputs(self) -> list[Any]:
@@ -136,49 +147,66 @@ class KeysTab(Tab):
     def _refused(self, error: GatewayError) -> gr.Error:
         return gr.Error(api_keys.refusal_message(error, self.lang))
 
-    async def _listing(self, token: str) -> tuple[str, list[list[str]], Any]:
+    async def _readable_kbs(self, token: str) -> list[dict[str, Any]]:
         try:
-            keys = await api_keys.list_keys(self.services.gateway, token)
+            return await self.services.gateway.knowledge_bases(token)
+        except GatewayError:
+            # No knowledge base list (none for this role): the scope stays "all", and a
+            # scoped key's knowledge bases are shown by id.
+            return []
+
+    async def _listing(
+        self, token: str, knowledge_bases: list[dict[str, Any]] | None = None
+    ) -> tuple[str, list[list[str]], Any]:
+        try:
+            keys = await self.services.gateway.api_keys(token)
         except GatewayError as error:
             raise self._refused(error) from error
+        if knowledge_bases is None:
+            knowledge_bases = await self._readable_kbs(token) if _scoped(keys) else []
+        names = api_keys.kb_names(knowledge_bases)
         now = datetime.now(UTC)
         choices = api_keys.revocable(keys, self.lang, now)
         return (
             t("key_count", self.lang, n=len(keys)),
-            [api_keys.row(key, self.lang, now) for key in keys],
+            [api_keys.row(key, self.lang, now, names) for key in keys],
             gr.Dropdown(choices=choices, value=None),
         )
 
     async def load(self, request: gr.Request) -> tuple[Any, ...]:
-        """The user's keys and the models a key may be limited to, with the page."""
+        """The user's keys, and the models and knowledge bases a key may be limited to,
+        with the page."""
         _, token = await self._access(request, _anyone, "err_session")
-        count, rows, picker = await self._listing(token)
+        readable = await self._readable_kbs(token)
+        count, rows, picker = await self._listing(token, readable)
         try:
-            models = await api_keys.model_ids(self.services.gateway, token)
+            models = await self.services.gateway.model_ids(token)
         except GatewayError:
             # No model list (no model served, or none for this role): the scope stays "all".
             models = []
-        return count, rows, picker, gr.Dropdown(choices=models)
+        kbs = [(str(kb["name"]), str(kb["id"])) for kb in readable if "id" in kb]
+        return count, rows, picker, gr.Dropdown(choices=models), gr.Dropdown(choices=kbs)
 
     async def _list(self, request: gr.Request) -> tuple[Any, ...]:
         _, token = await self._access(request, _anyone, "err_session")
         return await self._listing(token)
 
-    async def _create(
+    async def _create(  # noqa: PLR0917 - Gradio passes the form's fields in order
         self,
         name: str | None,
         days: float | None,
         models: list[str] | None,
         cidrs: str | None,
+        kb_scope: list[str] | None,
         request: gr.Request,
     ) -> tuple[Any, ...]:
         _, token = await self._access(request, _anyone, "err_session")
         try:
-            form = api_keys.parse_form(name, days, models, cidrs)
+            form = api_keys.parse_form(name, days, models, cidrs, kb_scope)
         except FormError as wrong:
             raise gr.Error(t(wrong.key, self.lang, **wrong.values)) from wrong
         try:
-            made = await api_keys.create_key(self.services.gateway, token, form)
+            made = await self.services.gateway.create_api_key(token, form.body())
         except GatewayError as error:
             raise self._refused(error) from error
         expires = api_keys.shown_time(made["expires_at"])
@@ -198,7 +226,7 @@ class KeysTab(Tab):
         if not key_id:
             raise gr.Error(t("key_pick_first", self.lang))
         try:
-            keys = await api_keys.list_keys(self.services.gateway, token)
+            keys = await self.services.gateway.api_keys(token)
         except GatewayError as error:
             raise self._refused(error) from error
         now = datetime.now(UTC)
@@ -213,7 +241,7 @@ class KeysTab(Tab):
         if not key_id:
             raise gr.Error(t("key_pick_first", self.lang))
         try:
-            revoked = await api_keys.revoke_key(self.services.gateway, token, key_id)
+            revoked = await self.services.gateway.revoke_api_key(token, key_id)
         except GatewayError as error:
             raise self._refused(error) from error
         said = t("key_revoked", self.lang, name=revoked["name"])
