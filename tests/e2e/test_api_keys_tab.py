@@ -1,6 +1,8 @@
 """Personal API keys in the browser: a staff user makes a key in the 密钥 tab of the running
 web UI, an OpenAI client chats with it through the running gateway, the user revokes it in
-the tab after confirming, and the same key is then refused; the tab also reads in English."""
+the tab after confirming, and the same key is then refused; the tab also reads in English.
+A key limited to a knowledge base is made in the web UI of this working tree (the e2e
+conftest's ``tree``), which the running appliance may not serve yet."""
 
 from __future__ import annotations
 
@@ -8,13 +10,18 @@ import re
 import uuid
 from collections.abc import Callable
 
+import httpx
 import openai
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.e2e import ANSWER_TIMEOUT_MS
+from tests.support.tokens import Tokens
+from tests.support.tree_webui import TreeWebUI
 
 STAFF = "zhang.wei"
+# A knowledge-base editor of the staff user's department.
+EDITOR = "li.na"
 
 
 def _open_keys_tab(page: Page, tab: str) -> None:
@@ -83,3 +90,33 @@ def test_the_keys_tab_reads_in_english(sign_in: Callable[[str], Page]) -> None:
     expect(page.locator("#keys-create")).to_have_text("Create key")
     expect(page.locator("#keys-revoke")).to_have_text("Revoke")
     expect(page.locator("#keys-count")).to_contain_text("keys, newest first")
+
+
+def test_staff_limits_a_key_to_a_knowledge_base_they_may_read(
+    tree: TreeWebUI, tree_sign_in: Callable[[str], Page], tokens: Tokens
+) -> None:
+    kb_name = f"e2e-kb-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(
+        f"{tree.gateway_url}/api/kb",
+        headers={"Authorization": f"Bearer {tokens(EDITOR)}"},
+        json={"name": kb_name, "group": "/dept/finance"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+
+    page = tree_sign_in(STAFF)
+    _open_keys_tab(page, "密钥")
+    expect(page.locator("#keys-count")).to_contain_text("个密钥")
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    page.locator("#keys-name [data-testid=textbox]").fill(name)
+    page.locator("#keys-kb-scope input").click()
+    page.get_by_role("option", name=kb_name).click()
+    page.keyboard.press("Escape")
+    page.locator("#keys-create").click()
+
+    expect(page.locator("#keys-secret [data-testid=textbox]")).to_have_value(
+        re.compile(r"^sk-appl-")
+    )
+    row = page.locator("#keys-table").get_by_role("row", name=re.compile(name))
+    expect(row).to_contain_text(kb_name)
+    expect(page.locator("#keys-table")).to_contain_text("可检索的知识库")
