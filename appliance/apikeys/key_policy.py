@@ -6,8 +6,8 @@ a list of realm roles (anyone holding one of them), or ``"nobody"``. ``max_days`
 longest lifetime a new key may ask for, at most the site's ``api_keys.max_days`` (the
 default). ``models``: the model scopes a new key may name; empty allows any, non-empty
 requires each key to name models, all from the list. ``service_keys``: whether keys not
-tied to a person may be made (stored; no key of that kind exists yet). The policy applies
-when a key is made; keys made before a change keep their limits until revoked.
+tied to a person (a sysadmin's keys for integrations) may be made and listed. The policy
+applies when a key is made; keys made before a change keep their limits until revoked.
 """
 
 from __future__ import annotations

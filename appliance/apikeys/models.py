@@ -1,9 +1,11 @@
-"""The ``api_keys`` table: one row per personal key, never the key itself; and
+"""The ``api_keys`` table: one row per personal or service key, never the key itself; and
 ``api_key_policies``, the versions of the security administrator's key policy.
 
 The owner's roles, department groups and clearance are copied in at creation, so a keyed
 request has them without a token; the gateway intersects them with the owner's current
-Keycloak account at most every ``api_keys.account_recheck_s``.
+Keycloak account at most every ``api_keys.account_recheck_s``. A service key (``service``)
+has no account behind it: its owner is ``svc:<integration>``, its departments and clearance
+are the ones the sysadmin gave it, and it has a daily token quota of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, Text, Uuid, func
+from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, Text, Uuid, false, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,7 +22,10 @@ from appliance.db.base import Base
 
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_owner_subject_created_at", "owner_subject", "created_at"),)
+    __table_args__ = (
+        Index("ix_api_keys_owner_subject_created_at", "owner_subject", "created_at"),
+        Index("ix_api_keys_service_created_at", "service", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_subject: Mapped[str] = mapped_column(Text)
@@ -39,6 +44,9 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    service: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    daily_token_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKeyPolicyRow(Base):

@@ -7,21 +7,25 @@ creation's ``denied`` outcome. Creating and revoking commit their intent
 outcome; the events name the key's id, name, prefix, expiry, limits and the policy's
 revision, never the key. Only a Keycloak sign-in manages keys: a request made with
 a key is refused (403 ``api_key_cannot_manage_keys``), so a leaked key cannot mint more.
+
+:func:`create_audited` and :func:`revoke_audited` are the order both kinds of key follow
+(personal keys here, the integrations' service keys in :mod:`.service`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, cast
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
 
-from appliance.apikeys.key_policy import check_creation, default_days
+from appliance.apikeys.key_policy import KeyPolicy, check_creation, default_days
 from appliance.apikeys.policy import expiry, parse_networks
 from appliance.apikeys.policy_store import PolicyStore
-from appliance.apikeys.schemas import CreatedKey, KeyOut, NewKey
+from appliance.apikeys.schemas import CreatedKey, KeyOut, NewKey, NewServiceKey
 from appliance.apikeys.store import KeyStore, Owner
 from appliance.audit.events import EventType
 from appliance.auth.principal import Principal
@@ -73,15 +77,36 @@ async def keys_context(
 Context = Annotated[KeysContext, Depends(keys_context)]
 
 
-async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
-    """Make a key for the caller if the policy allows it; its intent is audited first, the
-    key returned once."""
-    pepper = ctx.authenticator.pepper
-    policy = await ctx.policies.current()
+Made = TypeVar("Made", bound=KeyOut)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a new key's request settles before it is stored."""
+
+    key_id: uuid.UUID
+    expires_at: datetime
+    allowed_cidrs: list[str]
+
+
+async def create_audited(
+    caller: Caller,
+    audit: AuditSink,
+    body: NewKey | NewServiceKey,
+    *,
+    policy: KeyPolicy,
+    site_default_days: int,
+    check: Callable[[], None],
+    store: Callable[[Limits], Awaitable[Made]],
+    **detail: object,
+) -> Made:
+    """Make a key: ``check`` refuses what the policy does not allow (recorded as the
+    creation's ``denied`` outcome), the intent (``apikey.create``) is committed, then
+    ``store`` writes the key; the events name the key's limits, never the key."""
     key_id = uuid.uuid4()
     change = AuditedChange.of(
-        ctx.caller,
-        ctx.audit,
+        caller,
+        audit,
         EventType.APIKEY_ACTION,
         "apikey.create",
         status=201,
@@ -91,36 +116,79 @@ async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
         kb_scope=[str(kb_id) for kb_id in body.kb_scope or ()],
         policy_revision=policy.revision,
     )
+    change.detail.update(detail)
     async with change.recording(denied_statuses=(400, 403), must_begin=True):
-        check_creation(policy, ctx.principal, body.expires_in_days, body.models)
+        check()
         cidrs = [str(network) for network in parse_networks(body.allowed_cidrs or [])]
         expires_at = expiry(
             datetime.now(UTC),
             body.expires_in_days,
-            default_days=default_days(policy, ctx.settings.default_days),
+            default_days=default_days(policy, site_default_days),
             max_days=policy.max_days,
         )
         change.detail.update(expires_at=expires_at.isoformat(), allowed_cidrs=cidrs)
         await change.begin()
-        owner = Owner(
-            subject=ctx.principal.subject,
-            username=ctx.principal.username,
-            roles=sorted(ctx.principal.roles),
-            groups=sorted(ctx.principal.groups),
-            clearance=ctx.principal.clearance,
-        )
-        created = await ctx.store.create(
+        created = await store(Limits(key_id, expires_at, cidrs))
+        change.detail["prefix"] = created.prefix
+    return created
+
+
+async def revoke_audited(
+    caller: Caller,
+    audit: AuditSink,
+    key_id: uuid.UUID,
+    revoke: Callable[[], Awaitable[Made]],
+    **detail: object,
+) -> Made:
+    """Revoke a key (``apikey.revoke``), its intent committed first."""
+    change = AuditedChange.of(
+        caller, audit, EventType.APIKEY_ACTION, "apikey.revoke", key_id=str(key_id)
+    )
+    change.detail.update(detail)
+    await change.begin()
+    async with change.recording(denied_statuses=(404,)):
+        revoked = await revoke()
+        change.detail.update(name=revoked.name, prefix=revoked.prefix)
+    return revoked
+
+
+async def create_key(ctx: KeysContext, body: NewKey) -> CreatedKey:
+    """Make a key for the caller if the policy allows it; its intent is audited first, the
+    key returned once."""
+    pepper = ctx.authenticator.pepper
+    policy = await ctx.policies.current()
+    owner = Owner(
+        subject=ctx.principal.subject,
+        username=ctx.principal.username,
+        roles=sorted(ctx.principal.roles),
+        groups=sorted(ctx.principal.groups),
+        clearance=ctx.principal.clearance,
+    )
+
+    def check() -> None:
+        check_creation(policy, ctx.principal, body.expires_in_days, body.models)
+
+    async def store(limits: Limits) -> CreatedKey:
+        return await ctx.store.create(
             owner,
             name=body.name,
             pepper=pepper,
-            expires_at=expires_at,
+            expires_at=limits.expires_at,
             models=body.models,
-            allowed_cidrs=cidrs,
-            key_id=key_id,
+            allowed_cidrs=limits.allowed_cidrs,
+            key_id=limits.key_id,
             kb_scope=body.kb_scope,
         )
-        change.detail["prefix"] = created.prefix
-    return created
+
+    return await create_audited(
+        ctx.caller,
+        ctx.audit,
+        body,
+        policy=policy,
+        site_default_days=ctx.settings.default_days,
+        check=check,
+        store=store,
+    )
 
 
 async def list_keys(ctx: KeysContext) -> list[KeyOut]:
@@ -130,11 +198,10 @@ async def list_keys(ctx: KeysContext) -> list[KeyOut]:
 
 async def revoke_key(ctx: KeysContext, key_id: uuid.UUID) -> KeyOut:
     """Revoke one of the caller's keys; its intent audited first."""
-    change = AuditedChange.of(
-        ctx.caller, ctx.audit, EventType.APIKEY_ACTION, "apikey.revoke", key_id=str(key_id)
+    subject = ctx.principal.subject
+    return await revoke_audited(
+        ctx.caller,
+        ctx.audit,
+        key_id,
+        lambda: ctx.store.revoke(subject, key_id, datetime.now(UTC)),
     )
-    await change.begin()
-    async with change.recording(denied_statuses=(404,)):
-        revoked = await ctx.store.revoke(ctx.principal.subject, key_id, datetime.now(UTC))
-        change.detail.update(name=revoked.name, prefix=revoked.prefix)
-    return revoked
