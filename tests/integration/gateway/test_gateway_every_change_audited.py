@@ -136,6 +136,10 @@ ROUTES: dict[str, Route] = {
     "POST /api/keys": Route(STAFF, {"name": "never"}),
     "DELETE /api/keys/{key_id}": Route(STAFF),
     "PUT /api/content/api-key-policy": Route(SECADMIN, {"max_days": 30}),
+    "POST /api/service-keys": Route(
+        SYSADMIN, {"integration": "never", "name": "never", "daily_token_quota": 1}
+    ),
+    "DELETE /api/service-keys/{key_id}": Route(SYSADMIN),
 }
 
 
@@ -258,6 +262,13 @@ def _prepare(client: httpx.Client, tokens: Tokens) -> Targets:
     assert made.status_code == 201, made.text
     key = client.post("/api/keys", json={"name": "kept"}, headers=staff)
     assert key.status_code == 201, key.text
+    # Service keys exist only while the key policy allows them.
+    policy = client.put(
+        "/api/content/api-key-policy",
+        json={"max_days": 30, "service_keys": True},
+        headers=tokens.headers(SECADMIN),
+    )
+    assert policy.status_code == 200, policy.text
     return Targets(
         kb_id,
         uploaded.json()["documents"][0]["id"],
