@@ -127,6 +127,13 @@ class Node:
         self.rootfs.parent.mkdir(parents=True, exist_ok=True)
         sh("cp", "-a", "--reflink=auto", str(ensure_base()), str(self.rootfs))
         (self.rootfs / "etc" / "hostname").write_text(self.name + "\n")
+        # What Debian's installer writes; debootstrap writes no /etc/hosts. Without it
+        # "localhost" goes to DNS, which a node cannot reach, and PostgreSQL's first start
+        # (by its package, listening on localhost) fails; under load its unit then hung in
+        # "activating" and the install with it.
+        (self.rootfs / "etc" / "hosts").write_text(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        )
         ssh_dir = self.rootfs / "root" / ".ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         shutil.copy(key.with_suffix(".pub"), ssh_dir / "authorized_keys")
