@@ -6,9 +6,7 @@ install (test_online) has its own single node and mirror node. The base root fil
 and the offline bundle are built once per run, side by side. The site is deployed once
 (from the bundle, cut off from everything but each other) and shared by the compliance,
 chat, idempotence, status, add-a-node, upgrade, audit anchor and backup tests; the restore
-test, last, replaces the control node by a fresh machine. The site's deploy runs in the
-background while the online install's node is installed and tested: both wait mostly on
-package installs and service starts, and each alone left a core idle. Needs root, and debootstrap,
+test, last, replaces the control node by a fresh machine. Needs root, and debootstrap,
 systemd-nspawn and ssh, which `make bootstrap` installs.
 """
 
@@ -16,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,14 +22,14 @@ import pytest
 from tests.support.deploy import bundle, deployed, nodes, runbook
 from tests.support.deploy.deployed import Site
 
-# Preflight refusals first (on cluster nodes where nothing is installed yet), then the
-# online single-node install (its node and mirror are gone when it ends) while the site
-# deploys beside it, then the deployed site's tests (the content-security and compliance
-# features on the site as first deployed, before a node is added or the site upgraded),
-# then the restore onto a fresh control node, which ends the site.
+# The online single-node install first (its node and mirror are gone when it ends), then
+# preflight refusals (on cluster nodes where nothing is installed yet), then the deployed
+# site's tests (the content-security and compliance features on the site as first
+# deployed, before a node is added or the site upgraded), then the restore onto a fresh
+# control node, which ends the site.
 MODULE_ORDER = (
-    "test_preflight",
     "test_online",
+    "test_preflight",
     "test_compliance_site",
     "test_api_keys_site",
     "test_site",
@@ -98,22 +96,7 @@ def vault_password() -> Path:
 
 
 @pytest.fixture(scope="session")
-def site_deploying(
-    cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Path
-) -> Iterator[Future[Site]]:
-    """The site's deploy, started in the background (test_online asks for it first); its
-    teardown waits for the deploy to end before the nodes shut down."""
-    with ThreadPoolExecutor(1) as pool:
-        yield pool.submit(_deploy_site, cluster, built, ssh_key, vault_password)
-
-
-@pytest.fixture(scope="session")
-def site(site_deploying: Future[Site]) -> Site:
-    """The deployed site: (inventory, vault secrets, the run); a failed deploy fails here."""
-    return site_deploying.result()
-
-
-def _deploy_site(cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Path) -> Site:
+def site(cluster: nodes.Cluster, built: Path, ssh_key: Path, vault_password: Path) -> Site:
     """`appliance deploy` from the offline bundle of a copy of inventory/cluster made as the
     install runbook says: (inventory, vault secrets, the run)."""
     for node in cluster:

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,6 @@ from openai import OpenAI
 from packaging.utils import canonicalize_name
 
 from tests.support.deploy import bundle, deployed, directory, nodes, runbook
-from tests.support.deploy.deployed import Site
 from tests.support.deploy.directory import Directory, Person
 from tests.support.deploy.mirror import (
     MIRROR_ADDRESS,
@@ -44,12 +42,6 @@ pytestmark = pytest.mark.timeout(3600)
 WU = Person("wu.hao", "Hao", "Wu", "finance", ("staff",))
 ZHOU = Person("zhou.yu", "Yu", "Zhou", "legal", ())
 SINGLE = nodes.Node("single1", 4)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def site_alongside(site_deploying: Future[Site]) -> Future[Site]:
-    """The cluster site deploys in the background while this node installs (conftest)."""
-    return site_deploying
 
 
 @pytest.fixture(scope="module")
